@@ -1,0 +1,3 @@
+from qbroles.cli import main
+
+main()

@@ -1,0 +1,385 @@
+"""The one AWS gateway: owns boto3, builds the client, and turns botocore errors into ours.
+
+Everything else receives a ``Gateway``; tests build one around a moto-backed client.
+boto3 is imported only when a gateway is built, so --help and spec errors never load it.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from qbroles.errors import AwsError, InputError
+from qbroles.model import RoleState
+from qbroles.policies import decode_document
+
+T = TypeVar("T")
+
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+# Error codes that mean the credentials themselves are bad.
+_CREDENTIAL_CODES = {
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "UnrecognizedClientException",
+    "InvalidAccessKeyId",
+    "AuthFailure",
+}
+_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+# The per-role listings: operation -> (boto3 paginator, key of the items in a page).
+_LISTINGS = {
+    "ListAttachedRolePolicies": ("list_attached_role_policies", "AttachedPolicies"),
+    "ListRolePolicies": ("list_role_policies", "PolicyNames"),
+    "ListInstanceProfilesForRole": ("list_instance_profiles_for_role", "InstanceProfiles"),
+}
+_THROTTLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests"}
+
+
+@dataclass(frozen=True)
+class AwsOptions:
+    """Where and how to reach AWS; None means "as botocore finds it" (env, config files)."""
+
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    max_attempts: int | None = None  # botocore standard-mode attempts, per call
+    patience: float = 120.0  # seconds to keep retrying what IAM's eventual consistency causes
+
+    def validate(self) -> None:
+        """Reject malformed options before anything is built or sent."""
+        if self.region is not None and not REGION.fullmatch(self.region):
+            raise InputError(
+                f"--region {self.region!r} is not an AWS region name such as eu-west-1."
+            )
+        if self.endpoint_url is not None:
+            parts = urlsplit(self.endpoint_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise InputError(
+                    f"--endpoint-url {self.endpoint_url!r} is not an http(s) URL "
+                    "such as http://127.0.0.1:5000."
+                )
+            try:
+                parts.port  # noqa: B018 - raises on a malformed port
+            except ValueError:
+                raise InputError(
+                    f"--endpoint-url {self.endpoint_url!r} has an invalid port."
+                ) from None
+        if self.max_attempts is not None and not 1 <= self.max_attempts <= 20:
+            raise InputError("--max-attempts must be between 1 and 20.")
+
+
+def connect(options: AwsOptions) -> Gateway:
+    """Build the boto3 session and IAM client; fail with one clear line if that cannot work."""
+    options.validate()
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ProfileNotFound
+
+    try:
+        session = boto3.Session(profile_name=options.profile, region_name=options.region)
+    except ProfileNotFound:
+        raise AwsError(
+            f"AWS profile {options.profile or '(from AWS_PROFILE)'!r} is not in the AWS config "
+            "or credentials files; check --profile or AWS_PROFILE (aws configure list-profiles)."
+        ) from None
+    retries: dict[str, Any] = {"mode": "standard"}
+    if options.max_attempts is not None:
+        retries["max_attempts"] = options.max_attempts
+    config = Config(retries=retries, connect_timeout=10, read_timeout=30)
+    try:
+        if session.get_credentials() is None:
+            raise AwsError(
+                "no AWS credentials found; set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (any values do for a local emulator)."
+            )
+        client = session.client("iam", endpoint_url=options.endpoint_url, config=config)
+        region = session.region_name
+        partition = session.get_partition_for_region(region) if region else "aws"
+    except BotoCoreError as exc:
+        raise AwsError(f"cannot set up the AWS client: {exc}.") from None
+    return Gateway(client, partition=partition, patience=options.patience)
+
+
+class Gateway:
+    """IAM, as the rest of qbroles needs it: typed reads and writes with errors translated."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        partition: str = "aws",
+        patience: float = 120.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.partition = partition
+        self.patience = patience
+        self._sleep = sleep
+        self._clock = clock
+
+    # --- reads
+
+    def get_role(self, name: str) -> dict[str, Any] | None:
+        """Return GetRole's Role (with tags, description, trust), or None if there is none."""
+        with self._translated("GetRole", name):
+            try:
+                role: dict[str, Any] = self.client.get_role(RoleName=name)["Role"]
+            except self.client.exceptions.NoSuchEntityException:
+                return None
+        return role
+
+    def observe(self, name: str, *, for_delete: bool = False) -> RoleState | None:
+        """Return the role as IAM holds it, or None; ``for_delete`` also reads what blocks deletion."""
+        role = self.get_role(name)
+        if role is None:
+            return None
+        attached = self._list("ListAttachedRolePolicies", name)
+        inline: list[Any] = []
+        profiles: list[Any] = []
+        if for_delete:
+            inline = self._list("ListRolePolicies", name)
+            profiles = self._list("ListInstanceProfilesForRole", name)
+        return RoleState(
+            name=name,
+            arn=role["Arn"],
+            trust=decode_document(role.get("AssumeRolePolicyDocument")),
+            description=role.get("Description", ""),
+            tags={tag["Key"]: tag["Value"] for tag in role.get("Tags", [])},
+            managed_policies=frozenset(policy["PolicyArn"] for policy in attached),
+            inline_policies=tuple(inline),
+            instance_profiles=tuple(profile["InstanceProfileName"] for profile in profiles),
+        )
+
+    def _list(self, operation: str, role: str) -> list[Any]:
+        """Return every item of a paginated per-role listing."""
+        paginator_name, key = _LISTINGS[operation]
+        items: list[Any] = []
+        with self._translated(operation, role):
+            for page in self.client.get_paginator(paginator_name).paginate(RoleName=role):
+                items.extend(page[key])
+        return items
+
+    # --- writes: each returns once IAM holds the change
+
+    def create_role(
+        self, name: str, trust: dict[str, Any], description: str, tags: dict[str, str]
+    ) -> bool:
+        """Create the role; return False if it already existed (a lost answer, or a race)."""
+        import json
+
+        return self._write(
+            "CreateRole",
+            name,
+            lambda: self.client.create_role(
+                RoleName=name,
+                AssumeRolePolicyDocument=json.dumps(trust),
+                Description=description,
+                Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+            ),
+            done_if={"EntityAlreadyExists"},
+        )
+
+    def update_trust(self, name: str, trust: dict[str, Any], *, fresh: bool = False) -> None:
+        import json
+
+        self._write(
+            "UpdateAssumeRolePolicy",
+            name,
+            lambda: self.client.update_assume_role_policy(
+                RoleName=name, PolicyDocument=json.dumps(trust)
+            ),
+            fresh=fresh,
+        )
+
+    def update_description(self, name: str, description: str, *, fresh: bool = False) -> None:
+        self._write(
+            "UpdateRole",
+            name,
+            lambda: self.client.update_role(RoleName=name, Description=description),
+            fresh=fresh,
+        )
+
+    def tag_role(self, name: str, tags: dict[str, str], *, fresh: bool = False) -> None:
+        self._write(
+            "TagRole",
+            name,
+            lambda: self.client.tag_role(
+                RoleName=name, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+            ),
+            fresh=fresh,
+        )
+
+    def attach_policy(self, name: str, arn: str, *, fresh: bool = False) -> None:
+        self._write(
+            "AttachRolePolicy",
+            name,
+            lambda: self.client.attach_role_policy(RoleName=name, PolicyArn=arn),
+            fresh=fresh,
+        )
+
+    def detach_policy(self, name: str, arn: str) -> None:
+        self._write(
+            "DetachRolePolicy",
+            name,
+            lambda: self.client.detach_role_policy(RoleName=name, PolicyArn=arn),
+            done_if={"NoSuchEntity"},
+        )
+
+    def remove_from_instance_profile(self, name: str, profile: str) -> None:
+        self._write(
+            "RemoveRoleFromInstanceProfile",
+            name,
+            lambda: self.client.remove_role_from_instance_profile(
+                RoleName=name, InstanceProfileName=profile
+            ),
+            done_if={"NoSuchEntity"},
+        )
+
+    def delete_inline_policy(self, name: str, policy: str) -> None:
+        self._write(
+            "DeleteRolePolicy",
+            name,
+            lambda: self.client.delete_role_policy(RoleName=name, PolicyName=policy),
+            done_if={"NoSuchEntity"},
+        )
+
+    def delete_role(self, name: str) -> None:
+        self._write(
+            "DeleteRole",
+            name,
+            lambda: self.client.delete_role(RoleName=name),
+            done_if={"NoSuchEntity"},
+            retry_if={"DeleteConflict"},
+        )
+
+    # --- the mechanism
+
+    def _write(
+        self,
+        operation: str,
+        role: str,
+        call: Callable[[], Any],
+        *,
+        done_if: set[str] | frozenset[str] = frozenset(),
+        retry_if: set[str] | frozenset[str] = frozenset(),
+        fresh: bool = False,
+    ) -> bool:
+        """Run a write; return False if IAM answered with a code in ``done_if``.
+
+        botocore (standard mode) already retries throttling, 5xx and lost connections.
+        Retried here, with backoff for up to ``patience`` seconds, is what it does not
+        know to be passing: ConcurrentModification, the codes in ``retry_if``, and, for a
+        role created moments ago (``fresh``), IAM not seeing the role or its principal yet.
+        """
+        from botocore.exceptions import ClientError
+
+        deadline = self._clock() + self.patience
+        attempt = 0
+        while True:
+            attempt += 1
+            with self._translated(operation, role):
+                try:
+                    call()
+                    return True
+                except ClientError as exc:
+                    code = exc.response.get("Error", {}).get("Code", "")
+                    if code in done_if:
+                        return False
+                    if not (
+                        self._passing(code, exc, retry_if, fresh) and self._clock() < deadline
+                    ):
+                        raise
+            delay = min(8.0, 0.25 * 2**attempt) * random.uniform(0.5, 1.0)
+            self._sleep(max(0.0, min(delay, deadline - self._clock())))
+
+    @staticmethod
+    def _passing(code: str, exc: Exception, retry_if: set[str] | frozenset[str], fresh: bool) -> bool:
+        if code == "ConcurrentModification" or code in retry_if:
+            return True
+        if not fresh:
+            return False
+        message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", "")).lower()
+        if code == "NoSuchEntity":
+            return "role" in message  # not a missing *policy*, which will not appear by waiting
+        return code == "MalformedPolicyDocument" and "invalid principal" in message
+
+    @contextmanager
+    def _translated(self, operation: str, role: str) -> Iterator[None]:
+        """Turn botocore's exceptions into one-line AwsErrors naming the call and the role."""
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            ConnectionClosedError,
+            ConnectTimeoutError,
+            EndpointConnectionError,
+            NoCredentialsError,
+            PartialCredentialsError,
+            ReadTimeoutError,
+        )
+        from botocore.parsers import ResponseParserError
+
+        where = f"{operation} on role {role}"
+        try:
+            yield
+        except ClientError as exc:
+            raise AwsError(_client_error_message(exc, operation, where)) from None
+        except (NoCredentialsError, PartialCredentialsError):
+            raise AwsError(
+                f"{where}: no usable AWS credentials; set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY."
+            ) from None
+        except (
+            EndpointConnectionError,
+            ConnectTimeoutError,
+            ReadTimeoutError,
+            ConnectionClosedError,
+        ):
+            raise AwsError(
+                f"{where}: could not reach IAM at {self.client.meta.endpoint_url} after retrying; "
+                "check the network or --endpoint-url, then rerun."
+            ) from None
+        except ResponseParserError:
+            raise AwsError(
+                f"{where}: {self.client.meta.endpoint_url} did not answer like AWS IAM; "
+                "check --endpoint-url."
+            ) from None
+        except BotoCoreError as exc:
+            raise AwsError(f"{where} failed: {exc}.") from None
+
+
+def _client_error_message(exc: Any, operation: str, where: str) -> str:
+    error = exc.response.get("Error", {})
+    code = error.get("Code", "") or str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
+    message = str(error.get("Message", "")).rstrip(".") or "no message"
+    attempts = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) + 1
+    if code in _DENIED_CODES:
+        return (
+            f"AWS denied iam:{operation} ({where}): {message}; grant iam:{operation} to the "
+            "caller or use a profile that has it."
+        )
+    if code in _CREDENTIAL_CODES:
+        return (
+            f"AWS rejected the credentials ({where}): {message}; refresh them or check "
+            "AWS_PROFILE / AWS_ACCESS_KEY_ID."
+        )
+    if code in _THROTTLE_CODES:
+        return (
+            f"AWS kept throttling {where} after {attempts} attempts; wait a minute and rerun "
+            "(a rerun resumes where this one stopped), or raise --max-attempts."
+        )
+    if code == "NoSuchEntity" and message.lower().startswith("policy"):
+        return (
+            f"{where}: {message}; check the policy name in the spec (AWS managed policies under "
+            "a path need it, e.g. service-role/AmazonECSTaskExecutionRolePolicy)."
+        )
+    if code == "ConcurrentModification":
+        return f"{where}: IAM kept reporting a concurrent modification; rerun in a minute."
+    return f"AWS refused {where}: {code}: {message}."

@@ -1,0 +1,349 @@
+"""The command line: parse, call the core, render, exit. No AWS logic here."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from qbroles import __version__
+from qbroles.errors import ExitCode, InputError, QbrolesError, SafetyError
+from qbroles.spec import Spec
+
+if TYPE_CHECKING:
+    from qbroles.aws import AwsOptions, Gateway
+    from qbroles.model import Report, RolePlan
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0    success; the roles match the spec
+  1    verify found differences (create: the result still differs)
+  2    usage error or invalid input (bad option, bad spec, invalid name)
+  3    AWS refused or could not be reached (credentials, profile, access
+       denied, network, retries exhausted)
+  4    refused for safety (role not owned by qbroles, delete unconfirmed)
+  70   internal error (a bug: please report it with the traceback)
+  130  interrupted
+"""
+
+
+class QbrolesGroup(click.Group):
+    """The one error boundary: every command's result or error becomes an exit code here."""
+
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
+    ) -> NoReturn:
+        extra["standalone_mode"] = False
+        try:
+            code = super().main(args=args, prog_name=prog_name or "qbroles", **extra)
+        except QbrolesError as exc:
+            click.echo(f"qbroles: error: {exc}", err=True)
+            code = exc.exit_code
+        except click.exceptions.Abort:
+            click.echo("qbroles: interrupted; rerun the same command to finish.", err=True)
+            code = ExitCode.INTERRUPTED
+        except KeyboardInterrupt:
+            click.echo("qbroles: interrupted; rerun the same command to finish.", err=True)
+            code = ExitCode.INTERRUPTED
+        except click.ClickException as exc:
+            exc.show()
+            code = ExitCode.USAGE
+        except Exception:
+            traceback.print_exc()
+            click.echo(
+                "qbroles: internal error (a bug in qbroles); please report it with the "
+                "traceback above.",
+                err=True,
+            )
+            code = ExitCode.BUG
+        sys.exit(int(code or 0))
+
+
+@dataclass
+class Settings:
+    """The global options, kept as given; the spec and AWS are reached only when a command runs."""
+
+    aws: AwsOptions
+    app: str | None
+    spec_path: str | None
+    output: str
+    workers: int
+
+    def spec(self) -> Spec:
+        """Load and validate the spec (no AWS call, no boto3 import)."""
+        from qbroles.spec import default_spec, load_spec
+
+        if self.spec_path is None:
+            return default_spec(self.app)
+        return load_spec(self.spec_path, self.app)
+
+    def gateway(self) -> Gateway:
+        from qbroles.aws import connect
+
+        return connect(self.aws)
+
+    def show(self, report: Report) -> int:
+        """Render a report (JSON on stdout, or a table) and return the exit code it means."""
+        from qbroles.render import console, print_report, report_document, summary, write_json
+
+        if self.output == "json":
+            write_json(report_document(report))
+        else:
+            print_report(report, console())
+        click.echo(summary(report), err=True)
+        return report_exit_code(report)
+
+
+def report_exit_code(report: Report) -> ExitCode:
+    """Return the exit code a finished report means: 0 all checks pass, 1 some fail."""
+    return ExitCode.OK if report.ok else ExitCode.DIFFERENCES
+
+
+@click.group(
+    cls=QbrolesGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EXIT_CODES_HELP,
+)
+@click.version_option(__version__, "--version", prog_name="qbroles")
+@click.option(
+    "--profile", metavar="NAME", help="AWS named profile (default: AWS_PROFILE, else default)."
+)
+@click.option(
+    "--region",
+    metavar="NAME",
+    help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION). IAM is global; the region "
+    "picks the partition (aws, aws-cn, aws-us-gov).",
+)
+@click.option(
+    "--endpoint-url",
+    metavar="URL",
+    help="Send every AWS call to this endpoint, e.g. a moto server "
+    "(default: AWS_ENDPOINT_URL_IAM / AWS_ENDPOINT_URL).",
+)
+@click.option(
+    "--app",
+    metavar="NAME",
+    help="Application name in the role names, {app}-ECS-TaskRole etc. (default: QuestionBank, "
+    "or the spec's app).",
+)
+@click.option(
+    "--spec",
+    "spec_path",
+    metavar="FILE",
+    help="TOML file describing the roles (default: the built-in QuestionBank roles).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="A table for people, or one JSON document on stdout for scripts.",
+)
+@click.option(
+    "--max-attempts",
+    type=int,
+    metavar="N",
+    help="Attempts per AWS call on throttling and network errors (default: AWS_MAX_ATTEMPTS, "
+    "else 3).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 16),
+    default=4,
+    show_default=True,
+    help="Roles worked on at the same time (the calls for one role stay in order).",
+)
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    profile: str | None,
+    region: str | None,
+    endpoint_url: str | None,
+    app: str | None,
+    spec_path: str | None,
+    output: str,
+    max_attempts: int | None,
+    workers: int,
+) -> None:
+    """Create, verify and delete the two IAM roles of an Amazon ECS / Fargate application.
+
+    The Task Execution Role is what ECS needs to run the container (pull the image, ship the
+    logs, inject secrets); the Task Role is what the application needs to do its job.
+
+    \b
+    Examples:
+      qbroles demo                                  # the whole story on a local emulator
+      qbroles create --dry-run                      # what would change, changing nothing
+      qbroles create                                # create or repair the two roles
+      qbroles -o json verify > state.json           # exit 0 in sync, 1 differences
+      qbroles --endpoint-url http://127.0.0.1:5000 verify
+    """
+    from qbroles.aws import AwsOptions
+
+    ctx.obj = Settings(
+        aws=AwsOptions(
+            profile=profile, region=region, endpoint_url=endpoint_url, max_attempts=max_attempts
+        ),
+        app=app,
+        spec_path=spec_path,
+        output=output,
+        workers=workers,
+    )
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
+@click.option(
+    "--adopt",
+    is_flag=True,
+    help="Take over same-named roles that lack the ManagedBy=qbroles tag (tags and converges them).",
+)
+@click.option("--prune", is_flag=True, help="Also detach managed policies the spec does not list.")
+@click.pass_obj
+def create(settings: Settings, dry_run: bool, adopt: bool, prune: bool) -> int:
+    """Create or repair every role of the spec, then verify it.
+
+    Creates a missing role (trust policy, description, tags), updates a trust policy or
+    description that differs, adds missing tags and attaches missing managed policies.
+    Running it again changes nothing. A role of the same name that qbroles does not own
+    is refused (exit 4) unless --adopt is given; nothing is changed then.
+
+    \b
+    Examples:
+      qbroles create --dry-run
+      qbroles create
+      qbroles --app Billing create --prune
+      qbroles -o json create | jq '.roles[].arn'
+    """
+    from qbroles import engine
+
+    spec = settings.spec()
+    report = engine.create(
+        settings.gateway(),
+        spec,
+        adopt=adopt,
+        prune=prune,
+        dry_run=dry_run,
+        workers=settings.workers,
+    )
+    return settings.show(report)
+
+
+@cli.command()
+@click.pass_obj
+def verify(settings: Settings) -> int:
+    """Compare the roles in IAM with the spec, check by check. Read only.
+
+    Checks for each role: it exists; its trust policy equals the spec's (compared by meaning);
+    its description; each expected managed policy is attached; no other managed policy is
+    attached; the spec's tags; the ownership tag (a warning only). Exit 0 in sync, 1 not.
+
+    \b
+    Examples:
+      qbroles verify
+      if qbroles -o json verify > state.json; then echo in sync; fi
+    """
+    from qbroles import engine
+
+    spec = settings.spec()
+    return settings.show(engine.verify(settings.gateway(), spec, workers=settings.workers))
+
+
+@cli.command()
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for scripts).")
+@click.option("--dry-run", is_flag=True, help="Show what would be removed; change nothing.")
+@click.pass_obj
+def delete(settings: Settings, yes: bool, dry_run: bool) -> int:
+    """Delete the roles of the spec that qbroles owns.
+
+    In the order IAM requires: removes each role from its instance profiles, detaches its
+    managed policies, deletes its inline policies, then deletes it. A role without the
+    ManagedBy=qbroles tag is refused (exit 4) and nothing is deleted. A role that is
+    already gone is fine. Asks first on a terminal; elsewhere --yes is required (exit 4).
+
+    \b
+    Examples:
+      qbroles delete --dry-run
+      qbroles delete --yes
+    """
+    from qbroles import engine
+
+    spec = settings.spec()
+    if not (yes or dry_run or sys.stdin.isatty()):
+        raise SafetyError(
+            "delete needs confirmation and there is no terminal to ask on; "
+            "pass --yes to delete, or --dry-run to see what would go."
+        )
+    report = engine.delete(
+        settings.gateway(),
+        spec,
+        dry_run=dry_run,
+        confirm=lambda plans: yes or _confirm_delete(plans),
+        workers=settings.workers,
+    )
+    return settings.show(report)
+
+
+def _confirm_delete(plans: Sequence[RolePlan]) -> bool:
+    from qbroles.render import describe_plans
+
+    click.echo("qbroles will:\n" + describe_plans(plans), err=True)
+    return click.confirm("Delete these roles?", default=False, err=True)
+
+
+@cli.command()
+@click.pass_obj
+def demo(settings: Settings) -> int:
+    """Run the whole story on a local, in-process AWS emulator: no account, no network.
+
+    Creates the roles, verifies them, drifts one by hand (detaches a policy, attaches an
+    extra one), shows verify catching it, repairs it with create --prune, and deletes the
+    roles. Needs moto: pip install 'qbroles[local]'. Honours --app, --spec and --output.
+
+    \b
+    Examples:
+      qbroles demo
+      qbroles --app Billing demo
+    """
+    from qbroles.demo import run_demo
+    from qbroles.render import console, report_document, write_json
+
+    if settings.aws.endpoint_url or settings.aws.profile:
+        raise InputError(
+            "demo always runs on its own in-process emulator; drop --endpoint-url and --profile "
+            "(use create/verify/delete to work on them)."
+        )
+    spec = settings.spec()
+    if settings.output != "json":
+        return run_demo(
+            spec, settings.show, announce=lambda step: console().rule(step), workers=settings.workers
+        )
+    steps: list[dict[str, Any]] = []
+    current = [""]
+
+    def record(report: Report) -> int:
+        steps.append({"step": current[0], **report_document(report)})
+        return report_exit_code(report)
+
+    def announce(step: str) -> None:
+        current[0] = step
+
+    code = run_demo(spec, record, announce=announce, workers=settings.workers)
+    write_json({"command": "demo", "ok": code == ExitCode.OK, "steps": steps})
+    return code
+
+
+def main() -> None:
+    """Run the qbroles command line (the console script)."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    cli.main()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,41 @@
+"""Exit codes and the errors a user can cause, each carrying its exit code."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The process exit codes: the contract scripts and CI rely on."""
+
+    OK = 0  # success, or in sync
+    DIFFERENCES = 1  # verify found differences
+    USAGE = 2  # bad option, bad spec, invalid name
+    AWS = 3  # AWS refused or could not be reached
+    SAFETY = 4  # refused for safety: not owned by qbroles, delete not confirmed
+    BUG = 70  # an internal error: a bug in qbroles, reported with its traceback
+    INTERRUPTED = 130  # interrupted by SIGINT or SIGTERM
+
+
+class QbrolesError(Exception):
+    """An error a user can cause: shown as one line, no traceback."""
+
+    exit_code: ExitCode = ExitCode.BUG
+
+
+class InputError(QbrolesError):
+    """Invalid input: a malformed spec, an invalid name, a bad option value."""
+
+    exit_code = ExitCode.USAGE
+
+
+class AwsError(QbrolesError):
+    """AWS refused a call or could not be reached."""
+
+    exit_code = ExitCode.AWS
+
+
+class SafetyError(QbrolesError):
+    """Refused because it would touch something qbroles does not own, or is unconfirmed."""
+
+    exit_code = ExitCode.SAFETY

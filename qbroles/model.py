@@ -1,0 +1,230 @@
+"""The data between the stages: what IAM holds (RoleState), what to do (actions), what was found."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from qbroles.policies import trust_summary
+from qbroles.spec import OWNER_TAG, policy_label
+
+
+@dataclass(frozen=True)
+class RoleState:
+    """One role as IAM holds it (read by observe)."""
+
+    name: str
+    arn: str
+    trust: Mapping[str, Any] | None
+    description: str
+    tags: Mapping[str, str]
+    managed_policies: frozenset[str]  # ARNs
+    # Read only when deleting: what IAM requires to be removed before DeleteRole.
+    inline_policies: tuple[str, ...] = ()
+    instance_profiles: tuple[str, ...] = ()
+
+    @property
+    def owned(self) -> bool:
+        """Return whether the role carries qbroles' ownership tag."""
+        return self.tags.get(OWNER_TAG[0]) == OWNER_TAG[1]
+
+
+# --- actions: one frozen dataclass per IAM write; apply() is the only code that executes them.
+
+
+@dataclass(frozen=True)
+class _RoleAction:
+    role: str
+
+    @property
+    def target(self) -> str | None:
+        """Return what the action is about besides the role (a policy, a tag), for JSON."""
+        return None
+
+
+@dataclass(frozen=True)
+class CreateRole(_RoleAction):
+    trust: Mapping[str, Any]
+    description: str
+    tags: Mapping[str, str]
+
+    def describe(self) -> str:
+        return f"create role {self.role} ({trust_summary(self.trust)})"
+
+
+@dataclass(frozen=True)
+class UpdateTrustPolicy(_RoleAction):
+    trust: Mapping[str, Any]
+
+    def describe(self) -> str:
+        return f"update the trust policy of {self.role} to: {trust_summary(self.trust)}"
+
+
+@dataclass(frozen=True)
+class UpdateDescription(_RoleAction):
+    description: str
+
+    def describe(self) -> str:
+        return f"update the description of {self.role}"
+
+
+@dataclass(frozen=True)
+class TagRole(_RoleAction):
+    tags: Mapping[str, str]
+
+    def describe(self) -> str:
+        return f"tag {self.role} with {self.target}"
+
+    @property
+    def target(self) -> str | None:
+        return ", ".join(f"{key}={value}" for key, value in sorted(self.tags.items()))
+
+
+@dataclass(frozen=True)
+class AttachPolicy(_RoleAction):
+    policy_arn: str
+
+    def describe(self) -> str:
+        return f"attach {self.target} to {self.role}"
+
+    @property
+    def target(self) -> str | None:
+        return policy_label(self.policy_arn)
+
+
+@dataclass(frozen=True)
+class DetachPolicy(_RoleAction):
+    policy_arn: str
+
+    def describe(self) -> str:
+        return f"detach {self.target} from {self.role}"
+
+    @property
+    def target(self) -> str | None:
+        return policy_label(self.policy_arn)
+
+
+@dataclass(frozen=True)
+class RemoveFromInstanceProfile(_RoleAction):
+    profile: str
+
+    def describe(self) -> str:
+        return f"remove {self.role} from instance profile {self.profile}"
+
+    @property
+    def target(self) -> str | None:
+        return self.profile
+
+
+@dataclass(frozen=True)
+class DeleteInlinePolicy(_RoleAction):
+    policy: str
+
+    def describe(self) -> str:
+        return f"delete inline policy {self.policy} of {self.role}"
+
+    @property
+    def target(self) -> str | None:
+        return self.policy
+
+
+@dataclass(frozen=True)
+class DeleteRole(_RoleAction):
+
+    def describe(self) -> str:
+        return f"delete role {self.role}"
+
+
+Action = (
+    CreateRole
+    | UpdateTrustPolicy
+    | UpdateDescription
+    | TagRole
+    | AttachPolicy
+    | DetachPolicy
+    | RemoveFromInstanceProfile
+    | DeleteInlinePolicy
+    | DeleteRole
+)
+
+# The stable names of actions in JSON output.
+ACTION_NAMES: dict[type[Any], str] = {
+    CreateRole: "create_role",
+    UpdateTrustPolicy: "update_trust_policy",
+    UpdateDescription: "update_description",
+    TagRole: "tag_role",
+    AttachPolicy: "attach_policy",
+    DetachPolicy: "detach_policy",
+    RemoveFromInstanceProfile: "remove_from_instance_profile",
+    DeleteInlinePolicy: "delete_inline_policy",
+    DeleteRole: "delete_role",
+}
+
+
+def action_name(action: Action) -> str:
+    return ACTION_NAMES[type(action)]
+
+
+@dataclass(frozen=True)
+class RolePlan:
+    """What to do to one role; ``refusal`` says why nothing may be done to it."""
+
+    role: str
+    actions: tuple[Action, ...] = ()
+    refusal: str | None = None
+
+
+# --- verification results
+
+
+class Severity(Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verified property of one role."""
+
+    check: str
+    ok: bool
+    expected: Any
+    actual: Any
+    message: str
+    severity: Severity = Severity.ERROR
+
+    @property
+    def failed(self) -> bool:
+        """Return whether this check makes the role differ from the spec (warnings do not)."""
+        return not self.ok and self.severity is Severity.ERROR
+
+
+@dataclass(frozen=True)
+class RoleReport:
+    """Everything one command found and did for one role."""
+
+    name: str
+    arn: str | None
+    changes: tuple[Action, ...] = ()
+    checks: tuple[Check, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not any(check.failed for check in self.checks)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The result of one command: rendered as a table or as the JSON document."""
+
+    command: str
+    dry_run: bool
+    roles: tuple[RoleReport, ...] = field(default_factory=tuple)
+    # For create/delete: whether the plan had anything to do (done, or pending in a dry run).
+    changed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return all(role.ok for role in self.roles)

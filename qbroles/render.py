@@ -1,0 +1,164 @@
+"""Render reports: the JSON document (stdout, for scripts) and rich tables (for people)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any
+
+from qbroles.model import Check, Report, RolePlan, Severity, action_name
+from qbroles.policies import trust_summary
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def report_document(report: Report) -> dict[str, Any]:
+    """Return the stable JSON document of a report (documented in the README)."""
+    return {
+        "command": report.command,
+        "ok": report.ok,
+        "changed": report.changed,
+        "dry_run": report.dry_run,
+        "roles": [
+            {
+                "name": role.name,
+                "arn": role.arn,
+                "ok": role.ok,
+                "changes": [
+                    {"action": action_name(a), "target": a.target, "description": a.describe()}
+                    for a in role.changes
+                ],
+                "checks": [_check_document(check) for check in role.checks],
+            }
+            for role in report.roles
+        ],
+    }
+
+
+def _check_document(check: Check) -> dict[str, Any]:
+    return {
+        "check": check.check,
+        "ok": check.ok,
+        "severity": check.severity.value,
+        "expected": check.expected,
+        "actual": check.actual,
+        "message": check.message,
+    }
+
+
+def write_json(document: Mapping[str, Any], file: IO[str] | None = None) -> None:
+    """Write one JSON document, and nothing else, to stdout."""
+    out = file or sys.stdout
+    json.dump(document, out, indent=2, sort_keys=False, default=str)
+    out.write("\n")
+
+
+def console(*, stderr: bool = False) -> Console:
+    """Return a rich console on stdout or stderr; off a terminal, wide enough for ARNs."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() or "COLUMNS" in os.environ else 140
+    return Console(file=stream, width=width, highlight=False, soft_wrap=False)
+
+
+def print_report(report: Report, out: Console) -> None:
+    """Print what was done (or planned) and, where there are checks, the check table."""
+    changes = [(role.name, change) for role in report.roles for change in role.changes]
+    if changes:
+        heading = "Plan (dry run, nothing changed)" if report.dry_run else "Changes applied"
+        out.print(f"[bold]{heading}[/bold]")
+        for _, change in changes:
+            out.print(f"  {_sign(action_name(change))} {change.describe()}")
+    if any(role.checks for role in report.roles):
+        out.print(check_table(report))
+
+
+def _sign(action: str) -> str:
+    if action.startswith(("create", "attach", "tag")):
+        return "[green]+[/green]"
+    if action.startswith(("delete", "detach", "remove")):
+        return "[red]-[/red]"
+    return "[yellow]~[/yellow]"
+
+
+def check_table(report: Report) -> Any:
+    """Return a rich table: role, check, expected, actual, status."""
+    from rich.table import Table
+
+    table = Table(title=f"qbroles {report.command}", title_justify="left")
+    table.add_column("Role", overflow="fold", ratio=3)
+    table.add_column("Check", overflow="fold", ratio=4)
+    table.add_column("Expected", overflow="fold", ratio=3)
+    table.add_column("Actual", overflow="fold", ratio=3)
+    table.add_column("Status", no_wrap=True, min_width=6)
+    for role in report.roles:
+        for index, check in enumerate(role.checks):
+            table.add_row(
+                role.name if index == 0 else "",
+                check.check,
+                _show(check.expected),
+                _show(check.actual),
+                _status(check),
+                end_section=index == len(role.checks) - 1,
+            )
+    return table
+
+
+def _status(check: Check) -> str:
+    if check.ok:
+        return "[green]ok[/green]"
+    if check.severity is Severity.WARNING:
+        return "[yellow]warn[/yellow]"
+    return "[bold red]FAIL[/bold red]"
+
+
+def _show(value: Any, limit: int = 40) -> str:
+    """Return a value as a table cell; long text is cut (the JSON output has it whole)."""
+    if value is None:
+        text = "-"
+    elif isinstance(value, Mapping) and "Statement" in value:
+        text = trust_summary(value)
+    elif isinstance(value, list | tuple):
+        text = ", ".join(map(str, value)) or "none"
+    else:
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def summary(report: Report) -> str:
+    """Return the one line for people, on stderr, that ends every command."""
+    roles = len(report.roles)
+    failed = [c for role in report.roles for c in role.checks if c.failed]
+    warned = [
+        c for role in report.roles for c in role.checks
+        if not c.ok and c.severity is Severity.WARNING
+    ]
+    count = sum(len(role.changes) for role in report.roles)
+    if report.command == "verify":
+        head = (
+            f"{len(failed)} difference(s) across {roles} role(s)"
+            if failed
+            else f"all {roles} role(s) match the spec"
+        )
+    elif report.dry_run:
+        head = f"{count} change(s) planned for {roles} role(s); nothing was changed (dry run)"
+    elif not report.changed and report.command == "delete":
+        head = f"nothing to delete: none of the {roles} role(s) exists"
+    elif not report.changed:
+        head = f"no changes: all {roles} role(s) already as specified"
+    else:
+        head = f"{count} change(s) applied to {roles} role(s)"
+        if failed:
+            head += f", but {len(failed)} check(s) still fail"
+    if warned:
+        head += f" ({len(warned)} warning(s))"
+    return f"qbroles {report.command}: {head}."
+
+
+def describe_plans(plans: Sequence[RolePlan]) -> str:
+    """Return the plan as lines, for the delete confirmation prompt."""
+    return "\n".join(f"  - {a.describe()}" for plan in plans for a in plan.actions)

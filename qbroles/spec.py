@@ -1,0 +1,281 @@
+"""The desired roles: the built-in default and TOML spec files, validated in full before any AWS call.
+
+Nothing here imports boto3: a spec error is reported before AWS is touched.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qbroles.errors import InputError
+
+DEFAULT_APP = "QuestionBank"
+DEFAULT_SERVICE = "ecs-tasks.amazonaws.com"
+OWNER_TAG = ("ManagedBy", "qbroles")
+
+# IAM's own limits (see the IAM quotas page).
+MAX_MANAGED_POLICIES = 20
+MAX_TAGS = 50
+MAX_DESCRIPTION = 1000
+
+_NAME_CHARS = r"[A-Za-z0-9_+=,.@-]"
+ROLE_NAME = re.compile(rf"{_NAME_CHARS}{{1,64}}")
+_POLICY_PATH_NAME = rf"(?:{_NAME_CHARS}+/)*{_NAME_CHARS}{{1,128}}"
+POLICY_SHORT = re.compile(_POLICY_PATH_NAME)
+POLICY_ARN = re.compile(rf"arn:(aws|aws-cn|aws-us-gov):iam::(aws|\d{{12}}):policy/{_POLICY_PATH_NAME}")
+SERVICE = re.compile(r"[a-z0-9][a-z0-9.-]*\.amazonaws\.com(\.cn)?")
+DESCRIPTION = re.compile(r"[\t\n\r\x20-\x7e\xa1-\xff]*")
+_TAG_PUNCTUATION = set("_.:/=+-@")
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    """One role as it should be."""
+
+    name: str
+    description: str
+    trusted_service: str = DEFAULT_SERVICE
+    managed_policies: tuple[str, ...] = ()  # short names (path/name of an AWS managed policy) or ARNs
+    tags: tuple[tuple[str, str], ...] = ()  # the spec's own tags; the ownership tag is added on top
+
+    @property
+    def all_tags(self) -> dict[str, str]:
+        """Return the tags the role must carry: the spec's and the ownership mark."""
+        return {**dict(self.tags), OWNER_TAG[0]: OWNER_TAG[1]}
+
+    def policy_arns(self, partition: str) -> tuple[str, ...]:
+        """Return the managed policies as ARNs in the given partition."""
+        return tuple(policy_arn(ref, partition) for ref in self.managed_policies)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """All roles qbroles manages in one run, and where they were described."""
+
+    app: str
+    roles: tuple[RoleSpec, ...]
+    source: str
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(role.name for role in self.roles)
+
+
+def policy_arn(ref: str, partition: str) -> str:
+    """Return the ARN of a managed policy given by short name (an AWS managed policy) or ARN."""
+    return ref if ref.startswith("arn:") else f"arn:{partition}:iam::aws:policy/{ref}"
+
+
+def policy_label(arn: str) -> str:
+    """Return the name people know a policy by: path/name for AWS managed ones, else the ARN."""
+    head, sep, rest = arn.partition(":iam::aws:policy/")
+    return rest if sep and head.startswith("arn:") else arn
+
+
+# The QuestionBank deployment guide's roles, as a spec like any other.
+DEFAULT_SPEC: dict[str, Any] = {
+    "role": [
+        {
+            "name": "{app}-ECS-TaskExecutionRole",
+            "description": (
+                "ECS task execution role for {app}: lets the ECS agent pull the image, "
+                "ship the logs and inject the secrets. Managed by qbroles."
+            ),
+            "trusted_service": DEFAULT_SERVICE,
+            "managed_policies": [
+                "service-role/AmazonECSTaskExecutionRolePolicy",
+                "AmazonEC2ContainerRegistryReadOnly",
+                "CloudWatchLogsFullAccess",
+                "SecretsManagerReadWrite",
+            ],
+        },
+        {
+            "name": "{app}-ECS-TaskRole",
+            "description": (
+                "ECS task role for {app}: what the application's code may do at run time. "
+                "Managed by qbroles."
+            ),
+            "trusted_service": DEFAULT_SERVICE,
+            "managed_policies": [
+                "AmazonRDSReadOnlyAccess",
+                "AmazonSSMReadOnlyAccess",
+                "CloudWatchLogsFullAccess",
+                "SecretsManagerReadWrite",
+            ],
+        },
+    ]
+}
+
+_TOP_KEYS = {"app", "role"}
+_ROLE_KEYS = {"name", "description", "trusted_service", "managed_policies", "tags"}
+
+
+def default_spec(app: str | None = None) -> Spec:
+    """Return the deployment guide's two roles for the given application name."""
+    return parse_spec(DEFAULT_SPEC, source="built-in default", app=app)
+
+
+def load_spec(path: str | Path, app: str | None = None) -> Spec:
+    """Read and validate a TOML spec file; ``app`` (from --app) overrides the file's own."""
+    source = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"spec file {source} does not exist; check the --spec path.") from None
+    except IsADirectoryError:
+        raise InputError(f"spec path {source} is a directory; give a TOML file.") from None
+    except OSError as exc:
+        raise InputError(f"spec file {source} cannot be read ({exc.strerror}).") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"spec file {source} is not UTF-8 text (byte {exc.start}); save it as UTF-8."
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"spec file {source} is not valid TOML: {exc}.") from None
+    return parse_spec(data, source=source, app=app)
+
+
+def parse_spec(data: Mapping[str, Any], *, source: str, app: str | None = None) -> Spec:
+    """Validate a spec given as data (parsed TOML) and return it; raise InputError naming the key."""
+    _no_unknown_keys(data, _TOP_KEYS, f"{source}:")
+    file_app = data.get("app", DEFAULT_APP)
+    _expect(isinstance(file_app, str), f"{source}: key 'app' must be a string")
+    chosen_app: str = app if app is not None else file_app
+    if not re.fullmatch(f"{_NAME_CHARS}{{1,64}}", chosen_app):
+        where_app = "--app" if app is not None else f"{source}: key 'app'"
+        raise InputError(
+            f"{where_app} {chosen_app!r} is not a valid application name; "
+            "use 1-64 letters, digits and _+=,.@- only."
+        )
+    roles_raw = data.get("role")
+    _expect(
+        isinstance(roles_raw, list) and len(roles_raw) > 0,
+        f"{source}: at least one [[role]] table is required",
+    )
+    assert isinstance(roles_raw, list)
+    roles = tuple(
+        _parse_role(raw, app=chosen_app, where=f"{source}: role {index}")
+        for index, raw in enumerate(roles_raw, start=1)
+    )
+    seen: set[str] = set()
+    for role in roles:
+        _expect(role.name not in seen, f"{source}: role name {role.name!r} appears twice")
+        seen.add(role.name)
+    return Spec(app=chosen_app, roles=roles, source=source)
+
+
+def _parse_role(raw: Any, *, app: str, where: str) -> RoleSpec:
+    _expect(isinstance(raw, Mapping), f"{where} must be a table")
+    name_raw = raw.get("name")
+    _expect(isinstance(name_raw, str), f"{where}: key 'name' is required and must be a string")
+    assert isinstance(name_raw, str)
+    name = name_raw.replace("{app}", app)
+    _expect(
+        bool(ROLE_NAME.fullmatch(name)),
+        f"{where}: key 'name': {name!r} is not a valid IAM role name "
+        "(1-64 of letters, digits and _+=,.@-)",
+    )
+    where = f"{where} ({name})"
+    _no_unknown_keys(raw, _ROLE_KEYS, f"{where}:")
+    description = _string(raw, "description", where, default="Managed by qbroles.")
+    description = description.replace("{app}", app)
+    _expect(
+        len(description) <= MAX_DESCRIPTION and bool(DESCRIPTION.fullmatch(description)),
+        f"{where}: key 'description' must be at most {MAX_DESCRIPTION} printable Latin-1 characters",
+    )
+    service = _string(raw, "trusted_service", where, default=DEFAULT_SERVICE)
+    _expect(
+        bool(SERVICE.fullmatch(service)),
+        f"{where}: key 'trusted_service': {service!r} is not an AWS service principal "
+        "such as ecs-tasks.amazonaws.com",
+    )
+    return RoleSpec(
+        name=name,
+        description=description,
+        trusted_service=service,
+        managed_policies=_policies(raw.get("managed_policies", []), where),
+        tags=_tags(raw.get("tags", {}), where),
+    )
+
+
+def _policies(value: Any, where: str) -> tuple[str, ...]:
+    key = f"{where}: key 'managed_policies'"
+    _expect(isinstance(value, list), f"{key} must be a list of policy names or ARNs")
+    refs: list[str] = []
+    seen: set[str] = set()
+    for item in value:
+        _expect(isinstance(item, str), f"{key}: {item!r} is not a string")
+        if item.startswith("arn:"):
+            _expect(
+                bool(POLICY_ARN.fullmatch(item)),
+                f"{key}: {item!r} is not a valid IAM policy ARN "
+                "(arn:PARTITION:iam::ACCOUNT-or-aws:policy/NAME)",
+            )
+        else:
+            _expect(
+                bool(POLICY_SHORT.fullmatch(item)),
+                f"{key}: {item!r} is not a valid AWS managed policy name "
+                "(such as SecretsManagerReadWrite or service-role/AmazonECSTaskExecutionRolePolicy)",
+            )
+        identity = policy_arn(item, "aws").split(":", 2)[2]  # the same policy, whatever the partition
+        _expect(identity not in seen, f"{key}: {item!r} is listed twice")
+        seen.add(identity)
+        refs.append(item)
+    _expect(
+        len(refs) <= MAX_MANAGED_POLICIES,
+        f"{key}: {len(refs)} policies, but IAM allows at most {MAX_MANAGED_POLICIES} per role",
+    )
+    return tuple(refs)
+
+
+def _tags(value: Any, where: str) -> tuple[tuple[str, str], ...]:
+    key = f"{where}: key 'tags'"
+    _expect(isinstance(value, Mapping), f"{key} must be a table of string values")
+    for tag_key, tag_value in value.items():
+        _expect(isinstance(tag_value, str), f"{key}: the value of {tag_key!r} must be a string")
+        _expect(
+            1 <= len(tag_key) <= 128 and _tag_text(tag_key) and len(tag_value) <= 256
+            and _tag_text(tag_value),
+            f"{key}: {tag_key!r} = {tag_value!r} is not a valid IAM tag "
+            "(key 1-128, value up to 256 letters, digits, spaces and _.:/=+-@)",
+        )
+        _expect(not tag_key.lower().startswith("aws:"), f"{key}: {tag_key!r}: the aws: prefix is AWS's")
+        _expect(
+            tag_key != OWNER_TAG[0],
+            f"{key}: {tag_key!r} is qbroles' ownership tag and is set by qbroles itself",
+        )
+    _expect(len(value) < MAX_TAGS, f"{key}: at most {MAX_TAGS - 1} tags (IAM allows {MAX_TAGS})")
+    return tuple(sorted(value.items()))
+
+
+def _tag_text(text: str) -> bool:
+    return all(c.isalnum() or c.isspace() or c in _TAG_PUNCTUATION for c in text)
+
+
+def _string(raw: Mapping[str, Any], key: str, where: str, *, default: str) -> str:
+    value = raw.get(key, default)
+    _expect(isinstance(value, str), f"{where}: key '{key}' must be a string")
+    assert isinstance(value, str)
+    return value
+
+
+def _no_unknown_keys(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(raw) - allowed)
+    _expect(
+        not unknown,
+        f"{where} unknown key {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(allowed))})",
+    )
+
+
+def _expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise InputError(f"{message}; fix the spec and rerun.")
