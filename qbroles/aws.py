@@ -297,7 +297,7 @@ class Gateway:
                         self._passing(code, exc, retry_if, fresh) and self._clock() < deadline
                     ):
                         raise
-            delay = min(8.0, 0.25 * 2**attempt) * random.uniform(0.5, 1.0)
+            delay = min(8.0, 0.25 * 2 ** min(attempt, 5)) * random.uniform(0.5, 1.0)
             self._sleep(max(0.0, min(delay, deadline - self._clock())))
 
     @staticmethod
@@ -308,7 +308,9 @@ class Gateway:
             return False
         message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", "")).lower()
         if code == "NoSuchEntity":
-            return "role" in message  # not a missing *policy*, which will not appear by waiting
+            # The role is not visible yet; a missing *policy* ("Policy arn:... does not exist")
+            # will not appear by waiting, and its ARN may well contain the word "Role".
+            return not message.startswith("policy") and "role" in message
         return code == "MalformedPolicyDocument" and "invalid principal" in message
 
     @contextmanager

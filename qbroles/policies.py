@@ -23,23 +23,27 @@ def trust_policy(service: str) -> dict[str, Any]:
     }
 
 
-def canonical(document: Any) -> Any:
+def canonical(document: Mapping[str, Any]) -> Any:
     """Return a hashable form of a policy document in which equivalent documents are equal.
 
     IAM treats a single value and a one-element list alike (``"Action": "x"`` and
-    ``["x"]``), ignores the order of list elements and statements, and may return
-    either form; so every value becomes a sorted tuple of distinct canonical elements.
+    ``["x"]``, ``"Statement": {...}`` and ``[{...}]``), ignores the order of list elements
+    and statements, and may return either form; so every value of every key becomes a
+    sorted tuple of distinct canonical elements.
     """
-    if isinstance(document, Mapping):
-        return tuple(sorted((str(key), canonical(value)) for key, value in document.items()))
-    items = document if isinstance(document, list) else [document]
-    elements = {_element(item) for item in items}
-    return tuple(sorted(elements, key=repr))
+    return tuple(sorted((str(key), _values(value)) for key, value in document.items()))
+
+
+def _values(value: Any) -> tuple[Any, ...]:
+    items = value if isinstance(value, list) else [value]
+    return tuple(sorted({_element(item) for item in items}, key=repr))
 
 
 def _element(item: Any) -> Any:
-    if isinstance(item, Mapping | list):
+    if isinstance(item, Mapping):
         return canonical(item)
+    if isinstance(item, list):
+        return _values(item)
     return item
 
 

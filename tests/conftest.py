@@ -1,0 +1,154 @@
+"""Shared fixtures: a clean AWS environment, moto in-process, a call recorder, fault injection."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import botocore.handlers
+import pytest
+from botocore.awsrequest import AWSResponse
+from moto import mock_aws
+
+from qbroles.aws import Gateway
+from qbroles.spec import default_spec
+
+MANAGED = "arn:aws:iam::aws:policy/"
+EXEC_ROLE = "QuestionBank-ECS-TaskExecutionRole"
+TASK_ROLE = "QuestionBank-ECS-TaskRole"
+TRUST = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+    '"Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+)
+OWNER = [{"Key": "ManagedBy", "Value": "qbroles"}]
+WRITES = {
+    "CreateRole",
+    "UpdateAssumeRolePolicy",
+    "UpdateRole",
+    "TagRole",
+    "UntagRole",
+    "AttachRolePolicy",
+    "DetachRolePolicy",
+    "PutRolePolicy",
+    "DeleteRolePolicy",
+    "RemoveRoleFromInstanceProfile",
+    "DeleteRole",
+}
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Give every test fake credentials and no profile, config file or endpoint of the machine's."""
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+
+
+@pytest.fixture
+def moto_iam() -> Iterator[None]:
+    """Run the test on moto's in-process IAM, AWS managed policies loaded."""
+    with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
+        yield
+
+
+@pytest.fixture
+def iam(moto_iam: None) -> Any:
+    """A plain boto3 IAM client on moto, for arranging and checking state by hand."""
+    return boto3.client("iam", region_name="us-east-1")
+
+
+@pytest.fixture
+def calls() -> Iterator[list[str]]:
+    """Record the name of every AWS API call made by any client created during the test."""
+    made: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        made.append(model.name)
+
+    handler = ("before-call.iam", record)
+    botocore.handlers.BUILTIN_HANDLERS.append(handler)
+    yield made
+    botocore.handlers.BUILTIN_HANDLERS.remove(handler)
+
+
+@pytest.fixture
+def gateway(moto_iam: None, calls: list[str]) -> Gateway:
+    """A Gateway on its own moto-backed client; retries it makes itself do not sleep."""
+    client = boto3.client("iam", region_name="us-east-1")
+    return Gateway(client, partition="aws", patience=5.0, sleep=lambda _: None)
+
+
+@pytest.fixture
+def spec() -> Any:
+    return default_spec()
+
+
+def writes(made: list[str]) -> list[str]:
+    return [name for name in made if name in WRITES]
+
+
+def attached(iam: Any, role: str) -> set[str]:
+    policies = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    return {policy["PolicyArn"] for policy in policies}
+
+
+def make_role(iam: Any, name: str, *, owned: bool = True, policies: tuple[str, ...] = ()) -> None:
+    """Create a role by hand, as a colleague would."""
+    iam.create_role(
+        RoleName=name, AssumeRolePolicyDocument=TRUST, Tags=OWNER if owned else []
+    )
+    for policy in policies:
+        iam.attach_role_policy(RoleName=name, PolicyArn=MANAGED + policy)
+
+
+class _Raw:
+    """The smallest raw body botocore's AWSResponse reads."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+    def read(self, *_: Any) -> bytes:
+        return self._body
+
+
+def error_response(code: str, message: str, status: int = 400) -> AWSResponse:
+    """Return an IAM (query protocol) error answer, as AWS sends it."""
+    body = (
+        "<ErrorResponse><Error><Type>Sender</Type>"
+        f"<Code>{code}</Code><Message>{message}</Message></Error>"
+        "<RequestId>injected</RequestId></ErrorResponse>"
+    ).encode()
+    return AWSResponse("https://iam.amazonaws.com/", status, {}, _Raw(body))
+
+
+def inject(
+    client: Any, operation: str, answers: list[Callable[[Any], Any] | AWSResponse | None]
+) -> list[int]:
+    """Make the client's next attempts at ``operation`` meet the given answers, in order.
+
+    Each answer is a canned response, None (go through to moto), or a callable run with
+    the request (to raise, or to act on the side). Runs inside botocore's retry loop.
+    Returns a one-element list counting the attempts seen.
+    """
+    seen = [0]
+
+    def handler(request: Any, **_: Any) -> Any:
+        index = seen[0]
+        seen[0] += 1
+        if index >= len(answers):
+            return None
+        answer = answers[index]
+        return answer(request) if callable(answer) else answer
+
+    client.meta.events.register_first(f"before-send.iam.{operation}", handler)
+    return seen

@@ -1,0 +1,339 @@
+"""observe / apply / verify / delete against moto's in-process IAM, with faults injected."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ConnectionClosedError
+from moto.core.models import botocore_stubber
+
+from qbroles import engine
+from qbroles.aws import Gateway
+from qbroles.errors import AwsError, SafetyError
+from qbroles.spec import default_spec, parse_spec
+from tests.conftest import (
+    EXEC_ROLE,
+    MANAGED,
+    TASK_ROLE,
+    attached,
+    error_response,
+    inject,
+    make_role,
+    writes,
+)
+
+THROTTLE = error_response("Throttling", "Rate exceeded")
+EXEC_POLICIES = {
+    MANAGED + "service-role/AmazonECSTaskExecutionRolePolicy",
+    MANAGED + "AmazonEC2ContainerRegistryReadOnly",
+    MANAGED + "CloudWatchLogsFullAccess",
+    MANAGED + "SecretsManagerReadWrite",
+}
+TASK_POLICIES = {
+    MANAGED + "AmazonRDSReadOnlyAccess",
+    MANAGED + "AmazonSSMReadOnlyAccess",
+    MANAGED + "CloudWatchLogsFullAccess",
+    MANAGED + "SecretsManagerReadWrite",
+}
+
+
+def assert_guide_roles(iam: Any) -> None:
+    """Check IAM directly: the two roles exactly as the deployment guide has them."""
+    for name, policies in ((EXEC_ROLE, EXEC_POLICIES), (TASK_ROLE, TASK_POLICIES)):
+        role = iam.get_role(RoleName=name)["Role"]
+        statement = role["AssumeRolePolicyDocument"]["Statement"][0]
+        assert statement["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+        assert statement["Action"] == "sts:AssumeRole"
+        assert {"Key": "ManagedBy", "Value": "qbroles"} in role["Tags"]
+        assert role["Description"]
+        assert attached(iam, name) == policies
+
+
+def test_create_on_an_empty_account(gateway: Gateway, iam: Any, calls: list[str]) -> None:
+    report = engine.create(gateway, default_spec())
+    assert report.ok
+    assert report.changed
+    assert_guide_roles(iam)
+    assert sorted(writes(calls)) == ["AttachRolePolicy"] * 8 + ["CreateRole"] * 2
+    for role in report.roles:
+        assert role.arn == f"arn:aws:iam::123456789012:role/{role.name}"
+        assert all(check.ok for check in role.checks)
+
+
+def test_second_create_makes_no_write_and_reads_little(
+    gateway: Gateway, calls: list[str]
+) -> None:
+    engine.create(gateway, default_spec())
+    calls.clear()
+    report = engine.create(gateway, default_spec())
+    assert not report.changed
+    assert report.ok
+    assert writes(calls) == []
+    # The call budget of a converged create: one GetRole and one listing per role.
+    assert sorted(calls) == ["GetRole", "GetRole", "ListAttachedRolePolicies", "ListAttachedRolePolicies"]
+
+
+def test_dry_run_plans_but_writes_nothing(gateway: Gateway, iam: Any, calls: list[str]) -> None:
+    report = engine.create(gateway, default_spec(), dry_run=True)
+    assert report.dry_run
+    assert report.changed
+    assert sum(len(role.changes) for role in report.roles) == 10
+    assert writes(calls) == []
+    assert iam.list_roles()["Roles"] == []
+
+
+def test_create_repairs_drift_and_prune_detaches_extras(gateway: Gateway, iam: Any) -> None:
+    engine.create(gateway, default_spec())
+    iam.detach_role_policy(RoleName=TASK_ROLE, PolicyArn=MANAGED + "AmazonRDSReadOnlyAccess")
+    iam.attach_role_policy(RoleName=TASK_ROLE, PolicyArn=MANAGED + "AmazonS3FullAccess")
+    iam.update_assume_role_policy(
+        RoleName=EXEC_ROLE,
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+        ),
+    )
+    iam.update_role(RoleName=EXEC_ROLE, Description="changed by hand")
+
+    drifted = engine.verify(gateway, default_spec())
+    assert not drifted.ok
+    failed = {(r.name, c.check) for r in drifted.roles for c in r.checks if c.failed}
+    assert failed == {
+        (EXEC_ROLE, "trust policy"),
+        (EXEC_ROLE, "description"),
+        (TASK_ROLE, "policy AmazonRDSReadOnlyAccess"),
+        (TASK_ROLE, "unexpected policy AmazonS3FullAccess"),
+    }
+
+    kept = engine.create(gateway, default_spec())
+    assert kept.ok  # without --prune the extra policy is a warning, not a failure
+    assert MANAGED + "AmazonS3FullAccess" in attached(iam, TASK_ROLE)
+
+    engine.create(gateway, default_spec(), prune=True)
+    assert engine.verify(gateway, default_spec()).ok
+    assert_guide_roles(iam)
+
+
+def test_create_refuses_an_unowned_role_and_changes_nothing(
+    gateway: Gateway, iam: Any, calls: list[str]
+) -> None:
+    make_role(iam, TASK_ROLE, owned=False)
+    calls.clear()
+    with pytest.raises(SafetyError, match=f"{TASK_ROLE} exists but is not managed by qbroles"):
+        engine.create(gateway, default_spec())
+    assert writes(calls) == []
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == [TASK_ROLE]
+
+
+def test_adopt_takes_over_an_unowned_role(gateway: Gateway, iam: Any) -> None:
+    make_role(iam, TASK_ROLE, owned=False, policies=("AmazonS3FullAccess",))
+    report = engine.create(gateway, default_spec(), adopt=True)
+    assert report.ok
+    assert_guide_roles_or_extra = attached(iam, TASK_ROLE)
+    assert assert_guide_roles_or_extra == TASK_POLICIES | {MANAGED + "AmazonS3FullAccess"}
+    tags = iam.get_role(RoleName=TASK_ROLE)["Role"]["Tags"]
+    assert {"Key": "ManagedBy", "Value": "qbroles"} in tags
+
+
+def test_verify_reports_missing_roles_and_unowned_as_warning(gateway: Gateway, iam: Any) -> None:
+    report = engine.verify(gateway, default_spec())
+    assert not report.ok
+    assert [c.check for r in report.roles for c in r.checks] == ["exists", "exists"]
+
+    engine.create(gateway, default_spec())
+    iam.untag_role(RoleName=EXEC_ROLE, TagKeys=["ManagedBy"])
+    report = engine.verify(gateway, default_spec())
+    assert report.ok  # a missing ownership tag is a warning
+    (owner,) = [c for c in report.roles[0].checks if c.check == "owned by qbroles"]
+    assert not owner.ok
+    assert owner.severity.value == "warning"
+
+
+def test_roles_outside_the_spec_are_never_read_or_touched(
+    gateway: Gateway, iam: Any, calls: list[str]
+) -> None:
+    make_role(iam, "Unrelated", policies=("AmazonS3FullAccess",))
+    engine.create(gateway, default_spec(), prune=True)
+    engine.delete(gateway, default_spec())
+    assert attached(iam, "Unrelated") == {MANAGED + "AmazonS3FullAccess"}
+    assert "ListRoles" not in calls
+
+
+def test_delete_removes_profiles_policies_and_inline_then_the_role(
+    gateway: Gateway, iam: Any
+) -> None:
+    engine.create(gateway, default_spec())
+    iam.create_instance_profile(InstanceProfileName="profile")
+    iam.add_role_to_instance_profile(InstanceProfileName="profile", RoleName=TASK_ROLE)
+    iam.put_role_policy(RoleName=TASK_ROLE, PolicyName="inline", PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}')
+    report = engine.delete(gateway, default_spec())
+    assert report.ok
+    assert iam.list_roles()["Roles"] == []
+    # The instance profile is not qbroles': it stays, without the role.
+    profile = iam.get_instance_profile(InstanceProfileName="profile")["InstanceProfile"]
+    assert profile["Roles"] == []
+    actions = [type(a).__name__ for a in report.roles[1].changes]
+    assert actions[0] == "RemoveFromInstanceProfile"
+    assert actions[-2:] == ["DeleteInlinePolicy", "DeleteRole"]
+
+
+def test_delete_refuses_unowned_and_deletes_nothing(
+    gateway: Gateway, iam: Any, calls: list[str]
+) -> None:
+    engine.create(gateway, default_spec())
+    iam.untag_role(RoleName=TASK_ROLE, TagKeys=["ManagedBy"])
+    calls.clear()
+    with pytest.raises(SafetyError, match="will not delete"):
+        engine.delete(gateway, default_spec())
+    assert writes(calls) == []
+    assert len(iam.list_roles()["Roles"]) == 2
+
+
+def test_delete_of_absent_roles_is_fine(gateway: Gateway, calls: list[str]) -> None:
+    report = engine.delete(gateway, default_spec())
+    assert report.ok
+    assert not report.changed
+    assert writes(calls) == []
+
+
+def test_delete_not_confirmed_changes_nothing(gateway: Gateway, iam: Any) -> None:
+    engine.create(gateway, default_spec())
+    with pytest.raises(SafetyError, match="not confirmed"):
+        engine.delete(gateway, default_spec(), confirm=lambda plans: False)
+    assert len(iam.list_roles()["Roles"]) == 2
+
+
+def test_listings_paginate(gateway: Gateway, iam: Any) -> None:
+    """More attached policies than one page of 2: all are seen (the paginator follows Marker)."""
+    engine.create(gateway, default_spec())
+    seen: list[int] = []
+
+    def small_pages(params: dict[str, Any], **_: Any) -> None:
+        params["MaxItems"] = 2
+        seen.append(1)
+
+    gateway.client.meta.events.register(
+        "provide-client-params.iam.ListAttachedRolePolicies", small_pages
+    )
+    state = gateway.observe(EXEC_ROLE)
+    assert state is not None
+    assert state.managed_policies == EXEC_POLICIES
+    assert len(seen) >= 2  # two pages of two (moto may add an empty third)
+
+
+def test_partition_from_region(moto_iam: None) -> None:
+    from qbroles.aws import AwsOptions, connect
+
+    assert connect(AwsOptions(region="cn-north-1")).partition == "aws-cn"
+    assert connect(AwsOptions(region="us-gov-west-1")).partition == "aws-us-gov"
+    assert connect(AwsOptions(region="eu-west-1")).partition == "aws"
+
+
+# --- faults
+
+
+def test_throttled_writes_are_retried_by_botocore(gateway: Gateway, iam: Any) -> None:
+    seen = inject(gateway.client, "AttachRolePolicy", [THROTTLE, THROTTLE])
+    assert engine.create(gateway, default_spec(), workers=1).ok
+    assert seen[0] == 8 + 2  # every attach once, and the two throttled attempts again
+    assert_guide_roles(iam)
+
+
+def test_throttling_that_never_ends_is_exit_3_and_a_rerun_converges(
+    gateway: Gateway, iam: Any
+) -> None:
+    inject(gateway.client, "AttachRolePolicy", [THROTTLE] * 3)  # standard mode: 3 attempts
+    with pytest.raises(AwsError, match=r"throttling AttachRolePolicy on role .* after 3 attempts"):
+        engine.create(gateway, default_spec(), workers=1)
+    assert engine.create(gateway, default_spec()).ok
+    assert_guide_roles(iam)
+
+
+def test_concurrent_modification_is_retried(gateway: Gateway, iam: Any) -> None:
+    busy = error_response("ConcurrentModification", "Rate of modification too high")
+    seen = inject(gateway.client, "CreateRole", [busy, busy])
+    assert engine.create(gateway, default_spec(), workers=1).ok
+    assert seen[0] == 4
+    assert_guide_roles(iam)
+
+
+def test_concurrent_modification_gives_up_after_patience(iam: Any) -> None:
+    import boto3
+
+    clock = [0.0]
+    client = boto3.client("iam", region_name="us-east-1")
+    gateway = Gateway(
+        client, patience=10.0, sleep=lambda s: clock.__setitem__(0, clock[0] + s), clock=lambda: clock[0]
+    )
+    inject(client, "CreateRole", [error_response("ConcurrentModification", "busy")] * 1000)
+    with pytest.raises(AwsError, match="concurrent modification"):
+        engine.create(gateway, default_spec(), workers=1)
+    assert 10.0 <= clock[0] < 20.0
+
+
+def test_lost_answer_on_create_role_counts_as_done(gateway: Gateway, iam: Any) -> None:
+    def reach_aws_then_lose_the_answer(request: Any) -> None:
+        botocore_stubber(event_name="before-send.iam.CreateRole", request=request)
+        raise ConnectionClosedError(endpoint_url=request.url)
+
+    seen = inject(gateway.client, "CreateRole", [reach_aws_then_lose_the_answer])
+    report = engine.create(gateway, default_spec(), workers=1)
+    assert report.ok
+    assert seen[0] == 3  # the lost one, its retry (EntityAlreadyExists), the other role
+    assert_guide_roles(iam)
+
+
+def test_role_created_by_someone_else_meanwhile_is_refused(gateway: Gateway, iam: Any) -> None:
+    def someone_else_was_faster(request: Any) -> None:
+        make_role(iam, EXEC_ROLE, owned=False)
+
+    inject(gateway.client, "CreateRole", [someone_else_was_faster])
+    with pytest.raises(SafetyError, match="someone created it while qbroles ran"):
+        engine.create(gateway, default_spec(), workers=1)
+    assert attached(iam, EXEC_ROLE) == set()
+
+
+def test_no_such_entity_right_after_create_is_waited_out(gateway: Gateway, iam: Any) -> None:
+    not_yet = error_response("NoSuchEntity", f"The role with name {EXEC_ROLE} cannot be found.", 404)
+    seen = inject(gateway.client, "AttachRolePolicy", [not_yet, not_yet])
+    assert engine.create(gateway, default_spec(), workers=1).ok
+    assert seen[0] == 8 + 2
+    assert_guide_roles(iam)
+
+
+def test_a_missing_policy_is_not_waited_for(iam: Any) -> None:
+    import boto3
+
+    spec = parse_spec(
+        {"role": [{"name": "R", "managed_policies": ["AmazonECSTaskExecutionRolePolicy"]}]},
+        source="test",
+    )
+    slept: list[float] = []
+    gateway = Gateway(boto3.client("iam", region_name="us-east-1"), sleep=slept.append)
+    with pytest.raises(AwsError, match=r"does not exist.*service-role/AmazonECSTaskExecutionRolePolicy"):
+        engine.create(gateway, spec)
+    assert slept == []
+
+
+def test_access_denied_names_the_action(gateway: Gateway) -> None:
+    denied = error_response(
+        "AccessDenied",
+        "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: iam:GetRole",
+        403,
+    )
+    inject(gateway.client, "GetRole", [denied] * 2)
+    with pytest.raises(AwsError, match=r"AWS denied iam:GetRole \(GetRole on role .*grant iam:GetRole"):
+        engine.verify(gateway, default_spec())
+
+
+def test_one_failing_role_does_not_stop_the_other(gateway: Gateway, iam: Any) -> None:
+    denied = error_response("AccessDenied", "not authorized", 403)
+
+    def deny_task_role(request: Any) -> Any:
+        return denied if TASK_ROLE in str(request.body) else None
+
+    inject(gateway.client, "CreateRole", [deny_task_role, deny_task_role])
+    with pytest.raises(AwsError, match=f"CreateRole on role {TASK_ROLE}"):
+        engine.create(gateway, default_spec(), workers=2)
+    assert attached(iam, EXEC_ROLE) == EXEC_POLICIES

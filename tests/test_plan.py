@@ -1,0 +1,191 @@
+"""The planner, pure: one small test per situation. No moto, no AWS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from qbroles.model import (
+    AttachPolicy,
+    CreateRole,
+    DeleteInlinePolicy,
+    DeleteRole,
+    DetachPolicy,
+    RemoveFromInstanceProfile,
+    RoleState,
+    TagRole,
+    UpdateDescription,
+    UpdateTrustPolicy,
+)
+from qbroles.plan import plan_create, plan_delete, plan_role
+from qbroles.policies import trust_policy
+from qbroles.spec import RoleSpec, Spec
+
+ARN = "arn:aws:iam::aws:policy/"
+ROLE = RoleSpec(
+    name="App-ECS-TaskRole",
+    description="the task role",
+    managed_policies=("AmazonRDSReadOnlyAccess", "service-role/AmazonECSTaskExecutionRolePolicy"),
+    tags=(("Team", "web"),),
+)
+WANTED = frozenset(
+    {ARN + "AmazonRDSReadOnlyAccess", ARN + "service-role/AmazonECSTaskExecutionRolePolicy"}
+)
+OWNED = {"ManagedBy": "qbroles", "Team": "web"}
+
+
+def state(**changes: Any) -> RoleState:
+    """Return the role as IAM would hold it when in sync, with the given differences."""
+    fields: dict[str, Any] = {
+        "name": ROLE.name,
+        "arn": f"arn:aws:iam::123456789012:role/{ROLE.name}",
+        "trust": trust_policy("ecs-tasks.amazonaws.com"),
+        "description": ROLE.description,
+        "tags": OWNED,
+        "managed_policies": WANTED,
+    }
+    fields.update(changes)
+    return RoleState(**fields)
+
+
+def actions(role_state: RoleState | None, *, adopt: bool = False, prune: bool = False) -> tuple[Any, ...]:
+    plan = plan_role(ROLE, role_state, "aws", adopt=adopt, prune=prune)
+    assert plan.refusal is None
+    return plan.actions
+
+
+def test_missing_role_is_created_with_trust_description_tags_then_policies_attached() -> None:
+    create, *attach = actions(None)
+    assert create == CreateRole(
+        ROLE.name, trust_policy("ecs-tasks.amazonaws.com"), "the task role", OWNED
+    )
+    assert attach == [
+        AttachPolicy(ROLE.name, ARN + "AmazonRDSReadOnlyAccess"),
+        AttachPolicy(ROLE.name, ARN + "service-role/AmazonECSTaskExecutionRolePolicy"),
+    ]
+
+
+def test_nothing_to_do_when_in_sync() -> None:
+    assert actions(state()) == ()
+
+
+def test_trust_that_differs_is_updated() -> None:
+    other = trust_policy("ec2.amazonaws.com")
+    assert actions(state(trust=other)) == (
+        UpdateTrustPolicy(ROLE.name, trust_policy("ecs-tasks.amazonaws.com")),
+    )
+
+
+def test_trust_equal_but_shaped_differently_is_left_alone() -> None:
+    reshaped = {
+        "Statement": {
+            "Action": ["sts:AssumeRole"],
+            "Principal": {"Service": ["ecs-tasks.amazonaws.com"]},
+            "Effect": "Allow",
+        },
+        "Version": "2012-10-17",
+    }
+    assert actions(state(trust=reshaped)) == ()
+
+
+def test_missing_policy_is_attached() -> None:
+    assert actions(state(managed_policies=frozenset({ARN + "AmazonRDSReadOnlyAccess"}))) == (
+        AttachPolicy(ROLE.name, ARN + "service-role/AmazonECSTaskExecutionRolePolicy"),
+    )
+
+
+def test_extra_policy_is_kept_without_prune() -> None:
+    assert actions(state(managed_policies=WANTED | {ARN + "AmazonS3FullAccess"})) == ()
+
+
+def test_extra_policy_is_detached_with_prune() -> None:
+    extra = state(managed_policies=WANTED | {ARN + "AmazonS3FullAccess"})
+    assert actions(extra, prune=True) == (DetachPolicy(ROLE.name, ARN + "AmazonS3FullAccess"),)
+
+
+def test_description_that_differs_is_updated() -> None:
+    assert actions(state(description="old")) == (UpdateDescription(ROLE.name, "the task role"),)
+
+
+def test_missing_or_changed_spec_tag_is_set_and_foreign_tags_kept() -> None:
+    tags = {"ManagedBy": "qbroles", "Team": "ops", "CostCenter": "42"}
+    assert actions(state(tags=tags)) == (TagRole(ROLE.name, {"Team": "web"}),)
+
+
+def test_unowned_role_is_refused_without_adopt() -> None:
+    plan = plan_role(ROLE, state(tags={}), "aws", adopt=False, prune=True)
+    assert plan.actions == ()
+    assert plan.refusal is not None
+    assert "--adopt" in plan.refusal
+    assert ROLE.name in plan.refusal
+
+
+def test_role_tagged_by_another_tool_is_not_owned() -> None:
+    plan = plan_role(ROLE, state(tags={"ManagedBy": "terraform"}), "aws", adopt=False, prune=False)
+    assert plan.refusal is not None
+
+
+def test_adopt_tags_the_role_first_then_converges() -> None:
+    found = state(tags={}, managed_policies=frozenset())
+    first, *rest = actions(found, adopt=True)
+    assert first == TagRole(ROLE.name, OWNED)
+    assert len(rest) == 2
+    assert all(isinstance(action, AttachPolicy) for action in rest)
+
+
+def test_partition_goes_into_policy_arns() -> None:
+    (_, *attach) = plan_role(ROLE, None, "aws-cn", adopt=False, prune=False).actions
+    assert [a.policy_arn for a in attach] == [
+        "arn:aws-cn:iam::aws:policy/AmazonRDSReadOnlyAccess",
+        "arn:aws-cn:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+    ]
+
+
+def test_full_arn_in_spec_is_used_as_given() -> None:
+    custom = "arn:aws:iam::123456789012:policy/team/Custom"
+    role = RoleSpec(name="R", description="d", managed_policies=(custom,))
+    (_, attach) = plan_role(role, None, "aws", adopt=False, prune=False).actions
+    assert attach == AttachPolicy("R", custom)
+
+
+def test_plan_create_covers_every_role_in_order() -> None:
+    other = RoleSpec(name="Other", description="d")
+    spec = Spec(app="App", roles=(ROLE, other), source="test")
+    plans = plan_create(spec, {ROLE.name: state(), "Other": None}, "aws")
+    assert [p.role for p in plans] == [ROLE.name, "Other"]
+    assert plans[0].actions == ()
+    assert isinstance(plans[1].actions[0], CreateRole)
+
+
+# --- delete
+
+
+def spec_of(*roles: RoleSpec) -> Spec:
+    return Spec(app="App", roles=roles, source="test")
+
+
+def test_delete_removes_in_the_order_iam_requires() -> None:
+    found = state(inline_policies=("inline",), instance_profiles=("profile",))
+    (plan,) = plan_delete(spec_of(ROLE), {ROLE.name: found})
+    assert plan.actions == (
+        RemoveFromInstanceProfile(ROLE.name, "profile"),
+        DetachPolicy(ROLE.name, ARN + "AmazonRDSReadOnlyAccess"),
+        DetachPolicy(ROLE.name, ARN + "service-role/AmazonECSTaskExecutionRolePolicy"),
+        DeleteInlinePolicy(ROLE.name, "inline"),
+        DeleteRole(ROLE.name),
+    )
+
+
+def test_delete_of_a_missing_role_does_nothing() -> None:
+    (plan,) = plan_delete(spec_of(ROLE), {ROLE.name: None})
+    assert plan.actions == ()
+    assert plan.refusal is None
+
+
+@pytest.mark.parametrize("tags", [{}, {"ManagedBy": "someone-else"}])
+def test_delete_refuses_a_role_qbroles_does_not_own(tags: dict[str, str]) -> None:
+    (plan,) = plan_delete(spec_of(ROLE), {ROLE.name: state(tags=tags)})
+    assert plan.actions == ()
+    assert plan.refusal is not None
+    assert "not managed by qbroles" in plan.refusal

@@ -1,0 +1,217 @@
+"""Spec loading and validation, and semantic policy comparison. Pure: no AWS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qbroles.errors import ExitCode, InputError
+from qbroles.policies import same_policy, trust_policy
+from qbroles.spec import (
+    DEFAULT_SPEC,
+    default_spec,
+    load_spec,
+    policy_arn,
+    policy_label,
+)
+
+GOOD = """
+app = "Shop"
+
+[[role]]
+name = "{app}-ECS-TaskRole"
+description = "Task role of {app}"
+managed_policies = ["AmazonRDSReadOnlyAccess", "arn:aws:iam::123456789012:policy/team/Custom"]
+tags = { Team = "web" }
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "roles.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_default_spec_is_the_deployment_guide() -> None:
+    spec = default_spec()
+    execution, task = spec.roles
+    assert execution.name == "QuestionBank-ECS-TaskExecutionRole"
+    assert task.name == "QuestionBank-ECS-TaskRole"
+    assert execution.trusted_service == task.trusted_service == "ecs-tasks.amazonaws.com"
+    assert execution.policy_arns("aws") == (
+        "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+        "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+        "arn:aws:iam::aws:policy/CloudWatchLogsFullAccess",
+        "arn:aws:iam::aws:policy/SecretsManagerReadWrite",
+    )
+    assert task.policy_arns("aws") == (
+        "arn:aws:iam::aws:policy/AmazonRDSReadOnlyAccess",
+        "arn:aws:iam::aws:policy/AmazonSSMReadOnlyAccess",
+        "arn:aws:iam::aws:policy/CloudWatchLogsFullAccess",
+        "arn:aws:iam::aws:policy/SecretsManagerReadWrite",
+    )
+    assert execution.all_tags == {"ManagedBy": "qbroles"}
+    assert "QuestionBank" in execution.description
+
+
+def test_app_names_the_roles() -> None:
+    assert default_spec("Billing").names == ("Billing-ECS-TaskExecutionRole", "Billing-ECS-TaskRole")
+
+
+def test_spec_file_is_read(tmp_path: Path) -> None:
+    spec = load_spec(write(tmp_path, GOOD))
+    (role,) = spec.roles
+    assert spec.app == "Shop"
+    assert role.name == "Shop-ECS-TaskRole"
+    assert role.description == "Task role of Shop"
+    assert role.tags == (("Team", "web"),)
+    assert role.all_tags == {"Team": "web", "ManagedBy": "qbroles"}
+    assert role.policy_arns("aws-us-gov") == (
+        "arn:aws-us-gov:iam::aws:policy/AmazonRDSReadOnlyAccess",
+        "arn:aws:iam::123456789012:policy/team/Custom",
+    )
+
+
+def test_app_option_overrides_the_file(tmp_path: Path) -> None:
+    assert load_spec(write(tmp_path, GOOD), app="Other").names == ("Other-ECS-TaskRole",)
+
+
+ROLE = '[[role]]\nname = "R"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('colour = "red"\n' + ROLE, "unknown key 'colour'"),
+        (ROLE + 'colour = "red"\n', "role 1 (R): unknown key 'colour'"),
+        ('app = 3\n' + ROLE, "key 'app' must be a string"),
+        ('app = "bad app"\n' + ROLE, "'bad app' is not a valid application name"),
+        ("", "at least one [[role]]"),
+        ('role = "R"\n', "at least one [[role]]"),
+        ('[[role]]\ndescription = "d"\n', "role 1: key 'name' is required"),
+        ('[[role]]\nname = "has space"\n', "'has space' is not a valid IAM role name"),
+        ('[[role]]\nname = "' + "x" * 65 + '"\n', "is not a valid IAM role name"),
+        ('[[role]]\nname = "Rôle"\n', "is not a valid IAM role name"),
+        (ROLE + ROLE, "role name 'R' appears twice"),
+        (ROLE + "description = 5\n", "key 'description' must be a string"),
+        (ROLE + 'description = "' + "d" * 1001 + '"\n', "key 'description' must be at most"),
+        (ROLE + 'trusted_service = "ecs tasks"\n', "'ecs tasks' is not an AWS service principal"),
+        (ROLE + 'managed_policies = "ReadOnlyAccess"\n', "must be a list"),
+        (ROLE + "managed_policies = [1]\n", "1 is not a string"),
+        (ROLE + 'managed_policies = ["arn:aws:iam::aws:polcy/X"]\n', "not a valid IAM policy ARN"),
+        (ROLE + 'managed_policies = ["arn:aws:iam::12:policy/X"]\n', "not a valid IAM policy ARN"),
+        (ROLE + 'managed_policies = ["Read Only"]\n', "not a valid AWS managed policy name"),
+        (
+            ROLE + 'managed_policies = ["ReadOnlyAccess", "arn:aws:iam::aws:policy/ReadOnlyAccess"]\n',
+            "listed twice",
+        ),
+        (
+            ROLE + "managed_policies = [" + ", ".join(f'"P{i}"' for i in range(21)) + "]\n",
+            "IAM allows at most 20",
+        ),
+        (ROLE + "tags = [1]\n", "key 'tags' must be a table"),
+        (ROLE + "tags = { Team = 1 }\n", "the value of 'Team' must be a string"),
+        (ROLE + 'tags = { "aws:x" = "y" }\n', "the aws: prefix is AWS's"),
+        (ROLE + 'tags = { ManagedBy = "me" }\n', "ownership tag"),
+        (ROLE + 'tags = { "a;b" = "y" }\n', "is not a valid IAM tag"),
+        (ROLE + "[role.tags]\n" + "".join(f'k{i} = "v"\n' for i in range(50)), "at most 49 tags"),
+    ],
+)
+def test_invalid_spec_is_one_clear_line_naming_file_and_key(
+    tmp_path: Path, text: str, needle: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(InputError) as caught:
+        load_spec(path)
+    message = str(caught.value)
+    assert needle in message
+    assert message.startswith(str(path)), message
+    assert "\n" not in message
+    assert caught.value.exit_code == ExitCode.USAGE
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        load_spec(tmp_path / "nope.toml")
+
+
+def test_directory(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="is a directory"):
+        load_spec(tmp_path)
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('[[role]]\nname = "R"\ndescription = "caf\xe9"\n'.encode("latin-1"))
+    with pytest.raises(InputError, match="is not UTF-8"):
+        load_spec(path)
+
+
+def test_not_toml(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"is not valid TOML: .*line 1"):
+        load_spec(write(tmp_path, "[[role]\n"))
+
+
+def test_unreadable(tmp_path: Path) -> None:
+    import os
+
+    path = write(tmp_path, GOOD)
+    path.chmod(0)
+    if os.access(path, os.R_OK):  # root reads anything: make reading fail another way
+        path.chmod(0o644)
+        path.unlink()
+        path.symlink_to(path)  # a loop: reading raises OSError (ELOOP)
+    with pytest.raises(InputError, match="cannot be read"):
+        load_spec(path)
+
+
+def test_default_spec_data_is_not_mutated_by_parsing() -> None:
+    before = repr(DEFAULT_SPEC)
+    default_spec("X")
+    assert repr(DEFAULT_SPEC) == before
+
+
+# --- policy names and documents
+
+
+def test_policy_arn_and_label() -> None:
+    assert policy_arn("service-role/X", "aws-cn") == "arn:aws-cn:iam::aws:policy/service-role/X"
+    assert policy_label("arn:aws-cn:iam::aws:policy/service-role/X") == "service-role/X"
+    custom = "arn:aws:iam::123456789012:policy/Custom"
+    assert policy_arn(custom, "aws-cn") == custom
+    assert policy_label(custom) == custom
+
+
+def test_same_policy_ignores_shape_and_order() -> None:
+    a = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "a.amazonaws.com"}, "Action": "sts:AssumeRole"},
+            {"Effect": "Allow", "Principal": {"Service": ["c", "b"]}, "Action": ["x", "y"]},
+        ],
+    }
+    b = {
+        "Statement": [
+            {"Action": ["y", "x", "x"], "Principal": {"Service": ["b", "c"]}, "Effect": "Allow"},
+            {"Action": ["sts:AssumeRole"], "Effect": "Allow", "Principal": {"Service": ["a.amazonaws.com"]}},
+        ],
+        "Version": "2012-10-17",
+    }
+    assert same_policy(a, b)
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"Effect": "Deny"},
+        {"Principal": {"Service": "ec2.amazonaws.com"}},
+        {"Action": ["sts:AssumeRole", "sts:TagSession"]},
+        {"Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}},
+    ],
+)
+def test_same_policy_sees_real_differences(changed: dict[str, object]) -> None:
+    wanted = trust_policy("ecs-tasks.amazonaws.com")
+    other = {**wanted, "Statement": [{**wanted["Statement"][0], **changed}]}
+    assert not same_policy(wanted, other)
+    assert not same_policy(wanted, None)
