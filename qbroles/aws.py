@@ -56,7 +56,8 @@ class AwsOptions:
         """Reject malformed options before anything is built or sent."""
         if self.region is not None and not REGION.fullmatch(self.region):
             raise InputError(
-                f"--region {self.region!r} is not an AWS region name such as eu-west-1."
+                f"region {self.region!r} (--region or AWS_REGION) is not an AWS region name "
+                "such as eu-west-1."
             )
         if self.endpoint_url is not None:
             parts = urlsplit(self.endpoint_url)
@@ -99,9 +100,15 @@ def connect(options: AwsOptions) -> Gateway:
                 "no AWS credentials found; set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY (any values do for a local emulator)."
             )
-        client = session.client("iam", endpoint_url=options.endpoint_url, config=config)
         region = session.region_name
         partition = session.get_partition_for_region(region) if region else "aws"
+        # IAM is global; with no region configured it signs in us-east-1 (the aws partition).
+        client = session.client(
+            "iam",
+            region_name=region or "us-east-1",
+            endpoint_url=options.endpoint_url,
+            config=config,
+        )
     except BotoCoreError as exc:
         raise AwsError(f"cannot set up the AWS client: {exc}.") from None
     return Gateway(client, partition=partition, patience=options.patience)
@@ -137,7 +144,10 @@ class Gateway:
         return role
 
     def observe(self, name: str, *, for_delete: bool = False) -> RoleState | None:
-        """Return the role as IAM holds it, or None; ``for_delete`` also reads what blocks deletion."""
+        """Return the role as IAM holds it, or None.
+
+        ``for_delete`` also reads what blocks deletion (inline policies, instance profiles).
+        """
         role = self.get_role(name)
         if role is None:
             return None
@@ -293,15 +303,15 @@ class Gateway:
                     code = exc.response.get("Error", {}).get("Code", "")
                     if code in done_if:
                         return False
-                    if not (
-                        self._passing(code, exc, retry_if, fresh) and self._clock() < deadline
-                    ):
+                    if not (self._passing(code, exc, retry_if, fresh) and self._clock() < deadline):
                         raise
             delay = min(8.0, 0.25 * 2 ** min(attempt, 5)) * random.uniform(0.5, 1.0)
             self._sleep(max(0.0, min(delay, deadline - self._clock())))
 
     @staticmethod
-    def _passing(code: str, exc: Exception, retry_if: set[str] | frozenset[str], fresh: bool) -> bool:
+    def _passing(
+        code: str, exc: Exception, retry_if: set[str] | frozenset[str], fresh: bool
+    ) -> bool:
         if code == "ConcurrentModification" or code in retry_if:
             return True
         if not fresh:
@@ -359,7 +369,9 @@ class Gateway:
 
 def _client_error_message(exc: Any, operation: str, where: str) -> str:
     error = exc.response.get("Error", {})
-    code = error.get("Code", "") or str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
+    code = error.get("Code", "") or str(
+        exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    )
     message = str(error.get("Message", "")).rstrip(".") or "no message"
     attempts = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) + 1
     if code in _DENIED_CODES:

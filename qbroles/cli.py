@@ -105,6 +105,7 @@ def report_exit_code(report: Report) -> ExitCode:
 
 
 @click.group(
+    name="qbroles",
     cls=QbrolesGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=EXIT_CODES_HELP,
@@ -116,7 +117,9 @@ def report_exit_code(report: Report) -> ExitCode:
 @click.option(
     "--region",
     metavar="NAME",
-    help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION). IAM is global; the region "
+    envvar="AWS_REGION",
+    show_envvar=True,
+    help="AWS region (else AWS_DEFAULT_REGION or the profile's). IAM is global; the region "
     "picks the partition (aws, aws-cn, aws-us-gov).",
 )
 @click.option(
@@ -202,7 +205,8 @@ def cli(
 @click.option(
     "--adopt",
     is_flag=True,
-    help="Take over same-named roles that lack the ManagedBy=qbroles tag (tags and converges them).",
+    help="Take over same-named roles that lack the ManagedBy=qbroles tag "
+    "(tags and converges them).",
 )
 @click.option("--prune", is_flag=True, help="Also detach managed policies the spec does not list.")
 @click.pass_obj
@@ -275,7 +279,7 @@ def delete(settings: Settings, yes: bool, dry_run: bool) -> int:
     from qbroles import engine
 
     spec = settings.spec()
-    if not (yes or dry_run or sys.stdin.isatty()):
+    if not (yes or dry_run or interactive()):
         raise SafetyError(
             "delete needs confirmation and there is no terminal to ask on; "
             "pass --yes to delete, or --dry-run to see what would go."
@@ -288,6 +292,11 @@ def delete(settings: Settings, yes: bool, dry_run: bool) -> int:
         workers=settings.workers,
     )
     return settings.show(report)
+
+
+def interactive() -> bool:
+    """Return whether someone is at a terminal to answer a question."""
+    return sys.stdin.isatty()
 
 
 def _confirm_delete(plans: Sequence[RolePlan]) -> bool:
@@ -322,7 +331,10 @@ def demo(settings: Settings) -> int:
     spec = settings.spec()
     if settings.output != "json":
         return run_demo(
-            spec, settings.show, announce=lambda step: console().rule(step), workers=settings.workers
+            spec,
+            settings.show,
+            announce=lambda step: console().rule(step),
+            workers=settings.workers,
         )
     steps: list[dict[str, Any]] = []
     current = [""]

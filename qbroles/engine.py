@@ -65,7 +65,10 @@ def create(
     dry_run: bool = False,
     workers: int = DEFAULT_WORKERS,
 ) -> Report:
-    """Make IAM match the spec; verify what changed. Refuses before any write if a role is not ours."""
+    """Make IAM match the spec and verify what changed.
+
+    Refuses, before any write, if a role of the spec exists and is not qbroles'.
+    """
     observed = observe_all(gateway, spec.names, workers)
     plans = plan_create(spec, observed, gateway.partition, adopt=adopt, prune=prune)
     _refuse(plans)

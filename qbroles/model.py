@@ -132,7 +132,6 @@ class DeleteInlinePolicy(_RoleAction):
 
 @dataclass(frozen=True)
 class DeleteRole(_RoleAction):
-
     def describe(self) -> str:
         return f"delete role {self.role}"
 
@@ -227,4 +226,9 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return all(role.ok for role in self.roles)
+        """Return whether the command succeeded: every role matches the spec.
+
+        A dry run succeeds when it could make the plan; its roles' ``ok`` still tell
+        whether each matches the spec now.
+        """
+        return self.dry_run or all(role.ok for role in self.roles)

@@ -134,7 +134,9 @@ def summary(report: Report) -> str:
     roles = len(report.roles)
     failed = [c for role in report.roles for c in role.checks if c.failed]
     warned = [
-        c for role in report.roles for c in role.checks
+        c
+        for role in report.roles
+        for c in role.checks
         if not c.ok and c.severity is Severity.WARNING
     ]
     count = sum(len(role.changes) for role in report.roles)

@@ -1,4 +1,4 @@
-"""The desired roles: the built-in default and TOML spec files, validated in full before any AWS call.
+"""The desired roles: the built-in default and TOML spec files, validated before any AWS call.
 
 Nothing here imports boto3: a spec error is reported before AWS is touched.
 """
@@ -27,7 +27,9 @@ _NAME_CHARS = r"[A-Za-z0-9_+=,.@-]"
 ROLE_NAME = re.compile(rf"{_NAME_CHARS}{{1,64}}")
 _POLICY_PATH_NAME = rf"(?:{_NAME_CHARS}+/)*{_NAME_CHARS}{{1,128}}"
 POLICY_SHORT = re.compile(_POLICY_PATH_NAME)
-POLICY_ARN = re.compile(rf"arn:(aws|aws-cn|aws-us-gov):iam::(aws|\d{{12}}):policy/{_POLICY_PATH_NAME}")
+POLICY_ARN = re.compile(
+    rf"arn:(aws|aws-cn|aws-us-gov):iam::(aws|\d{{12}}):policy/{_POLICY_PATH_NAME}"
+)
 SERVICE = re.compile(r"[a-z0-9][a-z0-9.-]*\.amazonaws\.com(\.cn)?")
 DESCRIPTION = re.compile(r"[\t\n\r\x20-\x7e\xa1-\xff]*")
 _TAG_PUNCTUATION = set("_.:/=+-@")
@@ -40,7 +42,9 @@ class RoleSpec:
     name: str
     description: str
     trusted_service: str = DEFAULT_SERVICE
-    managed_policies: tuple[str, ...] = ()  # short names (path/name of an AWS managed policy) or ARNs
+    managed_policies: tuple[
+        str, ...
+    ] = ()  # short names (path/name of an AWS managed policy) or ARNs
     tags: tuple[tuple[str, str], ...] = ()  # the spec's own tags; the ownership tag is added on top
 
     @property
@@ -145,7 +149,7 @@ def load_spec(path: str | Path, app: str | None = None) -> Spec:
 
 
 def parse_spec(data: Mapping[str, Any], *, source: str, app: str | None = None) -> Spec:
-    """Validate a spec given as data (parsed TOML) and return it; raise InputError naming the key."""
+    """Validate a spec given as data (parsed TOML) and return it; InputError names the key."""
     _no_unknown_keys(data, _TOP_KEYS, f"{source}:")
     file_app = data.get("app", DEFAULT_APP)
     _expect(isinstance(file_app, str), f"{source}: key 'app' must be a string")
@@ -190,7 +194,8 @@ def _parse_role(raw: Any, *, app: str, where: str) -> RoleSpec:
     description = description.replace("{app}", app)
     _expect(
         len(description) <= MAX_DESCRIPTION and bool(DESCRIPTION.fullmatch(description)),
-        f"{where}: key 'description' must be at most {MAX_DESCRIPTION} printable Latin-1 characters",
+        f"{where}: key 'description' must be at most {MAX_DESCRIPTION} "
+        "printable Latin-1 characters",
     )
     service = _string(raw, "trusted_service", where, default=DEFAULT_SERVICE)
     _expect(
@@ -224,9 +229,12 @@ def _policies(value: Any, where: str) -> tuple[str, ...]:
             _expect(
                 bool(POLICY_SHORT.fullmatch(item)),
                 f"{key}: {item!r} is not a valid AWS managed policy name "
-                "(such as SecretsManagerReadWrite or service-role/AmazonECSTaskExecutionRolePolicy)",
+                "(such as SecretsManagerReadWrite or "
+                "service-role/AmazonECSTaskExecutionRolePolicy)",
             )
-        identity = policy_arn(item, "aws").split(":", 2)[2]  # the same policy, whatever the partition
+        identity = policy_arn(item, "aws").split(":", 2)[
+            2
+        ]  # the same policy, whatever the partition
         _expect(identity not in seen, f"{key}: {item!r} is listed twice")
         seen.add(identity)
         refs.append(item)
@@ -243,12 +251,16 @@ def _tags(value: Any, where: str) -> tuple[tuple[str, str], ...]:
     for tag_key, tag_value in value.items():
         _expect(isinstance(tag_value, str), f"{key}: the value of {tag_key!r} must be a string")
         _expect(
-            1 <= len(tag_key) <= 128 and _tag_text(tag_key) and len(tag_value) <= 256
+            1 <= len(tag_key) <= 128
+            and _tag_text(tag_key)
+            and len(tag_value) <= 256
             and _tag_text(tag_value),
             f"{key}: {tag_key!r} = {tag_value!r} is not a valid IAM tag "
             "(key 1-128, value up to 256 letters, digits, spaces and _.:/=+-@)",
         )
-        _expect(not tag_key.lower().startswith("aws:"), f"{key}: {tag_key!r}: the aws: prefix is AWS's")
+        _expect(
+            not tag_key.lower().startswith("aws:"), f"{key}: {tag_key!r}: the aws: prefix is AWS's"
+        )
         _expect(
             tag_key != OWNER_TAG[0],
             f"{key}: {tag_key!r} is qbroles' ownership tag and is set by qbroles itself",
@@ -272,7 +284,8 @@ def _no_unknown_keys(raw: Mapping[str, Any], allowed: set[str], where: str) -> N
     unknown = sorted(set(raw) - allowed)
     _expect(
         not unknown,
-        f"{where} unknown key {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(allowed))})",
+        f"{where} unknown key {', '.join(map(repr, unknown))} "
+        f"(allowed: {', '.join(sorted(allowed))})",
     )
 
 

@@ -19,9 +19,7 @@ def verify_role(
     leaves them attached on purpose, so they do not make its result fail.
     """
     if state is None:
-        return (
-            Check("exists", False, PRESENT, MISSING, f"role {role.name} does not exist"),
-        )
+        return (Check("exists", False, PRESENT, MISSING, f"role {role.name} does not exist"),)
     checks = [Check("exists", True, PRESENT, PRESENT, f"role {role.name} exists")]
 
     wanted_trust = trust_policy(role.trusted_service)
@@ -89,7 +87,9 @@ def verify_role(
                 actual == value,
                 value,
                 actual,
-                f"tag {key}={value}" if actual == value else f"tag {key} is {actual!r}, not {value!r}",
+                f"tag {key}={value}"
+                if actual == value
+                else f"tag {key} is {actual!r}, not {value!r}",
             )
         )
     owner_key, owner_value = OWNER_TAG

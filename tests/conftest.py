@@ -101,9 +101,7 @@ def attached(iam: Any, role: str) -> set[str]:
 
 def make_role(iam: Any, name: str, *, owned: bool = True, policies: tuple[str, ...] = ()) -> None:
     """Create a role by hand, as a colleague would."""
-    iam.create_role(
-        RoleName=name, AssumeRolePolicyDocument=TRUST, Tags=OWNER if owned else []
-    )
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST, Tags=OWNER if owned else [])
     for policy in policies:
         iam.attach_role_policy(RoleName=name, PolicyArn=MANAGED + policy)
 

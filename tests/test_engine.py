@@ -62,9 +62,7 @@ def test_create_on_an_empty_account(gateway: Gateway, iam: Any, calls: list[str]
         assert all(check.ok for check in role.checks)
 
 
-def test_second_create_makes_no_write_and_reads_little(
-    gateway: Gateway, calls: list[str]
-) -> None:
+def test_second_create_makes_no_write_and_reads_little(gateway: Gateway, calls: list[str]) -> None:
     engine.create(gateway, default_spec())
     calls.clear()
     report = engine.create(gateway, default_spec())
@@ -72,7 +70,12 @@ def test_second_create_makes_no_write_and_reads_little(
     assert report.ok
     assert writes(calls) == []
     # The call budget of a converged create: one GetRole and one listing per role.
-    assert sorted(calls) == ["GetRole", "GetRole", "ListAttachedRolePolicies", "ListAttachedRolePolicies"]
+    assert sorted(calls) == [
+        "GetRole",
+        "GetRole",
+        "ListAttachedRolePolicies",
+        "ListAttachedRolePolicies",
+    ]
 
 
 def test_dry_run_plans_but_writes_nothing(gateway: Gateway, iam: Any, calls: list[str]) -> None:
@@ -91,7 +94,16 @@ def test_create_repairs_drift_and_prune_detaches_extras(gateway: Gateway, iam: A
     iam.update_assume_role_policy(
         RoleName=EXEC_ROLE,
         PolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "ec2.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
         ),
     )
     iam.update_role(RoleName=EXEC_ROLE, Description="changed by hand")
@@ -166,7 +178,11 @@ def test_delete_removes_profiles_policies_and_inline_then_the_role(
     engine.create(gateway, default_spec())
     iam.create_instance_profile(InstanceProfileName="profile")
     iam.add_role_to_instance_profile(InstanceProfileName="profile", RoleName=TASK_ROLE)
-    iam.put_role_policy(RoleName=TASK_ROLE, PolicyName="inline", PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}')
+    iam.put_role_policy(
+        RoleName=TASK_ROLE,
+        PolicyName="inline",
+        PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}',
+    )
     report = engine.delete(gateway, default_spec())
     assert report.ok
     assert iam.list_roles()["Roles"] == []
@@ -264,7 +280,10 @@ def test_concurrent_modification_gives_up_after_patience(iam: Any) -> None:
     clock = [0.0]
     client = boto3.client("iam", region_name="us-east-1")
     gateway = Gateway(
-        client, patience=10.0, sleep=lambda s: clock.__setitem__(0, clock[0] + s), clock=lambda: clock[0]
+        client,
+        patience=10.0,
+        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
+        clock=lambda: clock[0],
     )
     inject(client, "CreateRole", [error_response("ConcurrentModification", "busy")] * 1000)
     with pytest.raises(AwsError, match="concurrent modification"):
@@ -295,7 +314,9 @@ def test_role_created_by_someone_else_meanwhile_is_refused(gateway: Gateway, iam
 
 
 def test_no_such_entity_right_after_create_is_waited_out(gateway: Gateway, iam: Any) -> None:
-    not_yet = error_response("NoSuchEntity", f"The role with name {EXEC_ROLE} cannot be found.", 404)
+    not_yet = error_response(
+        "NoSuchEntity", f"The role with name {EXEC_ROLE} cannot be found.", 404
+    )
     seen = inject(gateway.client, "AttachRolePolicy", [not_yet, not_yet])
     assert engine.create(gateway, default_spec(), workers=1).ok
     assert seen[0] == 8 + 2
@@ -311,7 +332,9 @@ def test_a_missing_policy_is_not_waited_for(iam: Any) -> None:
     )
     slept: list[float] = []
     gateway = Gateway(boto3.client("iam", region_name="us-east-1"), sleep=slept.append)
-    with pytest.raises(AwsError, match=r"does not exist.*service-role/AmazonECSTaskExecutionRolePolicy"):
+    with pytest.raises(
+        AwsError, match=r"does not exist.*service-role/AmazonECSTaskExecutionRolePolicy"
+    ):
         engine.create(gateway, spec)
     assert slept == []
 
@@ -323,7 +346,9 @@ def test_access_denied_names_the_action(gateway: Gateway) -> None:
         403,
     )
     inject(gateway.client, "GetRole", [denied] * 2)
-    with pytest.raises(AwsError, match=r"AWS denied iam:GetRole \(GetRole on role .*grant iam:GetRole"):
+    with pytest.raises(
+        AwsError, match=r"AWS denied iam:GetRole \(GetRole on role .*grant iam:GetRole"
+    ):
         engine.verify(gateway, default_spec())
 
 

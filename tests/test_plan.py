@@ -49,7 +49,9 @@ def state(**changes: Any) -> RoleState:
     return RoleState(**fields)
 
 
-def actions(role_state: RoleState | None, *, adopt: bool = False, prune: bool = False) -> tuple[Any, ...]:
+def actions(
+    role_state: RoleState | None, *, adopt: bool = False, prune: bool = False
+) -> tuple[Any, ...]:
     plan = plan_role(ROLE, role_state, "aws", adopt=adopt, prune=prune)
     assert plan.refusal is None
     return plan.actions

@@ -56,7 +56,10 @@ def test_default_spec_is_the_deployment_guide() -> None:
 
 
 def test_app_names_the_roles() -> None:
-    assert default_spec("Billing").names == ("Billing-ECS-TaskExecutionRole", "Billing-ECS-TaskRole")
+    assert default_spec("Billing").names == (
+        "Billing-ECS-TaskExecutionRole",
+        "Billing-ECS-TaskRole",
+    )
 
 
 def test_spec_file_is_read(tmp_path: Path) -> None:
@@ -85,7 +88,7 @@ ROLE = '[[role]]\nname = "R"\n'
     [
         ('colour = "red"\n' + ROLE, "unknown key 'colour'"),
         (ROLE + 'colour = "red"\n', "role 1 (R): unknown key 'colour'"),
-        ('app = 3\n' + ROLE, "key 'app' must be a string"),
+        ("app = 3\n" + ROLE, "key 'app' must be a string"),
         ('app = "bad app"\n' + ROLE, "'bad app' is not a valid application name"),
         ("", "at least one [[role]]"),
         ('role = "R"\n', "at least one [[role]]"),
@@ -103,7 +106,8 @@ ROLE = '[[role]]\nname = "R"\n'
         (ROLE + 'managed_policies = ["arn:aws:iam::12:policy/X"]\n', "not a valid IAM policy ARN"),
         (ROLE + 'managed_policies = ["Read Only"]\n', "not a valid AWS managed policy name"),
         (
-            ROLE + 'managed_policies = ["ReadOnlyAccess", "arn:aws:iam::aws:policy/ReadOnlyAccess"]\n',
+            ROLE
+            + 'managed_policies = ["ReadOnlyAccess", "arn:aws:iam::aws:policy/ReadOnlyAccess"]\n',
             "listed twice",
         ),
         (
@@ -187,14 +191,22 @@ def test_same_policy_ignores_shape_and_order() -> None:
     a = {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "a.amazonaws.com"}, "Action": "sts:AssumeRole"},
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "a.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            },
             {"Effect": "Allow", "Principal": {"Service": ["c", "b"]}, "Action": ["x", "y"]},
         ],
     }
     b = {
         "Statement": [
             {"Action": ["y", "x", "x"], "Principal": {"Service": ["b", "c"]}, "Effect": "Allow"},
-            {"Action": ["sts:AssumeRole"], "Effect": "Allow", "Principal": {"Service": ["a.amazonaws.com"]}},
+            {
+                "Action": ["sts:AssumeRole"],
+                "Effect": "Allow",
+                "Principal": {"Service": ["a.amazonaws.com"]},
+            },
         ],
         "Version": "2012-10-17",
     }

@@ -1,0 +1,328 @@
+"""The command line through click's CliRunner on moto in-process: options, exit codes, JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from qbroles import __version__
+from qbroles.cli import cli
+from qbroles.errors import ExitCode
+from tests.conftest import EXEC_ROLE, MANAGED, TASK_ROLE, attached, make_role, writes
+
+
+def run(*args: str, stdin: str | None = None) -> Any:
+    """Run qbroles in-process; stdout and stderr are kept apart, as a shell sees them."""
+    return CliRunner().invoke(cli, list(args), input=stdin)
+
+
+def document(result: Any) -> dict[str, Any]:
+    """Return stdout parsed as the one JSON document it must be."""
+    parsed: dict[str, Any] = json.loads(result.stdout)
+    return parsed
+
+
+def test_version_and_help() -> None:
+    assert run("--version").stdout.strip() == f"qbroles, version {__version__}"
+    result = run("--help")
+    assert result.exit_code == 0
+    for word in ("create", "verify", "delete", "demo", "--endpoint-url", "Exit codes", "130"):
+        assert word in result.stdout
+
+
+@pytest.mark.parametrize("command", ["create", "verify", "delete", "demo"])
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    result = run(command, "--help")
+    assert result.exit_code == 0
+    assert "Examples:" in result.stdout
+    assert f"qbroles {command}" in result.stdout or "qbroles " in result.stdout
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_create_then_verify_json(calls: list[str]) -> None:
+    result = run("-o", "json", "create")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    doc = document(result)
+    assert set(doc) == {"command", "ok", "changed", "dry_run", "roles"}
+    assert (doc["command"], doc["ok"], doc["changed"], doc["dry_run"]) == (
+        "create",
+        True,
+        True,
+        False,
+    )
+    names = [role["name"] for role in doc["roles"]]
+    assert names == [EXEC_ROLE, TASK_ROLE]
+    for role in doc["roles"]:
+        assert set(role) == {"name", "arn", "ok", "changes", "checks"}
+        assert role["arn"] == f"arn:aws:iam::123456789012:role/{role['name']}"
+        assert role["changes"][0]["action"] == "create_role"
+        assert {c["action"] for c in role["changes"][1:]} == {"attach_policy"}
+        for check in role["checks"]:
+            assert set(check) == {"check", "ok", "severity", "expected", "actual", "message"}
+            assert check["ok"] is True
+    assert "10 change(s) applied" in result.stderr
+
+    calls.clear()
+    again = run("-o", "json", "create")
+    assert again.exit_code == 0
+    assert document(again)["changed"] is False
+    assert all(role["changes"] == [] for role in document(again)["roles"])
+    assert writes(calls) == []
+    assert "no changes" in again.stderr
+
+    verified = run("-o", "json", "verify")
+    assert verified.exit_code == ExitCode.OK
+    assert document(verified)["ok"] is True
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_verify_exit_1_names_missing_and_unexpected_policies(iam: Any) -> None:
+    run("create")
+    iam.detach_role_policy(RoleName=TASK_ROLE, PolicyArn=MANAGED + "SecretsManagerReadWrite")
+    iam.attach_role_policy(RoleName=TASK_ROLE, PolicyArn=MANAGED + "AmazonS3FullAccess")
+
+    table = run("verify")
+    assert table.exit_code == ExitCode.DIFFERENCES
+    assert "SecretsManagerReadWrite" in table.stdout
+    assert "AmazonS3FullAccess" in table.stdout
+    assert "FAIL" in table.stdout
+    assert "2 difference(s)" in table.stderr
+
+    doc = document(run("-o", "json", "verify"))
+    assert doc["ok"] is False
+    (task,) = [role for role in doc["roles"] if role["name"] == TASK_ROLE]
+    failed = {c["check"]: c for c in task["checks"] if not c["ok"]}
+    assert set(failed) == {"policy SecretsManagerReadWrite", "unexpected policy AmazonS3FullAccess"}
+    assert failed["policy SecretsManagerReadWrite"]["actual"] == "not attached"
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_verify_when_nothing_exists_is_exit_1() -> None:
+    result = run("-o", "json", "verify")
+    assert result.exit_code == ExitCode.DIFFERENCES
+    assert [c["actual"] for r in document(result)["roles"] for c in r["checks"]] == ["missing"] * 2
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_dry_run_json_lists_the_plan_and_changes_nothing(iam: Any, calls: list[str]) -> None:
+    result = run("-o", "json", "create", "--dry-run")
+    assert result.exit_code == 0
+    doc = document(result)
+    assert doc["dry_run"] is True
+    assert doc["ok"] is True
+    assert doc["changed"] is True
+    assert [r["ok"] for r in doc["roles"]] == [False, False]  # as things are now
+    assert sum(len(r["changes"]) for r in doc["roles"]) == 10
+    assert writes(calls) == []
+    assert iam.list_roles()["Roles"] == []
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_create_prune_and_adopt(iam: Any) -> None:
+    make_role(iam, TASK_ROLE, owned=False, policies=("AmazonS3FullAccess",))
+    refused = run("create", "--prune")
+    assert refused.exit_code == ExitCode.SAFETY
+    assert "--adopt" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert refused.stdout == ""
+    assert iam.list_roles()["Roles"][0]["RoleName"] == TASK_ROLE
+    assert len(iam.list_roles()["Roles"]) == 1  # nothing created either: no partial change
+
+    adopted = run("create", "--adopt", "--prune")
+    assert adopted.exit_code == 0, adopted.stderr
+    assert MANAGED + "AmazonS3FullAccess" not in attached(iam, TASK_ROLE)
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_delete_needs_yes_without_a_terminal(iam: Any, calls: list[str]) -> None:
+    run("create")
+    calls.clear()
+    refused = run("delete")
+    assert refused.exit_code == ExitCode.SAFETY
+    assert "--yes" in refused.stderr
+    assert calls == []  # refused before any AWS call
+    assert len(iam.list_roles()["Roles"]) == 2
+
+    planned = run("-o", "json", "delete", "--dry-run")
+    assert planned.exit_code == 0
+    assert document(planned)["changed"] is True
+    assert len(iam.list_roles()["Roles"]) == 2
+
+    done = run("-o", "json", "delete", "--yes")
+    assert done.exit_code == 0, done.stderr
+    doc = document(done)
+    assert doc["command"] == "delete"
+    assert all(r["checks"][0]["check"] == "deleted" and r["checks"][0]["ok"] for r in doc["roles"])
+    assert iam.list_roles()["Roles"] == []
+
+    again = run("delete", "--yes")
+    assert again.exit_code == 0
+    assert "nothing to delete" in again.stderr
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_delete_asks_on_a_terminal(monkeypatch: pytest.MonkeyPatch, iam: Any) -> None:
+    run("create")
+    monkeypatch.setattr("qbroles.cli.interactive", lambda: True)
+    answered_no = run("delete", stdin="n\n")
+    assert answered_no.exit_code == ExitCode.SAFETY
+    assert "Delete these roles?" in answered_no.stderr
+    assert "delete role QuestionBank-ECS-TaskRole" in answered_no.stderr
+    assert len(iam.list_roles()["Roles"]) == 2
+
+    answered_yes = run("delete", stdin="y\n")
+    assert answered_yes.exit_code == 0, answered_yes.stderr
+    assert iam.list_roles()["Roles"] == []
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_delete_refuses_unowned(iam: Any) -> None:
+    make_role(iam, EXEC_ROLE, owned=False)
+    result = run("delete", "--yes")
+    assert result.exit_code == ExitCode.SAFETY
+    assert "will not delete" in result.stderr
+    assert len(iam.list_roles()["Roles"]) == 1
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_app_and_spec_options(tmp_path: Path, iam: Any) -> None:
+    spec = tmp_path / "roles.toml"
+    spec.write_text(
+        '[[role]]\nname = "{app}-Worker"\nmanaged_policies = ["AmazonS3ReadOnlyAccess"]\n'
+        'tags = { Team = "data" }\n'
+    )
+    result = run("--app", "Shop", "--spec", str(spec), "-o", "json", "create")
+    assert result.exit_code == 0, result.stderr
+    assert [r["name"] for r in document(result)["roles"]] == ["Shop-Worker"]
+    role = iam.get_role(RoleName="Shop-Worker")["Role"]
+    assert {"Key": "Team", "Value": "data"} in role["Tags"]
+    assert attached(iam, "Shop-Worker") == {MANAGED + "AmazonS3ReadOnlyAccess"}
+    assert run("--app", "Billing", "create").exit_code == 0
+    assert {r["RoleName"] for r in iam.list_roles()["Roles"]} >= {
+        "Billing-ECS-TaskRole",
+        "Billing-ECS-TaskExecutionRole",
+    }
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_demo_tells_the_whole_story() -> None:
+    result = run("-o", "json", "demo")
+    assert result.exit_code == 0, result.stderr
+    doc = document(result)
+    assert doc["command"] == "demo"
+    steps = [(s["command"], s["ok"]) for s in doc["steps"]]
+    assert steps == [
+        ("create", True),
+        ("verify", True),
+        ("verify", False),
+        ("create", True),
+        ("delete", True),
+    ]
+    caught = doc["steps"][2]
+    failed = [c["check"] for r in caught["roles"] for c in r["checks"] if not c["ok"]]
+    assert failed == ["policy AmazonRDSReadOnlyAccess", "unexpected policy AmazonS3FullAccess"]
+
+
+def test_demo_table_runs_without_moto_already_active() -> None:
+    result = run("demo")
+    assert result.exit_code == 0, result.stderr
+    assert "verify catches the drift" in result.stdout
+
+
+def test_demo_refuses_an_endpoint() -> None:
+    result = run("--endpoint-url", "http://127.0.0.1:1", "demo")
+    assert result.exit_code == ExitCode.USAGE
+    assert "in-process emulator" in result.stderr
+
+
+# --- bad input: one clear line, the documented exit code, no traceback, no request
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (["--output", "yaml", "verify"], ExitCode.USAGE, "'yaml' is not one of"),
+        (["verify", "--bogus"], ExitCode.USAGE, "No such option"),
+        (["frobnicate"], ExitCode.USAGE, "No such command 'frobnicate'"),
+        (["--app", "no spaces", "verify"], ExitCode.USAGE, "--app 'no spaces' is not a valid"),
+        (["--app", "x" * 60, "verify"], ExitCode.USAGE, "not a valid IAM role name"),
+        (
+            ["--region", "mars", "verify"],
+            ExitCode.USAGE,
+            "region 'mars' (--region or AWS_REGION) is not",
+        ),
+        (["--endpoint-url", "localhost:5000", "verify"], ExitCode.USAGE, "is not an http(s) URL"),
+        (["--endpoint-url", "http://h:99999", "verify"], ExitCode.USAGE, "invalid port"),
+        (["--max-attempts", "0", "verify"], ExitCode.USAGE, "--max-attempts must be"),
+        (["--workers", "0", "verify"], ExitCode.USAGE, "0 is not in the range"),
+        (["--spec", "/nonexistent/roles.toml", "verify"], ExitCode.USAGE, "does not exist"),
+        (["--profile", "nobody", "verify"], ExitCode.AWS, "AWS profile 'nobody' is not in"),
+    ],
+)
+def test_bad_input(args: list[str], code: int, needle: str, calls: list[str]) -> None:
+    result = run(*args)
+    assert result.exit_code == code, result.output
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert calls == []
+
+
+def test_bad_spec_is_reported_before_any_call(tmp_path: Path, calls: list[str]) -> None:
+    spec = tmp_path / "roles.toml"
+    spec.write_text('[[role]]\nname = "R"\nmanaged_policies = ["arn:aws:iam::aws:nope"]\n')
+    result = run("--spec", str(spec), "create")
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr.count("\n") == 1
+    assert f"{spec}: role 1 (R): key 'managed_policies'" in result.stderr
+    assert calls == []
+
+
+def test_missing_credentials(monkeypatch: pytest.MonkeyPatch, calls: list[str]) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    result = run("verify")
+    assert result.exit_code == ExitCode.AWS
+    assert "no AWS credentials found" in result.stderr
+    assert calls == []
+
+
+def test_unreachable_endpoint_is_exit_3() -> None:
+    import socket
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    result = run("--max-attempts", "1", "--endpoint-url", f"http://127.0.0.1:{port}", "verify")
+    assert result.exit_code == ExitCode.AWS
+    assert f"could not reach IAM at http://127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_a_bug_keeps_its_traceback_and_exit_70(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: Any, **__: Any) -> None:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr("qbroles.engine.verify", broken)
+    result = run("verify")
+    assert result.exit_code == ExitCode.BUG
+    assert "Traceback" in result.stderr
+    assert "ZeroDivisionError" in result.stderr
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_interrupt_is_exit_130_without_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*_: Any, **__: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("qbroles.engine.create", interrupted)
+    result = run("create")
+    assert result.exit_code == ExitCode.INTERRUPTED
+    assert "interrupted" in result.stderr
+    assert "Traceback" not in result.stderr
