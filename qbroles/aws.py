@@ -127,6 +127,7 @@ class Gateway:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
+        client.meta.events.register("before-parse.iam", _reject_non_xml)
         self.partition = partition
         self.patience = patience
         self._sleep = sleep
@@ -365,6 +366,20 @@ class Gateway:
             ) from None
         except BotoCoreError as exc:
             raise AwsError(f"{where} failed: {exc}.") from None
+
+
+def _reject_non_xml(response_dict: dict[str, Any], **_: Any) -> None:
+    """Refuse to parse an answer that is not IAM's XML (an HTML page, garbage).
+
+    botocore's XML parser meets such a body with a bare KeyError; raising its own
+    ResponseParserError here turns it into the one-line "did not answer like AWS IAM".
+    """
+    from botocore.parsers import ResponseParserError
+
+    body = response_dict.get("body") or b""
+    head = body.lstrip()[:64].lower()
+    if head and (not head.startswith(b"<") or head.startswith((b"<html", b"<!doctype"))):
+        raise ResponseParserError(f"not an IAM answer: {head[:32]!r}")
 
 
 def _client_error_message(exc: Any, operation: str, where: str) -> str:

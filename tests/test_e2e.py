@@ -1,0 +1,313 @@
+"""End to end: the installed qbroles, run as a shell script would, against a moto server.
+
+The server runs on 127.0.0.1 only and is started and stopped here. What qbroles left in
+IAM is checked with the AWS CLI, a client nobody here wrote; the server's request
+recorder counts the calls qbroles made.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+
+from tests.conftest import EXEC_ROLE, MANAGED, TASK_ROLE, TRUST
+
+pytestmark = pytest.mark.e2e
+BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str:
+    """Return the path of a command installed beside this Python (the venv's bin)."""
+    found = shutil.which(name, path=str(BIN)) or shutil.which(name)
+    assert found, f"{name} is not installed; install the project with its test extra"
+    return found
+
+
+class MotoServer:
+    """A moto server subprocess on 127.0.0.1 with AWS managed policies loaded."""
+
+    def __init__(self, log: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(
+            os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", MOTO_ENABLE_RECORDING="true"
+        )
+        self._log = log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(self.url + "/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                assert self.process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "moto server did not start in 30 s"
+                time.sleep(0.1)
+
+    def post(self, path: str) -> bytes:
+        request = urllib.request.Request(self.url + path, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            body: bytes = answer.read()
+        return body
+
+    def reset(self) -> None:
+        self.post("/moto-api/reset")
+
+    def start_recording(self) -> None:
+        self.post("/moto-api/recorder/reset-recording")
+        self.post("/moto-api/recorder/start-recording")
+
+    def recorded_actions(self) -> list[str]:
+        """Return the AWS actions received since start_recording, in order."""
+        self.post("/moto-api/recorder/stop-recording")
+        with urllib.request.urlopen(self.url + "/moto-api/recorder/download-recording") as answer:
+            lines = answer.read().decode().splitlines()
+        actions = []
+        for line in lines:
+            entry = json.loads(line)
+            raw = entry.get("body") or ""
+            if entry.get("body_encoded"):
+                raw = base64.b64decode(raw).decode()
+            body = parse_qs(raw)
+            actions.extend(body.get("Action", []))
+        return actions
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self._log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    moto = MotoServer(tmp_path_factory.mktemp("moto") / "server.log")
+    yield moto
+    moto.stop()
+
+
+@pytest.fixture
+def env(server: MotoServer, tmp_path: Path) -> dict[str, str]:
+    """A shell environment that points every AWS client at the moto server, as a user would."""
+    server.reset()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return {
+        **base,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": server.url,
+        "AWS_CONFIG_FILE": str(tmp_path / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+        "NO_COLOR": "1",
+    }
+
+
+def qbroles(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed qbroles with no terminal, as CI does."""
+    return subprocess.run(
+        [tool("qbroles"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+
+
+def aws(env: dict[str, str], *args: str, check: bool = True) -> Any:
+    """Run the AWS CLI (the independent witness) and return its JSON answer."""
+    done = subprocess.run(
+        [tool("aws"), "--output", "json", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    if not check:
+        return done
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout) if done.stdout.strip() else None
+
+
+def witnessed_policies(env: dict[str, str], role: str) -> set[str]:
+    answer = aws(env, "iam", "list-attached-role-policies", "--role-name", role)
+    return {policy["PolicyArn"] for policy in answer["AttachedPolicies"]}
+
+
+def test_create_verify_and_a_second_create_that_writes_nothing(
+    env: dict[str, str], server: MotoServer
+) -> None:
+    created = qbroles(env, "-o", "json", "create")
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["changed"] is True
+
+    for name in (EXEC_ROLE, TASK_ROLE):
+        role = aws(env, "iam", "get-role", "--role-name", name)["Role"]
+        statement = role["AssumeRolePolicyDocument"]["Statement"][0]
+        assert statement["Principal"]["Service"] == "ecs-tasks.amazonaws.com"
+        assert {"Key": "ManagedBy", "Value": "qbroles"} in role["Tags"]
+    assert witnessed_policies(env, EXEC_ROLE) == {
+        MANAGED + "service-role/AmazonECSTaskExecutionRolePolicy",
+        MANAGED + "AmazonEC2ContainerRegistryReadOnly",
+        MANAGED + "CloudWatchLogsFullAccess",
+        MANAGED + "SecretsManagerReadWrite",
+    }
+    assert witnessed_policies(env, TASK_ROLE) == {
+        MANAGED + "AmazonRDSReadOnlyAccess",
+        MANAGED + "AmazonSSMReadOnlyAccess",
+        MANAGED + "CloudWatchLogsFullAccess",
+        MANAGED + "SecretsManagerReadWrite",
+    }
+
+    server.start_recording()
+    again = qbroles(env, "-o", "json", "create")
+    actions = server.recorded_actions()
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["changed"] is False
+    # A converged create: one GetRole and one ListAttachedRolePolicies per role, no write.
+    assert sorted(actions) == sorted(["GetRole", "ListAttachedRolePolicies"] * 2)
+
+    verified = qbroles(env, "verify")
+    assert verified.returncode == 0
+    assert "all 2 role(s) match the spec" in verified.stderr
+
+
+def test_drift_by_hand_is_caught_and_repaired(env: dict[str, str]) -> None:
+    assert qbroles(env, "create").returncode == 0
+    aws(env, "iam", "detach-role-policy", "--role-name", TASK_ROLE,
+        "--policy-arn", MANAGED + "AmazonSSMReadOnlyAccess")  # fmt: skip
+    aws(env, "iam", "attach-role-policy", "--role-name", TASK_ROLE,
+        "--policy-arn", MANAGED + "AmazonS3FullAccess")  # fmt: skip
+
+    drifted = qbroles(env, "-o", "json", "verify")
+    assert drifted.returncode == 1
+    failed = [
+        c["check"] for r in json.loads(drifted.stdout)["roles"] for c in r["checks"] if not c["ok"]
+    ]
+    assert failed == ["policy AmazonSSMReadOnlyAccess", "unexpected policy AmazonS3FullAccess"]
+
+    repaired = qbroles(env, "create", "--prune")
+    assert repaired.returncode == 0, repaired.stderr
+    assert "attach AmazonSSMReadOnlyAccess" in repaired.stdout
+    assert "detach AmazonS3FullAccess" in repaired.stdout
+    assert MANAGED + "AmazonS3FullAccess" not in witnessed_policies(env, TASK_ROLE)
+    assert qbroles(env, "verify").returncode == 0
+
+
+def test_a_role_made_by_hand_is_refused_untouched(env: dict[str, str]) -> None:
+    aws(env, "iam", "create-role", "--role-name", EXEC_ROLE,
+        "--assume-role-policy-document", TRUST)  # fmt: skip
+    refused = qbroles(env, "-o", "json", "create")
+    assert refused.returncode == 4
+    assert refused.stdout == ""
+    assert "not managed by qbroles" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    roles = aws(env, "iam", "list-roles")["Roles"]
+    assert [role["RoleName"] for role in roles] == [EXEC_ROLE]  # and the other was not created
+    assert witnessed_policies(env, EXEC_ROLE) == set()
+
+    assert qbroles(env, "delete", "--yes").returncode == 4
+    assert len(aws(env, "iam", "list-roles")["Roles"]) == 1
+
+
+def test_delete_clears_profiles_and_inline_policies_and_leaves_the_rest(
+    env: dict[str, str],
+) -> None:
+    assert qbroles(env, "create").returncode == 0
+    aws(env, "iam", "create-instance-profile", "--instance-profile-name", "web")
+    aws(env, "iam", "add-role-to-instance-profile", "--instance-profile-name", "web",
+        "--role-name", TASK_ROLE)  # fmt: skip
+    aws(env, "iam", "put-role-policy", "--role-name", EXEC_ROLE, "--policy-name", "extra",
+        "--policy-document",
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket",'
+        '"Resource":"*"}]}')  # fmt: skip
+    aws(env, "iam", "create-role", "--role-name", "Unrelated",
+        "--assume-role-policy-document", TRUST)  # fmt: skip
+
+    unconfirmed = qbroles(env, "delete")  # no terminal, no --yes
+    assert unconfirmed.returncode == 4
+    assert "--yes" in unconfirmed.stderr
+
+    deleted = qbroles(env, "delete", "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    for name in (EXEC_ROLE, TASK_ROLE):
+        gone = aws(env, "iam", "get-role", "--role-name", name, check=False)
+        assert gone.returncode != 0
+        assert "NoSuchEntity" in gone.stderr
+    assert [r["RoleName"] for r in aws(env, "iam", "list-roles")["Roles"]] == ["Unrelated"]
+    profile = aws(env, "iam", "get-instance-profile", "--instance-profile-name", "web")
+    assert profile["InstanceProfile"]["Roles"] == []
+
+    assert qbroles(env, "delete", "--yes").returncode == 0  # already gone is fine
+
+
+def test_the_readme_shell_example(env: dict[str, str], tmp_path: Path) -> None:
+    script = (
+        f'if "{tool("qbroles")}" -o json verify > state.json; then echo in-sync; '
+        f'else echo "drift: $?"; fi\n'
+        f'"{tool("qbroles")}" create > /dev/null 2>&1\n'
+        f'if "{tool("qbroles")}" -o json verify > state.json; then echo in-sync; fi\n'
+    )
+    done = subprocess.run(
+        ["bash", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.split() == ["drift:", "1", "in-sync"], done.stderr
+    assert json.loads((tmp_path / "state.json").read_text())["ok"] is True
+
+
+@pytest.mark.parametrize(
+    "answer", [b"<html><body>hello</body></html>", b"hello, this is not XML"]
+)
+def test_endpoint_that_is_not_aws(env: dict[str, str], answer: bytes) -> None:
+    """A web server that answers HTML or garbage: exit 3 and one line, no traceback."""
+    import http.server
+    import threading
+
+    class Html(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = answer
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Html)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        done = qbroles(env, "--endpoint-url", url, "verify")
+    finally:
+        httpd.shutdown()
+    assert done.returncode == 3, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"{url} did not answer like AWS IAM" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
