@@ -44,9 +44,7 @@ class MotoServer:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(
-            os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", MOTO_ENABLE_RECORDING="true"
-        )
+        env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", MOTO_ENABLE_RECORDING="true")
         self._log = log.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
@@ -279,9 +277,7 @@ def test_the_readme_shell_example(env: dict[str, str], tmp_path: Path) -> None:
     assert json.loads((tmp_path / "state.json").read_text())["ok"] is True
 
 
-@pytest.mark.parametrize(
-    "answer", [b"<html><body>hello</body></html>", b"hello, this is not XML"]
-)
+@pytest.mark.parametrize("answer", [b"<html><body>hello</body></html>", b"hello, this is not XML"])
 def test_endpoint_that_is_not_aws(env: dict[str, str], answer: bytes) -> None:
     """A web server that answers HTML or garbage: exit 3 and one line, no traceback."""
     import http.server

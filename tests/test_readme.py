@@ -1,0 +1,51 @@
+"""The README stays true to the code: its commands, options, exit codes and JSON names."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from qbroles.cli import cli
+from qbroles.errors import ExitCode
+from qbroles.model import ACTION_NAMES
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+BLOCKS = re.findall(r"```sh\n(.*?)```", README, flags=re.DOTALL)
+
+
+def test_readme_starts_with_the_demo_and_the_test_command() -> None:
+    demo, tests = BLOCKS[0].strip(), BLOCKS[1].strip()
+    assert demo.endswith("qbroles demo")
+    assert "pytest" in tests
+    assert README.index(BLOCKS[0]) < README.index("---")  # both come first
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    assert BLOCKS[1].strip() in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_every_global_option_is_documented() -> None:
+    for param in cli.params:
+        if isinstance(param, click.Option):
+            assert any(f"`{opt}" in README for opt in param.opts), param.opts
+
+
+def test_every_command_is_documented() -> None:
+    assert isinstance(cli, click.Group)
+    for name in cli.commands:
+        assert f"**`{name}" in README, name
+
+
+def test_every_exit_code_is_documented_in_readme_and_help() -> None:
+    help_text = cli.get_help(click.Context(cli))
+    for code in ExitCode:
+        assert re.search(rf"^\| {code.value} \|", README, flags=re.MULTILINE), code
+        assert re.search(rf"^\s+{code.value}\s", help_text, flags=re.MULTILINE), code
+
+
+def test_every_json_action_name_is_documented() -> None:
+    for name in ACTION_NAMES.values():
+        assert f"`{name}`" in README, name
