@@ -6,10 +6,11 @@ boto3 is imported only when a gateway is built, so --help and spec errors never 
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,6 +23,8 @@ from qbroles.policies import decode_document
 T = TypeVar("T")
 
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+# Where botocore looks for an endpoint when --endpoint-url is not given, most specific first.
+ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL")
 # Error codes that mean the credentials themselves are bad.
 _CREDENTIAL_CODES = {
     "InvalidClientTokenId",
@@ -52,28 +55,39 @@ class AwsOptions:
     max_attempts: int | None = None  # botocore standard-mode attempts, per call
     patience: float = 120.0  # seconds to keep retrying what IAM's eventual consistency causes
 
-    def validate(self) -> None:
-        """Reject malformed options before anything is built or sent."""
-        if self.region is not None and not REGION.fullmatch(self.region):
-            raise InputError(
-                f"region {self.region!r} (--region or AWS_REGION) is not an AWS region name "
-                "such as eu-west-1."
-            )
-        if self.endpoint_url is not None:
-            parts = urlsplit(self.endpoint_url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+    def validate(self, environ: Mapping[str, str] | None = None) -> None:
+        """Reject malformed settings, from options or the environment, before anything is sent."""
+        env = os.environ if environ is None else environ
+        regions = [(self.region, "--region or AWS_REGION")]
+        regions.append((env.get("AWS_DEFAULT_REGION"), "AWS_DEFAULT_REGION"))
+        for region, source in regions:
+            if region and not REGION.fullmatch(region):
                 raise InputError(
-                    f"--endpoint-url {self.endpoint_url!r} is not an http(s) URL "
-                    "such as http://127.0.0.1:5000."
+                    f"region {region!r} ({source}) is not an AWS region name such as eu-west-1."
                 )
-            try:
-                parts.port  # noqa: B018 - raises on a malformed port
-            except ValueError:
-                raise InputError(
-                    f"--endpoint-url {self.endpoint_url!r} has an invalid port."
-                ) from None
-        if self.max_attempts is not None and not 1 <= self.max_attempts <= 20:
-            raise InputError("--max-attempts must be between 1 and 20.")
+        endpoints = [(self.endpoint_url, "--endpoint-url")]
+        if self.endpoint_url is None:
+            endpoints += [(env.get(name), name) for name in ENDPOINT_VARIABLES]
+        for url, source in endpoints:
+            if url:
+                _check_url(url, source)
+        attempts: object = self.max_attempts
+        source = "--max-attempts"
+        if attempts is None and env.get("AWS_MAX_ATTEMPTS"):
+            attempts, source = env["AWS_MAX_ATTEMPTS"].strip(), "AWS_MAX_ATTEMPTS"
+            attempts = int(attempts) if attempts.isdigit() else attempts
+        if attempts is not None and not (isinstance(attempts, int) and 1 <= attempts <= 20):
+            raise InputError(f"{source} must be a whole number from 1 to 20, not {attempts!r}.")
+
+
+def _check_url(url: str, source: str) -> None:
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise InputError(f"{source} {url!r} has an invalid port.") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"{source} {url!r} is not an http(s) URL such as http://127.0.0.1:5000.")
 
 
 def connect(options: AwsOptions) -> Gateway:
@@ -110,7 +124,7 @@ def connect(options: AwsOptions) -> Gateway:
             config=config,
         )
     except BotoCoreError as exc:
-        raise AwsError(f"cannot set up the AWS client: {exc}.") from None
+        raise AwsError(f"cannot set up the AWS client: {str(exc).rstrip('.')}.") from None
     return Gateway(client, partition=partition, patience=options.patience)
 
 

@@ -258,6 +258,7 @@ def test_demo_refuses_an_endpoint() -> None:
         (["--endpoint-url", "localhost:5000", "verify"], ExitCode.USAGE, "is not an http(s) URL"),
         (["--endpoint-url", "http://h:99999", "verify"], ExitCode.USAGE, "invalid port"),
         (["--max-attempts", "0", "verify"], ExitCode.USAGE, "--max-attempts must be"),
+        (["--max-attempts", "21", "verify"], ExitCode.USAGE, "--max-attempts must be"),
         (["--workers", "0", "verify"], ExitCode.USAGE, "0 is not in the range"),
         (["--spec", "/nonexistent/roles.toml", "verify"], ExitCode.USAGE, "does not exist"),
         (["--profile", "nobody", "verify"], ExitCode.AWS, "AWS profile 'nobody' is not in"),
@@ -269,6 +270,31 @@ def test_bad_input(args: list[str], code: int, needle: str, calls: list[str]) ->
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "needle"),
+    [
+        (
+            "AWS_ENDPOINT_URL",
+            "localhost:5000",
+            "AWS_ENDPOINT_URL 'localhost:5000' is not an http(s)",
+        ),
+        ("AWS_ENDPOINT_URL_IAM", "http://h:x", "AWS_ENDPOINT_URL_IAM 'http://h:x' has an invalid"),
+        ("AWS_MAX_ATTEMPTS", "abc", "AWS_MAX_ATTEMPTS must be a whole number from 1 to 20"),
+        ("AWS_REGION", "not a region", "region 'not a region' (--region or AWS_REGION)"),
+        ("AWS_DEFAULT_REGION", "eu_west_1", "region 'eu_west_1' (AWS_DEFAULT_REGION)"),
+    ],
+)
+def test_bad_settings_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch, calls: list[str], variable: str, value: str, needle: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    result = run("verify")
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
     assert calls == []
 
 
@@ -325,4 +351,12 @@ def test_interrupt_is_exit_130_without_traceback(monkeypatch: pytest.MonkeyPatch
     result = run("create")
     assert result.exit_code == ExitCode.INTERRUPTED
     assert "interrupted" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_without_moto_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "moto", None)  # import moto -> ImportError
+    result = run("demo")
+    assert result.exit_code == ExitCode.USAGE
+    assert "pip install 'qbroles[local]'" in result.stderr
     assert "Traceback" not in result.stderr
