@@ -158,6 +158,7 @@ def report_exit_code(report: Report) -> ExitCode:
 @click.option(
     "--workers",
     type=click.IntRange(1, 16),
+    metavar="N",
     default=4,
     show_default=True,
     help="Roles worked on at the same time (the calls for one role stay in order).",
@@ -309,9 +310,9 @@ def _confirm_delete(plans: Sequence[RolePlan]) -> bool:
 @cli.command()
 @click.pass_obj
 def demo(settings: Settings) -> int:
-    """Run the whole story on a local, in-process AWS emulator: no account, no network.
+    """Run the whole story on a local AWS emulator; no account needed.
 
-    Creates the roles, verifies them, drifts one by hand (detaches a policy, attaches an
+    Runs in-process on moto, with no network. Creates the roles, verifies them, drifts one by hand (detaches a policy, attaches an
     extra one), shows verify catching it, repairs it with create --prune, and deletes the
     roles. Needs moto: pip install 'qbroles[local]'. Honours --app, --spec and --output.
 

@@ -141,8 +141,9 @@ def summary(report: Report) -> str:
     ]
     count = sum(len(role.changes) for role in report.roles)
     if report.command == "verify":
+        differing = sum(1 for role in report.roles if not role.ok)
         head = (
-            f"{len(failed)} difference(s) across {roles} role(s)"
+            f"{len(failed)} difference(s) in {differing} of {roles} role(s)"
             if failed
             else f"all {roles} role(s) match the spec"
         )

@@ -90,7 +90,7 @@ def test_verify_exit_1_names_missing_and_unexpected_policies(iam: Any) -> None:
     assert "SecretsManagerReadWrite" in table.stdout
     assert "AmazonS3FullAccess" in table.stdout
     assert "FAIL" in table.stdout
-    assert "2 difference(s)" in table.stderr
+    assert "2 difference(s) in 1 of 2 role(s)" in table.stderr
 
     doc = document(run("-o", "json", "verify"))
     assert doc["ok"] is False
