@@ -89,7 +89,10 @@ def check_table(report: Report) -> Any:
     """Return a rich table: role, check, expected, actual, status."""
     from rich.table import Table
 
-    table = Table(title=f"qbroles {report.command}", title_justify="left")
+    title = f"qbroles {report.command}"
+    if report.dry_run:
+        title += " (dry run): the roles as they are now"
+    table = Table(title=title, title_justify="left")
     table.add_column("Role", overflow="fold", ratio=3)
     table.add_column("Check", overflow="fold", ratio=4)
     table.add_column("Expected", overflow="fold", ratio=3)
