@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import traceback
@@ -312,9 +313,10 @@ def _confirm_delete(plans: Sequence[RolePlan]) -> bool:
 def demo(settings: Settings) -> int:
     """Run the whole story on a local AWS emulator; no account needed.
 
-    Runs in-process on moto, with no network. Creates the roles, verifies them, drifts one by hand (detaches a policy, attaches an
-    extra one), shows verify catching it, repairs it with create --prune, and deletes the
-    roles. Needs moto: pip install 'qbroles[local]'. Honours --app, --spec and --output.
+    Runs in-process on moto, with no network. Creates the roles, verifies them, drifts one
+    by hand (detaches a policy, attaches an extra one), shows verify catching it, repairs it
+    with create --prune, and deletes the roles. Needs moto: pip install 'qbroles[local]'.
+    Honours --app, --spec and --output.
 
     \b
     Examples:
@@ -355,7 +357,16 @@ def demo(settings: Settings) -> int:
 def main() -> None:
     """Run the qbroles command line (the console script)."""
     signal.signal(signal.SIGTERM, _interrupt)
-    cli.main()
+    try:
+        cli.main()
+    except SystemExit as done:
+        if done.code == ExitCode.INTERRUPTED:
+            # Workers may be blocked in a network read for a while; exiting normally would
+            # wait for them. The message is out; leave now (a rerun converges).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(ExitCode.INTERRUPTED)
+        raise
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -307,3 +308,32 @@ def test_endpoint_that_is_not_aws(env: dict[str, str], answer: bytes) -> None:
     assert "Traceback" not in done.stderr
     assert f"{url} did not answer like AWS IAM" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_while_waiting_on_aws_exits_130_at_once(
+    env: dict[str, str], sig: signal.Signals
+) -> None:
+    """A signal while a call hangs: exit 130 with one line, without waiting for the call."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        process = subprocess.Popen(
+            [tool("qbroles"), "--endpoint-url", url, "verify"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        connection, _ = silent.accept()  # qbroles has sent a request and waits for the answer
+        with connection:
+            process.send_signal(sig)
+            try:
+                out, err = process.communicate(timeout=15)  # the read timeout alone is 30 s
+            finally:
+                process.kill()
+    assert process.returncode == 130, err
+    assert err.strip() == "qbroles: interrupted; rerun the same command to finish."
+    assert out == ""
