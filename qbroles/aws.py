@@ -71,13 +71,15 @@ class AwsOptions:
         for url, source in endpoints:
             if url:
                 _check_url(url, source)
-        attempts: object = self.max_attempts
-        source = "--max-attempts"
-        if attempts is None and env.get("AWS_MAX_ATTEMPTS"):
-            attempts, source = env["AWS_MAX_ATTEMPTS"].strip(), "AWS_MAX_ATTEMPTS"
-            attempts = int(attempts) if attempts.isdigit() else attempts
-        if attempts is not None and not (isinstance(attempts, int) and 1 <= attempts <= 20):
-            raise InputError(f"{source} must be a whole number from 1 to 20, not {attempts!r}.")
+        if self.max_attempts is not None:
+            _check_attempts(str(self.max_attempts), "--max-attempts")
+        elif env.get("AWS_MAX_ATTEMPTS"):
+            _check_attempts(env["AWS_MAX_ATTEMPTS"], "AWS_MAX_ATTEMPTS")
+
+
+def _check_attempts(value: str, source: str) -> None:
+    if not (value.strip().isdigit() and 1 <= int(value) <= 20):
+        raise InputError(f"{source} must be a whole number from 1 to 20, not {value!r}.")
 
 
 def _check_url(url: str, source: str) -> None:
@@ -100,13 +102,15 @@ def connect(options: AwsOptions) -> Gateway:
     try:
         session = boto3.Session(profile_name=options.profile, region_name=options.region)
     except ProfileNotFound:
+        name = options.profile or os.environ.get("AWS_PROFILE", "")
         raise AwsError(
-            f"AWS profile {options.profile or '(from AWS_PROFILE)'!r} is not in the AWS config "
-            "or credentials files; check --profile or AWS_PROFILE (aws configure list-profiles)."
+            f"AWS profile {name!r} is not in the AWS config or credentials files; check "
+            "--profile or AWS_PROFILE (aws configure list-profiles shows the profiles)."
         ) from None
     retries: dict[str, Any] = {"mode": "standard"}
     if options.max_attempts is not None:
-        retries["max_attempts"] = options.max_attempts
+        # Attempts in all, like AWS_MAX_ATTEMPTS (botocore's "max_attempts" counts retries).
+        retries["total_max_attempts"] = options.max_attempts
     config = Config(retries=retries, connect_timeout=10, read_timeout=30)
     try:
         if session.get_credentials() is None:

@@ -298,6 +298,16 @@ def test_bad_settings_in_the_environment(
     assert calls == []
 
 
+def test_unknown_profile_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, calls: list[str]
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "ghost")
+    result = run("verify")
+    assert result.exit_code == ExitCode.AWS
+    assert "AWS profile 'ghost' is not in the AWS config" in result.stderr
+    assert calls == []
+
+
 def test_bad_spec_is_reported_before_any_call(tmp_path: Path, calls: list[str]) -> None:
     spec = tmp_path / "roles.toml"
     spec.write_text('[[role]]\nname = "R"\nmanaged_policies = ["arn:aws:iam::aws:nope"]\n')

@@ -266,6 +266,17 @@ def test_throttling_that_never_ends_is_exit_3_and_a_rerun_converges(
     assert_guide_roles(iam)
 
 
+@pytest.mark.parametrize("attempts", [1, 2, 4])
+def test_max_attempts_counts_attempts_in_all(moto_iam: None, attempts: int) -> None:
+    from qbroles.aws import AwsOptions, connect
+
+    gateway = connect(AwsOptions(max_attempts=attempts))
+    seen = inject(gateway.client, "GetRole", [THROTTLE] * 10)
+    with pytest.raises(AwsError, match=f"after {attempts} attempts"):
+        gateway.observe(EXEC_ROLE)
+    assert seen[0] == attempts
+
+
 def test_concurrent_modification_is_retried(gateway: Gateway, iam: Any) -> None:
     busy = error_response("ConcurrentModification", "Rate of modification too high")
     seen = inject(gateway.client, "CreateRole", [busy, busy])
