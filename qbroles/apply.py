@@ -8,13 +8,16 @@ from qbroles.model import (
     Action,
     AttachPolicy,
     CreateRole,
+    DeleteBoundary,
     DeleteInlinePolicy,
     DeleteRole,
     DetachPolicy,
+    PutBoundary,
+    PutInlinePolicy,
     RemoveFromInstanceProfile,
     RolePlan,
     TagRole,
-    UpdateDescription,
+    UpdateRole,
     UpdateTrustPolicy,
 )
 from qbroles.plan import unowned_refusal
@@ -25,15 +28,20 @@ def apply_role(gateway: Gateway, plan: RolePlan) -> tuple[Action, ...]:
     fresh = False  # the role was created moments ago: IAM may not see it everywhere yet
     for action in plan.actions:
         match action:
-            case CreateRole(role=role, trust=trust, description=description, tags=tags):
-                created = gateway.create_role(role, dict(trust), description, dict(tags))
-                if not created:
+            case CreateRole(role=role):
+                if not gateway.create_role(action):
                     _confirm_ours(gateway, role)
                 fresh = True
             case UpdateTrustPolicy(role=role, trust=trust):
                 gateway.update_trust(role, dict(trust), fresh=fresh)
-            case UpdateDescription(role=role, description=description):
-                gateway.update_description(role, description, fresh=fresh)
+            case UpdateRole(role=role, description=description, max_session_duration=duration):
+                gateway.update_role(role, description, duration, fresh=fresh)
+            case PutInlinePolicy(role=role, policy=policy, document=document):
+                gateway.put_inline_policy(role, policy, dict(document), fresh=fresh)
+            case PutBoundary(role=role, policy_arn=arn):
+                gateway.put_boundary(role, arn, fresh=fresh)
+            case DeleteBoundary(role=role):
+                gateway.delete_boundary(role)
             case TagRole(role=role, tags=tags):
                 gateway.tag_role(role, dict(tags), fresh=fresh)
             case AttachPolicy(role=role, policy_arn=arn):

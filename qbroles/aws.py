@@ -6,6 +6,7 @@ boto3 is imported only when a gateway is built, so --help and spec errors never 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -17,8 +18,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from qbroles.errors import AwsError, InputError
-from qbroles.model import RoleState
-from qbroles.policies import decode_document
+from qbroles.model import CreateRole, RoleState
+from qbroles.policies import SourceScope, decode_document
 
 T = TypeVar("T")
 
@@ -129,7 +130,15 @@ def connect(options: AwsOptions) -> Gateway:
         )
     except BotoCoreError as exc:
         raise AwsError(f"cannot set up the AWS client: {str(exc).rstrip('.')}.") from None
-    return Gateway(client, partition=partition, patience=options.patience)
+
+    def sts() -> Any:
+        sts_client = session.client(
+            "sts", region_name=region, endpoint_url=options.endpoint_url, config=config
+        )
+        sts_client.meta.events.register("before-parse.sts", _reject_non_xml)
+        return sts_client
+
+    return Gateway(client, partition=partition, region=region, sts=sts, patience=options.patience)
 
 
 class Gateway:
@@ -140,6 +149,8 @@ class Gateway:
         client: Any,
         *,
         partition: str = "aws",
+        region: str | None = None,
+        sts: Callable[[], Any] | None = None,
         patience: float = 120.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -147,6 +158,8 @@ class Gateway:
         self.client = client
         client.meta.events.register("before-parse.iam", _reject_non_xml)
         self.partition = partition
+        self.region = region
+        self._sts = sts  # builds the STS client, when the account is needed
         self.patience = patience
         self._sleep = sleep
         self._clock = clock
@@ -171,11 +184,13 @@ class Gateway:
         if role is None:
             return None
         attached = self._list("ListAttachedRolePolicies", name)
-        inline: list[Any] = []
+        inline_names = self._list("ListRolePolicies", name)
         profiles: list[Any] = []
-        if for_delete:
-            inline = self._list("ListRolePolicies", name)
+        if for_delete:  # deleting needs the names only, and the role out of its profiles
+            inline = dict.fromkeys(inline_names)
             profiles = self._list("ListInstanceProfilesForRole", name)
+        else:
+            inline = {policy: self.inline_policy(name, policy) for policy in inline_names}
         return RoleState(
             name=name,
             arn=role["Arn"],
@@ -183,9 +198,33 @@ class Gateway:
             description=role.get("Description", ""),
             tags={tag["Key"]: tag["Value"] for tag in role.get("Tags", [])},
             managed_policies=frozenset(policy["PolicyArn"] for policy in attached),
-            inline_policies=tuple(inline),
+            inline_policies=inline,
+            permissions_boundary=role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn"),
+            max_session_duration=role.get("MaxSessionDuration", 3600),
+            path=role.get("Path", "/"),
             instance_profiles=tuple(profile["InstanceProfileName"] for profile in profiles),
         )
+
+    def inline_policy(self, role: str, policy: str) -> dict[str, Any] | None:
+        """Return an inline policy's document (None if it went away meanwhile)."""
+        with self._translated("GetRolePolicy", role):
+            try:
+                answer = self.client.get_role_policy(RoleName=role, PolicyName=policy)
+            except self.client.exceptions.NoSuchEntityException:
+                return None
+        return decode_document(answer["PolicyDocument"])
+
+    def source_scope(self) -> SourceScope:
+        """Return the caller's account, region and partition (one sts:GetCallerIdentity)."""
+        if self.region is None or self._sts is None:
+            raise InputError(
+                "these roles are scoped to the account and region, but no region is set; "
+                "pass --region or set AWS_REGION."
+            )
+        with self._translated("GetCallerIdentity", "-"):
+            arn = self._sts().get_caller_identity()["Arn"]
+        _, partition, _, _, account, _ = arn.split(":", 5)
+        return SourceScope(partition=partition, account=account, region=self.region)
 
     def _list(self, operation: str, role: str) -> list[Any]:
         """Return every item of a paginated per-role listing."""
@@ -198,27 +237,27 @@ class Gateway:
 
     # --- writes: each returns once IAM holds the change
 
-    def create_role(
-        self, name: str, trust: dict[str, Any], description: str, tags: dict[str, str]
-    ) -> bool:
+    def create_role(self, action: CreateRole) -> bool:
         """Create the role; return False if it already existed (a lost answer, or a race)."""
-        import json
-
+        extra = {}
+        if action.permissions_boundary:
+            extra["PermissionsBoundary"] = action.permissions_boundary
         return self._write(
             "CreateRole",
-            name,
+            action.role,
             lambda: self.client.create_role(
-                RoleName=name,
-                AssumeRolePolicyDocument=json.dumps(trust),
-                Description=description,
-                Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+                RoleName=action.role,
+                Path=action.path,
+                AssumeRolePolicyDocument=json.dumps(action.trust),
+                Description=action.description,
+                MaxSessionDuration=action.max_session_duration,
+                Tags=[{"Key": k, "Value": v} for k, v in action.tags.items()],
+                **extra,
             ),
             done_if={"EntityAlreadyExists"},
         )
 
     def update_trust(self, name: str, trust: dict[str, Any], *, fresh: bool = False) -> None:
-        import json
-
         self._write(
             "UpdateAssumeRolePolicy",
             name,
@@ -228,12 +267,46 @@ class Gateway:
             fresh=fresh,
         )
 
-    def update_description(self, name: str, description: str, *, fresh: bool = False) -> None:
+    def update_role(
+        self, name: str, description: str, max_session_duration: int, *, fresh: bool = False
+    ) -> None:
         self._write(
             "UpdateRole",
             name,
-            lambda: self.client.update_role(RoleName=name, Description=description),
+            lambda: self.client.update_role(
+                RoleName=name, Description=description, MaxSessionDuration=max_session_duration
+            ),
             fresh=fresh,
+        )
+
+    def put_inline_policy(
+        self, name: str, policy: str, document: dict[str, Any], *, fresh: bool = False
+    ) -> None:
+        self._write(
+            "PutRolePolicy",
+            name,
+            lambda: self.client.put_role_policy(
+                RoleName=name, PolicyName=policy, PolicyDocument=json.dumps(document)
+            ),
+            fresh=fresh,
+        )
+
+    def put_boundary(self, name: str, arn: str, *, fresh: bool = False) -> None:
+        self._write(
+            "PutRolePermissionsBoundary",
+            name,
+            lambda: self.client.put_role_permissions_boundary(
+                RoleName=name, PermissionsBoundary=arn
+            ),
+            fresh=fresh,
+        )
+
+    def delete_boundary(self, name: str) -> None:
+        self._write(
+            "DeleteRolePermissionsBoundary",
+            name,
+            lambda: self.client.delete_role_permissions_boundary(RoleName=name),
+            done_if={"NoSuchEntity"},
         )
 
     def tag_role(self, name: str, tags: dict[str, str], *, fresh: bool = False) -> None:

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from qbroles.apply import apply_role
 from qbroles.aws import Gateway
+from qbroles.desired import DesiredRole, resolve
 from qbroles.errors import SafetyError
 from qbroles.model import Report, RolePlan, RoleReport, RoleState
 from qbroles.plan import plan_create, plan_delete
@@ -69,8 +70,9 @@ def create(
 
     Refuses, before any write, if a role of the spec exists and is not qbroles'.
     """
+    desired = resolve_spec(gateway, spec)
     observed = observe_all(gateway, spec.names, workers)
-    plans = plan_create(spec, observed, gateway.partition, adopt=adopt, prune=prune)
+    plans = plan_create(desired, observed, adopt=adopt, prune=prune)
     _refuse(plans)
     changing = [plan for plan in plans if plan.actions]
     if changing and not dry_run:
@@ -81,25 +83,24 @@ def create(
             name=role.name,
             arn=_arn(observed[role.name]),
             changes=plan.actions,
-            checks=verify_role(
-                role, observed[role.name], gateway.partition, tolerate_extra=not prune
-            ),
+            checks=verify_role(role, observed[role.name], tolerate_extra=not prune),
         )
-        for role, plan in zip(spec.roles, plans, strict=True)
+        for role, plan in zip(desired, plans, strict=True)
     )
     return Report("create", dry_run=dry_run, roles=roles, changed=bool(changing))
 
 
 def verify(gateway: Gateway, spec: Spec, *, workers: int = DEFAULT_WORKERS) -> Report:
     """Compare IAM with the spec, check by check. Read only."""
+    desired = resolve_spec(gateway, spec)
     observed = observe_all(gateway, spec.names, workers)
     roles = tuple(
         RoleReport(
             name=role.name,
             arn=_arn(observed[role.name]),
-            checks=verify_role(role, observed[role.name], gateway.partition),
+            checks=verify_role(role, observed[role.name]),
         )
-        for role in spec.roles
+        for role in desired
     )
     return Report("verify", dry_run=False, roles=roles)
 
@@ -117,7 +118,7 @@ def delete(
     Refuses before any write if a role is not ours; ``confirm`` sees the plan and may say no.
     """
     observed = observe_all(gateway, spec.names, workers, for_delete=True)
-    plans = plan_delete(spec, observed)
+    plans = plan_delete(spec.names, observed)
     _refuse(plans)
     changing = [plan for plan in plans if plan.actions]
     if changing and not dry_run:
@@ -135,6 +136,12 @@ def delete(
         for plan in plans
     )
     return Report("delete", dry_run=dry_run, roles=roles, changed=bool(changing))
+
+
+def resolve_spec(gateway: Gateway, spec: Spec) -> tuple[DesiredRole, ...]:
+    """Return the spec made concrete; asks STS for the account only if the spec needs it."""
+    scope = gateway.source_scope() if spec.needs_account else None
+    return resolve(spec, scope.partition if scope else gateway.partition, scope)
 
 
 def _arn(state: RoleState | None) -> str | None:

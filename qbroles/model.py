@@ -21,8 +21,12 @@ class RoleState:
     description: str
     tags: Mapping[str, str]
     managed_policies: frozenset[str]  # ARNs
-    # Read only when deleting: what IAM requires to be removed before DeleteRole.
-    inline_policies: tuple[str, ...] = ()
+    # name -> document (None when only the names were read, as for delete)
+    inline_policies: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    permissions_boundary: str | None = None  # ARN
+    max_session_duration: int = 3600
+    path: str = "/"
+    # Read only when deleting: IAM requires the role out of its instance profiles first.
     instance_profiles: tuple[str, ...] = ()
 
     @property
@@ -49,6 +53,9 @@ class CreateRole(_RoleAction):
     trust: Mapping[str, Any]
     description: str
     tags: Mapping[str, str]
+    path: str = "/"
+    max_session_duration: int = 3600
+    permissions_boundary: str | None = None
 
     def describe(self) -> str:
         return f"create role {self.role} ({trust_summary(self.trust)})"
@@ -63,11 +70,46 @@ class UpdateTrustPolicy(_RoleAction):
 
 
 @dataclass(frozen=True)
-class UpdateDescription(_RoleAction):
+class UpdateRole(_RoleAction):
     description: str
+    max_session_duration: int
 
     def describe(self) -> str:
-        return f"update the description of {self.role}"
+        return (
+            f"update the description and maximum session ({self.max_session_duration} s) "
+            f"of {self.role}"
+        )
+
+
+@dataclass(frozen=True)
+class PutInlinePolicy(_RoleAction):
+    policy: str
+    document: Mapping[str, Any]
+
+    def describe(self) -> str:
+        return f"put inline policy {self.policy} on {self.role}"
+
+    @property
+    def target(self) -> str | None:
+        return self.policy
+
+
+@dataclass(frozen=True)
+class PutBoundary(_RoleAction):
+    policy_arn: str
+
+    def describe(self) -> str:
+        return f"set the permissions boundary of {self.role} to {self.target}"
+
+    @property
+    def target(self) -> str | None:
+        return policy_label(self.policy_arn)
+
+
+@dataclass(frozen=True)
+class DeleteBoundary(_RoleAction):
+    def describe(self) -> str:
+        return f"remove the permissions boundary of {self.role}"
 
 
 @dataclass(frozen=True)
@@ -139,7 +181,10 @@ class DeleteRole(_RoleAction):
 Action = (
     CreateRole
     | UpdateTrustPolicy
-    | UpdateDescription
+    | UpdateRole
+    | PutInlinePolicy
+    | PutBoundary
+    | DeleteBoundary
     | TagRole
     | AttachPolicy
     | DetachPolicy
@@ -152,7 +197,10 @@ Action = (
 ACTION_NAMES: dict[type[Any], str] = {
     CreateRole: "create_role",
     UpdateTrustPolicy: "update_trust_policy",
-    UpdateDescription: "update_description",
+    UpdateRole: "update_role",
+    PutInlinePolicy: "put_inline_policy",
+    PutBoundary: "put_permissions_boundary",
+    DeleteBoundary: "delete_permissions_boundary",
     TagRole: "tag_role",
     AttachPolicy: "attach_policy",
     DetachPolicy: "detach_policy",

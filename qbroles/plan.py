@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from qbroles.desired import DesiredRole
 from qbroles.model import (
     Action,
     AttachPolicy,
     CreateRole,
+    DeleteBoundary,
     DeleteInlinePolicy,
     DeleteRole,
     DetachPolicy,
+    PutBoundary,
+    PutInlinePolicy,
     RemoveFromInstanceProfile,
     RolePlan,
     RoleState,
     TagRole,
-    UpdateDescription,
+    UpdateRole,
     UpdateTrustPolicy,
 )
-from qbroles.policies import same_policy, trust_policy
-from qbroles.spec import OWNER_TAG, RoleSpec, Spec
+from qbroles.policies import same_policy
+from qbroles.spec import OWNER_TAG
 
 Observed = Mapping[str, RoleState | None]
 
@@ -33,59 +37,102 @@ def unowned_refusal(name: str, verb: str, remedy: str) -> str:
 
 
 def plan_create(
-    spec: Spec, observed: Observed, partition: str, *, adopt: bool = False, prune: bool = False
+    desired: Sequence[DesiredRole],
+    observed: Observed,
+    *,
+    adopt: bool = False,
+    prune: bool = False,
 ) -> tuple[RolePlan, ...]:
-    """Return, per role of the spec, what makes IAM match it."""
+    """Return, per desired role, what makes IAM match it."""
     return tuple(
-        plan_role(role, observed.get(role.name), partition, adopt=adopt, prune=prune)
-        for role in spec.roles
+        plan_role(role, observed.get(role.name), adopt=adopt, prune=prune) for role in desired
     )
 
 
 def plan_role(
-    role: RoleSpec, state: RoleState | None, partition: str, *, adopt: bool, prune: bool
+    role: DesiredRole, state: RoleState | None, *, adopt: bool = False, prune: bool = False
 ) -> RolePlan:
-    """Return what makes one role match its spec."""
-    wanted_trust = trust_policy(role.trusted_service)
-    wanted_arns = role.policy_arns(partition)
+    """Return what makes one role match its desired state.
+
+    ``prune`` also removes what the spec does not list: managed policies, inline policies
+    and a permissions boundary. Without it nothing is taken away from a role.
+    """
     if state is None:
-        create = CreateRole(role.name, wanted_trust, role.description, role.all_tags)
-        attach = tuple(AttachPolicy(role.name, arn) for arn in wanted_arns)
-        return RolePlan(role.name, (create, *attach))
+        create = CreateRole(
+            role.name,
+            role.trust,
+            role.description,
+            role.tags,
+            path=role.path,
+            max_session_duration=role.max_session_duration,
+            permissions_boundary=role.permissions_boundary,
+        )
+        return RolePlan(
+            role.name,
+            (
+                create,
+                *(PutInlinePolicy(role.name, n, d) for n, d in role.inline_policies.items()),
+                *(AttachPolicy(role.name, arn) for arn in role.managed_policies),
+            ),
+        )
     if not state.owned and not adopt:
         remedy = "rerun with --adopt to take it over, or choose another --app"
         return RolePlan(role.name, refusal=unowned_refusal(role.name, "modify", remedy))
+    if state.path != role.path:
+        return RolePlan(
+            role.name,
+            refusal=f"role {role.name} has the path {state.path}, not {role.path}, and IAM "
+            "cannot move a role; delete it (qbroles delete) and create it again, or change "
+            "the spec's path.",
+        )
 
     actions: list[Action] = []
     # Tags first: an adopted role is marked as qbroles' before anything else changes.
-    missing_tags = {k: v for k, v in role.all_tags.items() if state.tags.get(k) != v}
+    missing_tags = {k: v for k, v in role.tags.items() if state.tags.get(k) != v}
     if missing_tags:
         actions.append(TagRole(role.name, missing_tags))
-    if not same_policy(state.trust, wanted_trust):
-        actions.append(UpdateTrustPolicy(role.name, wanted_trust))
-    if state.description != role.description:
-        actions.append(UpdateDescription(role.name, role.description))
+    if not same_policy(state.trust, role.trust):
+        actions.append(UpdateTrustPolicy(role.name, role.trust))
+    if (state.description, state.max_session_duration) != (
+        role.description,
+        role.max_session_duration,
+    ):
+        actions.append(UpdateRole(role.name, role.description, role.max_session_duration))
+    if role.permissions_boundary and state.permissions_boundary != role.permissions_boundary:
+        actions.append(PutBoundary(role.name, role.permissions_boundary))
+    if prune and state.permissions_boundary and not role.permissions_boundary:
+        actions.append(DeleteBoundary(role.name))
     actions.extend(
-        AttachPolicy(role.name, arn) for arn in wanted_arns if arn not in state.managed_policies
+        PutInlinePolicy(role.name, name, document)
+        for name, document in role.inline_policies.items()
+        if not same_policy(state.inline_policies.get(name), document)
     )
     if prune:
-        extra = sorted(state.managed_policies - set(wanted_arns))
+        extra = sorted(set(state.inline_policies) - set(role.inline_policies))
+        actions.extend(DeleteInlinePolicy(role.name, name) for name in extra)
+    actions.extend(
+        AttachPolicy(role.name, arn)
+        for arn in role.managed_policies
+        if arn not in state.managed_policies
+    )
+    if prune:
+        extra = sorted(state.managed_policies - set(role.managed_policies))
         actions.extend(DetachPolicy(role.name, arn) for arn in extra)
     return RolePlan(role.name, tuple(actions))
 
 
-def plan_delete(spec: Spec, observed: Observed) -> tuple[RolePlan, ...]:
-    """Return, per role of the spec, what removes it in the order IAM requires."""
+def plan_delete(names: Sequence[str], observed: Observed) -> tuple[RolePlan, ...]:
+    """Return, per named role, what removes it in the order IAM requires."""
     plans = []
-    for role in spec.roles:
-        state = observed.get(role.name)
+    for name in names:
+        state = observed.get(name)
         if state is None:
-            plans.append(RolePlan(role.name))
+            plans.append(RolePlan(name))
         elif not state.owned:
             remedy = "delete it by hand, or tag it first if it really is qbroles'"
-            plans.append(RolePlan(role.name, refusal=unowned_refusal(role.name, "delete", remedy)))
+            plans.append(RolePlan(name, refusal=unowned_refusal(name, "delete", remedy)))
         else:
-            plans.append(RolePlan(role.name, _removal(state)))
+            plans.append(RolePlan(name, _removal(state)))
     return tuple(plans)
 
 
@@ -94,6 +141,6 @@ def _removal(state: RoleState) -> tuple[Action, ...]:
     return (
         *(RemoveFromInstanceProfile(name, profile) for profile in state.instance_profiles),
         *(DetachPolicy(name, arn) for arn in sorted(state.managed_policies)),
-        *(DeleteInlinePolicy(name, policy) for policy in state.inline_policies),
+        *(DeleteInlinePolicy(name, policy) for policy in sorted(state.inline_policies)),
         DeleteRole(name),
     )

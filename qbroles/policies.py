@@ -3,24 +3,125 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 POLICY_VERSION = "2012-10-17"
 
 
-def trust_policy(service: str) -> dict[str, Any]:
-    """Return the trust policy that lets ``service`` assume the role."""
-    return {
-        "Version": POLICY_VERSION,
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": service},
-                "Action": "sts:AssumeRole",
-            }
-        ],
+def trust_policy(service: str, *, source: SourceScope | None = None) -> dict[str, Any]:
+    """Return the trust policy that lets ``service`` assume the role.
+
+    With ``source``, only on behalf of that account and region (confused-deputy
+    protection, as the ECS guide recommends; ECS needs the wildcard, not a cluster ARN).
+    """
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
     }
+    if source is not None:
+        statement["Condition"] = {
+            "ArnLike": {
+                "aws:SourceArn": f"arn:{source.partition}:ecs:{source.region}:{source.account}:*"
+            },
+            "StringEquals": {"aws:SourceAccount": source.account},
+        }
+    return {"Version": POLICY_VERSION, "Statement": [statement]}
+
+
+@dataclass(frozen=True)
+class SourceScope:
+    """The account, region and partition a role's ARNs and conditions are scoped to."""
+
+    partition: str
+    account: str
+    region: str
+
+
+def fill(document: Any, values: Mapping[str, str]) -> Any:
+    """Return the document with ``{name}`` placeholders in its strings replaced by values."""
+    if isinstance(document, Mapping):
+        return {key: fill(value, values) for key, value in document.items()}
+    if isinstance(document, list):
+        return [fill(item, values) for item in document]
+    if isinstance(document, str):
+        for name, value in values.items():
+            document = document.replace("{" + name + "}", value)
+    return document
+
+
+def placeholders(document: Any) -> set[str]:
+    """Return the ``{name}`` placeholders used in the document's strings."""
+    if isinstance(document, Mapping):
+        return set().union(*(placeholders(v) for v in document.values())) if document else set()
+    if isinstance(document, list):
+        return set().union(*(placeholders(v) for v in document)) if document else set()
+    if isinstance(document, str):
+        return set(re.findall(r"\{([a-z_]+)\}", document))
+    return set()
+
+
+def compact_size(document: Any) -> int:
+    """Return the size IAM counts for a policy document (JSON without white space)."""
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+_ACTION = re.compile(r"\*|[a-zA-Z0-9-]+:[A-Za-z0-9*?]+")
+_STATEMENT_KEYS = {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"}
+
+
+def policy_problem(document: Any) -> str | None:
+    """Return what is wrong with an identity policy document, or None if IAM would take it."""
+    if not isinstance(document, Mapping):
+        return "a policy document must be a JSON object"
+    unknown = set(document) - {"Version", "Id", "Statement"}
+    if unknown:
+        return f"unknown top-level key {sorted(unknown)[0]!r}"
+    if document.get("Version") not in ("2012-10-17", "2008-10-17"):
+        return "'Version' must be \"2012-10-17\""
+    statements = document.get("Statement")
+    if isinstance(statements, Mapping):
+        statements = [statements]
+    if not isinstance(statements, list) or not statements:
+        return "'Statement' must be a statement or a non-empty list of them"
+    for number, statement in enumerate(statements, start=1):
+        problem = _statement_problem(statement)
+        if problem:
+            return f"statement {number}: {problem}"
+    return None
+
+
+def _statement_problem(statement: Any) -> str | None:
+    if not isinstance(statement, Mapping):
+        return "must be a JSON object"
+    unknown = set(statement) - _STATEMENT_KEYS
+    if unknown:
+        return f"unknown key {sorted(unknown)[0]!r} (an identity policy has no Principal)"
+    if statement.get("Effect") not in ("Allow", "Deny"):
+        return '\'Effect\' must be "Allow" or "Deny"'
+    for one, other in (("Action", "NotAction"), ("Resource", "NotResource")):
+        if (one in statement) == (other in statement):
+            return f"needs exactly one of {one!r} and {other!r}"
+        key = one if one in statement else other
+        values = _listed(statement[key])
+        if not values or not all(isinstance(v, str) and v for v in values):
+            return f"{key!r} must be a non-empty string or list of strings"
+        if one == "Action" and not all(_ACTION.fullmatch(v) for v in values):
+            bad = next(v for v in values if not _ACTION.fullmatch(v))
+            return f"{bad!r} is not an action such as s3:GetObject"
+    condition = statement.get("Condition", {})
+    if not isinstance(condition, Mapping) or not all(
+        isinstance(v, Mapping) for v in condition.values()
+    ):
+        return "'Condition' must map operators to tables of keys and values"
+    if "Sid" in statement and not (
+        isinstance(statement["Sid"], str) and re.fullmatch(r"[A-Za-z0-9]*", statement["Sid"])
+    ):
+        return "'Sid' may hold only letters and digits"
+    return None
 
 
 def canonical(document: Mapping[str, Any]) -> Any:

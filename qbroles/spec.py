@@ -5,6 +5,7 @@ Nothing here imports boto3: a spec error is reported before AWS is touched.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Mapping
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from qbroles.errors import InputError
+from qbroles.policies import compact_size, fill, placeholders, policy_problem
 
 DEFAULT_APP = "QuestionBank"
 DEFAULT_SERVICE = "ecs-tasks.amazonaws.com"
@@ -42,10 +44,16 @@ class RoleSpec:
     name: str
     description: str
     trusted_service: str = DEFAULT_SERVICE
-    managed_policies: tuple[
-        str, ...
-    ] = ()  # short names (path/name of an AWS managed policy) or ARNs
+    # short names (path/name of an AWS managed policy) or ARNs
+    managed_policies: tuple[str, ...] = ()
     tags: tuple[tuple[str, str], ...] = ()  # the spec's own tags; the ownership tag is added on top
+    # name -> policy document; its strings may hold {partition}, {region}, {account}
+    inline_policies: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    permissions_boundary: str | None = None  # short name or ARN, like managed_policies
+    max_session_duration: int = 3600
+    path: str = "/"
+    source_conditions: bool = False  # trust only on behalf of this account and region
+    kind: str | None = None  # "execution" or "task": what ECS uses the role for
 
     @property
     def all_tags(self) -> dict[str, str]:
@@ -55,6 +63,13 @@ class RoleSpec:
     def policy_arns(self, partition: str) -> tuple[str, ...]:
         """Return the managed policies as ARNs in the given partition."""
         return tuple(policy_arn(ref, partition) for ref in self.managed_policies)
+
+    @property
+    def needs_account(self) -> bool:
+        """Return whether the role's documents need the account and region filled in."""
+        return self.source_conditions or any(
+            placeholders(document) & {"account", "region"} for _, document in self.inline_policies
+        )
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,10 @@ class Spec:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(role.name for role in self.roles)
+
+    @property
+    def needs_account(self) -> bool:
+        return any(role.needs_account for role in self.roles)
 
 
 def policy_arn(ref: str, partition: str) -> str:
@@ -116,7 +135,22 @@ DEFAULT_SPEC: dict[str, Any] = {
 }
 
 _TOP_KEYS = {"app", "role"}
-_ROLE_KEYS = {"name", "description", "trusted_service", "managed_policies", "tags"}
+_ROLE_KEYS = {
+    "name",
+    "kind",
+    "description",
+    "trusted_service",
+    "managed_policies",
+    "tags",
+    "inline_policies",
+    "permissions_boundary",
+    "max_session_duration",
+    "path",
+    "source_conditions",
+}
+MAX_INLINE_SIZE = 10240  # characters of all inline policy documents of a role, white space aside
+ROLE_PATH = re.compile(r"/([\x21-\x7e]+/)?")
+INLINE_NAME = re.compile(rf"{_NAME_CHARS}{{1,128}}")
 
 
 def default_spec(app: str | None = None) -> Spec:
@@ -145,10 +179,12 @@ def load_spec(path: str | Path, app: str | None = None) -> Spec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"spec file {source} is not valid TOML: {exc}.") from None
-    return parse_spec(data, source=source, app=app)
+    return parse_spec(data, source=source, app=app, base=Path(path).parent)
 
 
-def parse_spec(data: Mapping[str, Any], *, source: str, app: str | None = None) -> Spec:
+def parse_spec(
+    data: Mapping[str, Any], *, source: str, app: str | None = None, base: Path | None = None
+) -> Spec:
     """Validate a spec given as data (parsed TOML) and return it; InputError names the key."""
     _no_unknown_keys(data, _TOP_KEYS, f"{source}:")
     file_app = data.get("app", DEFAULT_APP)
@@ -167,7 +203,7 @@ def parse_spec(data: Mapping[str, Any], *, source: str, app: str | None = None) 
     )
     assert isinstance(roles_raw, list)
     roles = tuple(
-        _parse_role(raw, app=chosen_app, where=f"{source}: role {index}")
+        _parse_role(raw, app=chosen_app, where=f"{source}: role {index}", base=base)
         for index, raw in enumerate(roles_raw, start=1)
     )
     seen: set[str] = set()
@@ -177,7 +213,7 @@ def parse_spec(data: Mapping[str, Any], *, source: str, app: str | None = None) 
     return Spec(app=chosen_app, roles=roles, source=source)
 
 
-def _parse_role(raw: Any, *, app: str, where: str) -> RoleSpec:
+def _parse_role(raw: Any, *, app: str, where: str, base: Path | None) -> RoleSpec:
     _expect(isinstance(raw, Mapping), f"{where} must be a table")
     name_raw = raw.get("name")
     _expect(isinstance(name_raw, str), f"{where}: key 'name' is required and must be a string")
@@ -203,13 +239,78 @@ def _parse_role(raw: Any, *, app: str, where: str) -> RoleSpec:
         f"{where}: key 'trusted_service': {service!r} is not an AWS service principal "
         "such as ecs-tasks.amazonaws.com",
     )
+    kind = raw.get("kind")
+    _expect(kind in (None, "execution", "task"), f"{where}: key 'kind' must be execution or task")
+    path = _string(raw, "path", where, default="/")
+    _expect(
+        len(path) <= 512 and bool(ROLE_PATH.fullmatch(path)),
+        f"{where}: key 'path': {path!r} must start and end with / (such as /ecs/)",
+    )
+    duration = raw.get("max_session_duration", 3600)
+    _expect(
+        type(duration) is int and 3600 <= duration <= 43200,
+        f"{where}: key 'max_session_duration' must be whole seconds from 3600 to 43200",
+    )
+    conditions = raw.get("source_conditions", False)
+    _expect(isinstance(conditions, bool), f"{where}: key 'source_conditions' must be true or false")
+    boundary = raw.get("permissions_boundary")
     return RoleSpec(
         name=name,
         description=description,
         trusted_service=service,
         managed_policies=_policies(raw.get("managed_policies", []), where),
         tags=_tags(raw.get("tags", {}), where),
+        inline_policies=_inline(raw.get("inline_policies", {}), where, base, app),
+        permissions_boundary=(
+            None
+            if boundary is None
+            else _policy_ref(boundary, f"{where}: key 'permissions_boundary'")
+        ),
+        max_session_duration=duration,
+        path=path,
+        source_conditions=conditions,
+        kind=kind,
     )
+
+
+def _inline(
+    value: Any, where: str, base: Path | None, app: str
+) -> tuple[tuple[str, Mapping[str, Any]], ...]:
+    key = f"{where}: key 'inline_policies'"
+    _expect(isinstance(value, Mapping), f"{key} must be a table of policy name = document")
+    policies = []
+    for name, document in value.items():
+        at = f"{key}: policy {name!r}"
+        _expect(
+            bool(INLINE_NAME.fullmatch(name)),
+            f"{at}: the name must be 1-128 of letters, digits and _+=,.@-",
+        )
+        if isinstance(document, str):
+            document = _json_file(document, base, at)
+        problem = policy_problem(document)
+        _expect(problem is None, f"{at}: {problem}")
+        unknown = sorted(placeholders(document) - {"partition", "region", "account", "app"})
+        _expect(not unknown, f"{at}: unknown placeholder {{{', '.join(unknown)}}}")
+        policies.append((name, fill(document, {"app": app})))
+    size = sum(compact_size(document) for _, document in policies)
+    _expect(
+        size <= MAX_INLINE_SIZE,
+        f"{key}: {size} characters in all, but IAM allows {MAX_INLINE_SIZE} per role",
+    )
+    return tuple(policies)
+
+
+def _json_file(reference: str, base: Path | None, at: str) -> Any:
+    path = Path(reference) if base is None else base / reference
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8"
+        raise InputError(f"{at}: cannot read {path} ({reason}); fix the spec and rerun.") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{at}: {path} is not valid JSON ({exc}); fix the spec and rerun."
+        ) from None
 
 
 def _policies(value: Any, where: str) -> tuple[str, ...]:
@@ -218,31 +319,36 @@ def _policies(value: Any, where: str) -> tuple[str, ...]:
     refs: list[str] = []
     seen: set[str] = set()
     for item in value:
-        _expect(isinstance(item, str), f"{key}: {item!r} is not a string")
-        if item.startswith("arn:"):
-            _expect(
-                bool(POLICY_ARN.fullmatch(item)),
-                f"{key}: {item!r} is not a valid IAM policy ARN "
-                "(arn:PARTITION:iam::ACCOUNT-or-aws:policy/NAME)",
-            )
-        else:
-            _expect(
-                bool(POLICY_SHORT.fullmatch(item)),
-                f"{key}: {item!r} is not a valid AWS managed policy name "
-                "(such as SecretsManagerReadWrite or "
-                "service-role/AmazonECSTaskExecutionRolePolicy)",
-            )
-        identity = policy_arn(item, "aws").split(":", 2)[
+        ref = _policy_ref(item, key)
+        identity = policy_arn(ref, "aws").split(":", 2)[
             2
         ]  # the same policy, whatever the partition
         _expect(identity not in seen, f"{key}: {item!r} is listed twice")
         seen.add(identity)
-        refs.append(item)
+        refs.append(ref)
     _expect(
         len(refs) <= MAX_MANAGED_POLICIES,
         f"{key}: {len(refs)} policies, but IAM allows at most {MAX_MANAGED_POLICIES} per role",
     )
     return tuple(refs)
+
+
+def _policy_ref(item: Any, key: str) -> str:
+    """Return a managed policy reference (AWS managed path/name, or an ARN) once checked."""
+    _expect(isinstance(item, str), f"{key}: {item!r} is not a string")
+    if item.startswith("arn:"):
+        _expect(
+            bool(POLICY_ARN.fullmatch(item)),
+            f"{key}: {item!r} is not a valid IAM policy ARN "
+            "(arn:PARTITION:iam::ACCOUNT-or-aws:policy/NAME)",
+        )
+    else:
+        _expect(
+            bool(POLICY_SHORT.fullmatch(item)),
+            f"{key}: {item!r} is not a valid AWS managed policy name (such as "
+            "SecretsManagerReadWrite or service-role/AmazonECSTaskExecutionRolePolicy)",
+        )
+    return str(item)
 
 
 def _tags(value: Any, where: str) -> tuple[tuple[str, str], ...]:

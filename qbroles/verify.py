@@ -2,54 +2,77 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from qbroles.desired import DesiredRole
 from qbroles.model import Check, RoleState, Severity
-from qbroles.policies import same_policy, trust_policy, trust_summary
-from qbroles.spec import OWNER_TAG, RoleSpec, policy_label
+from qbroles.policies import same_policy, trust_summary
+from qbroles.spec import OWNER_TAG, policy_label
 
 PRESENT, MISSING = "present", "missing"
 ATTACHED, NOT_ATTACHED = "attached", "not attached"
 
 
 def verify_role(
-    role: RoleSpec, state: RoleState | None, partition: str, *, tolerate_extra: bool = False
+    role: DesiredRole, state: RoleState | None, *, tolerate_extra: bool = False
 ) -> tuple[Check, ...]:
     """Return one check per property of the role the spec asks for.
 
-    ``tolerate_extra`` makes unexpected managed policies a warning: create without --prune
-    leaves them attached on purpose, so they do not make its result fail.
+    ``tolerate_extra`` makes unexpected managed and inline policies a warning: create
+    without --prune leaves them in place on purpose, so they do not make its result fail.
     """
     if state is None:
         return (Check("exists", False, PRESENT, MISSING, f"role {role.name} does not exist"),)
-    checks = [Check("exists", True, PRESENT, PRESENT, f"role {role.name} exists")]
-
-    wanted_trust = trust_policy(role.trusted_service)
-    trust_ok = same_policy(state.trust, wanted_trust)
-    checks.append(
+    extra_severity = Severity.WARNING if tolerate_extra else Severity.ERROR
+    trust_ok = same_policy(state.trust, role.trust)
+    checks = [
+        Check("exists", True, PRESENT, PRESENT, f"role {role.name} exists"),
+        _equal("path", role.path, state.path, "IAM cannot move a role: delete and create it"),
         Check(
             "trust policy",
             trust_ok,
-            wanted_trust,
+            role.trust,
             state.trust,
             f"trusts {trust_summary(state.trust)}"
             if trust_ok
-            else f"trust policy differs: expected {trust_summary(wanted_trust)}, "
+            else f"trust policy differs: expected {trust_summary(role.trust)}, "
             f"found {trust_summary(state.trust)}",
+        ),
+        _equal("description", role.description, state.description),
+        _equal("max session duration", role.max_session_duration, state.max_session_duration),
+    ]
+    if role.permissions_boundary or state.permissions_boundary:
+        checks.append(
+            _equal("permissions boundary", role.permissions_boundary, state.permissions_boundary)
         )
-    )
-    checks.append(
-        Check(
-            "description",
-            state.description == role.description,
-            role.description,
-            state.description,
-            "description as specified"
-            if state.description == role.description
-            else "description differs from the spec",
-        )
-    )
 
-    wanted = role.policy_arns(partition)
-    for arn in wanted:
+    for name, document in role.inline_policies.items():
+        actual = state.inline_policies.get(name)
+        same = same_policy(actual, document)
+        checks.append(
+            Check(
+                f"inline policy {name}",
+                same,
+                document,
+                actual,
+                f"inline policy {name} as specified"
+                if same
+                else f"inline policy {name} is {'missing' if actual is None else 'different'}",
+            )
+        )
+    for name in sorted(set(state.inline_policies) - set(role.inline_policies)):
+        checks.append(
+            Check(
+                f"unexpected inline policy {name}",
+                False,
+                None,
+                state.inline_policies[name],
+                f"inline policy {name} is not in the spec (create --prune deletes it)",
+                extra_severity,
+            )
+        )
+
+    for arn in role.managed_policies:
         attached = arn in state.managed_policies
         label = policy_label(arn)
         checks.append(
@@ -61,7 +84,7 @@ def verify_role(
                 f"{label} is attached" if attached else f"{label} is missing",
             )
         )
-    extra = sorted(state.managed_policies - set(wanted))
+    extra = sorted(state.managed_policies - set(role.managed_policies))
     for arn in extra:
         label = policy_label(arn)
         checks.append(
@@ -71,7 +94,7 @@ def verify_role(
                 NOT_ATTACHED,
                 ATTACHED,
                 f"{label} is attached but not in the spec (create --prune detaches it)",
-                Severity.WARNING if tolerate_extra else Severity.ERROR,
+                extra_severity,
             )
         )
     if not extra:
@@ -79,20 +102,10 @@ def verify_role(
             Check("no unexpected policies", True, [], [], "no managed policy beyond the spec")
         )
 
-    for key, value in role.tags:
-        actual = state.tags.get(key)
-        checks.append(
-            Check(
-                f"tag {key}",
-                actual == value,
-                value,
-                actual,
-                f"tag {key}={value}"
-                if actual == value
-                else f"tag {key} is {actual!r}, not {value!r}",
-            )
-        )
     owner_key, owner_value = OWNER_TAG
+    for key, value in role.tags.items():
+        if key != owner_key:
+            checks.append(_equal(f"tag {key}", value, state.tags.get(key)))
     checks.append(
         Check(
             "owned by qbroles",
@@ -107,6 +120,14 @@ def verify_role(
         )
     )
     return tuple(checks)
+
+
+def _equal(check: str, expected: Any, actual: Any, remedy: str = "") -> Check:
+    """Return the check that a plain attribute has its expected value."""
+    if expected == actual:
+        return Check(check, True, expected, actual, f"{check} as specified")
+    message = f"{check} is {actual!r}, not {expected!r}"
+    return Check(check, False, expected, actual, f"{message}; {remedy}" if remedy else message)
 
 
 def verify_absent(name: str, state: RoleState | None) -> tuple[Check, ...]:

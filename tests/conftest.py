@@ -72,7 +72,7 @@ def calls() -> Iterator[list[str]]:
     def record(model: Any, **_: Any) -> None:
         made.append(model.name)
 
-    handler = ("before-call.iam", record)
+    handler = ("before-call", record)
     botocore.handlers.BUILTIN_HANDLERS.append(handler)
     yield made
     botocore.handlers.BUILTIN_HANDLERS.remove(handler)
@@ -82,7 +82,14 @@ def calls() -> Iterator[list[str]]:
 def gateway(moto_iam: None, calls: list[str]) -> Gateway:
     """A Gateway on its own moto-backed client; retries it makes itself do not sleep."""
     client = boto3.client("iam", region_name="us-east-1")
-    return Gateway(client, partition="aws", patience=5.0, sleep=lambda _: None)
+    return Gateway(
+        client,
+        partition="aws",
+        region="us-east-1",
+        sts=lambda: boto3.client("sts", region_name="us-east-1"),
+        patience=5.0,
+        sleep=lambda _: None,
+    )
 
 
 @pytest.fixture

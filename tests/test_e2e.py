@@ -187,8 +187,10 @@ def test_create_verify_and_a_second_create_that_writes_nothing(
     actions = server.recorded_actions()
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["changed"] is False
-    # A converged create: one GetRole and one ListAttachedRolePolicies per role, no write.
-    assert sorted(actions) == sorted(["GetRole", "ListAttachedRolePolicies"] * 2)
+    # A converged create: per role one GetRole and one listing of each kind of policy; no write.
+    assert sorted(actions) == sorted(
+        ["GetRole", "ListAttachedRolePolicies", "ListRolePolicies"] * 2
+    )
 
     verified = qbroles(env, "verify")
     assert verified.returncode == 0

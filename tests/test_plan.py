@@ -6,21 +6,25 @@ from typing import Any
 
 import pytest
 
+from qbroles.desired import DesiredRole, resolve_role
 from qbroles.model import (
     AttachPolicy,
     CreateRole,
+    DeleteBoundary,
     DeleteInlinePolicy,
     DeleteRole,
     DetachPolicy,
+    PutBoundary,
+    PutInlinePolicy,
     RemoveFromInstanceProfile,
     RoleState,
     TagRole,
-    UpdateDescription,
+    UpdateRole,
     UpdateTrustPolicy,
 )
 from qbroles.plan import plan_create, plan_delete, plan_role
-from qbroles.policies import trust_policy
-from qbroles.spec import RoleSpec, Spec
+from qbroles.policies import SourceScope, trust_policy
+from qbroles.spec import RoleSpec
 
 ARN = "arn:aws:iam::aws:policy/"
 ROLE = RoleSpec(
@@ -29,6 +33,7 @@ ROLE = RoleSpec(
     managed_policies=("AmazonRDSReadOnlyAccess", "service-role/AmazonECSTaskExecutionRolePolicy"),
     tags=(("Team", "web"),),
 )
+DESIRED = resolve_role(ROLE, "aws", None)
 WANTED = frozenset(
     {ARN + "AmazonRDSReadOnlyAccess", ARN + "service-role/AmazonECSTaskExecutionRolePolicy"}
 )
@@ -50,9 +55,13 @@ def state(**changes: Any) -> RoleState:
 
 
 def actions(
-    role_state: RoleState | None, *, adopt: bool = False, prune: bool = False
+    role_state: RoleState | None,
+    *,
+    adopt: bool = False,
+    prune: bool = False,
+    role: DesiredRole = DESIRED,
 ) -> tuple[Any, ...]:
-    plan = plan_role(ROLE, role_state, "aws", adopt=adopt, prune=prune)
+    plan = plan_role(role, role_state, adopt=adopt, prune=prune)
     assert plan.refusal is None
     return plan.actions
 
@@ -107,7 +116,87 @@ def test_extra_policy_is_detached_with_prune() -> None:
 
 
 def test_description_that_differs_is_updated() -> None:
-    assert actions(state(description="old")) == (UpdateDescription(ROLE.name, "the task role"),)
+    assert actions(state(description="old")) == (UpdateRole(ROLE.name, "the task role", 3600),)
+
+
+def test_session_duration_that_differs_is_updated() -> None:
+    assert actions(state(max_session_duration=7200)) == (
+        UpdateRole(ROLE.name, "the task role", 3600),
+    )
+
+
+DOC = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}],
+}
+WITH_EXTRAS = resolve_role(
+    RoleSpec(
+        name=ROLE.name,
+        description=ROLE.description,
+        managed_policies=ROLE.managed_policies,
+        tags=ROLE.tags,
+        inline_policies=(("read", DOC),),
+        permissions_boundary="PowerUserAccess",
+    ),
+    "aws",
+    None,
+)
+
+
+def test_missing_inline_policy_and_boundary_are_put() -> None:
+    assert actions(state(), role=WITH_EXTRAS) == (
+        PutBoundary(ROLE.name, ARN + "PowerUserAccess"),
+        PutInlinePolicy(ROLE.name, "read", DOC),
+    )
+
+
+def test_inline_policy_equal_in_meaning_is_left_alone() -> None:
+    reshaped = {
+        "Statement": {"Resource": ["*"], "Action": ["s3:Get*"], "Effect": "Allow"},
+        "Version": "2012-10-17",
+    }
+    found = state(inline_policies={"read": reshaped}, permissions_boundary=ARN + "PowerUserAccess")
+    assert actions(found, role=WITH_EXTRAS) == ()
+
+
+def test_changed_inline_policy_is_put_again() -> None:
+    changed = {**DOC, "Statement": [{**DOC["Statement"][0], "Action": "s3:*"}]}
+    found = state(inline_policies={"read": changed}, permissions_boundary=ARN + "PowerUserAccess")
+    assert actions(found, role=WITH_EXTRAS) == (PutInlinePolicy(ROLE.name, "read", DOC),)
+
+
+def test_extra_inline_policy_and_boundary_go_only_with_prune() -> None:
+    found = state(inline_policies={"hand": DOC}, permissions_boundary=ARN + "PowerUserAccess")
+    assert actions(found) == ()
+    assert actions(found, prune=True) == (
+        DeleteBoundary(ROLE.name),
+        DeleteInlinePolicy(ROLE.name, "hand"),
+    )
+
+
+def test_a_different_path_is_refused_since_iam_cannot_move_a_role() -> None:
+    plan = plan_role(DESIRED, state(path="/other/"))
+    assert plan.actions == ()
+    assert plan.refusal is not None
+    assert "cannot move a role" in plan.refusal
+
+
+def test_source_conditions_go_into_the_trust_policy_and_are_converged() -> None:
+    scope = SourceScope("aws", "123456789012", "eu-west-1")
+    scoped = RoleSpec(
+        name=ROLE.name,
+        description=ROLE.description,
+        managed_policies=ROLE.managed_policies,
+        tags=ROLE.tags,
+        source_conditions=True,
+    )
+    desired = resolve_role(scoped, "aws", scope)
+    assert desired.trust["Statement"][0]["Condition"] == {
+        "ArnLike": {"aws:SourceArn": "arn:aws:ecs:eu-west-1:123456789012:*"},
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+    }
+    assert actions(state(), role=desired) == (UpdateTrustPolicy(ROLE.name, desired.trust),)
+    assert actions(state(trust=desired.trust), role=desired) == ()
 
 
 def test_missing_or_changed_spec_tag_is_set_and_foreign_tags_kept() -> None:
@@ -116,7 +205,7 @@ def test_missing_or_changed_spec_tag_is_set_and_foreign_tags_kept() -> None:
 
 
 def test_unowned_role_is_refused_without_adopt() -> None:
-    plan = plan_role(ROLE, state(tags={}), "aws", adopt=False, prune=True)
+    plan = plan_role(DESIRED, state(tags={}), prune=True)
     assert plan.actions == ()
     assert plan.refusal is not None
     assert "--adopt" in plan.refusal
@@ -124,7 +213,7 @@ def test_unowned_role_is_refused_without_adopt() -> None:
 
 
 def test_role_tagged_by_another_tool_is_not_owned() -> None:
-    plan = plan_role(ROLE, state(tags={"ManagedBy": "terraform"}), "aws", adopt=False, prune=False)
+    plan = plan_role(DESIRED, state(tags={"ManagedBy": "terraform"}))
     assert plan.refusal is not None
 
 
@@ -137,7 +226,7 @@ def test_adopt_tags_the_role_first_then_converges() -> None:
 
 
 def test_partition_goes_into_policy_arns() -> None:
-    (_, *attach) = plan_role(ROLE, None, "aws-cn", adopt=False, prune=False).actions
+    (_, *attach) = plan_role(resolve_role(ROLE, "aws-cn", None), None).actions
     assert [a.policy_arn for a in attach] == [
         "arn:aws-cn:iam::aws:policy/AmazonRDSReadOnlyAccess",
         "arn:aws-cn:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
@@ -147,14 +236,13 @@ def test_partition_goes_into_policy_arns() -> None:
 def test_full_arn_in_spec_is_used_as_given() -> None:
     custom = "arn:aws:iam::123456789012:policy/team/Custom"
     role = RoleSpec(name="R", description="d", managed_policies=(custom,))
-    (_, attach) = plan_role(role, None, "aws", adopt=False, prune=False).actions
+    (_, attach) = plan_role(resolve_role(role, "aws", None), None).actions
     assert attach == AttachPolicy("R", custom)
 
 
 def test_plan_create_covers_every_role_in_order() -> None:
-    other = RoleSpec(name="Other", description="d")
-    spec = Spec(app="App", roles=(ROLE, other), source="test")
-    plans = plan_create(spec, {ROLE.name: state(), "Other": None}, "aws")
+    other = resolve_role(RoleSpec(name="Other", description="d"), "aws", None)
+    plans = plan_create((DESIRED, other), {ROLE.name: state(), "Other": None})
     assert [p.role for p in plans] == [ROLE.name, "Other"]
     assert plans[0].actions == ()
     assert isinstance(plans[1].actions[0], CreateRole)
@@ -163,13 +251,9 @@ def test_plan_create_covers_every_role_in_order() -> None:
 # --- delete
 
 
-def spec_of(*roles: RoleSpec) -> Spec:
-    return Spec(app="App", roles=roles, source="test")
-
-
 def test_delete_removes_in_the_order_iam_requires() -> None:
-    found = state(inline_policies=("inline",), instance_profiles=("profile",))
-    (plan,) = plan_delete(spec_of(ROLE), {ROLE.name: found})
+    found = state(inline_policies={"inline": None}, instance_profiles=("profile",))
+    (plan,) = plan_delete([ROLE.name], {ROLE.name: found})
     assert plan.actions == (
         RemoveFromInstanceProfile(ROLE.name, "profile"),
         DetachPolicy(ROLE.name, ARN + "AmazonRDSReadOnlyAccess"),
@@ -180,14 +264,14 @@ def test_delete_removes_in_the_order_iam_requires() -> None:
 
 
 def test_delete_of_a_missing_role_does_nothing() -> None:
-    (plan,) = plan_delete(spec_of(ROLE), {ROLE.name: None})
+    (plan,) = plan_delete([ROLE.name], {ROLE.name: None})
     assert plan.actions == ()
     assert plan.refusal is None
 
 
 @pytest.mark.parametrize("tags", [{}, {"ManagedBy": "someone-else"}])
 def test_delete_refuses_a_role_qbroles_does_not_own(tags: dict[str, str]) -> None:
-    (plan,) = plan_delete(spec_of(ROLE), {ROLE.name: state(tags=tags)})
+    (plan,) = plan_delete([ROLE.name], {ROLE.name: state(tags=tags)})
     assert plan.actions == ()
     assert plan.refusal is not None
     assert "not managed by qbroles" in plan.refusal

@@ -81,6 +81,11 @@ def test_app_option_overrides_the_file(tmp_path: Path) -> None:
 
 
 ROLE = '[[role]]\nname = "R"\n'
+INLINE = "[role.inline_policies.read]\n"
+STATEMENT = (
+    'Version = "2012-10-17"\n[[role.inline_policies.read.Statement]]\n'
+    'Effect = "Allow"\nAction = "s3:GetObject"\nResource = "*"\n'
+)
 
 
 @pytest.mark.parametrize(
@@ -120,6 +125,25 @@ ROLE = '[[role]]\nname = "R"\n'
         (ROLE + 'tags = { ManagedBy = "me" }\n', "ownership tag"),
         (ROLE + 'tags = { "a;b" = "y" }\n', "is not a valid IAM tag"),
         (ROLE + "[role.tags]\n" + "".join(f'k{i} = "v"\n' for i in range(50)), "at most 49 tags"),
+        (ROLE + 'kind = "web"\n', "key 'kind' must be execution or task"),
+        (ROLE + 'path = "ecs"\n', "key 'path': 'ecs' must start and end with /"),
+        (ROLE + "max_session_duration = 100\n", "from 3600 to 43200"),
+        (ROLE + 'max_session_duration = "3600"\n', "from 3600 to 43200"),
+        (ROLE + "max_session_duration = true\n", "from 3600 to 43200"),
+        (ROLE + 'source_conditions = "yes"\n', "key 'source_conditions' must be true or false"),
+        (ROLE + 'permissions_boundary = "arn:bad"\n', "not a valid IAM policy ARN"),
+        (ROLE + "inline_policies = []\n", "key 'inline_policies' must be a table"),
+        (ROLE + INLINE + 'Version = "2012-10-17"\n', "'Statement' must be"),
+        (ROLE + INLINE + STATEMENT.replace("2012-10-17", "2020"), "'Version' must be"),
+        (ROLE + INLINE + STATEMENT.replace('"Allow"', '"Permit"'), "'Effect' must be"),
+        (ROLE + INLINE + STATEMENT + 'NotAction = "s3:*"\n', "exactly one of 'Action'"),
+        (ROLE + INLINE + STATEMENT.replace('Resource = "*"\n', ""), "exactly one of 'Resource'"),
+        (ROLE + INLINE + STATEMENT.replace("s3:GetObject", "s3 get"), "not an action"),
+        (ROLE + INLINE + STATEMENT + 'Principal = "*"\n', "an identity policy has no Principal"),
+        (ROLE + INLINE + STATEMENT.replace('"*"', '"{acount}"'), "unknown placeholder {acount}"),
+        (ROLE + INLINE + STATEMENT.replace('"*"', '"' + "x" * 10300 + '"'), "IAM allows 10240"),
+        (ROLE + '[role.inline_policies]\n"bad name" = "x.json"\n', "the name must be"),
+        (ROLE + '[role.inline_policies]\nfile = "missing.json"\n', "cannot read"),
     ],
 )
 def test_invalid_spec_is_one_clear_line_naming_file_and_key(
@@ -133,6 +157,36 @@ def test_invalid_spec_is_one_clear_line_naming_file_and_key(
     assert message.startswith(str(path)), message
     assert "\n" not in message
     assert caught.value.exit_code == ExitCode.USAGE
+
+
+def test_every_new_key_is_read_and_json_files_are_relative_to_the_spec(tmp_path: Path) -> None:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "read.json").write_text(
+        '{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:GetObject",'
+        ' "Resource": "arn:{partition}:s3:::{app}-bucket/*"}}'
+    )
+    path = write(
+        tmp_path,
+        ROLE
+        + 'kind = "task"\npath = "/ecs/"\nmax_session_duration = 7200\n'
+        + 'permissions_boundary = "PowerUserAccess"\nsource_conditions = true\n'
+        + '[role.inline_policies]\nread = "policies/read.json"\n',
+    )
+    (role,) = load_spec(path, app="Shop").roles
+    assert (role.kind, role.path, role.max_session_duration) == ("task", "/ecs/", 7200)
+    assert role.permissions_boundary == "PowerUserAccess"
+    assert role.source_conditions
+    ((name, document),) = role.inline_policies
+    assert name == "read"
+    assert document["Statement"]["Resource"] == "arn:{partition}:s3:::Shop-bucket/*"
+    assert role.needs_account  # source conditions need the account
+
+
+def test_broken_json_policy_file(tmp_path: Path) -> None:
+    (tmp_path / "p.json").write_text("{not json")
+    path = write(tmp_path, ROLE + '[role.inline_policies]\np = "p.json"\n')
+    with pytest.raises(InputError, match=r"p.json is not valid JSON"):
+        load_spec(path)
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -1,0 +1,61 @@
+"""Resolve a spec into concrete desired roles: ARNs, filled-in documents, conditions.
+
+The spec is validated without AWS; what it leaves open (the partition, and where a role
+asks for them, the account and region) comes from the gateway. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from qbroles.errors import InputError
+from qbroles.policies import SourceScope, fill, trust_policy
+from qbroles.spec import RoleSpec, Spec, policy_arn
+
+
+@dataclass(frozen=True)
+class DesiredRole:
+    """One role exactly as IAM should hold it."""
+
+    name: str
+    trust: Mapping[str, Any]
+    description: str
+    tags: Mapping[str, str]  # the spec's and the ownership tag
+    managed_policies: tuple[str, ...]  # ARNs
+    inline_policies: Mapping[str, Mapping[str, Any]]
+    permissions_boundary: str | None = None  # ARN
+    max_session_duration: int = 3600
+    path: str = "/"
+    kind: str | None = None
+
+
+def resolve(spec: Spec, partition: str, scope: SourceScope | None) -> tuple[DesiredRole, ...]:
+    """Return the spec's roles made concrete for this partition (and account, if known)."""
+    if spec.needs_account and scope is None:
+        raise InputError(
+            "these roles are scoped to the account and region, but no region is set; "
+            "pass --region or set AWS_REGION."
+        )
+    return tuple(resolve_role(role, partition, scope) for role in spec.roles)
+
+
+def resolve_role(role: RoleSpec, partition: str, scope: SourceScope | None) -> DesiredRole:
+    """Return one role made concrete."""
+    values = {"partition": partition}
+    if scope is not None:
+        values |= {"account": scope.account, "region": scope.region}
+    boundary = role.permissions_boundary
+    return DesiredRole(
+        name=role.name,
+        trust=trust_policy(role.trusted_service, source=scope if role.source_conditions else None),
+        description=role.description,
+        tags=role.all_tags,
+        managed_policies=role.policy_arns(partition),
+        inline_policies={name: fill(document, values) for name, document in role.inline_policies},
+        permissions_boundary=None if boundary is None else policy_arn(boundary, partition),
+        max_session_duration=role.max_session_duration,
+        path=role.path,
+        kind=role.kind,
+    )
