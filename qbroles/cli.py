@@ -14,6 +14,7 @@ import click
 
 from qbroles import __version__
 from qbroles.errors import ExitCode, InputError, QbrolesError, SafetyError
+from qbroles.presets import Scope
 from qbroles.spec import Spec
 
 if TYPE_CHECKING:
@@ -72,15 +73,23 @@ class Settings:
     aws: AwsOptions
     app: str | None
     spec_path: str | None
+    preset: str | None
+    scope: Scope
     output: str
     workers: int
 
     def spec(self) -> Spec:
         """Load and validate the spec (no AWS call, no boto3 import)."""
-        from qbroles.spec import default_spec, load_spec
+        from qbroles.presets import preset_spec
+        from qbroles.spec import load_spec
 
         if self.spec_path is None:
-            return default_spec(self.app)
+            return preset_spec(self.preset or "workshop", self.app, self.scope)
+        if self.preset is not None or self.scope != Scope():
+            raise InputError(
+                "--spec describes the roles itself; drop --preset and the scope options "
+                "(--secret-arn, --ssm-path, --log-group, --kms-key-arn), or drop --spec."
+            )
         return load_spec(self.spec_path, self.app)
 
     def gateway(self) -> Gateway:
@@ -142,6 +151,36 @@ def report_exit_code(report: Report) -> ExitCode:
     help="TOML file describing the roles (default: the built-in QuestionBank roles).",
 )
 @click.option(
+    "--preset",
+    type=click.Choice(["workshop", "least-privilege"]),
+    help="Built-in roles: workshop (the deployment guide's broad managed policies; the default) "
+    "or least-privilege (narrow inline policies scoped to the app's secrets, parameters and "
+    "logs, and a trust limited to this account and region).",
+)
+@click.option(
+    "--secret-arn",
+    "secret_arns",
+    multiple=True,
+    metavar="ARN",
+    help="least-privilege: a secret the app reads (repeatable; default: the secrets named "
+    "{app-lower}/* in the account and region).",
+)
+@click.option(
+    "--ssm-path",
+    metavar="PATH",
+    help="least-privilege: the app's SSM parameter path (default: /{app-lower}/).",
+)
+@click.option(
+    "--log-group",
+    metavar="NAME",
+    help="least-privilege: the app's log group (default: /ecs/{app-lower}).",
+)
+@click.option(
+    "--kms-key-arn",
+    metavar="ARN",
+    help="least-privilege: the customer KMS key of the app's secrets, if any (adds kms:Decrypt).",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Choice(["table", "json"]),
@@ -172,6 +211,11 @@ def cli(
     endpoint_url: str | None,
     app: str | None,
     spec_path: str | None,
+    preset: str | None,
+    secret_arns: tuple[str, ...],
+    ssm_path: str | None,
+    log_group: str | None,
+    kms_key_arn: str | None,
     output: str,
     max_attempts: int | None,
     workers: int,
@@ -186,6 +230,7 @@ def cli(
       qbroles demo                                  # the whole story on a local emulator
       qbroles create --dry-run                      # what would change, changing nothing
       qbroles create                                # create or repair the two roles
+      qbroles --preset least-privilege create       # narrow policies instead of broad ones
       qbroles -o json verify > state.json           # exit 0 in sync, 1 differences
       qbroles --endpoint-url http://127.0.0.1:5000 verify
     """
@@ -197,6 +242,8 @@ def cli(
         ),
         app=app,
         spec_path=spec_path,
+        preset=preset,
+        scope=Scope(secret_arns, ssm_path, log_group, kms_key_arn),
         output=output,
         workers=workers,
     )

@@ -100,40 +100,6 @@ def policy_label(arn: str) -> str:
     return rest if sep and head.startswith("arn:") else arn
 
 
-# The QuestionBank deployment guide's roles, as a spec like any other.
-DEFAULT_SPEC: dict[str, Any] = {
-    "role": [
-        {
-            "name": "{app}-ECS-TaskExecutionRole",
-            "description": (
-                "ECS task execution role for {app}: lets the ECS agent pull the image, "
-                "ship the logs and inject the secrets. Managed by qbroles."
-            ),
-            "trusted_service": DEFAULT_SERVICE,
-            "managed_policies": [
-                "service-role/AmazonECSTaskExecutionRolePolicy",
-                "AmazonEC2ContainerRegistryReadOnly",
-                "CloudWatchLogsFullAccess",
-                "SecretsManagerReadWrite",
-            ],
-        },
-        {
-            "name": "{app}-ECS-TaskRole",
-            "description": (
-                "ECS task role for {app}: what the application's code may do at run time. "
-                "Managed by qbroles."
-            ),
-            "trusted_service": DEFAULT_SERVICE,
-            "managed_policies": [
-                "AmazonRDSReadOnlyAccess",
-                "AmazonSSMReadOnlyAccess",
-                "CloudWatchLogsFullAccess",
-                "SecretsManagerReadWrite",
-            ],
-        },
-    ]
-}
-
 _TOP_KEYS = {"app", "role"}
 _ROLE_KEYS = {
     "name",
@@ -155,7 +121,9 @@ INLINE_NAME = re.compile(rf"{_NAME_CHARS}{{1,128}}")
 
 def default_spec(app: str | None = None) -> Spec:
     """Return the deployment guide's two roles for the given application name."""
-    return parse_spec(DEFAULT_SPEC, source="built-in default", app=app)
+    from qbroles.presets import WORKSHOP
+
+    return parse_spec(WORKSHOP, source="preset workshop", app=app)
 
 
 def load_spec(path: str | Path, app: str | None = None) -> Spec:

@@ -370,3 +370,27 @@ def test_demo_without_moto_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -
     assert result.exit_code == ExitCode.USAGE
     assert "pip install 'qbroles[local]'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--spec", "roles.toml", "--preset", "workshop", "verify"],
+        ["--spec", "roles.toml", "--ssm-path", "/x/", "verify"],
+    ],
+)
+def test_spec_and_preset_exclude_each_other(args: list[str], calls: list[str]) -> None:
+    result = run(*args)
+    assert result.exit_code == ExitCode.USAGE
+    assert "--spec describes the roles itself" in result.stderr
+    assert calls == []
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_least_privilege_preset_through_the_cli(iam: Any) -> None:
+    result = run("--preset", "least-privilege", "-o", "json", "create")
+    assert result.exit_code == 0, result.stderr
+    names = {c["target"] for r in document(result)["roles"] for c in r["changes"]}
+    assert {"qbroles-execution", "qbroles-task"} <= names
+    assert run("--preset", "least-privilege", "verify").exit_code == 0
+    assert run("verify").exit_code == ExitCode.DIFFERENCES  # the workshop roles differ

@@ -9,7 +9,6 @@ import pytest
 from qbroles.errors import ExitCode, InputError
 from qbroles.policies import same_policy, trust_policy
 from qbroles.spec import (
-    DEFAULT_SPEC,
     default_spec,
     load_spec,
     policy_arn,
@@ -225,9 +224,11 @@ def test_unreadable(tmp_path: Path) -> None:
 
 
 def test_default_spec_data_is_not_mutated_by_parsing() -> None:
-    before = repr(DEFAULT_SPEC)
+    from qbroles.presets import WORKSHOP
+
+    before = repr(WORKSHOP)
     default_spec("X")
-    assert repr(DEFAULT_SPEC) == before
+    assert repr(WORKSHOP) == before
 
 
 # --- policy names and documents

@@ -1,0 +1,116 @@
+"""The presets: the guide's roles and the least-privilege ones, and their scope options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from qbroles import engine
+from qbroles.aws import Gateway
+from qbroles.desired import resolve
+from qbroles.errors import InputError
+from qbroles.policies import SourceScope
+from qbroles.presets import Scope, preset_spec
+from tests.conftest import EXEC_ROLE, MANAGED, TASK_ROLE, attached
+
+HERE = SourceScope("aws", "123456789012", "eu-west-1")
+NO_SCOPE = Scope()
+
+
+def statements(app: str = "QuestionBank", scope: Scope = NO_SCOPE) -> dict[str, dict[str, Any]]:
+    """Return the least-privilege statements by role kind and Sid, filled in for HERE."""
+    desired = resolve(preset_spec("least-privilege", app, scope), "aws", HERE)
+    found: dict[str, dict[str, Any]] = {}
+    for role in desired:
+        assert role.kind is not None
+        (document,) = role.inline_policies.values()
+        found[role.kind] = {s["Sid"]: s for s in document["Statement"]}
+    return found
+
+
+def test_least_privilege_defaults_come_from_the_app_name() -> None:
+    found = statements("Shop")
+    secrets = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop/*"
+    assert found["execution"]["ReadAppSecrets"]["Resource"] == [secrets]
+    assert found["execution"]["ReadAppParameters"]["Resource"] == (
+        "arn:aws:ssm:eu-west-1:123456789012:parameter/shop/*"
+    )
+    assert found["execution"]["CreateAppLogGroup"]["Resource"] == (
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/shop:*"
+    )
+    assert "DecryptAppSecrets" not in found["execution"]
+    assert found["task"]["ReadAppSecrets"]["Action"] == [
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+    ]
+    assert found["task"]["ReadAppParameters"]["Resource"] == [
+        "arn:aws:ssm:eu-west-1:123456789012:parameter/shop/*",
+        "arn:aws:ssm:eu-west-1:123456789012:parameter/shop",
+    ]
+    assert found["task"]["WriteAppLogs"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+
+
+def test_scope_options_replace_the_defaults() -> None:
+    secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf"
+    key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    found = statements(
+        scope=Scope((secret,), ssm_path="/prod/app/", log_group="/aws/app", kms_key_arn=key)
+    )
+    assert found["execution"]["ReadAppSecrets"]["Resource"] == [secret]
+    assert found["execution"]["DecryptAppSecrets"] == {
+        "Sid": "DecryptAppSecrets",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt"],
+        "Resource": key,
+    }
+    assert found["task"]["DecryptAppSecrets"]["Resource"] == key
+    assert found["task"]["ReadAppParameters"]["Resource"][0].endswith(":parameter/prod/app/*")
+    assert found["task"]["WriteAppLogs"]["Resource"].endswith(":log-group:/aws/app:*")
+
+
+def test_least_privilege_keeps_only_the_narrow_managed_policy_and_scopes_trust() -> None:
+    execution, task = resolve(preset_spec("least-privilege", None, Scope()), "aws", HERE)
+    assert execution.managed_policies == (
+        MANAGED + "service-role/AmazonECSTaskExecutionRolePolicy",
+    )
+    assert task.managed_policies == ()
+    for role in (execution, task):
+        condition = role.trust["Statement"][0]["Condition"]
+        assert condition["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+
+
+@pytest.mark.parametrize(
+    ("scope", "needle"),
+    [
+        (Scope(secret_arns=("db-secret",)), "--secret-arn 'db-secret' is not"),
+        (Scope(ssm_path="app"), "--ssm-path 'app' is not a parameter path"),
+        (Scope(log_group="bad group"), "--log-group 'bad group'"),
+        (Scope(kms_key_arn="alias/x"), "--kms-key-arn 'alias/x' is not"),
+    ],
+)
+def test_bad_scope_options(scope: Scope, needle: str) -> None:
+    with pytest.raises(InputError, match=needle):
+        preset_spec("least-privilege", None, scope)
+
+
+def test_least_privilege_end_to_end_on_moto(gateway: Gateway, iam: Any) -> None:
+    spec = preset_spec("least-privilege", None, Scope())
+    assert engine.create(gateway, spec).ok
+    assert engine.verify(gateway, spec).ok
+    assert attached(iam, TASK_ROLE) == set()
+    document = iam.get_role_policy(RoleName=EXEC_ROLE, PolicyName="qbroles-execution")
+    resources = [s["Resource"] for s in document["PolicyDocument"]["Statement"]]
+    assert ["arn:aws:secretsmanager:us-east-1:123456789012:secret:questionbank/*"] in resources
+
+
+def test_switching_from_workshop_to_least_privilege(gateway: Gateway, iam: Any) -> None:
+    engine.create(gateway, preset_spec("workshop", None, Scope()))
+    narrow = preset_spec("least-privilege", None, Scope())
+    kept = engine.create(gateway, narrow)
+    assert kept.ok  # the broad policies stay without --prune, as warnings
+    assert MANAGED + "SecretsManagerReadWrite" in attached(iam, TASK_ROLE)
+    assert not engine.verify(gateway, narrow).ok
+    assert engine.create(gateway, narrow, prune=True).ok
+    assert attached(iam, TASK_ROLE) == set()
+    assert engine.verify(gateway, narrow).ok
