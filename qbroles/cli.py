@@ -289,23 +289,37 @@ def create(settings: Settings, dry_run: bool, adopt: bool, prune: bool) -> int:
 
 
 @cli.command()
+@click.option(
+    "--strict", is_flag=True, help="Security findings fail the check (exit 1) instead of warning."
+)
 @click.pass_obj
-def verify(settings: Settings) -> int:
+def verify(settings: Settings, strict: bool) -> int:
     """Compare the roles in IAM with the spec, check by check. Read only.
 
     Checks for each role: it exists; its trust policy equals the spec's (compared by meaning);
     its description; each expected managed policy is attached; no other managed policy is
-    attached; the spec's tags; the ownership tag (a warning only). Exit 0 in sync, 1 not.
+    attached; the spec's tags; the ownership tag (a warning only). Then security findings
+    (warnings; failures with --strict): a trust policy without confused-deputy conditions,
+    broad managed policies, *:* grants, secrets readable but not decryptable under
+    --kms-key-arn. Exit 0 in sync, 1 not.
 
     \b
     Examples:
       qbroles verify
+      qbroles --preset least-privilege verify --strict
       if qbroles -o json verify > state.json; then echo in sync; fi
     """
     from qbroles import engine
 
     spec = settings.spec()
-    return settings.show(engine.verify(settings.gateway(), spec, workers=settings.workers))
+    report = engine.verify(
+        settings.gateway(),
+        spec,
+        strict=strict,
+        kms_key_arn=settings.scope.kms_key_arn,
+        workers=settings.workers,
+    )
+    return settings.show(report)
 
 
 @cli.command()

@@ -10,6 +10,7 @@ from qbroles.apply import apply_role
 from qbroles.aws import Gateway
 from qbroles.desired import DesiredRole, resolve
 from qbroles.errors import SafetyError
+from qbroles.findings import findings
 from qbroles.model import Report, RolePlan, RoleReport, RoleState
 from qbroles.plan import plan_create, plan_delete
 from qbroles.spec import Spec
@@ -90,19 +91,36 @@ def create(
     return Report("create", dry_run=dry_run, roles=roles, changed=bool(changing))
 
 
-def verify(gateway: Gateway, spec: Spec, *, workers: int = DEFAULT_WORKERS) -> Report:
-    """Compare IAM with the spec, check by check. Read only."""
+def verify(
+    gateway: Gateway,
+    spec: Spec,
+    *,
+    strict: bool = False,
+    kms_key_arn: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+) -> Report:
+    """Compare IAM with the spec, check by check, and add the security findings. Read only.
+
+    Findings are warnings; ``strict`` makes them failures.
+    """
     desired = resolve_spec(gateway, spec)
     observed = observe_all(gateway, spec.names, workers)
-    roles = tuple(
-        RoleReport(
-            name=role.name,
-            arn=_arn(observed[role.name]),
-            checks=verify_role(role, observed[role.name]),
+    roles = []
+    for role in desired:
+        state = observed[role.name]
+        found = (
+            ()
+            if state is None
+            else findings(role.name, state, strict=strict, kms_key_arn=kms_key_arn)
         )
-        for role in desired
-    )
-    return Report("verify", dry_run=False, roles=roles)
+        roles.append(
+            RoleReport(
+                name=role.name,
+                arn=_arn(state),
+                checks=(*verify_role(role, state), *found),
+            )
+        )
+    return Report("verify", dry_run=False, roles=tuple(roles))
 
 
 def delete(

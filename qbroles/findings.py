@@ -1,0 +1,152 @@
+"""Security findings: what a role can do that it should not need to. Pure: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from qbroles.model import Check, RoleState, Severity
+from qbroles.spec import policy_label
+
+# AWS managed policies broader than an ECS application needs: why, and what to grant instead.
+BROAD: dict[str, tuple[str, str]] = {
+    "SecretsManagerReadWrite": (
+        "grants secretsmanager:* on every secret of the account (read, change, delete) and "
+        "still no kms:Decrypt for secrets under a customer key",
+        "grant secretsmanager:GetSecretValue on the app's secrets only",
+    ),
+    "CloudWatchLogsFullAccess": (
+        "grants logs:* on every log group of the account, deleting them included",
+        "grant logs:CreateLogStream and logs:PutLogEvents on the app's log group only",
+    ),
+    "AmazonSSMReadOnlyAccess": (
+        "reads every SSM parameter of the account, other applications' secrets included",
+        "grant ssm:GetParameters on the app's parameter path only",
+    ),
+    "AdministratorAccess": (
+        "grants every action on every resource (*:*)",
+        "grant the actions the app needs on its own resources",
+    ),
+    "PowerUserAccess": (
+        "grants every action but IAM's on every resource",
+        "grant the actions the app needs on its own resources",
+    ),
+}
+ALTERNATIVE = "qbroles --preset least-privilege does this"
+
+
+def findings(
+    name: str, state: RoleState, *, strict: bool = False, kms_key_arn: str | None = None
+) -> tuple[Check, ...]:
+    """Return the security findings of one role: warnings, or failures when ``strict``."""
+    severity = Severity.ERROR if strict else Severity.WARNING
+    found: list[Check] = []
+    if _trusts_service_without_source(state.trust):
+        found.append(
+            Check(
+                "finding: confused deputy",
+                False,
+                "aws:SourceAccount and aws:SourceArn conditions",
+                "none",
+                f"the trust policy of {name} lets the service assume it on behalf of any "
+                "account; add aws:SourceAccount and aws:SourceArn conditions "
+                "(source_conditions = true in the spec; the least-privilege preset has them)",
+                severity,
+            )
+        )
+    for arn in sorted(state.managed_policies):
+        label = policy_label(arn)
+        if label in BROAD:
+            why, instead = BROAD[label]
+            found.append(
+                Check(
+                    f"finding: broad policy {label}",
+                    False,
+                    "narrow grants",
+                    label,
+                    f"{label} {why}; {instead} ({ALTERNATIVE})",
+                    severity,
+                )
+            )
+    for policy, document in sorted(state.inline_policies.items()):
+        if document is not None and any(_everything(s) for s in _allows(document)):
+            found.append(
+                Check(
+                    f"finding: broad inline policy {policy}",
+                    False,
+                    "narrow grants",
+                    "*:* on *",
+                    f"inline policy {policy} allows every action on every resource; grant the "
+                    "actions the app needs on its own resources",
+                    severity,
+                )
+            )
+    if kms_key_arn and _reads_secrets(state) and not _decrypts(state, kms_key_arn):
+        found.append(
+            Check(
+                "finding: secrets without kms:Decrypt",
+                False,
+                f"kms:Decrypt on {kms_key_arn}",
+                "none",
+                f"{name} may read secrets but not decrypt those under the customer key "
+                f"{kms_key_arn}, so tasks fail with ResourceInitializationError; grant "
+                "kms:Decrypt on that key (--kms-key-arn with the least-privilege preset)",
+                severity,
+            )
+        )
+    return tuple(found)
+
+
+def _trusts_service_without_source(trust: Mapping[str, Any] | None) -> bool:
+    for statement in _allows(trust or {}):
+        principal = statement.get("Principal", {})
+        if isinstance(principal, Mapping) and "Service" in principal:
+            keys = {
+                key.lower()
+                for block in (statement.get("Condition") or {}).values()
+                if isinstance(block, Mapping)
+                for key in block
+            }
+            if not keys & {"aws:sourceaccount", "aws:sourcearn"}:
+                return True
+    return False
+
+
+def _allows(document: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    statements = document.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if isinstance(statement, Mapping) and statement.get("Effect") == "Allow":
+            yield statement
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _everything(statement: Mapping[str, Any]) -> bool:
+    actions = {str(a) for a in _listed(statement.get("Action", []))}
+    resources = {str(r) for r in _listed(statement.get("Resource", []))}
+    return bool(actions & {"*", "*:*"}) and "*" in resources
+
+
+def _inline_actions(state: RoleState) -> Iterator[tuple[str, list[Any]]]:
+    for document in state.inline_policies.values():
+        for statement in _allows(document or {}):
+            for action in _listed(statement.get("Action", [])):
+                yield str(action).lower(), _listed(statement.get("Resource", []))
+
+
+def _reads_secrets(state: RoleState) -> bool:
+    if any(policy_label(arn) == "SecretsManagerReadWrite" for arn in state.managed_policies):
+        return True
+    return any(
+        action in ("secretsmanager:getsecretvalue", "secretsmanager:*", "*")
+        for action, _ in _inline_actions(state)
+    )
+
+
+def _decrypts(state: RoleState, key: str) -> bool:
+    return any(
+        action in ("kms:decrypt", "kms:*", "*") and (key in resources or "*" in resources)
+        for action, resources in _inline_actions(state)
+    )
