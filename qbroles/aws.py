@@ -214,6 +214,16 @@ class Gateway:
                 return None
         return decode_document(answer["PolicyDocument"])
 
+    def managed_policy_document(self, arn: str) -> dict[str, Any] | None:
+        """Return the default version of a managed policy's document (two reads)."""
+        with self._translated("GetPolicy", arn, subject="policy"):
+            try:
+                version = self.client.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+                answer = self.client.get_policy_version(PolicyArn=arn, VersionId=version)
+            except self.client.exceptions.NoSuchEntityException:
+                return None
+        return decode_document(answer["PolicyVersion"]["Document"])
+
     def source_scope(self) -> SourceScope:
         """Return the caller's account, region and partition (one sts:GetCallerIdentity)."""
         if self.region is None or self._sts is None:
@@ -416,7 +426,7 @@ class Gateway:
         return code == "MalformedPolicyDocument" and "invalid principal" in message
 
     @contextmanager
-    def _translated(self, operation: str, role: str) -> Iterator[None]:
+    def _translated(self, operation: str, role: str, subject: str = "role") -> Iterator[None]:
         """Turn botocore's exceptions into one-line AwsErrors naming the call and the role."""
         from botocore.exceptions import (
             BotoCoreError,
@@ -430,7 +440,7 @@ class Gateway:
         )
         from botocore.parsers import ResponseParserError
 
-        where = f"{operation} on role {role}"
+        where = f"{operation} on {subject} {role}"
         try:
             yield
         except ClientError as exc:

@@ -292,8 +292,15 @@ def create(settings: Settings, dry_run: bool, adopt: bool, prune: bool) -> int:
 @click.option(
     "--strict", is_flag=True, help="Security findings fail the check (exit 1) instead of warning."
 )
+@click.option(
+    "--task-definition",
+    "task_definition",
+    metavar="FILE",
+    help="Also check that the roles can start this ECS task (its JSON, as register- or "
+    "describe-task-definition has it): image pulls, logs, secrets, role ARNs.",
+)
 @click.pass_obj
-def verify(settings: Settings, strict: bool) -> int:
+def verify(settings: Settings, strict: bool, task_definition: str | None) -> int:
     """Compare the roles in IAM with the spec, check by check. Read only.
 
     Checks for each role: it exists; its trust policy equals the spec's (compared by meaning);
@@ -307,16 +314,20 @@ def verify(settings: Settings, strict: bool) -> int:
     Examples:
       qbroles verify
       qbroles --preset least-privilege verify --strict
+      qbroles verify --task-definition taskdef.json    # before deploying: can it start?
       if qbroles -o json verify > state.json; then echo in sync; fi
     """
     from qbroles import engine
+    from qbroles.taskdef import load_task_definition
 
     spec = settings.spec()
+    task = load_task_definition(task_definition) if task_definition else None
     report = engine.verify(
         settings.gateway(),
         spec,
         strict=strict,
         kms_key_arn=settings.scope.kms_key_arn,
+        task=task,
         workers=settings.workers,
     )
     return settings.show(report)

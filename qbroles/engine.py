@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from qbroles.apply import apply_role
 from qbroles.aws import Gateway
 from qbroles.desired import DesiredRole, resolve
-from qbroles.errors import SafetyError
+from qbroles.errors import InputError, SafetyError
+from qbroles.evaluate import Decision, Outcome, Policy, evaluate
 from qbroles.findings import findings
-from qbroles.model import Report, RolePlan, RoleReport, RoleState
+from qbroles.model import Check, Report, RolePlan, RoleReport, RoleState, Severity
 from qbroles.plan import plan_create, plan_delete
-from qbroles.spec import Spec
+from qbroles.spec import Spec, policy_label
+from qbroles.taskdef import Requirement, TaskDefinition, requirements
 from qbroles.verify import verify_absent, verify_role
 
 T = TypeVar("T")
@@ -97,14 +99,22 @@ def verify(
     *,
     strict: bool = False,
     kms_key_arn: str | None = None,
+    task: TaskDefinition | None = None,
     workers: int = DEFAULT_WORKERS,
 ) -> Report:
     """Compare IAM with the spec, check by check, and add the security findings. Read only.
 
-    Findings are warnings; ``strict`` makes them failures.
+    Findings are warnings; ``strict`` makes them failures. With a task definition, also
+    check that its roles can do what starting that task needs.
     """
+    if task is not None and not any(role.kind == "execution" for role in spec.roles):
+        raise InputError(
+            '--task-definition needs a role with kind = "execution" in the spec; '
+            "the presets have one."
+        )
     desired = resolve_spec(gateway, spec)
     observed = observe_all(gateway, spec.names, workers)
+    can = _task_checks(gateway, desired, observed, task, kms_key_arn) if task else {}
     roles = []
     for role in desired:
         state = observed[role.name]
@@ -117,7 +127,7 @@ def verify(
             RoleReport(
                 name=role.name,
                 arn=_arn(state),
-                checks=(*verify_role(role, state), *found),
+                checks=(*verify_role(role, state), *found, *can.get(role.name, ())),
             )
         )
     return Report("verify", dry_run=False, roles=tuple(roles))
@@ -154,6 +164,71 @@ def delete(
         for plan in plans
     )
     return Report("delete", dry_run=dry_run, roles=roles, changed=bool(changing))
+
+
+def _task_checks(
+    gateway: Gateway,
+    desired: Sequence[DesiredRole],
+    observed: Mapping[str, RoleState | None],
+    task: TaskDefinition,
+    kms_key_arn: str | None,
+) -> dict[str, tuple[Check, ...]]:
+    """Return, per role, whether it can do what starting the task needs (evaluated locally)."""
+    needs = requirements(task, gateway.source_scope(), kms_key_arn=kms_key_arn)
+    documents: dict[str, Mapping[str, Any] | None] = {}
+
+    def managed(arn: str) -> Policy:
+        if arn not in documents:
+            documents[arn] = gateway.managed_policy_document(arn)
+        return Policy(policy_label(arn), documents[arn] or {})
+
+    checks: dict[str, tuple[Check, ...]] = {}
+    for role in desired:
+        state = observed[role.name]
+        if role.kind is None or state is None:
+            continue
+        policies = [managed(arn) for arn in sorted(state.managed_policies)]
+        policies += [Policy(f"inline {n}", d or {}) for n, d in state.inline_policies.items()]
+        boundary = managed(state.permissions_boundary) if state.permissions_boundary else None
+        found = [
+            _can(role.name, need, evaluate(policies, need.action, need.resource, boundary=boundary))
+            for need in needs
+            if need.kind == role.kind
+        ]
+        named = task.role_arns.get(role.kind)
+        if named is not None:
+            same = named.rsplit("/", 1)[-1] == role.name
+            found.append(
+                Check(
+                    f"task definition {role.kind}RoleArn",
+                    same,
+                    role.name,
+                    named,
+                    "names this role" if same else f"names {named}, not the role {role.name}",
+                )
+            )
+        checks[role.name] = tuple(found)
+    return checks
+
+
+def _can(role: str, need: Requirement, decision: Decision) -> Check:
+    allowed = decision.outcome is Outcome.ALLOWED
+    if allowed:
+        message = f"may {need.action} ({decision.by})"
+    elif decision.outcome is Outcome.CONDITIONAL:
+        message = f"may {need.action} on {need.resource} only under a condition ({decision.by})"
+    else:
+        message = f"{role} cannot {need.action} on {need.resource}, needed to {need.why}" + (
+            f" ({decision})" if decision.by else ""
+        )
+    return Check(
+        f"can {need.action}",
+        allowed,
+        need.resource,
+        str(decision),
+        message,
+        Severity.WARNING if decision.outcome is Outcome.CONDITIONAL else Severity.ERROR,
+    )
 
 
 def resolve_spec(gateway: Gateway, spec: Spec) -> tuple[DesiredRole, ...]:
