@@ -399,3 +399,19 @@ def test_least_privilege_preset_through_the_cli(iam: Any) -> None:
     assert {"qbroles-execution", "qbroles-task"} <= names
     assert run("--preset", "least-privilege", "verify").exit_code == 0
     assert run("verify").exit_code == ExitCode.DIFFERENCES  # the workshop roles differ
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [(None, "does not exist"), ("{", "is not valid JSON"), ("{}", "no containerDefinitions")],
+)
+def test_bad_task_definition_is_exit_2_before_any_call(
+    tmp_path: Path, calls: list[str], content: str | None, needle: str
+) -> None:
+    path = tmp_path / "task.json"
+    if content is not None:
+        path.write_text(content)
+    result = run("verify", "--task-definition", str(path))
+    assert result.exit_code == ExitCode.USAGE
+    assert needle in result.stderr
+    assert calls == []

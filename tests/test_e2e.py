@@ -338,3 +338,66 @@ def test_interrupt_while_waiting_on_aws_exits_130_at_once(
     assert process.returncode == 130, err
     assert err.strip() == "qbroles: interrupted; rerun the same command to finish."
     assert out == ""
+
+
+TASKDEF = str(Path(__file__).parent / "taskdefs" / "questionbank.json")
+
+
+def test_least_privilege_end_to_end_then_the_task_definition_check(env: dict[str, str]) -> None:
+    created = qbroles(env, "--preset", "least-privilege", "create")
+    assert created.returncode == 0, created.stderr
+
+    # The witness: the documents IAM now holds.
+    role = aws(env, "iam", "get-role", "--role-name", EXEC_ROLE)["Role"]
+    condition = role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
+    assert condition["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    assert condition["ArnLike"] == {"aws:SourceArn": "arn:aws:ecs:us-east-1:123456789012:*"}
+    assert witnessed_policies(env, EXEC_ROLE) == {
+        MANAGED + "service-role/AmazonECSTaskExecutionRolePolicy"
+    }
+    assert witnessed_policies(env, TASK_ROLE) == set()
+    inline = aws(env, "iam", "get-role-policy", "--role-name", TASK_ROLE,
+                 "--policy-name", "qbroles-task")["PolicyDocument"]  # fmt: skip
+    by_sid = {s["Sid"]: s for s in inline["Statement"]}
+    assert by_sid["ReadAppSecrets"]["Resource"] == [
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:questionbank/*"
+    ]
+    assert by_sid["WriteAppLogs"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+
+    checked = qbroles(
+        env, "--preset", "least-privilege", "-o", "json", "verify", "--strict",
+        "--task-definition", TASKDEF,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+    checks = [c for r in json.loads(checked.stdout)["roles"] for c in r["checks"]]
+    assert sum(c["check"].startswith("can ") for c in checks) == 8
+    assert all(c["ok"] for c in checks)
+
+
+def test_workshop_findings_are_warnings_and_strict_fails(env: dict[str, str]) -> None:
+    assert qbroles(env, "create").returncode == 0
+    relaxed = qbroles(env, "-o", "json", "verify")
+    assert relaxed.returncode == 0
+    warnings = [
+        c["check"]
+        for r in json.loads(relaxed.stdout)["roles"]
+        for c in r["checks"]
+        if not c["ok"] and c["severity"] == "warning"
+    ]
+    assert "finding: broad policy SecretsManagerReadWrite" in warnings
+    assert "finding: confused deputy" in warnings
+    assert qbroles(env, "verify", "--strict").returncode == 1
+    ssm_task = str(Path(TASKDEF).with_name("questionbank-ssm.json"))
+    denied = qbroles(env, "-o", "json", "verify", "--task-definition", ssm_task)
+    assert denied.returncode == 1
+    failed = [
+        c["message"]
+        for r in json.loads(denied.stdout)["roles"]
+        for c in r["checks"]
+        if not c["ok"] and c["severity"] == "error"
+    ]
+    assert failed == [
+        f"{EXEC_ROLE} cannot ssm:GetParameters on "
+        "arn:aws:ssm:us-east-1:123456789012:parameter/questionbank/api-url, "
+        "needed to inject API_URL into api"
+    ]
