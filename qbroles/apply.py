@@ -17,6 +17,7 @@ from qbroles.model import (
     RemoveFromInstanceProfile,
     RolePlan,
     TagRole,
+    UntagRole,
     UpdateRole,
     UpdateTrustPolicy,
 )
@@ -44,6 +45,8 @@ def apply_role(gateway: Gateway, plan: RolePlan) -> tuple[Action, ...]:
                 gateway.delete_boundary(role)
             case TagRole(role=role, tags=tags):
                 gateway.tag_role(role, dict(tags), fresh=fresh)
+            case UntagRole(role=role, keys=keys):
+                gateway.untag_role(role, keys)
             case AttachPolicy(role=role, policy_arn=arn):
                 gateway.attach_policy(role, arn, fresh=fresh)
             case DetachPolicy(role=role, policy_arn=arn):

@@ -329,6 +329,11 @@ class Gateway:
             fresh=fresh,
         )
 
+    def untag_role(self, name: str, keys: tuple[str, ...]) -> None:
+        self._write(
+            "UntagRole", name, lambda: self.client.untag_role(RoleName=name, TagKeys=list(keys))
+        )
+
     def attach_policy(self, name: str, arn: str, *, fresh: bool = False) -> None:
         self._write(
             "AttachRolePolicy",

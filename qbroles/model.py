@@ -125,6 +125,18 @@ class TagRole(_RoleAction):
 
 
 @dataclass(frozen=True)
+class UntagRole(_RoleAction):
+    keys: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"untag {self.role}: {self.target}"
+
+    @property
+    def target(self) -> str | None:
+        return ", ".join(self.keys)
+
+
+@dataclass(frozen=True)
 class AttachPolicy(_RoleAction):
     policy_arn: str
 
@@ -186,6 +198,7 @@ Action = (
     | PutBoundary
     | DeleteBoundary
     | TagRole
+    | UntagRole
     | AttachPolicy
     | DetachPolicy
     | RemoveFromInstanceProfile
@@ -202,6 +215,7 @@ ACTION_NAMES: dict[type[Any], str] = {
     PutBoundary: "put_permissions_boundary",
     DeleteBoundary: "delete_permissions_boundary",
     TagRole: "tag_role",
+    UntagRole: "untag_role",
     AttachPolicy: "attach_policy",
     DetachPolicy: "detach_policy",
     RemoveFromInstanceProfile: "remove_from_instance_profile",

@@ -19,11 +19,12 @@ from qbroles.model import (
     RolePlan,
     RoleState,
     TagRole,
+    UntagRole,
     UpdateRole,
     UpdateTrustPolicy,
 )
 from qbroles.policies import same_policy
-from qbroles.spec import OWNER_TAG
+from qbroles.spec import OWNER_TAG, RECORD_TAG
 
 Observed = Mapping[str, RoleState | None]
 
@@ -91,6 +92,9 @@ def plan_role(
     missing_tags = {k: v for k, v in role.tags.items() if state.tags.get(k) != v}
     if missing_tags:
         actions.append(TagRole(role.name, missing_tags))
+    dropped = _dropped_tags(role.tags, state.tags)
+    if dropped:
+        actions.append(UntagRole(role.name, dropped))
     if not same_policy(state.trust, role.trust):
         actions.append(UpdateTrustPolicy(role.name, role.trust))
     if (state.description, state.max_session_duration) != (
@@ -119,6 +123,18 @@ def plan_role(
         extra = sorted(state.managed_policies - set(role.managed_policies))
         actions.extend(DetachPolicy(role.name, arn) for arn in extra)
     return RolePlan(role.name, tuple(actions))
+
+
+def _dropped_tags(wanted: Mapping[str, str], found: Mapping[str, str]) -> tuple[str, ...]:
+    """Return the tags qbroles set earlier (per its record) that the spec no longer has.
+
+    Tags qbroles did not set are never removed: only keys named in its record tag go.
+    """
+    ours = set(found.get(RECORD_TAG, "").split())
+    keys = {key for key in ours if key in found and key not in wanted}
+    if RECORD_TAG in found and RECORD_TAG not in wanted:
+        keys.add(RECORD_TAG)
+    return tuple(sorted(keys))
 
 
 def plan_delete(names: Sequence[str], observed: Observed) -> tuple[RolePlan, ...]:

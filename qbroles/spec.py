@@ -19,6 +19,8 @@ from qbroles.policies import compact_size, fill, placeholders, policy_problem
 DEFAULT_APP = "QuestionBank"
 DEFAULT_SERVICE = "ecs-tasks.amazonaws.com"
 OWNER_TAG = ("ManagedBy", "qbroles")
+# The spec's tag keys that qbroles set, space-separated: what it may untag when the spec drops one.
+RECORD_TAG = "qbroles:tags"
 
 # IAM's own limits (see the IAM quotas page).
 MAX_MANAGED_POLICIES = 20
@@ -57,8 +59,9 @@ class RoleSpec:
 
     @property
     def all_tags(self) -> dict[str, str]:
-        """Return the tags the role must carry: the spec's and the ownership mark."""
-        return {**dict(self.tags), OWNER_TAG[0]: OWNER_TAG[1]}
+        """Return the tags the role must carry: the spec's, their record, the ownership mark."""
+        record = {RECORD_TAG: " ".join(key for key, _ in self.tags)} if self.tags else {}
+        return {**dict(self.tags), **record, OWNER_TAG[0]: OWNER_TAG[1]}
 
     def policy_arns(self, partition: str) -> tuple[str, ...]:
         """Return the managed policies as ARNs in the given partition."""
@@ -336,10 +339,22 @@ def _tags(value: Any, where: str) -> tuple[tuple[str, str], ...]:
             not tag_key.lower().startswith("aws:"), f"{key}: {tag_key!r}: the aws: prefix is AWS's"
         )
         _expect(
-            tag_key != OWNER_TAG[0],
-            f"{key}: {tag_key!r} is qbroles' ownership tag and is set by qbroles itself",
+            tag_key not in (OWNER_TAG[0], RECORD_TAG),
+            f"{key}: {tag_key!r} is set by qbroles itself (ownership and its record of tags)",
         )
-    _expect(len(value) < MAX_TAGS, f"{key}: at most {MAX_TAGS - 1} tags (IAM allows {MAX_TAGS})")
+        _expect(
+            not any(c.isspace() for c in tag_key),
+            f"{key}: {tag_key!r}: qbroles records the keys it sets in one tag, "
+            "separated by spaces, so a key cannot hold white space",
+        )
+    _expect(
+        len(value) <= MAX_TAGS - 2,
+        f"{key}: at most {MAX_TAGS - 2} tags (IAM allows {MAX_TAGS}; qbroles sets two itself)",
+    )
+    _expect(
+        len(" ".join(value)) <= 256,
+        f"{key}: the keys add up to more than 256 characters, too long for qbroles' record of them",
+    )
     return tuple(sorted(value.items()))
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from qbroles.desired import DesiredRole
 from qbroles.model import Check, RoleState, Severity
 from qbroles.policies import same_policy, trust_summary
-from qbroles.spec import OWNER_TAG, policy_label
+from qbroles.spec import OWNER_TAG, RECORD_TAG, policy_label
 
 PRESENT, MISSING = "present", "missing"
 ATTACHED, NOT_ATTACHED = "attached", "not attached"
@@ -104,7 +104,7 @@ def verify_role(
 
     owner_key, owner_value = OWNER_TAG
     for key, value in role.tags.items():
-        if key != owner_key:
+        if key not in (owner_key, RECORD_TAG):
             checks.append(_equal(f"tag {key}", value, state.tags.get(key)))
     checks.append(
         Check(

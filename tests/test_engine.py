@@ -482,3 +482,16 @@ def test_scoped_roles_need_a_region(iam: Any, calls: list[str]) -> None:
     with pytest.raises(InputError, match="no region is set; pass --region"):
         engine.verify(gateway, full_spec())
     assert calls == []
+
+
+def test_tags_qbroles_set_follow_the_spec_and_others_stay(gateway: Gateway, iam: Any) -> None:
+    def spec_with(tags: dict[str, str]) -> Any:
+        return parse_spec({"role": [{"name": "Tagged", "tags": tags}]}, source="test")
+
+    engine.create(gateway, spec_with({"Team": "web", "Old": "x"}))
+    iam.tag_role(RoleName="Tagged", Tags=[{"Key": "ByHand", "Value": "keep"}])
+    assert engine.create(gateway, spec_with({"Team": "ops"})).ok
+
+    tags = {t["Key"]: t["Value"] for t in iam.get_role(RoleName="Tagged")["Role"]["Tags"]}
+    assert tags == {"Team": "ops", "ByHand": "keep", "ManagedBy": "qbroles", "qbroles:tags": "Team"}
+    assert engine.verify(gateway, spec_with({"Team": "ops"})).ok

@@ -19,6 +19,7 @@ from qbroles.model import (
     RemoveFromInstanceProfile,
     RoleState,
     TagRole,
+    UntagRole,
     UpdateRole,
     UpdateTrustPolicy,
 )
@@ -37,7 +38,7 @@ DESIRED = resolve_role(ROLE, "aws", None)
 WANTED = frozenset(
     {ARN + "AmazonRDSReadOnlyAccess", ARN + "service-role/AmazonECSTaskExecutionRolePolicy"}
 )
-OWNED = {"ManagedBy": "qbroles", "Team": "web"}
+OWNED = {"ManagedBy": "qbroles", "Team": "web", "qbroles:tags": "Team"}
 
 
 def state(**changes: Any) -> RoleState:
@@ -200,8 +201,28 @@ def test_source_conditions_go_into_the_trust_policy_and_are_converged() -> None:
 
 
 def test_missing_or_changed_spec_tag_is_set_and_foreign_tags_kept() -> None:
-    tags = {"ManagedBy": "qbroles", "Team": "ops", "CostCenter": "42"}
+    tags = {"ManagedBy": "qbroles", "Team": "ops", "CostCenter": "42", "qbroles:tags": "Team"}
     assert actions(state(tags=tags)) == (TagRole(ROLE.name, {"Team": "web"}),)
+
+
+def test_a_tag_qbroles_set_and_the_spec_dropped_is_removed_others_never() -> None:
+    tags = {**OWNED, "Old": "x", "Other": "y", "qbroles:tags": "Old Team"}
+    assert actions(state(tags=tags)) == (
+        TagRole(ROLE.name, {"qbroles:tags": "Team"}),
+        UntagRole(ROLE.name, ("Old",)),
+    )
+
+
+def test_a_spec_without_tags_removes_what_qbroles_set_and_its_record() -> None:
+    untagged = resolve_role(
+        RoleSpec(
+            name=ROLE.name, description=ROLE.description, managed_policies=ROLE.managed_policies
+        ),
+        "aws",
+        None,
+    )
+    found = state(tags={**OWNED, "Other": "y"})
+    assert actions(found, role=untagged) == (UntagRole(ROLE.name, ("Team", "qbroles:tags")),)
 
 
 def test_unowned_role_is_refused_without_adopt() -> None:

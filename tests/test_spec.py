@@ -68,7 +68,7 @@ def test_spec_file_is_read(tmp_path: Path) -> None:
     assert role.name == "Shop-ECS-TaskRole"
     assert role.description == "Task role of Shop"
     assert role.tags == (("Team", "web"),)
-    assert role.all_tags == {"Team": "web", "ManagedBy": "qbroles"}
+    assert role.all_tags == {"Team": "web", "ManagedBy": "qbroles", "qbroles:tags": "Team"}
     assert role.policy_arns("aws-us-gov") == (
         "arn:aws-us-gov:iam::aws:policy/AmazonRDSReadOnlyAccess",
         "arn:aws:iam::123456789012:policy/team/Custom",
@@ -121,9 +121,11 @@ STATEMENT = (
         (ROLE + "tags = [1]\n", "key 'tags' must be a table"),
         (ROLE + "tags = { Team = 1 }\n", "the value of 'Team' must be a string"),
         (ROLE + 'tags = { "aws:x" = "y" }\n', "the aws: prefix is AWS's"),
-        (ROLE + 'tags = { ManagedBy = "me" }\n', "ownership tag"),
+        (ROLE + 'tags = { ManagedBy = "me" }\n', "set by qbroles itself"),
+        (ROLE + 'tags = { "qbroles:tags" = "me" }\n', "set by qbroles itself"),
+        (ROLE + 'tags = { "Cost Center" = "1" }\n', "a key cannot hold white space"),
         (ROLE + 'tags = { "a;b" = "y" }\n', "is not a valid IAM tag"),
-        (ROLE + "[role.tags]\n" + "".join(f'k{i} = "v"\n' for i in range(50)), "at most 49 tags"),
+        (ROLE + "[role.tags]\n" + "".join(f'k{i} = "v"\n' for i in range(49)), "at most 48 tags"),
         (ROLE + 'kind = "web"\n', "key 'kind' must be execution or task"),
         (ROLE + 'path = "ecs"\n', "key 'path': 'ecs' must start and end with /"),
         (ROLE + "max_session_duration = 100\n", "from 3600 to 43200"),
