@@ -14,6 +14,7 @@ from qbroles.model import Report
 from qbroles.spec import Spec, policy_label
 
 EXTRA_POLICY = "arn:aws:iam::aws:policy/AmazonS3FullAccess"
+REGION = "us-east-1"  # the emulated account's region
 # Variables that would send the emulated calls elsewhere or name a profile the demo does not need.
 _OUTSIDE = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_IAM")
 
@@ -35,7 +36,7 @@ def emulator() -> Iterator[Any]:
         mock.patch.dict(os.environ, clean, clear=True),
         mock_aws(config={"iam": {"load_aws_managed_policies": True}}),
     ):
-        yield boto3.client("iam", region_name="us-east-1")
+        yield boto3.client("iam", region_name=REGION)
 
 
 def run_demo(
@@ -46,10 +47,18 @@ def run_demo(
     workers: int = engine.DEFAULT_WORKERS,
 ) -> int:
     """Create, verify, drift, catch, repair, delete; return 0 when every step did as expected."""
+    import boto3
+
     from qbroles.aws import Gateway
 
     with emulator() as client:
-        gateway = Gateway(client, partition="aws", patience=5.0)
+        gateway = Gateway(
+            client,
+            partition="aws",
+            region=REGION,
+            sts=lambda: boto3.client("sts", region_name=REGION),
+            patience=5.0,
+        )
         announce("1. create the roles on an empty (emulated) account")
         created = show(engine.create(gateway, spec, workers=workers))
 

@@ -232,6 +232,12 @@ def test_demo_tells_the_whole_story() -> None:
     assert failed == ["policy AmazonRDSReadOnlyAccess", "unexpected policy AmazonS3FullAccess"]
 
 
+def test_demo_with_the_least_privilege_preset() -> None:
+    result = run("--preset", "least-privilege", "-o", "json", "demo")
+    assert result.exit_code == 0, result.stderr
+    assert [s["ok"] for s in document(result)["steps"]] == [True, True, False, True, True]
+
+
 def test_demo_table_runs_without_moto_already_active() -> None:
     result = run("demo")
     assert result.exit_code == 0, result.stderr
