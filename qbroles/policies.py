@@ -169,7 +169,7 @@ def decode_document(document: Any) -> dict[str, Any] | None:
 
 
 def trust_summary(document: Mapping[str, Any] | None) -> str:
-    """Return one line telling who may assume the role, for tables."""
+    """Return one line per statement: effect, principal (trust policies), actions."""
     if document is None:
         return "none"
     statements = document.get("Statement", [])
@@ -189,7 +189,7 @@ def trust_summary(document: Mapping[str, Any] | None) -> str:
         actions = ",".join(str(a) for a in _listed(statement.get("Action", "?")))
         condition = " if ..." if statement.get("Condition") else ""
         effect = statement.get("Effect", "?")
-        parts.append(f"{effect} {' '.join(who) or '?'} {actions}{condition}")
+        parts.append(" ".join(filter(None, [effect, *who, actions])) + condition)
     return "; ".join(parts) or "no statements"
 
 
