@@ -284,3 +284,30 @@ def test_task_definition_needs_an_execution_role_in_the_spec(gateway: Gateway) -
     task = load_task_definition(str(TASKDEFS / "questionbank.json"))
     with pytest.raises(InputError, match='kind = "execution"'):
         engine.verify(gateway, spec, task=task)
+
+
+def test_registry_credentials_ssm_by_arn_and_non_ecr_images() -> None:
+    from qbroles.taskdef import TaskDefinition
+
+    credentials = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dockerhub-XyZ123"
+    parameter = "arn:aws:ssm:eu-west-1:123456789012:parameter/shared/flag"
+    task = TaskDefinition(
+        "inline",
+        {
+            "containerDefinitions": [
+                {
+                    "name": "web",
+                    "image": "docker.io/library/nginx:1.27",
+                    "repositoryCredentials": {"credentialsParameter": credentials},
+                    "secrets": [{"name": "FLAG", "valueFrom": parameter}],
+                    "logConfiguration": {"logDriver": "json-file"},
+                }
+            ]
+        },
+    )
+    here = SourceScope("aws", "123456789012", "us-east-1")
+    needs = [(n.action, n.resource, n.why) for n in requirements(task, here)]
+    assert needs == [
+        ("secretsmanager:GetSecretValue", credentials, "log in to the registry of web"),
+        ("ssm:GetParameters", parameter, "inject FLAG into web"),
+    ]
