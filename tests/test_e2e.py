@@ -152,6 +152,12 @@ def aws(env: dict[str, str], *args: str, check: bool = True) -> Any:
     return json.loads(done.stdout) if done.stdout.strip() else None
 
 
+def not_ok(stdout: str, severity: str = "error") -> list[dict[str, Any]]:
+    """Return the checks of a JSON report that are not ok, of one severity."""
+    checks = [c for r in json.loads(stdout)["roles"] for c in r["checks"]]
+    return [c for c in checks if not c["ok"] and c["severity"] == severity]
+
+
 def witnessed_policies(env: dict[str, str], role: str) -> set[str]:
     answer = aws(env, "iam", "list-attached-role-policies", "--role-name", role)
     return {policy["PolicyArn"] for policy in answer["AttachedPolicies"]}
@@ -206,8 +212,7 @@ def test_drift_by_hand_is_caught_and_repaired(env: dict[str, str]) -> None:
 
     drifted = qbroles(env, "-o", "json", "verify")
     assert drifted.returncode == 1
-    checks = [c for r in json.loads(drifted.stdout)["roles"] for c in r["checks"]]
-    failed = [c["check"] for c in checks if not c["ok"] and c["severity"] == "error"]
+    failed = [c["check"] for c in not_ok(drifted.stdout)]
     assert failed == ["policy AmazonSSMReadOnlyAccess", "unexpected policy AmazonS3FullAccess"]
 
     repaired = qbroles(env, "create", "--prune")
@@ -378,24 +383,14 @@ def test_workshop_findings_are_warnings_and_strict_fails(env: dict[str, str]) ->
     assert qbroles(env, "create").returncode == 0
     relaxed = qbroles(env, "-o", "json", "verify")
     assert relaxed.returncode == 0
-    warnings = [
-        c["check"]
-        for r in json.loads(relaxed.stdout)["roles"]
-        for c in r["checks"]
-        if not c["ok"] and c["severity"] == "warning"
-    ]
+    warnings = [c["check"] for c in not_ok(relaxed.stdout, "warning")]
     assert "finding: broad policy SecretsManagerReadWrite" in warnings
     assert "finding: confused deputy" in warnings
     assert qbroles(env, "verify", "--strict").returncode == 1
     ssm_task = str(Path(TASKDEF).with_name("questionbank-ssm.json"))
     denied = qbroles(env, "-o", "json", "verify", "--task-definition", ssm_task)
     assert denied.returncode == 1
-    failed = [
-        c["message"]
-        for r in json.loads(denied.stdout)["roles"]
-        for c in r["checks"]
-        if not c["ok"] and c["severity"] == "error"
-    ]
+    failed = [c["message"] for c in not_ok(denied.stdout)]
     assert failed == [
         f"{EXEC_ROLE} cannot ssm:GetParameters on "
         "arn:aws:ssm:us-east-1:123456789012:parameter/questionbank/api-url, "
