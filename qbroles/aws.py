@@ -231,7 +231,9 @@ class Gateway:
                 "these roles are scoped to the account and region, but no region is set; "
                 "pass --region or set AWS_REGION."
             )
-        with self._translated("GetCallerIdentity", "-"):
+        with self._translated(
+            "GetCallerIdentity", "the caller", subject="identity of", service="sts"
+        ):
             arn = self._sts().get_caller_identity()["Arn"]
         _, partition, _, _, account, _ = arn.split(":", 5)
         return SourceScope(partition=partition, account=account, region=self.region)
@@ -431,7 +433,9 @@ class Gateway:
         return code == "MalformedPolicyDocument" and "invalid principal" in message
 
     @contextmanager
-    def _translated(self, operation: str, role: str, subject: str = "role") -> Iterator[None]:
+    def _translated(
+        self, operation: str, role: str, subject: str = "role", service: str = "iam"
+    ) -> Iterator[None]:
         """Turn botocore's exceptions into one-line AwsErrors naming the call and the role."""
         from botocore.exceptions import (
             BotoCoreError,
@@ -449,7 +453,9 @@ class Gateway:
         try:
             yield
         except ClientError as exc:
-            raise AwsError(_client_error_message(exc, operation, where)) from None
+            # The call that failed, exactly (one block may make several calls).
+            action = f"{service}:{getattr(exc, 'operation_name', None) or operation}"
+            raise AwsError(_client_error_message(exc, action, where)) from None
         except (NoCredentialsError, PartialCredentialsError):
             raise AwsError(
                 f"{where}: no usable AWS credentials; set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
@@ -488,7 +494,7 @@ def _reject_non_xml(response_dict: dict[str, Any], **_: Any) -> None:
         raise ResponseParserError(f"not an IAM answer: {head[:32]!r}")
 
 
-def _client_error_message(exc: Any, operation: str, where: str) -> str:
+def _client_error_message(exc: Any, action: str, where: str) -> str:
     error = exc.response.get("Error", {})
     code = error.get("Code", "") or str(
         exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -497,7 +503,7 @@ def _client_error_message(exc: Any, operation: str, where: str) -> str:
     attempts = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) + 1
     if code in _DENIED_CODES:
         return (
-            f"AWS denied iam:{operation} ({where}): {message}; grant iam:{operation} to the "
+            f"AWS denied {action} ({where}): {message}; grant {action} to the "
             "caller or use a profile that has it."
         )
     if code in _CREDENTIAL_CODES:

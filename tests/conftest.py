@@ -155,5 +155,13 @@ def inject(
         answer = answers[index]
         return answer(request) if callable(answer) else answer
 
-    client.meta.events.register_first(f"before-send.iam.{operation}", handler)
+    service = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.register_first(f"before-send.{service}.{operation}", handler)
     return seen
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Keep the reliability figures of this run (see tests/figures.py)."""
+    from tests.figures import save
+
+    save()
