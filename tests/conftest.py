@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import botocore.handlers
+import hypothesis
 import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 from qbroles.aws import Gateway
 from qbroles.spec import default_spec
+from tests.servers import MotoServer
 
 MANAGED = "arn:aws:iam::aws:policy/"
 EXEC_ROLE = "QuestionBank-ECS-TaskExecutionRole"
@@ -160,8 +163,36 @@ def inject(
     return seen
 
 
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    moto = MotoServer(tmp_path_factory.mktemp("moto") / "server.log")
+    yield moto
+    moto.stop()
+
+
+@pytest.fixture
+def env(server: MotoServer, tmp_path: Path) -> dict[str, str]:
+    """A shell environment that points every AWS client at the moto server, as a user would."""
+    server.reset()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return {
+        **base,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": server.url,
+        "AWS_CONFIG_FILE": str(tmp_path / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+        "NO_COLOR": "1",
+    }
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Keep the reliability figures of this run (see tests/figures.py)."""
     from tests.figures import save
 
     save()
+
+
+# `pytest --hypothesis-profile=deep` runs every property and state-machine suite ten times longer.
+hypothesis.settings.register_profile("deep", max_examples=1000)

@@ -22,3 +22,10 @@ def save() -> None:
     if FIGURES:
         OUT.parent.mkdir(exist_ok=True)
         OUT.write_text(json.dumps(dict(sorted(FIGURES.items())), indent=2) + "\n")
+
+
+def scaled(examples: int) -> int:
+    """Return how many examples to run: as given, or ten times more with the deep profile."""
+    from hypothesis import settings
+
+    return examples * max(1, settings.default.max_examples // 100)

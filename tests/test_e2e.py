@@ -7,133 +7,19 @@ recorder counts the calls qbroles made.
 
 from __future__ import annotations
 
-import base64
 import json
-import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
 
 from tests.conftest import EXEC_ROLE, MANAGED, TASK_ROLE, TRUST
+from tests.servers import MotoServer, qbroles, tool
 
 pytestmark = pytest.mark.e2e
-BIN = Path(sys.executable).parent
-
-
-def tool(name: str) -> str:
-    """Return the path of a command installed beside this Python (the venv's bin)."""
-    found = shutil.which(name, path=str(BIN)) or shutil.which(name)
-    assert found, f"{name} is not installed; install the project with its test extra"
-    return found
-
-
-class MotoServer:
-    """A moto server subprocess on 127.0.0.1 with AWS managed policies loaded."""
-
-    def __init__(self, log: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", MOTO_ENABLE_RECORDING="true")
-        self._log = log.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(self.url + "/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                assert self.process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "moto server did not start in 30 s"
-                time.sleep(0.1)
-
-    def post(self, path: str) -> bytes:
-        request = urllib.request.Request(self.url + path, method="POST")
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            body: bytes = answer.read()
-        return body
-
-    def reset(self) -> None:
-        self.post("/moto-api/reset")
-
-    def start_recording(self) -> None:
-        self.post("/moto-api/recorder/reset-recording")
-        self.post("/moto-api/recorder/start-recording")
-
-    def recorded_actions(self) -> list[str]:
-        """Return the AWS actions received since start_recording, in order."""
-        self.post("/moto-api/recorder/stop-recording")
-        with urllib.request.urlopen(self.url + "/moto-api/recorder/download-recording") as answer:
-            lines = answer.read().decode().splitlines()
-        actions = []
-        for line in lines:
-            entry = json.loads(line)
-            raw = entry.get("body") or ""
-            if entry.get("body_encoded"):
-                raw = base64.b64decode(raw).decode()
-            body = parse_qs(raw)
-            actions.extend(body.get("Action", []))
-        return actions
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self._log.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    moto = MotoServer(tmp_path_factory.mktemp("moto") / "server.log")
-    yield moto
-    moto.stop()
-
-
-@pytest.fixture
-def env(server: MotoServer, tmp_path: Path) -> dict[str, str]:
-    """A shell environment that points every AWS client at the moto server, as a user would."""
-    server.reset()
-    base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    return {
-        **base,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": server.url,
-        "AWS_CONFIG_FILE": str(tmp_path / "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
-        "NO_COLOR": "1",
-    }
-
-
-def qbroles(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the installed qbroles with no terminal, as CI does."""
-    return subprocess.run(
-        [tool("qbroles"), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
 
 
 def aws(env: dict[str, str], *args: str, check: bool = True) -> Any:

@@ -27,7 +27,7 @@ from qbroles.presets import Scope, preset_spec
 from qbroles.spec import load_spec, parse_spec
 from qbroles.taskdef import load_task_definition
 from tests.conftest import MANAGED, error_response, inject
-from tests.figures import count
+from tests.figures import count, scaled
 
 TASKDEF = str(Path(__file__).parent / "taskdefs" / "questionbank.json")
 FULL = {
@@ -252,7 +252,7 @@ specs = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=scaled(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs)
 def test_fuzzed_spec_data_is_a_spec_or_one_clear_input_error(data: dict[str, Any]) -> None:
     count("fuzz: spec data")
@@ -266,7 +266,7 @@ def test_fuzzed_spec_data_is_a_spec_or_one_clear_input_error(data: dict[str, Any
     assert spec.roles
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=scaled(200), deadline=None)
 @given(st.text(max_size=400) | st.binary(max_size=200).map(lambda b: b.decode("latin-1")))
 def test_fuzzed_spec_text_never_escapes_as_anything_but_input_error(text: str) -> None:
     count("fuzz: spec text")
@@ -290,7 +290,7 @@ documents = st.recursive(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=scaled(400), deadline=None)
 @given(documents)
 def test_fuzzed_policy_documents_are_judged_never_crash(document: Any) -> None:
     count("fuzz: policy documents")
@@ -312,7 +312,7 @@ def test_deep_nesting_and_huge_documents(tmp_path: Path) -> None:
 
 
 @settings(
-    max_examples=60,
+    max_examples=scaled(60),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

@@ -1,0 +1,137 @@
+"""A flaky endpoint: a proxy on 127.0.0.1 in front of a moto server that misbehaves on purpose.
+
+With a fixed seed it answers a fraction of requests with IAM Throttling (without forwarding),
+another with 500/503, forwards some and then drops the connection without an answer (the
+change happened, the client never heard), and delays answers. It can also hold the request
+after the Nth write, so a test can interrupt qbroles mid-run.
+"""
+
+from __future__ import annotations
+
+import http.client
+import random
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from tests.conftest import WRITES
+
+THROTTLE_BODY = (
+    b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+    b"<Message>Rate exceeded</Message></Error><RequestId>chaos</RequestId></ErrorResponse>"
+)
+FAILURE_BODY = (
+    b"<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code>"
+    b"<Message>Service unavailable</Message></Error><RequestId>chaos</RequestId></ErrorResponse>"
+)
+
+
+class ChaosProxy:
+    def __init__(
+        self,
+        target: str,
+        *,
+        seed: int = 0,
+        throttle: float = 0.0,
+        fail: float = 0.0,
+        lose: float = 0.0,
+        delay: float = 0.0,
+        hold_after_writes: int | None = None,
+    ) -> None:
+        self.target = urlsplit(target)
+        self.random = random.Random(seed)
+        self.throttle, self.fail, self.lose, self.delay = throttle, fail, lose, delay
+        self.hold_after_writes = hold_after_writes
+        self.counts: Counter[str] = Counter()
+        self.held = threading.Event()
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                proxy.handle(self)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        body = request.rfile.read(int(request.headers.get("Content-Length", 0)))
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
+        with self._lock:
+            self.counts["requests"] += 1
+            fate = self.random.random()
+            pause = self.random.uniform(0, self.delay)
+            if action in WRITES:
+                self.counts["writes"] += 1
+                hold = (
+                    self.hold_after_writes is not None
+                    and self.counts["writes"] > self.hold_after_writes
+                )
+            else:
+                hold = False
+        if hold:
+            self.held.set()
+            self.release.wait(60)
+        time.sleep(pause)
+        if fate < self.throttle:
+            self.counts["throttled"] += 1
+            return self._answer(request, 400, THROTTLE_BODY)
+        if fate < self.throttle + self.fail:
+            self.counts["failed"] += 1
+            return self._answer(request, 503, FAILURE_BODY)
+        status, headers, answer = self._forward(request, body)
+        if fate < self.throttle + self.fail + self.lose:
+            self.counts["lost"] += 1
+            request.close_connection = True  # the change is made; the answer never comes
+            return None
+        self.counts["forwarded"] += 1
+        return self._answer(request, status, answer, headers)
+
+    def _forward(
+        self, request: BaseHTTPRequestHandler, body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        connection = http.client.HTTPConnection(self.target.hostname, self.target.port, timeout=30)
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        connection.request("POST", request.path, body=body, headers=headers)
+        answer = connection.getresponse()
+        data = answer.read()
+        connection.close()
+        return answer.status, answer.getheaders(), data
+
+    @staticmethod
+    def _answer(
+        request: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        request.send_response(status)
+        for key, value in headers or [("Content-Type", "text/xml")]:
+            if key.lower() not in (
+                "content-length",
+                "connection",
+                "transfer-encoding",
+                "server",
+                "date",
+            ):
+                request.send_header(key, value)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    def stop(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
