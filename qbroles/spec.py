@@ -274,14 +274,28 @@ def _inline(
 def _json_file(reference: str, base: Path | None, at: str) -> Any:
     path = Path(reference) if base is None else base / reference
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=unique_keys)
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "not UTF-8"
         raise InputError(f"{at}: cannot read {path} ({reason}); fix the spec and rerun.") from None
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, DuplicateKeyError) as exc:
         raise InputError(
             f"{at}: {path} is not valid JSON ({exc}); fix the spec and rerun."
         ) from None
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object names the same key twice: which value was meant is anyone's guess."""
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build a JSON object, refusing one that names a key twice (json.loads keeps the last)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise DuplicateKeyError(f"the key {key!r} appears twice in one object")
+        found[key] = value
+    return found
 
 
 def _policies(value: Any, where: str) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from qbroles.errors import InputError
 from qbroles.policies import SourceScope
+from qbroles.spec import DuplicateKeyError, unique_keys
 
 ECR_IMAGE = re.compile(
     r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/"
@@ -50,13 +51,13 @@ class TaskDefinition:
 def load_task_definition(path: str) -> TaskDefinition:
     """Read a task definition file; InputError (exit 2) names the file and what is wrong."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(Path(path).read_text(encoding="utf-8"), object_pairs_hook=unique_keys)
     except FileNotFoundError:
         raise InputError(f"task definition {path} does not exist.") from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "not UTF-8 text"
         raise InputError(f"task definition {path} cannot be read ({reason}).") from None
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, DuplicateKeyError) as exc:
         raise InputError(f"task definition {path} is not valid JSON ({exc}).") from None
     document = data.get("taskDefinition", data) if isinstance(data, Mapping) else None
     containers = document.get("containerDefinitions") if isinstance(document, Mapping) else None

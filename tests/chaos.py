@@ -90,7 +90,7 @@ class ChaosProxy:
             return self._answer(request, 400, THROTTLE_BODY)
         if fate < self.throttle + self.fail:
             self.counts["failed"] += 1
-            return self._answer(request, 503, FAILURE_BODY)
+            return self._answer(request, 500 if fate * 1000 % 2 < 1 else 503, FAILURE_BODY)
         status, headers, answer = self._forward(request, body)
         if fate < self.throttle + self.fail + self.lose:
             self.counts["lost"] += 1

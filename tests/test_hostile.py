@@ -355,3 +355,23 @@ def test_preset_scope_fuzz_is_input_error() -> None:
             with pytest.raises(InputError):
                 preset_spec("least-privilege", None, scope)
             count("fuzz: scope options")
+
+
+def test_duplicate_keys_are_refused_in_toml_and_json(tmp_path: Path) -> None:
+    toml = tmp_path / "dup.toml"
+    toml.write_text('[[role]]\nname = "A"\nname = "B"\n')
+    with pytest.raises(InputError, match="is not valid TOML"):
+        load_spec(toml)
+    (tmp_path / "p.json").write_text(
+        '{"Version": "2012-10-17", "Statement": '
+        '{"Effect": "Deny", "Effect": "Allow", "Action": "*", "Resource": "*"}}'
+    )
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[[role]]\nname = "R"\n[role.inline_policies]\np = "p.json"\n')
+    with pytest.raises(InputError, match="the key 'Effect' appears twice"):
+        load_spec(spec)
+    task = tmp_path / "task.json"
+    task.write_text('{"containerDefinitions": [], "containerDefinitions": []}')
+    with pytest.raises(InputError, match="appears twice"):
+        load_task_definition(str(task))
+    count("fuzz: duplicate keys")
