@@ -60,6 +60,23 @@ def apply_role(gateway: Gateway, plan: RolePlan) -> tuple[Action, ...]:
     return plan.actions
 
 
+def reads(action: Action) -> frozenset[str]:
+    """Return what an action changes, and so what must be read again to verify it.
+
+    "role" is GetRole (trust, description, tags, boundary, session); "managed" and
+    "inline" are the two kinds of policy listings.
+    """
+    match action:
+        case AttachPolicy() | DetachPolicy():
+            return frozenset({"managed"})
+        case PutInlinePolicy() | DeleteInlinePolicy():
+            return frozenset({"inline"})
+        case CreateRole():
+            return frozenset({"role", "managed", "inline"})
+        case _:
+            return frozenset({"role"})
+
+
 def _confirm_ours(gateway: Gateway, role: str) -> None:
     """After CreateRole met EntityAlreadyExists: go on only if the role that exists is ours.
 

@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -178,32 +178,44 @@ class Gateway:
     def observe(self, name: str, *, for_delete: bool = False) -> RoleState | None:
         """Return the role as IAM holds it, or None.
 
-        ``for_delete`` also reads what blocks deletion (inline policies, instance profiles).
+        ``for_delete`` reads the inline policies' names only, and the instance profiles.
         """
         role = self.get_role(name)
         if role is None:
             return None
-        attached = self._list("ListAttachedRolePolicies", name)
-        inline_names = self._list("ListRolePolicies", name)
-        profiles: list[Any] = []
-        if for_delete:  # deleting needs the names only, and the role out of its profiles
-            inline = dict.fromkeys(inline_names)
+        state = _state(role, self._managed(name), self._inline(name, documents=not for_delete))
+        if for_delete:  # IAM requires the role out of its instance profiles first
             profiles = self._list("ListInstanceProfilesForRole", name)
-        else:
-            inline = {policy: self.inline_policy(name, policy) for policy in inline_names}
-        return RoleState(
-            name=name,
-            arn=role["Arn"],
-            trust=decode_document(role.get("AssumeRolePolicyDocument")),
-            description=role.get("Description", ""),
-            tags={tag["Key"]: tag["Value"] for tag in role.get("Tags", [])},
-            managed_policies=frozenset(policy["PolicyArn"] for policy in attached),
-            inline_policies=inline,
-            permissions_boundary=role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn"),
-            max_session_duration=role.get("MaxSessionDuration", 3600),
-            path=role.get("Path", "/"),
-            instance_profiles=tuple(profile["InstanceProfileName"] for profile in profiles),
-        )
+            names = tuple(profile["InstanceProfileName"] for profile in profiles)
+            state = replace(state, instance_profiles=names)
+        return state
+
+    def reread(self, state: RoleState, parts: frozenset[str]) -> RoleState | None:
+        """Return the role with only the given parts read again: "role", "managed", "inline".
+
+        After a write only what it changed is read again: one attach costs one listing.
+        """
+        fresh = state
+        if "role" in parts:
+            role = self.get_role(state.name)
+            if role is None:
+                return None
+            fresh = _state(role, state.managed_policies, state.inline_policies)
+        if "managed" in parts:
+            fresh = replace(fresh, managed_policies=self._managed(state.name))
+        if "inline" in parts:
+            fresh = replace(fresh, inline_policies=self._inline(state.name, documents=True))
+        return fresh
+
+    def _managed(self, name: str) -> frozenset[str]:
+        attached = self._list("ListAttachedRolePolicies", name)
+        return frozenset(policy["PolicyArn"] for policy in attached)
+
+    def _inline(self, name: str, *, documents: bool) -> dict[str, Any]:
+        names = self._list("ListRolePolicies", name)
+        if not documents:
+            return dict.fromkeys(names)
+        return {policy: self.inline_policy(name, policy) for policy in names}
 
     def inline_policy(self, role: str, policy: str) -> dict[str, Any] | None:
         """Return an inline policy's document (None if it went away meanwhile)."""
@@ -478,6 +490,24 @@ class Gateway:
             ) from None
         except BotoCoreError as exc:
             raise AwsError(f"{where} failed: {exc}.") from None
+
+
+def _state(
+    role: Mapping[str, Any], managed: frozenset[str], inline: Mapping[str, Any]
+) -> RoleState:
+    """Return a RoleState from GetRole's answer and the role's policies."""
+    return RoleState(
+        name=role["RoleName"],
+        arn=role["Arn"],
+        trust=decode_document(role.get("AssumeRolePolicyDocument")),
+        description=role.get("Description", ""),
+        tags={tag["Key"]: tag["Value"] for tag in role.get("Tags", [])},
+        managed_policies=managed,
+        inline_policies=dict(inline),
+        permissions_boundary=role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn"),
+        max_session_duration=role.get("MaxSessionDuration", 3600),
+        path=role.get("Path", "/"),
+    )
 
 
 def _reject_non_xml(response_dict: dict[str, Any], **_: Any) -> None:

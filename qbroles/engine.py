@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from qbroles.apply import apply_role
+from qbroles.apply import apply_role, reads
 from qbroles.aws import Gateway
 from qbroles.desired import DesiredRole, resolve
 from qbroles.errors import InputError, SafetyError
@@ -79,8 +79,15 @@ def create(
     _refuse(plans)
     changing = [plan for plan in plans if plan.actions]
     if changing and not dry_run:
-        for_each(changing, lambda plan: apply_role(gateway, plan), workers)
-        observed |= observe_all(gateway, [plan.role for plan in changing], workers)
+
+        def apply_and_reread(plan: RolePlan) -> RoleState | None:
+            apply_role(gateway, plan)
+            state = observed[plan.role]
+            parts = frozenset().union(*(reads(action) for action in plan.actions))
+            return gateway.observe(plan.role) if state is None else gateway.reread(state, parts)
+
+        fresh = for_each(changing, apply_and_reread, workers)
+        observed |= {plan.role: state for plan, state in zip(changing, fresh, strict=True)}
     roles = tuple(
         RoleReport(
             name=role.name,
@@ -153,7 +160,8 @@ def delete(
         if not confirm(changing):
             raise SafetyError("delete not confirmed; nothing was changed.")
         for_each(changing, lambda plan: apply_role(gateway, plan), workers)
-        observed |= observe_all(gateway, [plan.role for plan in changing], workers)
+        # DeleteRole answered (or found it gone already): the roles are gone, no read needed.
+        observed |= dict.fromkeys(plan.role for plan in changing)
     roles = tuple(
         RoleReport(
             name=plan.role,

@@ -1,0 +1,119 @@
+"""The call budget: exactly which AWS calls each command makes for the two roles.
+
+The README's table is this one. The floor IAM allows: one read per kind of attribute per
+role, no read repeated unless a write changed what it reads, no write in a dry run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from qbroles import engine
+from qbroles.aws import Gateway
+from qbroles.presets import Scope, preset_spec
+from tests.conftest import EXEC_ROLE, MANAGED, WRITES
+
+G, LA, LR, GRP = "GetRole", "ListAttachedRolePolicies", "ListRolePolicies", "GetRolePolicy"
+STS = "GetCallerIdentity"
+
+# (preset, situation) -> the calls, by name
+BUDGET: dict[tuple[str, str], dict[str, int]] = {
+    ("workshop", "dry run, fresh account"): {G: 2},
+    ("workshop", "create, fresh account"): {
+        G: 4,
+        "CreateRole": 2,
+        "AttachRolePolicy": 8,
+        LA: 2,
+        LR: 2,
+    },
+    ("workshop", "create, converged"): {G: 2, LA: 2, LR: 2},
+    ("workshop", "verify, converged"): {G: 2, LA: 2, LR: 2},
+    ("workshop", "create, one policy detached by hand"): {
+        G: 2,
+        LA: 3,
+        LR: 2,
+        "AttachRolePolicy": 1,
+    },
+    ("workshop", "delete"): {
+        G: 2,
+        LA: 2,
+        LR: 2,
+        "ListInstanceProfilesForRole": 2,
+        "DetachRolePolicy": 8,
+        "DeleteRole": 2,
+    },
+    ("least-privilege", "dry run, fresh account"): {STS: 1, G: 2},
+    ("least-privilege", "create, fresh account"): {
+        STS: 1,
+        G: 4,
+        "CreateRole": 2,
+        "PutRolePolicy": 2,
+        "AttachRolePolicy": 1,
+        LA: 2,
+        LR: 2,
+        GRP: 2,
+    },
+    ("least-privilege", "create, converged"): {STS: 1, G: 2, LA: 2, LR: 2, GRP: 2},
+    ("least-privilege", "verify, converged"): {STS: 1, G: 2, LA: 2, LR: 2, GRP: 2},
+    ("least-privilege", "create, one policy detached by hand"): {
+        STS: 1,
+        G: 2,
+        LA: 3,
+        LR: 2,
+        GRP: 2,
+        "AttachRolePolicy": 1,
+    },
+    ("least-privilege", "delete"): {
+        G: 2,
+        LA: 2,
+        LR: 2,
+        "ListInstanceProfilesForRole": 2,
+        "DetachRolePolicy": 1,
+        "DeleteRolePolicy": 2,
+        "DeleteRole": 2,
+    },
+}
+SITUATIONS = [
+    "dry run, fresh account",
+    "create, fresh account",
+    "create, converged",
+    "verify, converged",
+    "create, one policy detached by hand",
+    "delete",
+]
+
+
+@pytest.mark.parametrize("preset", ["workshop", "least-privilege"])
+def test_the_call_budget(gateway: Gateway, iam: Any, calls: list[str], preset: str) -> None:
+    spec = preset_spec(preset, None, Scope())
+    steps = {
+        "dry run, fresh account": lambda: engine.create(gateway, spec, dry_run=True),
+        "create, fresh account": lambda: engine.create(gateway, spec),
+        "create, converged": lambda: engine.create(gateway, spec),
+        "verify, converged": lambda: engine.verify(gateway, spec),
+        "create, one policy detached by hand": lambda: engine.create(gateway, spec),
+        "delete": lambda: engine.delete(gateway, spec),
+    }
+    for situation in SITUATIONS:
+        if situation == "create, one policy detached by hand":
+            iam.detach_role_policy(
+                RoleName=EXEC_ROLE,
+                PolicyArn=MANAGED + "service-role/AmazonECSTaskExecutionRolePolicy",
+            )
+        calls.clear()
+        assert steps[situation]().ok
+        assert dict(Counter(calls)) == BUDGET[(preset, situation)], situation
+        if situation.startswith(("dry run", "verify")) or "converged" in situation:
+            assert not [c for c in calls if c in WRITES]
+
+
+def test_budget_table_in_readme_matches() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for (preset, situation), budget in BUDGET.items():
+        row = f"| {preset} | {situation} | {sum(budget.values())} |"
+        assert row in readme, row
