@@ -14,12 +14,12 @@ import click
 
 from qbroles import __version__
 from qbroles.errors import ExitCode, InputError, QbrolesError, SafetyError
-from qbroles.presets import Scope
-from qbroles.spec import Spec
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
     from qbroles.aws import AwsOptions, Gateway
     from qbroles.model import Report, RolePlan
+    from qbroles.presets import Scope
+    from qbroles.spec import Spec
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -80,7 +80,7 @@ class Settings:
 
     def spec(self) -> Spec:
         """Load and validate the spec (no AWS call, no boto3 import)."""
-        from qbroles.presets import preset_spec
+        from qbroles.presets import Scope, preset_spec
         from qbroles.spec import load_spec
 
         if self.spec_path is None:
@@ -235,6 +235,7 @@ def cli(
       qbroles --endpoint-url http://127.0.0.1:5000 verify
     """
     from qbroles.aws import AwsOptions
+    from qbroles.presets import Scope
 
     ctx.obj = Settings(
         aws=AwsOptions(
