@@ -11,9 +11,11 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -160,6 +162,7 @@ class Gateway:
         self.partition = partition
         self.region = region
         self._sts = sts  # builds the STS client, when the account is needed
+        self._readers: ThreadPoolExecutor | None = None  # for reads that may overlap
         self.patience = patience
         self._sleep = sleep
         self._clock = clock
@@ -181,12 +184,18 @@ class Gateway:
         ``for_delete`` reads the inline policies' names only, and the instance profiles.
         """
         role = self.get_role(name)
-        if role is None:
+        if role is None:  # GetRole first: listing a missing role's policies would be wasted
             return None
-        state = _state(role, self._managed(name), self._inline(name, documents=not for_delete))
+        reads: list[Callable[[], Any]] = [
+            lambda: self._managed(name),
+            lambda: self._inline(name, documents=not for_delete),
+        ]
         if for_delete:  # IAM requires the role out of its instance profiles first
-            profiles = self._list("ListInstanceProfilesForRole", name)
-            names = tuple(profile["InstanceProfileName"] for profile in profiles)
+            reads.append(lambda: self._list("ListInstanceProfilesForRole", name))
+        managed, inline, *profiles = self._together(reads)
+        state = _state(role, managed, inline)
+        if profiles:
+            names = tuple(profile["InstanceProfileName"] for profile in profiles[0])
             state = replace(state, instance_profiles=names)
         return state
 
@@ -195,17 +204,33 @@ class Gateway:
 
         After a write only what it changed is read again: one attach costs one listing.
         """
+        name = state.name
+        reads: dict[str, Callable[[], Any]] = {
+            "role": lambda: self.get_role(name),
+            "managed": lambda: self._managed(name),
+            "inline": lambda: self._inline(name, documents=True),
+        }
+        wanted = [part for part in reads if part in parts]
+        got = dict(zip(wanted, self._together([reads[p] for p in wanted]), strict=True))
         fresh = state
-        if "role" in parts:
-            role = self.get_role(state.name)
-            if role is None:
+        if "role" in got:
+            if got["role"] is None:
                 return None
-            fresh = _state(role, state.managed_policies, state.inline_policies)
-        if "managed" in parts:
-            fresh = replace(fresh, managed_policies=self._managed(state.name))
-        if "inline" in parts:
-            fresh = replace(fresh, inline_policies=self._inline(state.name, documents=True))
+            fresh = _state(got["role"], state.managed_policies, state.inline_policies)
+        if "managed" in got:
+            fresh = replace(fresh, managed_policies=got["managed"])
+        if "inline" in got:
+            fresh = replace(fresh, inline_policies=got["inline"])
         return fresh
+
+    def _together(self, reads: Sequence[Callable[[], T]]) -> list[T]:
+        """Return the results of independent reads, made at the same time (writes never are)."""
+        if len(reads) <= 1:
+            return [read() for read in reads]
+        if self._readers is None:
+            self._readers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="qbroles-read")
+        futures = [self._readers.submit(read) for read in reads]
+        return [future.result() for future in futures]
 
     def _managed(self, name: str) -> frozenset[str]:
         attached = self._list("ListAttachedRolePolicies", name)
@@ -215,7 +240,8 @@ class Gateway:
         names = self._list("ListRolePolicies", name)
         if not documents:
             return dict.fromkeys(names)
-        return {policy: self.inline_policy(name, policy) for policy in names}
+        fetch = [partial(self.inline_policy, name, policy) for policy in names]
+        return dict(zip(names, self._together(fetch), strict=True))
 
     def inline_policy(self, role: str, policy: str) -> dict[str, Any] | None:
         """Return an inline policy's document (None if it went away meanwhile)."""

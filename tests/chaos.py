@@ -1,5 +1,7 @@
 """A flaky endpoint: a proxy on 127.0.0.1 in front of a moto server that misbehaves on purpose.
 
+Also the benchmark's stand-in for IAM's latency (a fixed delay on every answer).
+
 With a fixed seed it answers a fraction of requests with IAM Throttling (without forwarding),
 another with 500/503, forwards some and then drops the connection without an answer (the
 change happened, the client never heard), and delays answers. It can also hold the request
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import random
+import socket
 import threading
 import time
 from collections import Counter
@@ -39,11 +42,13 @@ class ChaosProxy:
         fail: float = 0.0,
         lose: float = 0.0,
         delay: float = 0.0,
+        latency: float = 0.0,
         hold_after_writes: int | None = None,
     ) -> None:
         self.target = urlsplit(target)
         self.random = random.Random(seed)
         self.throttle, self.fail, self.lose, self.delay = throttle, fail, lose, delay
+        self.latency = latency  # added to every answer: a real IAM call takes tens of ms
         self.hold_after_writes = hold_after_writes
         self.counts: Counter[str] = Counter()
         self.held = threading.Event()
@@ -53,6 +58,12 @@ class ChaosProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out in two writes: without this, Nagle's algorithm
+                # and the client's delayed ACK stall every answer by about 40 ms.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_POST(self) -> None:
                 proxy.handle(self)
@@ -84,7 +95,7 @@ class ChaosProxy:
         if hold:
             self.held.set()
             self.release.wait(60)
-        time.sleep(pause)
+        time.sleep(pause + self.latency)
         if fate < self.throttle:
             self.counts["throttled"] += 1
             return self._answer(request, 400, THROTTLE_BODY)
