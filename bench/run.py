@@ -28,23 +28,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from qbroles.policies import trust_policy  # noqa: E402
 from tests.chaos import ChaosProxy  # noqa: E402
 from tests.servers import MotoServer  # noqa: E402
 
 PY = sys.executable
 BIN = Path(PY).parent
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
+TRUST = json.dumps(trust_policy("ecs-tasks.amazonaws.com"))
 GUIDE = {
     "QuestionBank-ECS-TaskExecutionRole": [
         "service-role/AmazonECSTaskExecutionRolePolicy",

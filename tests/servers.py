@@ -32,7 +32,13 @@ class MotoServer:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", MOTO_ENABLE_RECORDING="true")
+        env = dict(
+            os.environ,
+            MOTO_IAM_LOAD_MANAGED_POLICIES="true",
+            MOTO_ENABLE_RECORDING="true",
+            # The recorder writes a file; by default ./moto_recording, in whatever folder.
+            MOTO_RECORDER_FILEPATH=str(log.with_name(log.name + ".recording")),
+        )
         self._log = log.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],

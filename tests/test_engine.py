@@ -12,6 +12,7 @@ from moto.core.models import botocore_stubber
 from qbroles import engine
 from qbroles.aws import Gateway
 from qbroles.errors import AwsError, SafetyError
+from qbroles.policies import trust_policy
 from qbroles.spec import default_spec, parse_spec
 from tests.conftest import (
     EXEC_ROLE,
@@ -88,20 +89,9 @@ def test_create_repairs_drift_and_prune_detaches_extras(gateway: Gateway, iam: A
     iam.detach_role_policy(RoleName=TASK_ROLE, PolicyArn=MANAGED + "AmazonRDSReadOnlyAccess")
     iam.attach_role_policy(RoleName=TASK_ROLE, PolicyArn=MANAGED + "AmazonS3FullAccess")
     iam.update_assume_role_policy(
-        RoleName=EXEC_ROLE,
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "ec2.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
+        RoleName=EXEC_ROLE, PolicyDocument=json.dumps(trust_policy("ec2.amazonaws.com"))
     )
+
     iam.update_role(RoleName=EXEC_ROLE, Description="changed by hand")
 
     drifted = engine.verify(gateway, default_spec())

@@ -22,7 +22,7 @@ from qbroles import engine
 from qbroles.aws import Gateway
 from qbroles.cli import cli
 from qbroles.errors import AwsError, ExitCode, InputError
-from qbroles.policies import policy_problem
+from qbroles.policies import policy_problem, trust_policy
 from qbroles.presets import Scope, preset_spec
 from qbroles.spec import load_spec, parse_spec
 from qbroles.taskdef import load_task_definition
@@ -54,18 +54,7 @@ def full(**changes: Any) -> Any:
     return parse_spec({"role": [{**FULL["role"][0], **changes}]}, source="test")
 
 
-EC2_TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "ec2.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
+EC2_TRUST = json.dumps(trust_policy("ec2.amazonaws.com"))
 
 
 def drift(iam: Any) -> None:

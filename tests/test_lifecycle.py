@@ -19,6 +19,7 @@ from moto import mock_aws
 from qbroles import engine
 from qbroles.aws import Gateway
 from qbroles.errors import SafetyError
+from qbroles.policies import trust_policy
 from qbroles.spec import parse_spec
 from tests.conftest import MANAGED, TRUST, WRITES
 from tests.figures import count, scaled
@@ -49,18 +50,7 @@ SPEC = parse_spec(
     },
     source="lifecycle",
 )
-OTHER_TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "ec2.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
+OTHER_TRUST = json.dumps(trust_policy("ec2.amazonaws.com"))
 names = st.sampled_from(SPEC.names)
 policies = st.sampled_from(
     [
