@@ -103,8 +103,8 @@ def policy_label(arn: str) -> str:
     return rest if sep and head.startswith("arn:") else arn
 
 
-_TOP_KEYS = {"app", "role"}
-_ROLE_KEYS = {
+TOP_KEYS = {"app", "role"}
+ROLE_KEYS = {
     "name",
     "kind",
     "description",
@@ -157,7 +157,7 @@ def parse_spec(
     data: Mapping[str, Any], *, source: str, app: str | None = None, base: Path | None = None
 ) -> Spec:
     """Validate a spec given as data (parsed TOML) and return it; InputError names the key."""
-    _no_unknown_keys(data, _TOP_KEYS, f"{source}:")
+    _no_unknown_keys(data, TOP_KEYS, f"{source}:")
     file_app = data.get("app", DEFAULT_APP)
     _expect(isinstance(file_app, str), f"{source}: key 'app' must be a string")
     chosen_app: str = app if app is not None else file_app
@@ -196,7 +196,7 @@ def _parse_role(raw: Any, *, app: str, where: str, base: Path | None) -> RoleSpe
         "(1-64 of letters, digits and _+=,.@-)",
     )
     where = f"{where} ({name})"
-    _no_unknown_keys(raw, _ROLE_KEYS, f"{where}:")
+    _no_unknown_keys(raw, ROLE_KEYS, f"{where}:")
     description = _string(raw, "description", where, default="Managed by qbroles.")
     description = description.replace("{app}", app)
     _expect(

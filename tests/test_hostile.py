@@ -24,7 +24,7 @@ from qbroles.cli import cli
 from qbroles.errors import AwsError, ExitCode, InputError
 from qbroles.policies import policy_problem, trust_policy
 from qbroles.presets import Scope, preset_spec
-from qbroles.spec import load_spec, parse_spec
+from qbroles.spec import ROLE_KEYS, TOP_KEYS, load_spec, parse_spec
 from qbroles.taskdef import load_task_definition
 from tests.conftest import MANAGED, error_response, inject
 from tests.figures import count, scaled
@@ -180,28 +180,10 @@ def test_access_denied_on_each_call_names_the_action(
 
 # --- fuzzing the spec loader and the policy validator
 
-KEYS = [
-    "app",
-    "role",
-    "name",
-    "kind",
-    "description",
-    "trusted_service",
-    "managed_policies",
-    "tags",
-    "inline_policies",
-    "permissions_boundary",
-    "max_session_duration",
-    "path",
-    "source_conditions",
-    "Version",
-    "Statement",
-    "Effect",
-    "Action",
-    "Resource",
-    "NotAction",
-    "Condition",
-]
+# The spec's own keys (a role's, less the name, are the optional ones) and a policy's.
+ROLE_OPTIONAL = sorted(ROLE_KEYS - {"name"})
+POLICY_KEYS = ["Version", "Statement", "Effect", "Action", "Resource", "NotAction", "Condition"]
+KEYS = sorted(TOP_KEYS | ROLE_KEYS) + POLICY_KEYS
 scalars = (
     st.none()
     | st.booleans()
@@ -234,7 +216,7 @@ values = st.recursive(
 )
 roles = st.fixed_dictionaries(
     {"name": st.sampled_from(["R", "{app}-R", "bad name", 3])},
-    optional={k: values for k in KEYS[3:13]},
+    optional={k: values for k in ROLE_OPTIONAL},
 )
 specs = st.fixed_dictionaries(
     {"role": st.lists(roles, max_size=3) | values}, optional={"app": values, "extra": values}
