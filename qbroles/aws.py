@@ -163,6 +163,7 @@ class Gateway:
         self.region = region
         self._sts = sts  # builds the STS client, when the account is needed
         self._readers: ThreadPoolExecutor | None = None  # for reads that may overlap
+        self._scope: SourceScope | None = None  # the caller's identity, asked once a run
         self.patience = patience
         self._sleep = sleep
         self._clock = clock
@@ -263,7 +264,9 @@ class Gateway:
         return decode_document(answer["PolicyVersion"]["Document"])
 
     def source_scope(self) -> SourceScope:
-        """Return the caller's account, region and partition (one sts:GetCallerIdentity)."""
+        """Return the caller's account, region and partition (one sts:GetCallerIdentity a run)."""
+        if self._scope is not None:
+            return self._scope
         if self.region is None or self._sts is None:
             raise InputError(
                 "these roles are scoped to the account and region, but no region is set; "
@@ -274,7 +277,8 @@ class Gateway:
         ):
             arn = self._sts().get_caller_identity()["Arn"]
         _, partition, _, _, account, _ = arn.split(":", 5)
-        return SourceScope(partition=partition, account=account, region=self.region)
+        self._scope = SourceScope(partition=partition, account=account, region=self.region)
+        return self._scope
 
     def _list(self, operation: str, role: str) -> list[Any]:
         """Return every item of a paginated per-role listing."""
