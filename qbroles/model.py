@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 from qbroles.policies import trust_summary
 from qbroles.spec import OWNER_TAG, policy_label
@@ -41,6 +41,8 @@ class RoleState:
 @dataclass(frozen=True)
 class _RoleAction:
     role: str
+    # How a plan shows it: + adds (create, attach, put, tag), - removes, ~ changes in place.
+    sign: ClassVar[str] = "~"
 
     @property
     def target(self) -> str | None:
@@ -50,6 +52,7 @@ class _RoleAction:
 
 @dataclass(frozen=True)
 class CreateRole(_RoleAction):
+    sign: ClassVar[str] = "+"
     trust: Mapping[str, Any]
     description: str
     tags: Mapping[str, str]
@@ -83,6 +86,7 @@ class UpdateRole(_RoleAction):
 
 @dataclass(frozen=True)
 class PutInlinePolicy(_RoleAction):
+    sign: ClassVar[str] = "+"
     policy: str
     document: Mapping[str, Any]
 
@@ -96,6 +100,7 @@ class PutInlinePolicy(_RoleAction):
 
 @dataclass(frozen=True)
 class PutBoundary(_RoleAction):
+    sign: ClassVar[str] = "+"
     policy_arn: str
 
     def describe(self) -> str:
@@ -108,12 +113,15 @@ class PutBoundary(_RoleAction):
 
 @dataclass(frozen=True)
 class DeleteBoundary(_RoleAction):
+    sign: ClassVar[str] = "-"
+
     def describe(self) -> str:
         return f"remove the permissions boundary of {self.role}"
 
 
 @dataclass(frozen=True)
 class TagRole(_RoleAction):
+    sign: ClassVar[str] = "+"
     tags: Mapping[str, str]
 
     def describe(self) -> str:
@@ -126,6 +134,7 @@ class TagRole(_RoleAction):
 
 @dataclass(frozen=True)
 class UntagRole(_RoleAction):
+    sign: ClassVar[str] = "-"
     keys: tuple[str, ...]
 
     def describe(self) -> str:
@@ -138,6 +147,7 @@ class UntagRole(_RoleAction):
 
 @dataclass(frozen=True)
 class AttachPolicy(_RoleAction):
+    sign: ClassVar[str] = "+"
     policy_arn: str
 
     def describe(self) -> str:
@@ -150,6 +160,7 @@ class AttachPolicy(_RoleAction):
 
 @dataclass(frozen=True)
 class DetachPolicy(_RoleAction):
+    sign: ClassVar[str] = "-"
     policy_arn: str
 
     def describe(self) -> str:
@@ -162,6 +173,7 @@ class DetachPolicy(_RoleAction):
 
 @dataclass(frozen=True)
 class RemoveFromInstanceProfile(_RoleAction):
+    sign: ClassVar[str] = "-"
     profile: str
 
     def describe(self) -> str:
@@ -174,6 +186,7 @@ class RemoveFromInstanceProfile(_RoleAction):
 
 @dataclass(frozen=True)
 class DeleteInlinePolicy(_RoleAction):
+    sign: ClassVar[str] = "-"
     policy: str
 
     def describe(self) -> str:
@@ -186,6 +199,8 @@ class DeleteInlinePolicy(_RoleAction):
 
 @dataclass(frozen=True)
 class DeleteRole(_RoleAction):
+    sign: ClassVar[str] = "-"
+
     def describe(self) -> str:
         return f"delete role {self.role}"
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from qbroles.model import Check, Report, RolePlan, Severity, action_name
+from qbroles.model import Action, Check, Report, RolePlan, Severity, action_name
 from qbroles.policies import trust_summary
 
 if TYPE_CHECKING:
@@ -72,17 +72,16 @@ def print_report(report: Report, out: Console) -> None:
         heading = "Plan (dry run, nothing changed)" if report.dry_run else "Changes applied"
         out.print(f"[bold]{heading}[/bold]")
         for _, change in changes:
-            out.print(f"  {_sign(action_name(change))} {change.describe()}")
+            out.print(f"  {_sign(change)} {change.describe()}")
     if any(role.checks for role in report.roles):
         out.print(check_table(report))
 
 
-def _sign(action: str) -> str:
-    if action.startswith(("create", "attach", "tag")):
-        return "[green]+[/green]"
-    if action.startswith(("delete", "detach", "remove")):
-        return "[red]-[/red]"
-    return "[yellow]~[/yellow]"
+_SIGN_COLOURS = {"+": "green", "-": "red", "~": "yellow"}
+
+
+def _sign(action: Action) -> str:
+    return f"[{_SIGN_COLOURS[action.sign]}]{action.sign}[/{_SIGN_COLOURS[action.sign]}]"
 
 
 def check_table(report: Report) -> Any:
