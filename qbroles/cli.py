@@ -6,7 +6,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -16,6 +16,8 @@ from qbroles import __version__
 from qbroles.errors import ExitCode, InputError, QbrolesError, SafetyError
 
 if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
+    from rich.console import Console
+
     from qbroles.aws import AwsOptions, Gateway
     from qbroles.model import Report, RolePlan
     from qbroles.presets import Scope
@@ -77,6 +79,8 @@ class Settings:
     scope: Scope
     output: str
     workers: int
+    color: bool = True
+    quiet: bool = False
 
     def spec(self) -> Spec:
         """Load and validate the spec (no AWS call, no boto3 import)."""
@@ -97,15 +101,31 @@ class Settings:
 
         return connect(self.aws)
 
-    def show(self, report: Report) -> int:
-        """Render a report (JSON on stdout, or a table) and return the exit code it means."""
-        from qbroles.render import console, print_report, report_document, summary, write_json
+    def console(self, *, stderr: bool = False) -> Console:
+        """Return the console people read, honouring --no-color."""
+        from qbroles.render import console
+
+        return console(stderr=stderr, color=self.color)
+
+    def say(self, message: str) -> None:
+        """Tell people something on stderr, unless --quiet."""
+        if not self.quiet:
+            click.echo(message, err=True)
+
+    def show(self, report: Report, *, detailed: bool = False) -> int:
+        """Render a report (JSON on stdout, or a table) and return the exit code it means.
+
+        ``detailed``: a dry run exits 1 when it has changes pending (--detailed-exitcode).
+        """
+        from qbroles.render import print_report, report_document, summary, write_json
 
         if self.output == "json":
             write_json(report_document(report))
-        else:
-            print_report(report, console())
-        click.echo(summary(report), err=True)
+        elif not self.quiet:
+            print_report(report, self.console())
+        self.say(summary(report))
+        if detailed and report.changed:
+            return ExitCode.DIFFERENCES
         return report_exit_code(report)
 
 
@@ -189,6 +209,19 @@ def report_exit_code(report: Report) -> ExitCode:
     help="A table for people, or one JSON document on stdout for scripts.",
 )
 @click.option(
+    "--no-color",
+    is_flag=True,
+    help="No colours in tables and plans (also when NO_COLOR is set; off a terminal there are "
+    "none anyway).",
+)
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Print only errors: no table, plan, progress or summary line; the exit code is the "
+    "answer (-o json still writes its document).",
+)
+@click.option(
     "--max-attempts",
     type=int,
     metavar="N",
@@ -217,6 +250,8 @@ def cli(
     log_group: str | None,
     kms_key_arn: str | None,
     output: str,
+    no_color: bool,
+    quiet: bool,
     max_attempts: int | None,
     workers: int,
 ) -> None:
@@ -247,20 +282,46 @@ def cli(
         scope=Scope(secret_arns, ssm_path, log_group, kms_key_arn),
         output=output,
         workers=workers,
+        color=not no_color,
+        quiet=quiet,
     )
 
 
+def _plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options create and plan share."""
+    for option in reversed(
+        [
+            click.option(
+                "--adopt",
+                is_flag=True,
+                help="Take over same-named roles that lack the ManagedBy=qbroles tag "
+                "(tags and converges them).",
+            ),
+            click.option(
+                "--prune",
+                is_flag=True,
+                help="Also detach managed policies, and delete inline policies and a boundary, "
+                "that the spec does not list.",
+            ),
+            click.option(
+                "--detailed-exitcode",
+                is_flag=True,
+                help="With a dry run: exit 0 if there is nothing to do, 1 if changes are pending "
+                "(errors keep their own codes).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 @cli.command()
-@click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
-@click.option(
-    "--adopt",
-    is_flag=True,
-    help="Take over same-named roles that lack the ManagedBy=qbroles tag "
-    "(tags and converges them).",
-)
-@click.option("--prune", is_flag=True, help="Also detach managed policies the spec does not list.")
+@click.option("--dry-run", is_flag=True, help="Show the plan as a diff per role; change nothing.")
+@_plan_options
 @click.pass_obj
-def create(settings: Settings, dry_run: bool, adopt: bool, prune: bool) -> int:
+def create(
+    settings: Settings, dry_run: bool, adopt: bool, prune: bool, detailed_exitcode: bool
+) -> int:
     """Create or repair every role of the spec, then verify it.
 
     Creates a missing role (trust policy, description, tags), updates a trust policy or
@@ -275,6 +336,36 @@ def create(settings: Settings, dry_run: bool, adopt: bool, prune: bool) -> int:
       qbroles --app Billing create --prune
       qbroles -o json create | jq '.roles[].arn'
     """
+    if detailed_exitcode and not dry_run:
+        raise InputError(
+            "--detailed-exitcode goes with --dry-run (or use qbroles plan); "
+            "a create that applies exits 0 when the roles match."
+        )
+    return _create(settings, dry_run=dry_run, adopt=adopt, prune=prune, detailed=detailed_exitcode)
+
+
+@cli.command()
+@_plan_options
+@click.pass_obj
+def plan(settings: Settings, adopt: bool, prune: bool, detailed_exitcode: bool) -> int:
+    """Show what create would change, as a diff per role; change nothing (create --dry-run).
+
+    Each role's changes are grouped under it: + adds (create, attach, put, tag), ~ changes
+    in place, - removes; a trust or inline policy that differs is shown as a JSON diff from
+    what IAM holds to what the spec asks for. With -o json, each change also carries its
+    "actual" and "expected" documents.
+
+    \b
+    Examples:
+      qbroles plan
+      qbroles --preset least-privilege plan --prune
+      qbroles plan --detailed-exitcode || echo "changes pending"   # 0 none, 1 pending
+      qbroles -o json plan | jq '.roles[].changes[].description'
+    """
+    return _create(settings, dry_run=True, adopt=adopt, prune=prune, detailed=detailed_exitcode)
+
+
+def _create(settings: Settings, *, dry_run: bool, adopt: bool, prune: bool, detailed: bool) -> int:
     from qbroles import engine
 
     spec = settings.spec()
@@ -286,7 +377,7 @@ def create(settings: Settings, dry_run: bool, adopt: bool, prune: bool) -> int:
         dry_run=dry_run,
         workers=settings.workers,
     )
-    return settings.show(report)
+    return settings.show(report, detailed=detailed)
 
 
 @cli.command()
@@ -397,7 +488,7 @@ def demo(settings: Settings) -> int:
       qbroles --app Billing demo
     """
     from qbroles.demo import run_demo
-    from qbroles.render import console, report_document, write_json
+    from qbroles.render import report_document, write_json
 
     if settings.aws.endpoint_url or settings.aws.profile:
         raise InputError(
@@ -409,7 +500,7 @@ def demo(settings: Settings) -> int:
         return run_demo(
             spec,
             settings.show,
-            announce=lambda step: console().rule(step),
+            announce=lambda step: None if settings.quiet else settings.console().rule(step),
             workers=settings.workers,
         )
     steps: list[dict[str, Any]] = []

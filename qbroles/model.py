@@ -42,17 +42,26 @@ class RoleState:
 class _RoleAction:
     role: str
     # How a plan shows it: + adds (create, attach, put, tag), - removes, ~ changes in place.
-    sign: ClassVar[str] = "~"
+    SIGN: ClassVar[str] = "~"
+
+    @property
+    def sign(self) -> str:
+        """Return +, - or ~: what the action does to the role, as a plan shows it."""
+        return self.SIGN
 
     @property
     def target(self) -> str | None:
         """Return what the action is about besides the role (a policy, a tag), for JSON."""
         return None
 
+    def change(self) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
+        """Return (actual, expected) when the action rewrites a document IAM holds now."""
+        return None
+
 
 @dataclass(frozen=True)
 class CreateRole(_RoleAction):
-    sign: ClassVar[str] = "+"
+    SIGN: ClassVar[str] = "+"
     trust: Mapping[str, Any]
     description: str
     tags: Mapping[str, str]
@@ -67,15 +76,21 @@ class CreateRole(_RoleAction):
 @dataclass(frozen=True)
 class UpdateTrustPolicy(_RoleAction):
     trust: Mapping[str, Any]
+    # What IAM holds now, for showing the change; not part of what the action does.
+    before: Mapping[str, Any] | None = field(default=None, compare=False)
 
     def describe(self) -> str:
         return f"update the trust policy of {self.role} to: {trust_summary(self.trust)}"
+
+    def change(self) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
+        return None if self.before is None else (self.before, self.trust)
 
 
 @dataclass(frozen=True)
 class UpdateRole(_RoleAction):
     description: str
     max_session_duration: int
+    before: tuple[str, int] | None = field(default=None, compare=False)  # as IAM has them now
 
     def describe(self) -> str:
         return (
@@ -83,15 +98,32 @@ class UpdateRole(_RoleAction):
             f"of {self.role}"
         )
 
+    def change(self) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
+        if self.before is None:
+            return None
+        keys = ("Description", "MaxSessionDuration")
+        return dict(zip(keys, self.before, strict=True)), dict(
+            zip(keys, (self.description, self.max_session_duration), strict=True)
+        )
+
 
 @dataclass(frozen=True)
 class PutInlinePolicy(_RoleAction):
-    sign: ClassVar[str] = "+"
+    SIGN: ClassVar[str] = "+"
     policy: str
     document: Mapping[str, Any]
+    before: Mapping[str, Any] | None = field(default=None, compare=False)  # None: a new policy
+
+    @property
+    def sign(self) -> str:
+        return self.SIGN if self.before is None else "~"
 
     def describe(self) -> str:
-        return f"put inline policy {self.policy} on {self.role}"
+        verb = "put" if self.before is None else "update"
+        return f"{verb} inline policy {self.policy} on {self.role}"
+
+    def change(self) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
+        return None if self.before is None else (self.before, self.document)
 
     @property
     def target(self) -> str | None:
@@ -100,7 +132,7 @@ class PutInlinePolicy(_RoleAction):
 
 @dataclass(frozen=True)
 class PutBoundary(_RoleAction):
-    sign: ClassVar[str] = "+"
+    SIGN: ClassVar[str] = "+"
     policy_arn: str
 
     def describe(self) -> str:
@@ -113,7 +145,7 @@ class PutBoundary(_RoleAction):
 
 @dataclass(frozen=True)
 class DeleteBoundary(_RoleAction):
-    sign: ClassVar[str] = "-"
+    SIGN: ClassVar[str] = "-"
 
     def describe(self) -> str:
         return f"remove the permissions boundary of {self.role}"
@@ -121,7 +153,7 @@ class DeleteBoundary(_RoleAction):
 
 @dataclass(frozen=True)
 class TagRole(_RoleAction):
-    sign: ClassVar[str] = "+"
+    SIGN: ClassVar[str] = "+"
     tags: Mapping[str, str]
 
     def describe(self) -> str:
@@ -134,7 +166,7 @@ class TagRole(_RoleAction):
 
 @dataclass(frozen=True)
 class UntagRole(_RoleAction):
-    sign: ClassVar[str] = "-"
+    SIGN: ClassVar[str] = "-"
     keys: tuple[str, ...]
 
     def describe(self) -> str:
@@ -147,7 +179,7 @@ class UntagRole(_RoleAction):
 
 @dataclass(frozen=True)
 class AttachPolicy(_RoleAction):
-    sign: ClassVar[str] = "+"
+    SIGN: ClassVar[str] = "+"
     policy_arn: str
 
     def describe(self) -> str:
@@ -160,7 +192,7 @@ class AttachPolicy(_RoleAction):
 
 @dataclass(frozen=True)
 class DetachPolicy(_RoleAction):
-    sign: ClassVar[str] = "-"
+    SIGN: ClassVar[str] = "-"
     policy_arn: str
 
     def describe(self) -> str:
@@ -173,7 +205,7 @@ class DetachPolicy(_RoleAction):
 
 @dataclass(frozen=True)
 class RemoveFromInstanceProfile(_RoleAction):
-    sign: ClassVar[str] = "-"
+    SIGN: ClassVar[str] = "-"
     profile: str
 
     def describe(self) -> str:
@@ -186,7 +218,7 @@ class RemoveFromInstanceProfile(_RoleAction):
 
 @dataclass(frozen=True)
 class DeleteInlinePolicy(_RoleAction):
-    sign: ClassVar[str] = "-"
+    SIGN: ClassVar[str] = "-"
     policy: str
 
     def describe(self) -> str:
@@ -199,7 +231,7 @@ class DeleteInlinePolicy(_RoleAction):
 
 @dataclass(frozen=True)
 class DeleteRole(_RoleAction):
-    sign: ClassVar[str] = "-"
+    SIGN: ClassVar[str] = "-"
 
     def describe(self) -> str:
         return f"delete role {self.role}"

@@ -96,18 +96,25 @@ def plan_role(
     if dropped:
         actions.append(UntagRole(role.name, dropped))
     if not same_policy(state.trust, role.trust):
-        actions.append(UpdateTrustPolicy(role.name, role.trust))
+        actions.append(UpdateTrustPolicy(role.name, role.trust, before=state.trust))
     if (state.description, state.max_session_duration) != (
         role.description,
         role.max_session_duration,
     ):
-        actions.append(UpdateRole(role.name, role.description, role.max_session_duration))
+        actions.append(
+            UpdateRole(
+                role.name,
+                role.description,
+                role.max_session_duration,
+                before=(state.description, state.max_session_duration),
+            )
+        )
     if role.permissions_boundary and state.permissions_boundary != role.permissions_boundary:
         actions.append(PutBoundary(role.name, role.permissions_boundary))
     if prune and state.permissions_boundary and not role.permissions_boundary:
         actions.append(DeleteBoundary(role.name))
     actions.extend(
-        PutInlinePolicy(role.name, name, document)
+        PutInlinePolicy(role.name, name, document, before=state.inline_policies.get(name))
         for name, document in role.inline_policies.items()
         if not same_policy(state.inline_policies.get(name), document)
     )

@@ -168,6 +168,41 @@ def decode_document(document: Any) -> dict[str, Any] | None:
     return dict(document)
 
 
+# Keys whose value IAM may give as one string or a list of them.
+_LISTED_KEYS = {"Statement", "Action", "NotAction", "Resource", "NotResource", "Service", "AWS"}
+
+
+def display_form(document: Any) -> Any:
+    """Return a document as people compare it: one-element values as lists, lists sorted.
+
+    Two documents ``same_policy`` calls equal have the same display form, so a diff of
+    display forms shows only what differs in meaning.
+    """
+    if isinstance(document, Mapping):
+        return {
+            key: display_form(_listed(value) if key in _LISTED_KEYS else value)
+            for key, value in sorted(document.items())
+        }
+    if isinstance(document, list):
+        items = [display_form(item) for item in document]
+        return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+    return document
+
+
+def document_diff(actual: Any, expected: Any) -> list[str]:
+    """Return a unified diff, line by line, from what IAM holds to what the spec asks for."""
+    import difflib
+
+    def lines(document: Any) -> list[str]:
+        return json.dumps(display_form(document), indent=2).splitlines()
+
+    return list(
+        difflib.unified_diff(
+            lines(actual), lines(expected), "actual (IAM)", "expected (spec)", lineterm="", n=2
+        )
+    )
+
+
 def trust_summary(document: Mapping[str, Any] | None) -> str:
     """Return one line per statement: effect, principal (trust policies), actions."""
     if document is None:

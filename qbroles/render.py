@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from qbroles.model import Action, Check, Report, RolePlan, Severity, action_name
-from qbroles.policies import trust_summary
+from qbroles.policies import document_diff, trust_summary
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -27,15 +27,24 @@ def report_document(report: Report) -> dict[str, Any]:
                 "name": role.name,
                 "arn": role.arn,
                 "ok": role.ok,
-                "changes": [
-                    {"action": action_name(a), "target": a.target, "description": a.describe()}
-                    for a in role.changes
-                ],
+                "changes": [_change_document(change) for change in role.changes],
                 "checks": [_check_document(check) for check in role.checks],
             }
             for role in report.roles
         ],
     }
+
+
+def _change_document(action: Action) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "action": action_name(action),
+        "target": action.target,
+        "description": action.describe(),
+    }
+    pair = action.change()
+    if pair is not None:
+        document["actual"], document["expected"] = pair
+    return document
 
 
 def _check_document(check: Check) -> dict[str, Any]:
@@ -56,23 +65,42 @@ def write_json(document: Mapping[str, Any], file: IO[str] | None = None) -> None
     out.write("\n")
 
 
-def console(*, stderr: bool = False) -> Console:
-    """Return a rich console on stdout or stderr; off a terminal, wide enough for ARNs."""
+def console(*, stderr: bool = False, color: bool = True) -> Console:
+    """Return a rich console on stdout or stderr.
+
+    On a terminal (or with COLUMNS set) it fits the width; elsewhere it is wide enough
+    for ARNs. Colour follows the terminal, NO_COLOR and FORCE_COLOR, and ``color``.
+    """
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() or "COLUMNS" in os.environ else 140
-    return Console(file=stream, width=width, highlight=False, soft_wrap=False)
+    plain = not color or bool(os.environ.get("NO_COLOR"))  # no escape codes at all, then
+    return Console(
+        file=stream,
+        width=width,
+        highlight=False,
+        soft_wrap=False,
+        color_system=None if plain else "auto",
+    )
 
 
 def print_report(report: Report, out: Console) -> None:
-    """Print what was done (or planned) and, where there are checks, the check table."""
-    changes = [(role.name, change) for role in report.roles for change in role.changes]
-    if changes:
+    """Print the changes per role (a diff for each rewritten document), then the checks."""
+    from rich.text import Text
+
+    if any(role.changes for role in report.roles):
         heading = "Plan (dry run, nothing changed)" if report.dry_run else "Changes applied"
-        out.print(f"[bold]{heading}[/bold]")
-        for _, change in changes:
-            out.print(f"  {_sign(change)} {change.describe()}")
+        out.print(Text(heading, style="bold"))
+        for role in report.roles:
+            if role.changes:
+                out.print(Text(f"  {role.name}", style="bold"))
+            for change in role.changes:
+                colour = _SIGN_COLOURS[change.sign]
+                out.print(Text.assemble("    ", (change.sign, colour), " ", change.describe()))
+                pair = change.change()
+                for line in document_diff(*pair) if pair else ():
+                    out.print(Text(f"        {line}", style=_diff_style(line)))
     if any(role.checks for role in report.roles):
         out.print(check_table(report))
 
@@ -80,8 +108,12 @@ def print_report(report: Report, out: Console) -> None:
 _SIGN_COLOURS = {"+": "green", "-": "red", "~": "yellow"}
 
 
-def _sign(action: Action) -> str:
-    return f"[{_SIGN_COLOURS[action.sign]}]{action.sign}[/{_SIGN_COLOURS[action.sign]}]"
+def _diff_style(line: str) -> str:
+    if line.startswith(("---", "+++")):
+        return "bold"
+    if line.startswith("@@"):
+        return "cyan"
+    return {"+": "green", "-": "red"}.get(line[:1], "")
 
 
 def check_table(report: Report) -> Any:
@@ -149,6 +181,8 @@ def summary(report: Report) -> str:
             if failed
             else f"all {roles} role(s) match the spec"
         )
+    elif report.dry_run and not report.changed:
+        head = f"nothing to do: all {roles} role(s) already as specified (dry run)"
     elif report.dry_run:
         head = f"{count} change(s) planned for {roles} role(s); nothing was changed (dry run)"
     elif not report.changed and report.command == "delete":

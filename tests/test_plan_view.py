@@ -1,0 +1,201 @@
+"""Plans people can read: grouped per role, signs, JSON diffs, exit codes, colour, width, -q."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from rich.console import Console
+
+from qbroles.cli import cli
+from qbroles.errors import ExitCode
+from qbroles.model import PutInlinePolicy, Report, RoleReport, UpdateRole, UpdateTrustPolicy
+from qbroles.policies import display_form, document_diff, same_policy, trust_policy
+from qbroles.render import print_report, report_document
+from tests.conftest import EXEC_ROLE, MANAGED, TASK_ROLE, writes
+
+ANSI = re.compile(r"\x1b\[")
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> Any:
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def squash(lines: list[str]) -> list[str]:
+    """Return the lines with runs of white space made one space, ends stripped."""
+    return [" ".join(line.split()) for line in lines]
+
+
+def rendered(*changes: Any) -> list[str]:
+    console = Console(record=True, width=200, color_system=None)
+    report = Report("create", dry_run=True, roles=(RoleReport("R", None, changes),))
+    print_report(report, console)
+    return console.export_text().splitlines()
+
+
+def test_a_changed_trust_policy_is_shown_as_a_json_diff() -> None:
+    before = trust_policy("ec2.amazonaws.com")
+    after = trust_policy("ecs-tasks.amazonaws.com")
+    lines = rendered(UpdateTrustPolicy("R", after, before=before))
+    assert lines[0] == "Plan (dry run, nothing changed)"
+    assert lines[1].strip() == "R"
+    assert lines[2].strip().startswith("~ update the trust policy of R")
+    diff = squash(lines[3:])
+    assert diff[:2] == ["--- actual (IAM)", "+++ expected (spec)"]
+    assert [line for line in diff if line[:1] in "+-" and line[:3] not in ("---", "+++")] == [
+        '- "ec2.amazonaws.com"',
+        '+ "ecs-tasks.amazonaws.com"',
+    ]
+
+
+def test_an_inline_policy_that_exists_is_an_update_with_a_diff_a_new_one_a_put() -> None:
+    old = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*"}]}
+    new = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:List*"]}]}
+    lines = squash(rendered(PutInlinePolicy("R", "p", new, before=old)))
+    assert lines[2] == "~ update inline policy p on R"
+    assert '- "s3:Get*"' in lines
+    assert '+ "s3:List*"' in lines
+    fresh = [line.strip() for line in rendered(PutInlinePolicy("R", "p", new))]
+    assert fresh[2:] == ["+ put inline policy p on R"]
+
+
+def test_a_description_change_shows_old_and_new() -> None:
+    lines = squash(rendered(UpdateRole("R", "new", 3600, before=("old", 3600))))
+    assert '- "Description": "old",' in lines
+    assert '+ "Description": "new",' in lines
+    assert not any("MaxSessionDuration" in line and line[:1] in "+-" for line in lines)
+
+
+def test_the_json_document_carries_actual_and_expected_documents() -> None:
+    before = trust_policy("ec2.amazonaws.com")
+    after = trust_policy("ecs-tasks.amazonaws.com")
+    report = Report(
+        "create",
+        dry_run=True,
+        roles=(RoleReport("R", None, (UpdateTrustPolicy("R", after, before=before),)),),
+    )
+    change = report_document(report)["roles"][0]["changes"][0]
+    assert (change["action"], change["actual"], change["expected"]) == (
+        "update_trust_policy",
+        before,
+        after,
+    )
+
+
+def test_documents_equal_in_meaning_have_one_display_form_and_no_diff() -> None:
+    a = {
+        "Version": "2012-10-17",
+        "Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": ["b", "a"]},
+    }
+    b = {
+        "Statement": [{"Resource": ["a", "b"], "Action": ["s3:GetObject"], "Effect": "Allow"}],
+        "Version": "2012-10-17",
+    }
+    assert same_policy(a, b)
+    assert display_form(a) == display_form(b)
+    assert document_diff(a, b) == []
+    c = {**b, "Statement": [{**b["Statement"][0], "Resource": ["a"]}]}
+    assert document_diff(a, c) != []
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_plan_groups_changes_per_role_and_changes_nothing(calls: list[str]) -> None:
+    result = run("plan")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    out = result.stdout
+    assert out.index(EXEC_ROLE) < out.index("+ create role " + EXEC_ROLE)
+    assert out.index("+ attach service-role/AmazonECSTaskExecutionRolePolicy to " + EXEC_ROLE) < (
+        out.index("\n  " + TASK_ROLE)
+    )
+    assert writes(calls) == []
+    assert "10 change(s) planned" in result.stderr
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_detailed_exitcode_is_1_while_changes_are_pending_then_0(iam: Any) -> None:
+    assert run("plan", "--detailed-exitcode").exit_code == ExitCode.DIFFERENCES
+    assert run("create", "--dry-run", "--detailed-exitcode").exit_code == ExitCode.DIFFERENCES
+    assert run("plan").exit_code == ExitCode.OK  # without the flag a plan is a success
+    assert run("create").exit_code == ExitCode.OK
+    converged = run("plan", "--detailed-exitcode")
+    assert converged.exit_code == ExitCode.OK
+    assert "nothing to do: all 2 role(s) already as specified" in converged.stderr
+    iam.detach_role_policy(RoleName=TASK_ROLE, PolicyArn=MANAGED + "AmazonRDSReadOnlyAccess")
+    result = run("-o", "json", "plan", "--detailed-exitcode")
+    assert result.exit_code == ExitCode.DIFFERENCES
+    changes = [c for role in json.loads(result.stdout)["roles"] for c in role["changes"]]
+    assert [c["action"] for c in changes] == ["attach_policy"]
+
+
+def test_detailed_exitcode_needs_a_dry_run(calls: list[str]) -> None:
+    result = run("create", "--detailed-exitcode")
+    assert result.exit_code == ExitCode.USAGE
+    assert "--dry-run" in result.stderr
+    assert calls == []
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_a_drifted_trust_policy_is_diffed_in_the_plan(iam: Any) -> None:
+    run("create")
+    iam.update_assume_role_policy(
+        RoleName=TASK_ROLE, PolicyDocument=json.dumps(trust_policy("ec2.amazonaws.com"))
+    )
+    result = run("plan", "--detailed-exitcode")
+    assert result.exit_code == ExitCode.DIFFERENCES
+    lines = squash(result.stdout.splitlines())
+    assert (
+        f"~ update the trust policy of {TASK_ROLE} to: Allow ecs-tasks.amazonaws.com "
+        "sts:AssumeRole" in lines
+    )
+    assert '- "ec2.amazonaws.com"' in lines
+    assert '+ "ecs-tasks.amazonaws.com"' in lines
+
+
+@pytest.mark.usefixtures("moto_iam")
+@pytest.mark.parametrize(
+    ("args", "env", "coloured"),
+    [
+        ((), {"FORCE_COLOR": "1"}, True),
+        (("--no-color",), {"FORCE_COLOR": "1"}, False),
+        ((), {"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),
+        ((), {}, False),  # not a terminal
+    ],
+)
+def test_colour_follows_the_terminal_no_color_and_the_option(
+    args: tuple[str, ...], env: dict[str, str], coloured: bool
+) -> None:
+    result = run(*args, "plan", env=env)
+    assert result.exit_code == ExitCode.OK
+    assert bool(ANSI.search(result.stdout)) is coloured
+    assert "+ create role" in re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+
+
+@pytest.mark.usefixtures("moto_iam")
+@pytest.mark.parametrize("width", [60, 100])
+def test_tables_and_plans_fit_the_terminal_width(width: int) -> None:
+    env = {"COLUMNS": str(width)}
+    for command in (("plan",), ("create",), ("verify",)):
+        result = run(*command, env=env)
+        assert result.exit_code == ExitCode.OK, result.stderr
+        lines = result.stdout.splitlines()
+        assert lines
+        assert max(len(line) for line in lines) <= width, command
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_quiet_prints_only_errors() -> None:
+    for command in (("plan",), ("create",), ("verify",), ("delete", "--yes")):
+        result = run("-q", *command)
+        assert result.exit_code == ExitCode.OK, command
+        assert (result.stdout, result.stderr) == ("", ""), command
+    result = run("-q", "verify")
+    assert result.exit_code == ExitCode.DIFFERENCES  # the roles are gone: the code says so
+    assert (result.stdout, result.stderr) == ("", "")
+    result = run("-q", "--app", "bad name", "verify")
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stdout == ""
+    assert result.stderr.startswith("qbroles: error: --app 'bad name'")
+    assert json.loads(run("-q", "-o", "json", "verify").stdout)["ok"] is False
