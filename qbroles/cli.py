@@ -460,6 +460,35 @@ def delete(settings: Settings, yes: bool, dry_run: bool) -> int:
     return settings.show(report)
 
 
+@cli.command()
+@click.pass_obj
+def explain(settings: Settings) -> int:
+    """Explain the roles: what each is for, who uses it, what each policy grants. No AWS call.
+
+    First the guide's table (Task Execution Role: what ECS needs to run the container;
+    Task Role: what the application needs), then, for each role of the active spec or
+    preset, its trust and one line per policy on what it grants, then the security notes
+    on broad policies. With -o json, the same as one document.
+
+    \b
+    Examples:
+      qbroles explain
+      qbroles --preset least-privilege explain
+      qbroles -o json explain | jq '.roles[].policies[].name'
+    """
+    from qbroles.explain import explain as explanation
+    from qbroles.explain import print_explanation
+    from qbroles.render import write_json
+
+    preset = settings.preset or (None if settings.spec_path else "workshop")
+    document = explanation(settings.spec(), preset)
+    if settings.output == "json":
+        write_json(document)
+    elif not settings.quiet:
+        print_explanation(document, settings.console())
+    return ExitCode.OK
+
+
 def interactive() -> bool:
     """Return whether someone is at a terminal to answer a question."""
     return sys.stdin.isatty()
