@@ -489,6 +489,40 @@ def explain(settings: Settings) -> int:
     return ExitCode.OK
 
 
+@cli.command()
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(["env", "shell", "json"]),
+    help="env: KEY=value lines (docker --env-file, $GITHUB_ENV); shell: export lines for "
+    "eval; json: keyed like a task definition (default: json with -o json, else env).",
+)
+@click.pass_obj
+def outputs(settings: Settings, form: str | None) -> int:
+    """Print the role ARNs for the next deployment step. Read only.
+
+    env and shell print QB_EXECUTION_ROLE_ARN and QB_TASK_ROLE_ARN; json prints
+    executionRoleArn and taskRoleArn, the keys of an ECS task definition, so jq can merge
+    it into one. If a role does not exist, prints nothing on stdout and exits 1.
+
+    \b
+    Examples:
+      qbroles outputs >> "$GITHUB_ENV"
+      eval "$(qbroles outputs --format shell)"
+      qbroles outputs --format json > roles.json
+      jq -s '.[0] * .[1]' taskdef.json roles.json > taskdef-with-roles.json
+    """
+    from qbroles import engine
+    from qbroles.outputs import NAMES, render, roles_by_kind
+
+    names = roles_by_kind(settings.spec())
+    arns = engine.role_arns(settings.gateway(), names, settings.workers)
+    click.echo(render(arns, form or ("json" if settings.output == "json" else "env")), nl=False)
+    described = ", ".join(f"{NAMES[kind][1]} {name}" for kind, name in names.items())
+    settings.say(f"qbroles outputs: {described}.")
+    return ExitCode.OK
+
+
 def interactive() -> bool:
     """Return whether someone is at a terminal to answer a question."""
     return sys.stdin.isatty()

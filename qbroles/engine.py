@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from qbroles.apply import apply_role, reads
 from qbroles.aws import Gateway
 from qbroles.desired import DesiredRole, resolve
-from qbroles.errors import InputError, SafetyError
+from qbroles.errors import InputError, MissingRoleError, SafetyError
 from qbroles.evaluate import Decision, Outcome, Policy, evaluate
 from qbroles.findings import findings
 from qbroles.model import Check, Report, RolePlan, RoleReport, RoleState, Severity
@@ -172,6 +172,19 @@ def delete(
         for plan in plans
     )
     return Report("delete", dry_run=dry_run, roles=roles, changed=bool(changing))
+
+
+def role_arns(gateway: Gateway, names: Mapping[str, str], workers: int) -> dict[str, str]:
+    """Return key -> ARN of each named role (one GetRole each); refuse if one does not exist."""
+    keys = list(names)
+    found = for_each(keys, lambda key: gateway.get_role(names[key]), workers)
+    missing = [names[key] for key, role in zip(keys, found, strict=True) if role is None]
+    if missing:
+        raise MissingRoleError(
+            f"role {' and '.join(missing)} does not exist, so it has no ARN yet; "
+            "run qbroles create first (qbroles plan shows what it would do)."
+        )
+    return {key: str(role["Arn"]) for key, role in zip(keys, found, strict=True) if role}
 
 
 def _task_checks(

@@ -39,3 +39,9 @@ class SafetyError(QbrolesError):
     """Refused because it would touch something qbroles does not own, or is unconfirmed."""
 
     exit_code = ExitCode.SAFETY
+
+
+class MissingRoleError(QbrolesError):
+    """A role the command reads does not exist (yet): a difference from the spec."""
+
+    exit_code = ExitCode.DIFFERENCES

@@ -1,0 +1,47 @@
+"""The role ARNs for the next deployment step: env lines, shell exports, or task-definition JSON."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping
+
+from qbroles.errors import InputError
+from qbroles.spec import Spec
+
+FORMATS = ("env", "shell", "json")
+# Per kind of role: the environment variable and the task definition's key.
+NAMES = {
+    "execution": ("QB_EXECUTION_ROLE_ARN", "executionRoleArn"),
+    "task": ("QB_TASK_ROLE_ARN", "taskRoleArn"),
+}
+
+
+def roles_by_kind(spec: Spec) -> dict[str, str]:
+    """Return kind -> role name for the spec's roles that ECS uses; refuse an ambiguous spec."""
+    found: dict[str, str] = {}
+    for role in spec.roles:
+        if role.kind is None:
+            continue
+        if role.kind in found:
+            raise InputError(
+                f"{spec.source}: roles {found[role.kind]} and {role.name} both have "
+                f'kind = "{role.kind}"; outputs needs one role of each kind.'
+            )
+        found[role.kind] = role.name
+    if not found:
+        raise InputError(
+            f'{spec.source}: no role has kind = "execution" or "task", so there is no task '
+            "definition key to print; add kind to the roles ECS uses."
+        )
+    return found
+
+
+def render(arns: Mapping[str, str], form: str) -> str:
+    """Return kind -> ARN in the chosen format, ending with a newline."""
+    kinds = [kind for kind in NAMES if kind in arns]
+    if form == "json":
+        return json.dumps({NAMES[kind][1]: arns[kind] for kind in kinds}, indent=2) + "\n"
+    export = "export " if form == "shell" else ""
+    quote = shlex.quote if form == "shell" else str
+    return "".join(f"{export}{NAMES[kind][0]}={quote(arns[kind])}\n" for kind in kinds)

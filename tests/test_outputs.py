@@ -1,0 +1,131 @@
+"""qbroles outputs: the role ARNs as env lines, shell exports or task-definition JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from qbroles.cli import cli
+from qbroles.errors import ExitCode
+from qbroles.outputs import FORMATS
+from tests.conftest import EXEC_ROLE, TASK_ROLE, make_role
+
+TASKDEF = Path(__file__).parent / "taskdefs" / "questionbank.json"
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args))
+
+
+def arns(iam: Any) -> tuple[str, str]:
+    return tuple(iam.get_role(RoleName=name)["Role"]["Arn"] for name in (EXEC_ROLE, TASK_ROLE))
+
+
+def test_the_format_choices_are_the_formats_outputs_renders() -> None:
+    command = cli.commands["outputs"]  # type: ignore[attr-defined]
+    (option,) = [p for p in command.params if p.name == "form"]
+    assert tuple(option.type.choices) == FORMATS
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_env_lines_with_one_read_per_role(iam: Any, calls: list[str]) -> None:
+    assert run("create").exit_code == ExitCode.OK
+    calls.clear()
+    result = run("outputs")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    execution, task = arns(iam)
+    assert result.stdout == f"QB_EXECUTION_ROLE_ARN={execution}\nQB_TASK_ROLE_ARN={task}\n"
+    assert calls == ["GetRole", "GetRole"]
+    assert "executionRoleArn " + EXEC_ROLE in result.stderr
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_shell_exports_survive_eval(iam: Any) -> None:
+    run("create")
+    result = run("outputs", "--format", "shell")
+    assert result.exit_code == ExitCode.OK
+    assert result.stdout.startswith("export QB_EXECUTION_ROLE_ARN=")
+    echoed = subprocess.run(
+        [
+            "bash",
+            "-c",
+            'eval "$(cat)"; printf "%s\\n" "$QB_EXECUTION_ROLE_ARN" "$QB_TASK_ROLE_ARN"',
+        ],
+        input=result.stdout,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert tuple(echoed.stdout.split()) == arns(iam)
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_json_merges_into_a_task_definition_that_verify_then_accepts(
+    iam: Any, tmp_path: Path
+) -> None:
+    run("create")
+    result = run("outputs", "--format", "json")
+    roles = json.loads(result.stdout)
+    assert roles == dict(zip(("executionRoleArn", "taskRoleArn"), arns(iam), strict=True))
+    assert json.loads(run("-o", "json", "outputs").stdout) == roles  # -o json implies it
+    taskdef = json.loads(TASKDEF.read_text())
+    taskdef.pop("executionRoleArn", None)
+    taskdef.pop("taskRoleArn", None)
+    merged = tmp_path / "taskdef.json"
+    merged.write_text(json.dumps({**taskdef, **roles}))  # what jq -s '.[0] * .[1]' does here
+    checked = run("-o", "json", "verify", "--task-definition", str(merged))
+    names = {
+        check["check"]: check["ok"]
+        for role in json.loads(checked.stdout)["roles"]
+        for check in role["checks"]
+        if check["check"].startswith("task definition")
+    }
+    assert names == {
+        "task definition executionRoleArn": True,
+        "task definition taskRoleArn": True,
+    }
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_a_missing_role_is_exit_1_with_nothing_on_stdout(iam: Any) -> None:
+    make_role(iam, EXEC_ROLE)
+    for form in FORMATS:
+        result = run("outputs", "--format", form)
+        assert result.exit_code == ExitCode.DIFFERENCES
+        assert result.stdout == ""
+        assert f"role {TASK_ROLE} does not exist" in result.stderr
+        assert "qbroles create" in result.stderr
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_quiet_prints_only_the_arns() -> None:
+    run("create")
+    result = run("-q", "outputs")
+    assert result.stderr == ""
+    assert result.stdout.count("\n") == 2
+
+
+@pytest.mark.parametrize(
+    ("roles", "needle"),
+    [
+        ('[[role]]\nname = "A"\n', 'no role has kind = "execution" or "task"'),
+        (
+            '[[role]]\nname = "A"\nkind = "task"\n[[role]]\nname = "B"\nkind = "task"\n',
+            'roles A and B both have kind = "task"',
+        ),
+    ],
+)
+def test_a_spec_without_one_role_per_kind_is_exit_2_before_any_call(
+    tmp_path: Path, calls: list[str], roles: str, needle: str
+) -> None:
+    spec = tmp_path / "roles.toml"
+    spec.write_text(roles)
+    result = run("--spec", str(spec), "outputs")
+    assert result.exit_code == ExitCode.USAGE
+    assert needle in result.stderr
+    assert calls == []
