@@ -168,6 +168,7 @@ def report_exit_code(report: Report) -> ExitCode:
     "--spec",
     "spec_path",
     metavar="FILE",
+    type=click.Path(),
     help="TOML file describing the roles (default: the built-in QuestionBank roles).",
 )
 @click.option(
@@ -388,6 +389,7 @@ def _create(settings: Settings, *, dry_run: bool, adopt: bool, prune: bool, deta
     "--task-definition",
     "task_definition",
     metavar="FILE",
+    type=click.Path(),
     help="Also check that the roles can start this ECS task (its JSON, as register- or "
     "describe-task-definition has it): image pulls, logs, secrets, role ARNs.",
 )
@@ -520,6 +522,36 @@ def outputs(settings: Settings, form: str | None) -> int:
     click.echo(render(arns, form or ("json" if settings.output == "json" else "env")), nl=False)
     described = ", ".join(f"{NAMES[kind][1]} {name}" for kind, name in names.items())
     settings.say(f"qbroles outputs: {described}.")
+    return ExitCode.OK
+
+
+@cli.command()
+@click.argument("path", default="qbroles.toml", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+@click.pass_obj
+def init(settings: Settings, path: str, force: bool) -> int:
+    """Write the active spec (preset and options applied) as a commented TOML file.
+
+    PATH defaults to qbroles.toml; - writes to stdout. An existing file is not replaced
+    without --force (exit 4). Edit the file, then pass it with --spec; the application
+    name in role names is written as {app}, so --app still applies. No AWS call.
+
+    \b
+    Examples:
+      qbroles init
+      qbroles --preset least-privilege --ssm-path /qb/prod/ init prod.toml
+      qbroles --spec prod.toml plan
+    """
+    from qbroles.specfile import commented_toml, write_new
+
+    spec = settings.spec()
+    origin = f"preset {settings.preset or 'workshop'}" if not settings.spec_path else spec.source
+    text = commented_toml(spec, origin)
+    if path == "-":
+        click.echo(text, nl=False)
+        return ExitCode.OK
+    write_new(path, text, force=force)
+    settings.say(f"qbroles init: wrote {path}; use it with qbroles --spec {path} plan.")
     return ExitCode.OK
 
 
