@@ -28,6 +28,7 @@ def apply_role(gateway: Gateway, plan: RolePlan) -> tuple[Action, ...]:
     """Execute one role's actions in order and return them; the caller has checked refusals."""
     fresh = False  # the role was created moments ago: IAM may not see it everywhere yet
     for action in plan.actions:
+        gateway.progress.working(plan.role, action.describe())
         match action:
             case CreateRole(role=role):
                 if not gateway.create_role(action):
@@ -57,6 +58,7 @@ def apply_role(gateway: Gateway, plan: RolePlan) -> tuple[Action, ...]:
                 gateway.delete_inline_policy(role, policy)
             case DeleteRole(role=role):
                 gateway.delete_role(role)
+        gateway.progress.done(action)
     return plan.actions
 
 

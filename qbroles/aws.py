@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from qbroles.errors import AwsError, InputError
 from qbroles.model import CreateRole, RoleState
 from qbroles.policies import SourceScope, decode_document
+from qbroles.progress import Progress
 
 T = TypeVar("T")
 
@@ -165,6 +166,7 @@ class Gateway:
         self._readers: ThreadPoolExecutor | None = None  # for reads that may overlap
         self._scope: SourceScope | None = None  # the caller's identity, asked once a run
         self.patience = patience
+        self.progress = Progress()  # where retries and their waits are reported
         self._sleep = sleep
         self._clock = clock
 
@@ -457,7 +459,9 @@ class Gateway:
                     if not (self._passing(code, exc, retry_if, fresh) and self._clock() < deadline):
                         raise
             delay = min(8.0, 0.25 * 2 ** min(attempt, 5)) * random.uniform(0.5, 1.0)
-            self._sleep(max(0.0, min(delay, deadline - self._clock())))
+            wait = max(0.0, min(delay, deadline - self._clock()))
+            self.progress.waiting(f"IAM answered {code} to {operation} on {role}", wait)
+            self._sleep(wait)
 
     @staticmethod
     def _passing(

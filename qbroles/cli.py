@@ -8,7 +8,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -21,7 +21,10 @@ if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay i
     from qbroles.aws import AwsOptions, Gateway
     from qbroles.model import Report, RolePlan
     from qbroles.presets import Scope
+    from qbroles.progress import Progress
     from qbroles.spec import Spec
+
+T = TypeVar("T")
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -96,10 +99,31 @@ class Settings:
             )
         return load_spec(self.spec_path, self.app)
 
-    def gateway(self) -> Gateway:
-        from qbroles.aws import connect
+    def run(self, title: str, work: Callable[[Gateway, Progress], T]) -> T:
+        """Connect, then do the work with progress shown on stderr if it is a terminal.
 
-        return connect(self.aws)
+        If the work fails after changing something, what it changed is listed first.
+        """
+        from qbroles.aws import connect
+        from qbroles.progress import Progress, TerminalProgress
+
+        gateway = connect(self.aws)
+        shown = sys.stderr.isatty() and not self.quiet
+        progress = TerminalProgress(self.console(stderr=True), title) if shown else Progress()
+        gateway.progress = progress
+        try:
+            with progress:
+                return work(gateway, progress)
+        except (QbrolesError, KeyboardInterrupt):
+            if progress.applied:
+                from qbroles.render import describe_changes
+
+                click.echo(
+                    "qbroles: changed before it stopped (rerun the command to finish):\n"
+                    + describe_changes(progress.applied),
+                    err=True,
+                )
+            raise
 
     def console(self, *, stderr: bool = False) -> Console:
         """Return the console people read, honouring --no-color."""
@@ -370,13 +394,11 @@ def _create(settings: Settings, *, dry_run: bool, adopt: bool, prune: bool, deta
     from qbroles import engine
 
     spec = settings.spec()
-    report = engine.create(
-        settings.gateway(),
-        spec,
-        adopt=adopt,
-        prune=prune,
-        dry_run=dry_run,
-        workers=settings.workers,
+    report = settings.run(
+        "qbroles: planning" if dry_run else "qbroles: creating",
+        lambda gateway, _: engine.create(
+            gateway, spec, adopt=adopt, prune=prune, dry_run=dry_run, workers=settings.workers
+        ),
     )
     return settings.show(report, detailed=detailed)
 
@@ -416,13 +438,16 @@ def verify(settings: Settings, strict: bool, task_definition: str | None) -> int
 
     spec = settings.spec()
     task = load_task_definition(task_definition) if task_definition else None
-    report = engine.verify(
-        settings.gateway(),
-        spec,
-        strict=strict,
-        kms_key_arn=settings.scope.kms_key_arn,
-        task=task,
-        workers=settings.workers,
+    report = settings.run(
+        "qbroles: verifying",
+        lambda gateway, _: engine.verify(
+            gateway,
+            spec,
+            strict=strict,
+            kms_key_arn=settings.scope.kms_key_arn,
+            task=task,
+            workers=settings.workers,
+        ),
     )
     return settings.show(report)
 
@@ -452,12 +477,22 @@ def delete(settings: Settings, yes: bool, dry_run: bool) -> int:
             "delete needs confirmation and there is no terminal to ask on; "
             "pass --yes to delete, or --dry-run to see what would go."
         )
-    report = engine.delete(
-        settings.gateway(),
-        spec,
-        dry_run=dry_run,
-        confirm=lambda plans: yes or _confirm_delete(plans),
-        workers=settings.workers,
+
+    def confirm(plans: Sequence[RolePlan], progress: Progress) -> bool:
+        if yes:
+            return True
+        with progress.paused():
+            return _confirm_delete(plans)
+
+    report = settings.run(
+        "qbroles: deleting",
+        lambda gateway, progress: engine.delete(
+            gateway,
+            spec,
+            dry_run=dry_run,
+            confirm=lambda plans: confirm(plans, progress),
+            workers=settings.workers,
+        ),
     )
     return settings.show(report)
 
@@ -518,7 +553,9 @@ def outputs(settings: Settings, form: str | None) -> int:
     from qbroles.outputs import NAMES, render, roles_by_kind
 
     names = roles_by_kind(settings.spec())
-    arns = engine.role_arns(settings.gateway(), names, settings.workers)
+    arns = settings.run(
+        "qbroles: reading", lambda gateway, _: engine.role_arns(gateway, names, settings.workers)
+    )
     click.echo(render(arns, form or ("json" if settings.output == "json" else "env")), nl=False)
     described = ", ".join(f"{NAMES[kind][1]} {name}" for kind, name in names.items())
     settings.say(f"qbroles outputs: {described}.")

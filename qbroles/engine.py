@@ -50,8 +50,14 @@ def observe_all(
     gateway: Gateway, names: Sequence[str], workers: int, *, for_delete: bool = False
 ) -> dict[str, RoleState | None]:
     """Read every named role (and nothing else) from IAM."""
-    states = for_each(names, lambda name: gateway.observe(name, for_delete=for_delete), workers)
-    return dict(zip(names, states, strict=True))
+
+    def read(name: str) -> RoleState | None:
+        gateway.progress.working(name, "reading")
+        state = gateway.observe(name, for_delete=for_delete)
+        gateway.progress.finished(name)
+        return state
+
+    return dict(zip(names, for_each(names, read, workers), strict=True))
 
 
 def _refuse(plans: Sequence[RolePlan]) -> None:
@@ -82,9 +88,12 @@ def create(
 
         def apply_and_reread(plan: RolePlan) -> RoleState | None:
             apply_role(gateway, plan)
+            gateway.progress.working(plan.role, "reading it back to verify")
             state = observed[plan.role]
             parts = frozenset().union(*(reads(action) for action in plan.actions))
-            return gateway.observe(plan.role) if state is None else gateway.reread(state, parts)
+            fresh = gateway.observe(plan.role) if state is None else gateway.reread(state, parts)
+            gateway.progress.finished(plan.role)
+            return fresh
 
         fresh = for_each(changing, apply_and_reread, workers)
         observed |= {plan.role: state for plan, state in zip(changing, fresh, strict=True)}
@@ -159,7 +168,12 @@ def delete(
     if changing and not dry_run:
         if not confirm(changing):
             raise SafetyError("delete not confirmed; nothing was changed.")
-        for_each(changing, lambda plan: apply_role(gateway, plan), workers)
+
+        def remove(plan: RolePlan) -> None:
+            apply_role(gateway, plan)
+            gateway.progress.finished(plan.role)
+
+        for_each(changing, remove, workers)
         # DeleteRole answered (or found it gone already): the roles are gone, no read needed.
         observed |= dict.fromkeys(plan.role for plan in changing)
     roles = tuple(

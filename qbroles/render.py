@@ -200,4 +200,9 @@ def summary(report: Report) -> str:
 
 def describe_plans(plans: Sequence[RolePlan]) -> str:
     """Return the plan as lines, for the delete confirmation prompt."""
-    return "\n".join(f"  - {a.describe()}" for plan in plans for a in plan.actions)
+    return describe_changes([action for plan in plans for action in plan.actions])
+
+
+def describe_changes(actions: Sequence[Action]) -> str:
+    """Return actions as lines for people, each with its sign."""
+    return "\n".join(f"  {action.sign} {action.describe()}" for action in actions)

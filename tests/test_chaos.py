@@ -123,7 +123,15 @@ def test_interrupted_after_some_writes_then_a_rerun_converges(
     finally:
         process.kill()
     assert process.returncode == 130
-    assert err.strip() == "qbroles: interrupted; rerun the same command to finish."
+    lines = [line for line in err.splitlines() if line]  # click ends a ^C with a blank line
+    assert lines[-1] == "qbroles: interrupted; rerun the same command to finish."
+    # The three writes IAM answered are listed first: what a rerun builds on.
+    assert lines[0] == "qbroles: changed before it stopped (rerun the command to finish):"
+    assert [line.split(" ", 4)[2:4] for line in lines[1:-1]] == [
+        ["+", "create"],
+        ["+", "attach"],
+        ["+", "attach"],
+    ]
     assert len(iam.list_roles()["Roles"]) == 1  # part-way: one role, not all its policies
 
     assert qbroles(env, "create").returncode == 0

@@ -1,0 +1,143 @@
+"""Progress: a live status on a terminal's stderr, retries with their wait, actions listed."""
+
+from __future__ import annotations
+
+import io
+import os
+import pty
+import select
+import subprocess
+from typing import Any
+
+import botocore.handlers
+import pytest
+from click.testing import CliRunner
+from rich.console import Console
+
+from qbroles import engine
+from qbroles.aws import Gateway
+from qbroles.cli import cli
+from qbroles.errors import ExitCode
+from qbroles.progress import Progress, TerminalProgress
+from qbroles.spec import default_spec
+from tests.conftest import EXEC_ROLE, TASK_ROLE, error_response, inject
+from tests.servers import tool
+
+
+class Recorder(Progress):
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[tuple[str, str]] = []
+        self.waits: list[tuple[str, float]] = []
+
+    def working(self, role: str, what: str) -> None:
+        with self._lock:
+            self.events.append((role, what))
+
+    def finished(self, role: str) -> None:
+        with self._lock:
+            self.events.append((role, "finished"))
+
+    def waiting(self, what: str, seconds: float) -> None:
+        with self._lock:
+            self.waits.append((what, seconds))
+
+
+def test_each_role_reports_its_steps_in_order(gateway: Gateway) -> None:
+    gateway.progress = recorder = Recorder()
+    report = engine.create(gateway, default_spec())
+    for role in report.roles:
+        steps = [what for name, what in recorder.events if name == role.name]
+        assert steps == [
+            "reading",
+            "finished",
+            *(change.describe() for change in role.changes),
+            "reading it back to verify",
+            "finished",
+        ]
+    changes = [change for role in report.roles for change in role.changes]
+    assert len(recorder.applied) == len(changes) == 10
+    assert all(change in recorder.applied for change in changes)
+
+
+def test_retries_are_reported_with_their_wait(gateway: Gateway) -> None:
+    gateway.progress = TerminalProgress(
+        Console(file=(out := io.StringIO()), force_terminal=True, width=200), "qbroles: creating"
+    )
+    busy = error_response("ConcurrentModification", "busy")
+    inject(gateway.client, "CreateRole", [busy])
+    inject(gateway.client, "AttachRolePolicy", [error_response("Throttling", "Rate exceeded")])
+    with gateway.progress:
+        engine.create(gateway, default_spec(), workers=1)
+    text = out.getvalue()
+    assert "IAM answered ConcurrentModification to CreateRole on " + EXEC_ROLE in text
+    assert "AWS did not answer AttachRolePolicy this time: retrying in " in text
+    assert "qbroles: creating" in text  # the status line itself
+
+
+def test_off_a_terminal_stderr_has_only_the_summary(moto_iam: None) -> None:
+    result = CliRunner().invoke(cli, ["create"])
+    assert result.exit_code == ExitCode.OK
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("qbroles create: 10 change(s) applied")
+
+
+@pytest.fixture
+def attach_denied() -> Any:
+    """Every client created during the test is denied AttachRolePolicy."""
+
+    def deny(**_: Any) -> Any:
+        return error_response(
+            "AccessDenied", "not authorized to perform: iam:AttachRolePolicy", 403
+        )
+
+    hook = ("before-send.iam.AttachRolePolicy", deny)
+    botocore.handlers.BUILTIN_HANDLERS.append(hook)
+    yield
+    botocore.handlers.BUILTIN_HANDLERS.remove(hook)
+
+
+@pytest.mark.usefixtures("moto_iam", "attach_denied")
+def test_a_run_stopped_by_an_error_lists_what_it_changed_first() -> None:
+    result = CliRunner().invoke(cli, ["--workers", "1", "create"])
+    assert result.exit_code == ExitCode.AWS
+    lines = result.stderr.splitlines()
+    assert lines[0] == "qbroles: changed before it stopped (rerun the command to finish):"
+    assert lines[1] == f"  + create role {EXEC_ROLE} (Allow ecs-tasks.amazonaws.com sts:AssumeRole)"
+    assert lines[2].startswith("qbroles: error: AWS denied iam:AttachRolePolicy")
+    assert result.stdout == ""
+
+
+@pytest.mark.e2e
+def test_on_a_terminal_the_status_goes_to_stderr_and_stdout_stays_clean(
+    env: dict[str, str],
+) -> None:
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [tool("qbroles"), "create"],
+        env={k: v for k, v in env.items() if k != "NO_COLOR"} | {"TERM": "xterm"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 60)
+        assert ready, "qbroles wrote nothing to the terminal for 60 s"
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the other side closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    stdout = process.stdout.read() if process.stdout else ""
+    assert process.wait(timeout=60) == ExitCode.OK
+    terminal = seen.decode(errors="replace")
+    assert "qbroles: creating" in terminal
+    assert "\x1b[" in terminal  # drawn and redrawn in place
+    assert "qbroles create: 10 change(s) applied" in terminal
+    assert "qbroles: creating" not in stdout
+    assert TASK_ROLE in stdout  # the table
