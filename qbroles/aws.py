@@ -179,7 +179,8 @@ class Gateway:
                 role: dict[str, Any] = self.client.get_role(RoleName=name)["Role"]
             except self.client.exceptions.NoSuchEntityException:
                 return None
-        return role
+            trust = decode_document(role.get("AssumeRolePolicyDocument"))
+        return {**role, "AssumeRolePolicyDocument": trust}
 
     def observe(self, name: str, *, for_delete: bool = False) -> RoleState | None:
         """Return the role as IAM holds it, or None.
@@ -253,7 +254,7 @@ class Gateway:
                 answer = self.client.get_role_policy(RoleName=role, PolicyName=policy)
             except self.client.exceptions.NoSuchEntityException:
                 return None
-        return decode_document(answer["PolicyDocument"])
+            return decode_document(answer["PolicyDocument"])
 
     def managed_policy_document(self, arn: str) -> dict[str, Any] | None:
         """Return the default version of a managed policy's document (two reads)."""
@@ -263,7 +264,7 @@ class Gateway:
                 answer = self.client.get_policy_version(PolicyArn=arn, VersionId=version)
             except self.client.exceptions.NoSuchEntityException:
                 return None
-        return decode_document(answer["PolicyVersion"]["Document"])
+            return decode_document(answer["PolicyVersion"]["Document"])
 
     def source_scope(self) -> SourceScope:
         """Return the caller's account, region and partition (one sts:GetCallerIdentity a run)."""
@@ -516,6 +517,11 @@ class Gateway:
             raise AwsError(
                 f"{where}: could not reach IAM at {self.client.meta.endpoint_url} after retrying; "
                 "check the network or --endpoint-url, then rerun."
+            ) from None
+        except json.JSONDecodeError:
+            raise AwsError(
+                f"{where}: {self.client.meta.endpoint_url} answered with a policy document that "
+                "is not JSON, as AWS IAM never does; check --endpoint-url."
             ) from None
         except ResponseParserError:
             raise AwsError(

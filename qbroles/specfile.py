@@ -8,14 +8,11 @@ strings, integers and booleans, so a small writer suffices; the tests check that
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from qbroles.errors import InputError, SafetyError
+from qbroles.errors import InputError
 from qbroles.explain import KINDS
 from qbroles.spec import RoleSpec, Spec
 
@@ -179,34 +176,3 @@ def _string(text: str) -> str:
     if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
         raise InputError(f"{text!r} holds a lone surrogate, which TOML cannot hold.")
     return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def write_new(path: str, text: str, *, force: bool = False) -> None:
-    """Write a file that must not exist yet, unless ``force``; never leave half a file."""
-    target = Path(path)
-    if target.is_dir():
-        raise InputError(f"{path} is a directory; give the path of the file to write.")
-    if not target.parent.is_dir():
-        raise InputError(f"the directory of {path} does not exist; create it first.")
-    if target.exists() and not force:
-        raise SafetyError(
-            f"{path} exists and qbroles init will not overwrite it; pass --force to replace "
-            "it, or give another path."
-        )
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        if force:
-            os.replace(temporary, target)
-        else:
-            os.link(temporary, target)  # fails if someone created it meanwhile
-    except FileExistsError:
-        raise SafetyError(
-            f"{path} appeared while qbroles init was writing; nothing was changed."
-        ) from None
-    except OSError as exc:
-        raise InputError(f"cannot write {path} ({exc.strerror}).") from None
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import tomli_w
+from botocore.awsrequest import AWSResponse
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,7 +27,7 @@ from qbroles.policies import policy_problem, trust_policy
 from qbroles.presets import Scope, preset_spec
 from qbroles.spec import ROLE_KEYS, TOP_KEYS, load_spec, parse_spec
 from qbroles.taskdef import load_task_definition
-from tests.conftest import MANAGED, error_response, inject
+from tests.conftest import MANAGED, _Raw, error_response, inject
 from tests.figures import count, scaled
 
 TASKDEF = str(Path(__file__).parent / "taskdefs" / "questionbank.json")
@@ -346,3 +347,19 @@ def test_duplicate_keys_are_refused_in_toml_and_json(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="appears twice"):
         load_task_definition(str(task))
     count("fuzz: duplicate keys")
+
+
+def test_a_policy_document_that_is_not_json_is_exit_3_naming_the_call(gateway: Gateway) -> None:
+    body = (
+        b"<GetRoleResponse><GetRoleResult><Role><Path>/</Path><RoleName>R</RoleName>"
+        b"<RoleId>AROAEXAMPLE</RoleId><Arn>arn:aws:iam::123456789012:role/R</Arn>"
+        b"<CreateDate>2026-01-01T00:00:00Z</CreateDate>"
+        b"<AssumeRolePolicyDocument>%7B%27Version%27%3A%20%272012-10-17%27%7D"
+        b"</AssumeRolePolicyDocument></Role></GetRoleResult></GetRoleResponse>"
+    )
+    answer = AWSResponse("https://iam.amazonaws.com/", 200, {}, _Raw(body))
+    inject(gateway.client, "GetRole", [answer])
+    with pytest.raises(AwsError) as caught:
+        gateway.observe("R")
+    assert str(caught.value).startswith("GetRole on role R: ")
+    assert "policy document that is not JSON" in str(caught.value)

@@ -147,7 +147,8 @@ def complete(words: str, shell: str = "bash") -> list[str]:
 
 
 def test_completion_offers_commands_options_presets_and_formats() -> None:
-    assert complete("qbroles exp") == ["explain"]
+    assert complete("qbroles ex") == ["explain", "export"]
+    assert complete("qbroles export --format ") == ["cloudformation", "terraform"]
     assert {"create", "verify", "delete", "plan", "outputs", "init"} <= set(complete("qbroles "))
     assert set(complete("qbroles --pr")) == {"--profile", "--preset"}
     assert complete("qbroles --preset ") == ["workshop", "least-privilege"]
