@@ -30,7 +30,8 @@ T = TypeVar("T")
 EXIT_CODES_HELP = """\b
 Exit codes:
   0    success; the roles match the spec
-  1    verify found differences (create: the result still differs)
+  1    verify found differences (create: the result still differs;
+       plan --detailed-exitcode: changes pending; outputs: a role is missing)
   2    usage error or invalid input (bad option, bad spec, invalid name)
   3    AWS refused or could not be reached (credentials, profile, access
        denied, network, retries exhausted)
@@ -289,8 +290,10 @@ def cli(
     \b
     Examples:
       qbroles demo                                  # the whole story on a local emulator
-      qbroles create --dry-run                      # what would change, changing nothing
+      qbroles explain                               # what the roles are for and grant
+      qbroles plan                                  # what would change, changing nothing
       qbroles create                                # create or repair the two roles
+      qbroles outputs                               # QB_EXECUTION_ROLE_ARN=... for scripts
       qbroles --preset least-privilege create       # narrow policies instead of broad ones
       qbroles -o json verify > state.json           # exit 0 in sync, 1 differences
       qbroles --endpoint-url http://127.0.0.1:5000 verify
@@ -370,7 +373,7 @@ def create(
     return _create(settings, dry_run=dry_run, adopt=adopt, prune=prune, detailed=detailed_exitcode)
 
 
-@cli.command()
+@cli.command(short_help="Show what create would change, as a diff per role.")
 @_plan_options
 @click.pass_obj
 def plan(settings: Settings, adopt: bool, prune: bool, detailed_exitcode: bool) -> int:
@@ -498,7 +501,7 @@ def delete(settings: Settings, yes: bool, dry_run: bool) -> int:
     return settings.show(report)
 
 
-@cli.command()
+@cli.command(short_help="What each role is for and what its policies grant (no AWS call).")
 @click.pass_obj
 def explain(settings: Settings) -> int:
     """Explain the roles: what each is for, who uses it, what each policy grants. No AWS call.
@@ -563,7 +566,7 @@ def outputs(settings: Settings, form: str | None) -> int:
     return ExitCode.OK
 
 
-@cli.command()
+@cli.command(short_help="Write the active spec as a commented TOML file to customise.")
 @click.argument("path", default="qbroles.toml", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--force", is_flag=True, help="Replace PATH if it exists.")
 @click.pass_obj
@@ -594,7 +597,7 @@ def init(settings: Settings, path: str, force: bool) -> int:
     return ExitCode.OK
 
 
-@cli.command()
+@cli.command(short_help="Export the spec for CloudFormation StackSets or Terraform.")
 @click.option(
     "--format",
     "form",
