@@ -86,8 +86,15 @@ def console(*, stderr: bool = False, color: bool = True) -> Console:
 
 
 def print_report(report: Report, out: Console) -> None:
-    """Print the changes per role (a diff for each rewritten document), then the checks."""
+    """Print the changes per role (a diff for each rewritten document), then the checks.
+
+    A dry run prints the plan only, like terraform plan: its checks (the roles as they
+    are now) are in the JSON document; verify shows them as a table.
+    """
     from rich.text import Text
+
+    if report.dry_run and not report.changed:
+        out.print("No changes: the roles match the spec.")
 
     if any(role.changes for role in report.roles):
         heading = "Plan (dry run, nothing changed)" if report.dry_run else "Changes applied"
@@ -101,7 +108,7 @@ def print_report(report: Report, out: Console) -> None:
                 pair = change.change()
                 for line in document_diff(*pair) if pair else ():
                     out.print(Text(f"        {line}", style=_diff_style(line)))
-    if any(role.checks for role in report.roles):
+    if any(role.checks for role in report.roles) and not report.dry_run:
         out.print(check_table(report))
 
 
@@ -121,8 +128,6 @@ def check_table(report: Report) -> Any:
     from rich.table import Table
 
     title = f"qbroles {report.command}"
-    if report.dry_run:
-        title += " (dry run): the roles as they are now"
     table = Table(title=title, title_justify="left")
     table.add_column("Role", overflow="fold", ratio=3)
     table.add_column("Check", overflow="fold", ratio=4)

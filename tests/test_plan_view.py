@@ -31,7 +31,7 @@ def squash(lines: list[str]) -> list[str]:
 
 def rendered(*changes: Any) -> list[str]:
     console = Console(record=True, width=200, color_system=None)
-    report = Report("create", dry_run=True, roles=(RoleReport("R", None, changes),))
+    report = Report("create", dry_run=True, roles=(RoleReport("R", None, changes),), changed=True)
     print_report(report, console)
     return console.export_text().splitlines()
 
@@ -123,6 +123,7 @@ def test_detailed_exitcode_is_1_while_changes_are_pending_then_0(iam: Any) -> No
     converged = run("plan", "--detailed-exitcode")
     assert converged.exit_code == ExitCode.OK
     assert "nothing to do: all 2 role(s) already as specified" in converged.stderr
+    assert converged.stdout == "No changes: the roles match the spec.\n"  # no check table
     iam.detach_role_policy(RoleName=TASK_ROLE, PolicyArn=MANAGED + "AmazonRDSReadOnlyAccess")
     result = run("-o", "json", "plan", "--detailed-exitcode")
     assert result.exit_code == ExitCode.DIFFERENCES

@@ -27,7 +27,10 @@ def test_each_change_carries_the_sign_of_what_it_does() -> None:
         AttachPolicy("R", "arn:aws:iam::aws:policy/X"),
     )
     console = Console(record=True, width=200, color_system=None)
-    print_report(Report("create", dry_run=True, roles=(RoleReport("R", None, changes),)), console)
+    print_report(
+        Report("create", dry_run=True, roles=(RoleReport("R", None, changes),), changed=True),
+        console,
+    )
     lines = [line.strip() for line in console.export_text().splitlines()[2:]]
     assert [line.split(" ", 1) for line in lines] == [
         ["+", "tag R with Team=web"],
