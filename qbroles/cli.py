@@ -116,7 +116,7 @@ class Settings:
         try:
             with progress:
                 return work(gateway, progress)
-        except (QbrolesError, KeyboardInterrupt):
+        except (Exception, KeyboardInterrupt):  # errors, bugs and interrupts alike
             if progress.applied:
                 from qbroles.render import describe_changes
 
