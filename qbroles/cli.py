@@ -611,7 +611,7 @@ def init(settings: Settings, path: str, force: bool) -> int:
     metavar="FILE",
     type=click.Path(dir_okay=False, allow_dash=True),
     help="Write to FILE instead of stdout; for cloudformation, .json gives JSON and "
-    ".yaml/.yml YAML (stdout: YAML).",
+    ".yaml/.yml YAML (stdout: YAML, or JSON with -o json).",
 )
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
 @click.pass_obj
@@ -643,7 +643,8 @@ def export(settings: Settings, form: str, out: str | None, force: bool) -> int:
             )
         text = json.dumps(exporting.terraform(spec), indent=2) + "\n"
     else:
-        text = exporting.render(exporting.cloudformation(spec), out)
+        stdout = "json" if settings.output == "json" else "yaml"
+        text = exporting.render(exporting.cloudformation(spec), out, stdout=stdout)
     if out in (None, "-"):
         click.echo(text, nl=False)
     else:

@@ -196,12 +196,17 @@ def _tf(text: str) -> str:
 # --- writing
 
 
-def render(template: Mapping[str, Any], path: str | None) -> str:
-    """Return the template as YAML (stdout, .yaml, .yml) or JSON (.json), by ``path``."""
-    suffix = "" if path is None or path == "-" else path.rsplit(".", 1)[-1].lower()
+def render(template: Mapping[str, Any], path: str | None, *, stdout: str = "yaml") -> str:
+    """Return the template as JSON (.json) or YAML (.yaml, .yml) by ``path``'s extension.
+
+    Without a path (or with -), in the ``stdout`` format.
+    """
+    from pathlib import PurePath
+
+    suffix = stdout if path is None or path == "-" else PurePath(path).suffix.lower()[1:]
     if suffix == "json":
         return json.dumps(template, indent=2) + "\n"
-    if suffix in ("", "yaml", "yml"):
+    if suffix in ("yaml", "yml"):
         return yaml_dumps(template)
     raise InputError(
         f"--out {path}: give a file ending in .json, .yaml or .yml (the format follows it)."

@@ -165,6 +165,9 @@ def test_export_writes_yaml_on_stdout_and_json_or_yaml_by_extension(
     assert result.exit_code == ExitCode.OK
     template = cloudformation(preset_spec("workshop", None, Scope()))
     assert yaml.safe_load(result.stdout) == template
+    assert not result.stdout.lstrip().startswith("{")
+    as_json = CliRunner().invoke(cli, ["-o", "json", "export"])
+    assert json.loads(as_json.stdout) == template  # -o json: JSON on stdout
     for name, load in (
         ("t.json", json.loads),
         ("t.yml", yaml.safe_load),
