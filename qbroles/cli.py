@@ -574,8 +574,8 @@ def init(settings: Settings, path: str, force: bool) -> int:
     """Write the active spec (preset and options applied) as a commented TOML file.
 
     PATH defaults to qbroles.toml; - writes to stdout. An existing file is not replaced
-    without --force (exit 4). Edit the file, then pass it with --spec; the application
-    name in role names is written as {app}, so --app still applies. No AWS call.
+    without --force (exit 4). Edit the file, then pass it with --spec; role names keep
+    their {app}, so --app still applies. No AWS call.
 
     \b
     Examples:

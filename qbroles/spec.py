@@ -9,7 +9,7 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,8 @@ class RoleSpec:
     path: str = "/"
     source_conditions: bool = False  # trust only on behalf of this account and region
     kind: str | None = None  # "execution" or "task": what ECS uses the role for
+    # The name and description as written, {app} and all (for writing the spec back out).
+    written: tuple[str, str] | None = field(default=None, compare=False)
 
     @property
     def all_tags(self) -> dict[str, str]:
@@ -197,8 +199,8 @@ def _parse_role(raw: Any, *, app: str, where: str, base: Path | None) -> RoleSpe
     )
     where = f"{where} ({name})"
     _no_unknown_keys(raw, ROLE_KEYS, f"{where}:")
-    description = _string(raw, "description", where, default="Managed by qbroles.")
-    description = description.replace("{app}", app)
+    written_description = _string(raw, "description", where, default="Managed by qbroles.")
+    description = written_description.replace("{app}", app)
     _expect(
         len(description) <= MAX_DESCRIPTION and bool(DESCRIPTION.fullmatch(description)),
         f"{where}: key 'description' must be at most {MAX_DESCRIPTION} "
@@ -241,6 +243,7 @@ def _parse_role(raw: Any, *, app: str, where: str, base: Path | None) -> RoleSpe
         path=path,
         source_conditions=conditions,
         kind=kind,
+        written=(name_raw, written_description),
     )
 
 

@@ -41,26 +41,19 @@ _COMMENTS = {
 def spec_data(spec: Spec) -> dict[str, Any]:
     """Return a spec as the data of a spec file; ``parse_spec`` of it gives the spec back.
 
-    The application's name in role names and descriptions becomes ``{app}`` again, so the
-    file still follows --app.
+    Names and descriptions are written as they were given, ``{app}`` and all, so the file
+    still follows --app.
     """
-    app = re.compile(rf"(?<![A-Za-z0-9]){re.escape(spec.app)}(?![A-Za-z0-9])")
-
-    def templated(text: str) -> str:
-        return app.sub("{app}", text)
-
-    return {
-        "app": spec.app,
-        "role": [_role_data(role, templated) for role in spec.roles],
-    }
+    return {"app": spec.app, "role": [_role_data(role) for role in spec.roles]}
 
 
-def _role_data(role: RoleSpec, templated: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {"name": templated(role.name)}
+def _role_data(role: RoleSpec) -> dict[str, Any]:
+    name, description = role.written or (role.name, role.description)
+    data: dict[str, Any] = {"name": name}
     if role.kind is not None:
         data["kind"] = role.kind
     data |= {
-        "description": templated(role.description),
+        "description": description,
         "trusted_service": role.trusted_service,
         "source_conditions": role.source_conditions,
         "path": role.path,

@@ -48,6 +48,7 @@ def same_roles(a: Spec, b: Spec) -> bool:
     [
         [],
         ["--app", "Billing"],
+        ["--app", "ECS"],  # the app's name is also a word of the role names
         ["--preset", "least-privilege"],
         [
             "--preset",
@@ -92,7 +93,7 @@ def test_a_custom_spec_round_trips_with_boundary_tags_and_conditions(tmp_path: P
     )
     source = tmp_path / "in.toml"
     source.write_text(
-        'app = "Acme"\n[[role]]\nname = "Acme-Worker"\ndescription = "Worker of Acme\\t\\"x\\""\n'
+        'app = "Acme"\n[[role]]\nname = "{app}-Worker"\ndescription = "Worker of {app}\\t\\"x\\""\n'
         'managed_policies = ["arn:aws:iam::123456789012:policy/Mine"]\n'
         'permissions_boundary = "arn:aws:iam::123456789012:policy/Boundary"\n'
         'tags = { Team = "web", "cost:centre" = "42" }\n'
