@@ -59,6 +59,20 @@ SUITES = [
             "fuzz: scope options",
         ],
     ),
+    (
+        "Files qbroles writes (`tests/test_init.py`, `tests/test_export.py`)",
+        "hypothesis: any table of strings, integers, booleans, lists and tables written as TOML "
+        "(init) and as YAML (export) reads back equal through tomllib and PyYAML. Every "
+        "CloudFormation template, resolved for an account, equals the spec's roles; cfn-lint "
+        "passes on them; stacks on moto's CloudFormation yield the roles, their trust, inline "
+        "policies and tags, and qbroles leaves a stack's roles alone.",
+        [
+            "writers: TOML documents read back",
+            "writers: YAML documents read back",
+            "export: templates linted",
+            "export: stacks deployed to moto",
+        ],
+    ),
 ]
 
 

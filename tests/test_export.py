@@ -23,6 +23,7 @@ from qbroles.export import cloudformation, terraform, yaml_dumps
 from qbroles.policies import SourceScope, decode_document
 from qbroles.presets import PRESETS, Scope, preset_spec
 from qbroles.spec import OWNER_TAG, RECORD_TAG, Spec, load_spec
+from tests.figures import count
 from tests.servers import MotoServer, qbroles, tool
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -74,6 +75,7 @@ data = st.recursive(
 @given(data)
 def test_pyyaml_reads_back_exactly_what_the_yaml_writer_wrote(document: dict[str, Any]) -> None:
     assert yaml.safe_load(yaml_dumps(document)) == (document or None)
+    count("writers: YAML documents read back")
 
 
 def evaluate(value: Any) -> Any:
@@ -156,6 +158,7 @@ def test_cfn_lint_passes(tmp_path: Path, suffix: str) -> None:
         assert result.exit_code == ExitCode.OK, result.stderr
         lint = subprocess.run([tool("cfn-lint"), str(out)], capture_output=True, text=True)
         assert (lint.returncode, lint.stdout) == (0, ""), lint.stdout + lint.stderr
+        count("export: templates linted")
 
 
 def test_export_writes_yaml_on_stdout_and_json_or_yaml_by_extension(
@@ -223,6 +226,7 @@ def test_a_stack_on_moto_cloudformation_yields_the_roles(
         TemplateBody=out.read_text(),
         Capabilities=["CAPABILITY_NAMED_IAM"],
     )
+    count("export: stacks deployed to moto")
     stack = cfn.describe_stacks(StackName="qbroles-roles")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
@@ -263,6 +267,7 @@ def test_qbroles_leaves_roles_a_stack_owns_alone(
     session.client("cloudformation", endpoint_url=server.url).create_stack(
         StackName="stacked", TemplateBody=out.read_text(), Capabilities=["CAPABILITY_NAMED_IAM"]
     )
+    count("export: stacks deployed to moto")
     for command in (("create",), ("delete", "--yes")):
         refused = qbroles(env, "--app", "Stacked", *command)
         assert refused.returncode == ExitCode.SAFETY, refused.stderr
@@ -295,6 +300,7 @@ def test_a_tagged_custom_stack_carries_its_tags_on_moto(
     cfn.create_stack(
         StackName="custom", TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_NAMED_IAM"]
     )
+    count("export: stacks deployed to moto")
     role = session.client("iam", endpoint_url=server.url).get_role(RoleName="Acme-Worker")["Role"]
     assert {t["Key"]: t["Value"] for t in role["Tags"]} == dict(spec.roles[0].tags)
     assert role["Path"] == "/apps/"

@@ -16,6 +16,7 @@ from qbroles.errors import ExitCode
 from qbroles.presets import Scope, preset_spec
 from qbroles.spec import Spec, load_spec
 from qbroles.specfile import dumps
+from tests.figures import count
 
 text = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
 scalars = text | st.booleans() | st.integers(-(2**63), 2**63 - 1)
@@ -33,6 +34,7 @@ tables = st.recursive(
 @given(tables)
 def test_tomllib_reads_back_exactly_what_the_writer_wrote(data: dict[str, Any]) -> None:
     assert tomllib.loads(dumps(data)) == data
+    count("writers: TOML documents read back")
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Any:
