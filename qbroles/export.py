@@ -136,15 +136,15 @@ def terraform(spec: Spec) -> dict[str, Any]:
         trust, managed, boundary = _documents(role)
         resource: dict[str, Any] = {
             "name": role.name,
-            "description": role.description,
-            "path": role.path,
+            "description": _tf_literal(role.description),
+            "path": _tf_literal(role.path),
             "max_session_duration": role.max_session_duration,
             "assume_role_policy": _tf(json.dumps(trust)),
         }
         if boundary:
             resource["permissions_boundary"] = _tf(boundary)
         if role.tags:
-            resource["tags"] = {k: _tf(v) for k, v in role.tags}
+            resource["tags"] = {key: _tf_literal(value) for key, value in role.tags}
         roles[key] = resource
         # Exclusive: Terraform detaches what the configuration does not list, like --prune.
         attachments[key] = {
@@ -188,9 +188,14 @@ def terraform(spec: Spec) -> dict[str, Any]:
 
 
 def _tf(text: str) -> str:
-    """Return a Terraform template string: its own ${ and %{ escaped, placeholders resolved."""
-    escaped = text.replace("${", "$${").replace("%{", "%%{")
-    return _PLACEHOLDER.sub(lambda m: "${" + _TF[m.group(1)] + "}", escaped)
+    """Return a policy string as a Terraform template: placeholders become data sources."""
+    return _PLACEHOLDER.sub(lambda m: "${" + _TF[m.group(1)] + "}", _tf_literal(text))
+
+
+def _tf_literal(text: str) -> str:
+    """Return text as a Terraform string that means just that text (every string is a template:
+    its own ${ and %{ are escaped)."""
+    return text.replace("${", "$${").replace("%{", "%%{")
 
 
 # --- writing

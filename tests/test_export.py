@@ -33,7 +33,7 @@ CUSTOM = """
 app = "Acme"
 [[role]]
 name = "{app}-Worker"
-description = "Worker of {app}"
+description = "Worker of {app}: ${costs} %{if} {account}, as written"
 path = "/apps/"
 max_session_duration = 7200
 source_conditions = true
@@ -315,7 +315,12 @@ def test_terraform_configuration_is_consistent_and_resolves_to_the_spec(tmp_path
     }
 
     def interpolate(text: str) -> str:
+        """Evaluate a Terraform string template as Terraform would, data sources known."""
         resolved = re.sub(r"(?<!\$)\$\{(data\.[^}]+)\}", lambda m: data[m.group(1)], text)
+        # Anything else unescaped is an expression Terraform would try to evaluate.
+        assert not re.search(
+            r"(?<!\$)\$\{|(?<!%)%\{", resolved.replace("$${", "").replace("%%{", "")
+        )
         return resolved.replace("$${", "${").replace("%%{", "%{")
 
     for spec in specs(tmp_path):
@@ -331,6 +336,11 @@ def test_terraform_configuration_is_consistent_and_resolves_to_the_spec(tmp_path
         roles = resources["aws_iam_role"]
         for (key, role), wanted in zip(roles.items(), desired(spec), strict=True):
             assert role["name"] == wanted.name
+            assert interpolate(role["description"]) == wanted.description
+            assert interpolate(role["path"]) == wanted.path
+            assert {k: interpolate(v) for k, v in role.get("tags", {}).items()} == {
+                k: v for k, v in wanted.tags.items() if k not in (OWNER_TAG[0], RECORD_TAG)
+            }
             assert json.loads(interpolate(role["assume_role_policy"])) == wanted.trust
             attached = resources["aws_iam_role_policy_attachments_exclusive"][key]
             assert attached["role_name"] == f"${{aws_iam_role.{key}.name}}"
