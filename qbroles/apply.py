@@ -88,4 +88,4 @@ def _confirm_ours(gateway: Gateway, role: str) -> None:
     state = gateway.observe(role)
     if state is not None and not state.owned:
         remedy = "someone created it while qbroles ran; rerun with --adopt to take it over"
-        raise SafetyError(unowned_refusal(role, "modify", remedy))
+        raise SafetyError(unowned_refusal(state, "modify", remedy))

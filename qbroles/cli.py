@@ -323,8 +323,8 @@ def _plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--adopt",
                 is_flag=True,
-                help="Take over same-named roles that lack the ManagedBy=qbroles tag "
-                "(tags and converges them).",
+                help="Take over same-named roles that have no ManagedBy tag (tags and "
+                "converges them); a role another tool's ManagedBy tag claims is never taken.",
             ),
             click.option(
                 "--prune",
@@ -621,9 +621,9 @@ def export(settings: Settings, form: str, out: str | None, force: bool) -> int:
     The trust conditions, policy ARNs and inline policies use the template's own
     partition, account and region (AWS::Partition, AWS::AccountId, AWS::Region), so one
     template serves every account: roll it out to an organization with StackSets. The
-    two role ARNs are stack outputs. The roles carry the spec's tags but not
-    ManagedBy=qbroles: they belong to the stack, and qbroles create and delete leave
-    them alone (verify still checks them).
+    two role ARNs are stack outputs. The roles carry the spec's tags and
+    ManagedBy=CloudFormation (or Terraform): they belong to the stack, and qbroles create
+    and delete leave them alone (verify still checks them).
 
     \b
     Examples:

@@ -15,7 +15,7 @@ from typing import Any
 from qbroles import __version__
 from qbroles.errors import InputError
 from qbroles.policies import SourceScope, trust_policy
-from qbroles.spec import RoleSpec, Spec
+from qbroles.spec import OWNER_TAG, RoleSpec, Spec
 
 FORMATS = ("cloudformation", "terraform")
 # A spec's placeholders, and the trust conditions built from them.
@@ -84,8 +84,12 @@ def cloudformation(spec: Spec) -> dict[str, Any]:
             ]
         if boundary:
             properties["PermissionsBoundary"] = _cfn(boundary)
-        if role.tags:
-            properties["Tags"] = [{"Key": key, "Value": value} for key, value in role.tags]
+        # The spec's tags, and whose the role is: the stack's, so qbroles leaves it alone.
+        properties["Tags"] = [
+            *({"Key": key, "Value": value} for key, value in role.tags),
+            {"Key": OWNER_TAG[0], "Value": "CloudFormation"},
+            {"Key": "CloudFormationStack", "Value": {"Ref": "AWS::StackName"}},
+        ]
         resources[logical] = {"Type": "AWS::IAM::Role", "Properties": properties}
         outputs[f"{logical}Arn"] = {
             "Description": f"The ARN of {role.name}"
@@ -143,8 +147,9 @@ def terraform(spec: Spec) -> dict[str, Any]:
         }
         if boundary:
             resource["permissions_boundary"] = _tf(boundary)
-        if role.tags:
-            resource["tags"] = {key: _tf_literal(value) for key, value in role.tags}
+        resource["tags"] = {key: _tf_literal(value) for key, value in role.tags} | {
+            OWNER_TAG[0]: "Terraform"
+        }
         roles[key] = resource
         # Exclusive: Terraform detaches what the configuration does not list, like --prune.
         attachments[key] = {

@@ -29,10 +29,21 @@ from qbroles.spec import OWNER_TAG, RECORD_TAG
 Observed = Mapping[str, RoleState | None]
 
 
-def unowned_refusal(name: str, verb: str, remedy: str) -> str:
-    """Return the sentence that refuses to touch a role qbroles does not own."""
+def unowned_refusal(state: RoleState, verb: str, remedy: str) -> str:
+    """Return the sentence that refuses to touch a role qbroles does not own.
+
+    A role tagged as another tool's (ManagedBy=CloudFormation, as qbroles export tags
+    them) is to be changed through that tool, whatever ``remedy`` suggests.
+    """
+    owner = state.tags.get(OWNER_TAG[0])
+    if owner:
+        return (
+            f"role {state.name} exists and is managed by {owner} (tag {OWNER_TAG[0]}={owner}), "
+            f"so qbroles will not {verb} it; change it through {owner}, or choose another --app "
+            f"(to take it over anyway, remove the tag {OWNER_TAG[0]} by hand, then use --adopt)."
+        )
     return (
-        f"role {name} exists but is not managed by qbroles (no tag "
+        f"role {state.name} exists but is not managed by qbroles (no tag "
         f"{OWNER_TAG[0]}={OWNER_TAG[1]}), so qbroles will not {verb} it; {remedy}."
     )
 
@@ -76,9 +87,10 @@ def plan_role(
                 *(AttachPolicy(role.name, arn) for arn in role.managed_policies),
             ),
         )
-    if not state.owned and not adopt:
+    # --adopt takes over a role nobody claims, never one tagged as another tool's.
+    if not state.owned and (not adopt or state.tags.get(OWNER_TAG[0])):
         remedy = "rerun with --adopt to take it over, or choose another --app"
-        return RolePlan(role.name, refusal=unowned_refusal(role.name, "modify", remedy))
+        return RolePlan(role.name, refusal=unowned_refusal(state, "modify", remedy))
     if state.path != role.path:
         return RolePlan(
             role.name,
@@ -153,7 +165,7 @@ def plan_delete(names: Sequence[str], observed: Observed) -> tuple[RolePlan, ...
             plans.append(RolePlan(name))
         elif not state.owned:
             remedy = "delete it by hand, or tag it first if it really is qbroles'"
-            plans.append(RolePlan(name, refusal=unowned_refusal(name, "delete", remedy)))
+            plans.append(RolePlan(name, refusal=unowned_refusal(state, "delete", remedy)))
         else:
             plans.append(RolePlan(name, _removal(state)))
     return tuple(plans)

@@ -27,7 +27,12 @@ from tests.figures import count
 from tests.servers import MotoServer, qbroles, tool
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
-PSEUDO = {"AWS::Partition": "aws", "AWS::AccountId": ACCOUNT, "AWS::Region": REGION}
+PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Region": REGION,
+    "AWS::StackName": "qbroles-roles",
+}
 
 CUSTOM = """
 app = "Acme"
@@ -131,8 +136,12 @@ def test_the_cloudformation_template_resolves_to_the_spec_in_any_account(tmp_pat
                 wanted.path,
                 wanted.max_session_duration,
             )
-            # The spec's tags; not qbroles' ownership: the stack owns these roles.
-            assert {t["Key"]: t["Value"] for t in got.get("Tags", [])} == dict(role.tags)
+            # The spec's tags, and the stack's ownership instead of qbroles'.
+            assert {t["Key"]: t["Value"] for t in got["Tags"]} == {
+                **dict(role.tags),
+                "ManagedBy": "CloudFormation",
+                "CloudFormationStack": "qbroles-roles",
+            }
             assert template["Outputs"][f"{logical}Arn"]["Value"] == {"Fn::GetAtt": [logical, "Arn"]}
 
 
@@ -235,8 +244,7 @@ def test_a_stack_on_moto_cloudformation_yields_the_roles(
         assert decode_document(role["AssumeRolePolicyDocument"]) == wanted.trust
         assert role["Description"] == wanted.description
         tags = {t["Key"]: t["Value"] for t in role.get("Tags", [])}
-        assert OWNER_TAG[0] not in tags
-        assert RECORD_TAG not in tags
+        assert tags == {"ManagedBy": "CloudFormation", "CloudFormationStack": "qbroles-roles"}
         for name, document in wanted.inline_policies.items():
             got = iam.get_role_policy(RoleName=wanted.name, PolicyName=name)["PolicyDocument"]
             assert moto_inline_policy(got) == document
@@ -271,7 +279,8 @@ def test_qbroles_leaves_roles_a_stack_owns_alone(
     for command in (("create",), ("delete", "--yes")):
         refused = qbroles(env, "--app", "Stacked", *command)
         assert refused.returncode == ExitCode.SAFETY, refused.stderr
-        assert "is not managed by qbroles" in refused.stderr
+        assert "is managed by CloudFormation" in refused.stderr
+        assert "change it through CloudFormation" in refused.stderr
     iam = session.client("iam", endpoint_url=server.url)
     assert iam.get_role(RoleName="Stacked-ECS-TaskRole")["Role"]["Arn"]
     # verify reads them; that qbroles does not own them is a warning, not a difference.
@@ -302,7 +311,11 @@ def test_a_tagged_custom_stack_carries_its_tags_on_moto(
     )
     count("export: stacks deployed to moto")
     role = session.client("iam", endpoint_url=server.url).get_role(RoleName="Acme-Worker")["Role"]
-    assert {t["Key"]: t["Value"] for t in role["Tags"]} == dict(spec.roles[0].tags)
+    assert {t["Key"]: t["Value"] for t in role["Tags"]} == {
+        **dict(spec.roles[0].tags),
+        "ManagedBy": "CloudFormation",
+        "CloudFormationStack": "custom",
+    }
     assert role["Path"] == "/apps/"
     assert role["MaxSessionDuration"] == 7200
 
@@ -338,9 +351,9 @@ def test_terraform_configuration_is_consistent_and_resolves_to_the_spec(tmp_path
             assert role["name"] == wanted.name
             assert interpolate(role["description"]) == wanted.description
             assert interpolate(role["path"]) == wanted.path
-            assert {k: interpolate(v) for k, v in role.get("tags", {}).items()} == {
+            assert {k: interpolate(v) for k, v in role["tags"].items()} == {
                 k: v for k, v in wanted.tags.items() if k not in (OWNER_TAG[0], RECORD_TAG)
-            }
+            } | {"ManagedBy": "Terraform"}
             assert json.loads(interpolate(role["assume_role_policy"])) == wanted.trust
             attached = resources["aws_iam_role_policy_attachments_exclusive"][key]
             assert attached["role_name"] == f"${{aws_iam_role.{key}.name}}"

@@ -290,9 +290,28 @@ def test_delete_of_a_missing_role_does_nothing() -> None:
     assert plan.refusal is None
 
 
-@pytest.mark.parametrize("tags", [{}, {"ManagedBy": "someone-else"}])
-def test_delete_refuses_a_role_qbroles_does_not_own(tags: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("tags", "why"),
+    [
+        ({}, "not managed by qbroles (no tag ManagedBy=qbroles)"),
+        (
+            {"ManagedBy": "CloudFormation"},
+            "managed by CloudFormation (tag ManagedBy=CloudFormation)",
+        ),
+    ],
+)
+def test_delete_refuses_a_role_qbroles_does_not_own(tags: dict[str, str], why: str) -> None:
     (plan,) = plan_delete([ROLE.name], {ROLE.name: state(tags=tags)})
     assert plan.actions == ()
     assert plan.refusal is not None
-    assert "not managed by qbroles" in plan.refusal
+    assert why in plan.refusal
+
+
+def test_adopt_takes_over_an_unclaimed_role_but_never_another_tools() -> None:
+    unclaimed = plan_role(DESIRED, state(tags={}), adopt=True)
+    assert unclaimed.refusal is None
+    assert unclaimed.actions
+    claimed = plan_role(DESIRED, state(tags={"ManagedBy": "CloudFormation"}), adopt=True)
+    assert claimed.actions == ()
+    assert claimed.refusal is not None
+    assert "change it through CloudFormation" in claimed.refusal
