@@ -106,16 +106,23 @@ def verify_role(
     for key, value in role.tags.items():
         if key not in (owner_key, RECORD_TAG):
             checks.append(_equal(f"tag {key}", value, state.tags.get(key)))
+    owner = state.tags.get(owner_key)
+    if state.owned:
+        message = "carries the ownership tag"
+    elif owner:
+        message = f"managed by {owner} ({owner_key}={owner}): create and delete leave it to {owner}"
+    else:
+        message = (
+            f"no tag {owner_key}={owner_value}: create refuses to change it without --adopt, "
+            "delete never deletes it"
+        )
     checks.append(
         Check(
             "owned by qbroles",
             state.owned,
             f"{owner_key}={owner_value}",
-            f"{owner_key}={state.tags[owner_key]}" if owner_key in state.tags else None,
-            "carries the ownership tag"
-            if state.owned
-            else f"no tag {owner_key}={owner_value}: create refuses to change it without --adopt, "
-            "delete never deletes it",
+            f"{owner_key}={owner}" if owner else None,
+            message,
             Severity.WARNING,
         )
     )
