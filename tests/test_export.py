@@ -14,7 +14,6 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from hypothesis import given
-from hypothesis import strategies as st
 
 from qbroles.cli import cli
 from qbroles.desired import DesiredRole, resolve
@@ -25,6 +24,7 @@ from qbroles.presets import PRESETS, Scope, preset_spec
 from qbroles.spec import OWNER_TAG, RECORD_TAG, Spec, load_spec
 from tests.figures import count
 from tests.servers import MotoServer, qbroles, tool
+from tests.strategies import tables
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 PSEUDO = {
@@ -64,20 +64,7 @@ def specs(tmp_path: Path) -> list[Spec]:
     return [*(preset_spec(name, None, Scope()) for name in PRESETS), load_spec(custom)]
 
 
-text = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
-scalars = text | st.booleans() | st.integers(-(2**63), 2**63 - 1)
-data = st.recursive(
-    st.dictionaries(text, scalars, max_size=4),
-    lambda inner: st.dictionaries(
-        text,
-        scalars | inner | st.lists(inner | scalars, max_size=3) | st.lists(st.lists(scalars)),
-        max_size=4,
-    ),
-    max_leaves=20,
-)
-
-
-@given(data)
+@given(tables)
 def test_pyyaml_reads_back_exactly_what_the_yaml_writer_wrote(document: dict[str, Any]) -> None:
     assert yaml.safe_load(yaml_dumps(document)) == (document or None)
     count("writers: YAML documents read back")

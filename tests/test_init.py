@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from hypothesis import given
-from hypothesis import strategies as st
 
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
@@ -17,18 +16,7 @@ from qbroles.presets import Scope, preset_spec
 from qbroles.spec import Spec, load_spec
 from qbroles.specfile import dumps
 from tests.figures import count
-
-text = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
-scalars = text | st.booleans() | st.integers(-(2**63), 2**63 - 1)
-tables = st.recursive(
-    st.dictionaries(text, scalars, max_size=4),
-    lambda inner: st.dictionaries(
-        text,
-        scalars | inner | st.lists(inner, max_size=3) | st.lists(scalars, max_size=3),
-        max_size=4,
-    ),
-    max_leaves=20,
-)
+from tests.strategies import tables
 
 
 @given(tables)
