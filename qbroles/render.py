@@ -94,7 +94,10 @@ def print_report(report: Report, out: Console) -> None:
     from rich.text import Text
 
     if report.dry_run and not report.changed:
-        out.print("No changes: the roles match the spec.")
+        if report.command == "delete":
+            out.print("No changes: none of the roles exists.")
+        else:
+            out.print("No changes: the roles match the spec.")
 
     if any(role.changes for role in report.roles):
         heading = "Plan (dry run, nothing changed)" if report.dry_run else "Changes applied"
@@ -186,12 +189,12 @@ def summary(report: Report) -> str:
             if failed
             else f"all {roles} role(s) match the spec"
         )
+    elif not report.changed and report.command == "delete":
+        head = f"nothing to delete: none of the {roles} role(s) exists"
     elif report.dry_run and not report.changed:
         head = f"nothing to do: all {roles} role(s) already as specified (dry run)"
     elif report.dry_run:
         head = f"{count} change(s) planned for {roles} role(s); nothing was changed (dry run)"
-    elif not report.changed and report.command == "delete":
-        head = f"nothing to delete: none of the {roles} role(s) exists"
     elif not report.changed:
         head = f"no changes: all {roles} role(s) already as specified"
     else:

@@ -131,6 +131,14 @@ def test_detailed_exitcode_is_1_while_changes_are_pending_then_0(iam: Any) -> No
     assert [c["action"] for c in changes] == ["attach_policy"]
 
 
+@pytest.mark.usefixtures("moto_iam")
+def test_a_delete_dry_run_with_nothing_to_delete_says_so() -> None:
+    gone = run("delete", "--dry-run")
+    assert gone.exit_code == ExitCode.OK
+    assert gone.stdout == "No changes: none of the roles exists.\n"
+    assert gone.stderr == "qbroles delete: nothing to delete: none of the 2 role(s) exists.\n"
+
+
 def test_detailed_exitcode_needs_a_dry_run(calls: list[str]) -> None:
     result = run("create", "--detailed-exitcode")
     assert result.exit_code == ExitCode.USAGE
