@@ -194,9 +194,13 @@ def role_arns(gateway: Gateway, names: Mapping[str, str], workers: int) -> dict[
     found = for_each(keys, lambda key: gateway.get_role(names[key]), workers)
     missing = [names[key] for key, role in zip(keys, found, strict=True) if role is None]
     if missing:
+        which = (
+            f"role {missing[0]} does not exist, so it has"
+            if len(missing) == 1
+            else f"roles {' and '.join(missing)} do not exist, so they have"
+        )
         raise MissingRoleError(
-            f"role {' and '.join(missing)} does not exist, so it has no ARN yet; "
-            "run qbroles create first (qbroles plan shows what it would do)."
+            f"{which} no ARN yet; run qbroles create first (qbroles plan shows what it would do)."
         )
     return {key: str(role["Arn"]) for key, role in zip(keys, found, strict=True) if role}
 

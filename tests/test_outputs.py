@@ -103,6 +103,15 @@ def test_a_missing_role_is_exit_1_with_nothing_on_stdout(iam: Any) -> None:
 
 
 @pytest.mark.usefixtures("moto_iam")
+def test_two_missing_roles_are_both_named() -> None:
+    result = run("outputs")
+    assert result.exit_code == ExitCode.DIFFERENCES
+    assert result.stderr.startswith(
+        f"qbroles: error: roles {EXEC_ROLE} and {TASK_ROLE} do not exist, so they have no ARN yet"
+    )
+
+
+@pytest.mark.usefixtures("moto_iam")
 def test_quiet_prints_only_the_arns() -> None:
     run("create")
     result = run("-q", "outputs")
