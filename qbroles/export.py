@@ -15,7 +15,7 @@ from typing import Any
 from qbroles import __version__
 from qbroles.errors import InputError
 from qbroles.policies import SourceScope, trust_policy
-from qbroles.spec import OWNER_TAG, RoleSpec, Spec
+from qbroles.spec import OWNER_TAG, RoleSpec, Spec, policy_arn
 
 FORMATS = ("cloudformation", "terraform")
 # A spec's placeholders, and the trust conditions built from them.
@@ -33,14 +33,9 @@ def _documents(role: RoleSpec) -> tuple[dict[str, Any], list[str], str | None]:
     """Return the role's trust, managed policy ARNs and boundary with placeholders left in."""
     source = _PLACEHOLDERS if role.source_conditions else None
     trust = trust_policy(role.trusted_service, source=source)
-    return trust, list(role.policy_arns("{partition}")), _boundary(role)
-
-
-def _boundary(role: RoleSpec) -> str | None:
-    if role.permissions_boundary is None:
-        return None
-    ref = role.permissions_boundary
-    return ref if ref.startswith("arn:") else f"arn:{{partition}}:iam::aws:policy/{ref}"
+    boundary = role.permissions_boundary
+    arn = None if boundary is None else policy_arn(boundary, "{partition}")
+    return trust, list(role.policy_arns("{partition}")), arn
 
 
 def _logical_ids(spec: Spec) -> list[str]:

@@ -18,7 +18,7 @@ from hypothesis import given
 from qbroles.cli import cli
 from qbroles.desired import DesiredRole, resolve
 from qbroles.errors import ExitCode
-from qbroles.export import cloudformation, terraform, yaml_dumps
+from qbroles.export import FORMATS, cloudformation, terraform, yaml_dumps
 from qbroles.policies import SourceScope, decode_document
 from qbroles.presets import PRESETS, Scope, preset_spec
 from qbroles.spec import OWNER_TAG, RECORD_TAG, Spec, load_spec
@@ -68,6 +68,12 @@ def specs(tmp_path: Path) -> list[Spec]:
 def test_pyyaml_reads_back_exactly_what_the_yaml_writer_wrote(document: dict[str, Any]) -> None:
     assert yaml.safe_load(yaml_dumps(document)) == (document or None)
     count("writers: YAML documents read back")
+
+
+def test_the_format_choices_are_the_formats_export_writes() -> None:
+    command = cli.commands["export"]  # type: ignore[attr-defined]
+    (option,) = [p for p in command.params if p.name == "form"]
+    assert tuple(option.type.choices) == FORMATS
 
 
 def evaluate(value: Any) -> Any:
