@@ -83,6 +83,11 @@ def with_profile(iam: Any) -> None:
 
 # operation -> (how to arrange IAM, the command that must call it)
 Flow = Callable[[Gateway], Any]
+# The writes only a repair makes: create, a drift by hand, then create --prune.
+REPAIR: tuple[Callable[[Gateway, Any], Any], Flow] = (
+    lambda g, iam: (engine.create(g, full()), drift(iam)),
+    lambda g: engine.create(g, full(), prune=True),
+)
 FLOWS: dict[str, tuple[Callable[[Gateway, Any], None], Flow]] = {
     "GetCallerIdentity": (lambda g, iam: None, lambda g: engine.verify(g, full())),
     "GetRole": (lambda g, iam: None, lambda g: engine.verify(g, full())),
@@ -98,33 +103,17 @@ FLOWS: dict[str, tuple[Callable[[Gateway, Any], None], Flow]] = {
     "CreateRole": (lambda g, iam: None, lambda g: engine.create(g, full())),
     "PutRolePolicy": (lambda g, iam: None, lambda g: engine.create(g, full())),
     "AttachRolePolicy": (lambda g, iam: None, lambda g: engine.create(g, full())),
-    "UpdateAssumeRolePolicy": (
-        lambda g, iam: (engine.create(g, full()), drift(iam)),
-        lambda g: engine.create(g, full(), prune=True),
-    ),
-    "UpdateRole": (
-        lambda g, iam: (engine.create(g, full()), drift(iam)),
-        lambda g: engine.create(g, full(), prune=True),
-    ),
-    "PutRolePermissionsBoundary": (
-        lambda g, iam: (engine.create(g, full()), drift(iam)),
-        lambda g: engine.create(g, full(), prune=True),
-    ),
-    "DetachRolePolicy": (
-        lambda g, iam: (engine.create(g, full()), drift(iam)),
-        lambda g: engine.create(g, full(), prune=True),
-    ),
-    "DeleteRolePolicy": (
-        lambda g, iam: (engine.create(g, full()), drift(iam)),
-        lambda g: engine.create(g, full(), prune=True),
-    ),
-    "TagRole": (
-        lambda g, iam: (engine.create(g, full()), drift(iam)),
-        lambda g: engine.create(g, full(), prune=True),
-    ),
-    "UntagRole": (
-        lambda g, iam: (engine.create(g, full()), drift(iam)),
-        lambda g: engine.create(g, full(), prune=True),
+    **dict.fromkeys(
+        [
+            "UpdateAssumeRolePolicy",
+            "UpdateRole",
+            "PutRolePermissionsBoundary",
+            "DetachRolePolicy",
+            "DeleteRolePolicy",
+            "TagRole",
+            "UntagRole",
+        ],
+        REPAIR,
     ),
     "DeleteRolePermissionsBoundary": (
         lambda g, iam: engine.create(g, full()),
