@@ -10,6 +10,7 @@ import json
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -185,19 +186,21 @@ class Gateway:
     def observe(self, name: str, *, for_delete: bool = False) -> RoleState | None:
         """Return the role as IAM holds it, or None.
 
-        ``for_delete`` reads the inline policies' names only, and the instance profiles.
+        ``for_delete`` also reads the instance profiles. Inline documents are read in a
+        second round, never from inside a read: a read that waits on reads submitted to
+        the same bounded pool can deadlock it.
         """
         role = self.get_role(name)
         if role is None:  # GetRole first: listing a missing role's policies would be wasted
             return None
         reads: list[Callable[[], Any]] = [
             lambda: self._managed(name),
-            lambda: self._inline(name, documents=not for_delete),
+            lambda: self._list("ListRolePolicies", name),
         ]
         if for_delete:  # IAM requires the role out of its instance profiles first
             reads.append(lambda: self._list("ListInstanceProfilesForRole", name))
-        managed, inline, *profiles = self._together(reads)
-        state = _state(role, managed, inline)
+        managed, inline_names, *profiles = self._together(reads)
+        state = _state(role, managed, self._inline_documents(name, inline_names))
         if profiles:
             names = tuple(profile["InstanceProfileName"] for profile in profiles[0])
             state = replace(state, instance_profiles=names)
@@ -212,7 +215,7 @@ class Gateway:
         reads: dict[str, Callable[[], Any]] = {
             "role": lambda: self.get_role(name),
             "managed": lambda: self._managed(name),
-            "inline": lambda: self._inline(name, documents=True),
+            "inline": lambda: self._list("ListRolePolicies", name),
         }
         wanted = [part for part in reads if part in parts]
         got = dict(zip(wanted, self._together([reads[p] for p in wanted]), strict=True))
@@ -223,29 +226,30 @@ class Gateway:
             fresh = _state(got["role"], state.managed_policies, state.inline_policies)
         if "managed" in got:
             fresh = replace(fresh, managed_policies=got["managed"])
-        if "inline" in got:
-            fresh = replace(fresh, inline_policies=got["inline"])
+        if "inline" in got:  # the documents in a second round: no read waits on reads
+            fresh = replace(fresh, inline_policies=self._inline_documents(name, got["inline"]))
         return fresh
 
     def _together(self, reads: Sequence[Callable[[], T]]) -> list[T]:
-        """Return the results of independent reads, made at the same time (writes never are)."""
-        if len(reads) <= 1:
+        """Return the results of independent reads, made at the same time (writes never are).
+
+        A read must not call this itself: it would wait on the pool it occupies, and enough
+        such waits deadlock it. Called from a reader thread, it runs the reads in turn.
+        """
+        if len(reads) <= 1 or getattr(_reader, "busy", False):
             return [read() for read in reads]
         if self._readers is None:
             self._readers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="qbroles-read")
-        futures = [self._readers.submit(read) for read in reads]
+        futures = [self._readers.submit(_as_reader, read) for read in reads]
         return [future.result() for future in futures]
 
     def _managed(self, name: str) -> frozenset[str]:
         attached = self._list("ListAttachedRolePolicies", name)
         return frozenset(policy["PolicyArn"] for policy in attached)
 
-    def _inline(self, name: str, *, documents: bool) -> dict[str, Any]:
-        names = self._list("ListRolePolicies", name)
-        if not documents:
-            return dict.fromkeys(names)
-        fetch = [partial(self.inline_policy, name, policy) for policy in names]
-        return dict(zip(names, self._together(fetch), strict=True))
+    def _inline_documents(self, name: str, policies: Sequence[str]) -> dict[str, Any]:
+        fetch = [partial(self.inline_policy, name, policy) for policy in policies]
+        return dict(zip(policies, self._together(fetch), strict=True))
 
     def inline_policy(self, role: str, policy: str) -> dict[str, Any] | None:
         """Return an inline policy's document (None if it went away meanwhile)."""
@@ -530,6 +534,14 @@ class Gateway:
             ) from None
         except BotoCoreError as exc:
             raise AwsError(f"{where} failed: {exc}.") from None
+
+
+_reader = threading.local()  # marks the threads of the read pool
+
+
+def _as_reader(read: Callable[[], T]) -> T:
+    _reader.busy = True
+    return read()
 
 
 def _state(

@@ -31,7 +31,16 @@ def for_each(items: Sequence[T], work: Callable[[T], R], workers: int) -> list[R
     first failure, in the items' order, is raised.
     """
     if workers <= 1 or len(items) <= 1:
-        return [work(item) for item in items]
+        results: list[R] = []
+        failures: list[Exception] = []
+        for item in items:
+            try:
+                results.append(work(item))
+            except Exception as error:  # the others still run; an interrupt stops at once
+                failures.append(error)
+        if failures:
+            raise failures[0]
+        return results
     pool = ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="qbroles")
     try:
         futures = [pool.submit(work, item) for item in items]

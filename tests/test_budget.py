@@ -73,6 +73,7 @@ BUDGET: dict[tuple[str, str], dict[str, int]] = {
         G: 2,
         LA: 2,
         LR: 2,
+        GRP: 2,  # what is deleted is kept in the restore file first
         "ListInstanceProfilesForRole": 2,
         "DetachRolePolicy": 1,
         "DeleteRolePolicy": 2,

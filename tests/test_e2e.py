@@ -282,3 +282,32 @@ def test_workshop_findings_are_warnings_and_strict_fails(env: dict[str, str]) ->
         "arn:aws:ssm:us-east-1:123456789012:parameter/questionbank/api-url, "
         "needed to inject API_URL into api"
     ]
+
+
+def test_the_largest_worker_count_never_hangs_on_many_roles_with_inline_policies(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """32 roles of two inline policies each, 16 workers: create and verify finish.
+
+    Inline documents used to be fetched from inside a read running on the same bounded
+    pool, which deadlocked it in most runs; ``qbroles`` is killed if it takes 120 s.
+    """
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+    }
+    roles = "".join(
+        f'[[role]]\nname = "Many{index}"\n'
+        f"inline_policies = {{ one = {json.dumps(json.dumps(policy))}, "
+        f"two = {json.dumps(json.dumps(policy))} }}\n"
+        for index in range(32)
+    )
+    (tmp_path / "one.json").write_text(json.dumps(policy))
+    spec = tmp_path / "many.toml"
+    spec.write_text(roles.replace(json.dumps(json.dumps(policy)), '"one.json"'))
+    for command in ("create", "verify"):
+        done = qbroles(env, "--workers", "16", "--spec", str(spec), "-o", "json", command)
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
+        assert len(report["roles"]) == 32
+        assert all(role["ok"] for role in report["roles"])

@@ -285,7 +285,8 @@ def test_concurrent_modification_gives_up_after_patience(iam: Any) -> None:
     inject(client, "CreateRole", [error_response("ConcurrentModification", "busy")] * 1000)
     with pytest.raises(AwsError, match="concurrent modification"):
         engine.create(gateway, default_spec(), workers=1)
-    assert 10.0 <= clock[0] < 20.0
+    # Each of the two roles, one after the other, waits out its own patience.
+    assert 20.0 <= clock[0] < 30.0
 
 
 def test_lost_answer_on_create_role_counts_as_done(gateway: Gateway, iam: Any) -> None:
@@ -359,6 +360,22 @@ def test_one_failing_role_does_not_stop_the_other(gateway: Gateway, iam: Any) ->
     with pytest.raises(AwsError, match=f"CreateRole on role {TASK_ROLE}"):
         engine.create(gateway, default_spec(), workers=2)
     assert attached(iam, EXEC_ROLE) == EXEC_POLICIES
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_one_failing_role_does_not_stop_the_others_whatever_the_workers(
+    gateway: Gateway, iam: Any, workers: int
+) -> None:
+    """The first role fails; every later one is still created, with one worker too."""
+    denied = error_response("AccessDenied", "not authorized", 403)
+
+    def deny_exec_role(request: Any) -> Any:
+        return denied if EXEC_ROLE in str(request.body) else None
+
+    inject(gateway.client, "CreateRole", [deny_exec_role, deny_exec_role])
+    with pytest.raises(AwsError, match=f"CreateRole on role {EXEC_ROLE}"):
+        engine.create(gateway, default_spec(), workers=workers)
+    assert attached(iam, TASK_ROLE) == TASK_POLICIES
 
 
 # --- the attributes beyond the guide: inline policies, boundary, session, path, conditions
