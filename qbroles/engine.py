@@ -36,8 +36,8 @@ def for_each(items: Sequence[T], work: Callable[[T], R], workers: int) -> list[R
         for item in items:
             try:
                 results.append(work(item))
-            except Exception as error:  # the others still run; an interrupt stops at once
-                failures.append(error)
+            except Exception as failure:  # the others still run; an interrupt stops at once
+                failures.append(failure)
         if failures:
             raise failures[0]
         return results
