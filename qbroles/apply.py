@@ -22,10 +22,17 @@ from qbroles.model import (
     UpdateTrustPolicy,
 )
 from qbroles.plan import unowned_refusal
+from qbroles.spec import OWNER_TAG, policy_label
 
 
 def apply_role(gateway: Gateway, plan: RolePlan) -> tuple[Action, ...]:
-    """Execute one role's actions in order and return them; the caller has checked refusals."""
+    """Execute one role's actions in order and return them; the caller has checked refusals.
+
+    A role being adopted is read again just before the first write: if another tool
+    claimed it since the plan was made, nothing is written.
+    """
+    if plan.adopting and plan.actions:
+        _still_unclaimed(gateway, plan)
     fresh = False  # the role was created moments ago: IAM may not see it everywhere yet
     for action in plan.actions:
         gateway.progress.working(plan.role, action.describe())
@@ -57,7 +64,7 @@ def apply_role(gateway: Gateway, plan: RolePlan) -> tuple[Action, ...]:
             case DeleteInlinePolicy(role=role, policy=policy):
                 gateway.delete_inline_policy(role, policy)
             case DeleteRole(role=role):
-                gateway.delete_role(role)
+                gateway.delete_role(role, blocked=lambda: _blockers_if_ours(gateway, plan))
         gateway.progress.done(action)
     return plan.actions
 
@@ -89,3 +96,57 @@ def _confirm_ours(gateway: Gateway, role: str) -> None:
     if state is not None and not state.owned:
         remedy = "someone created it while qbroles ran; rerun with --adopt to take it over"
         raise SafetyError(unowned_refusal(state, "modify", remedy))
+
+
+def _still_unclaimed(gateway: Gateway, plan: RolePlan) -> None:
+    """Refuse to adopt a role another tool claimed, or that was replaced, since it was read."""
+    state = gateway.role_state(plan.role)
+    if state is None:
+        raise SafetyError(
+            f"role {plan.role} was deleted while qbroles was about to adopt it; nothing was "
+            "changed; rerun to create it."
+        )
+    if state.owner not in (None, OWNER_TAG[1]):
+        raise SafetyError(
+            f"role {plan.role} was claimed by {state.owner} (tag {OWNER_TAG[0]}={state.owner}) "
+            "while qbroles was about to adopt it; nothing was changed; change it through "
+            f"{state.owner}."
+        )
+    if state.role_id != plan.role_id:
+        raise SafetyError(
+            f"role {plan.role} was deleted and created again while qbroles was about to adopt "
+            "it; nothing was changed; rerun to see the new role's plan."
+        )
+
+
+def _blockers_if_ours(gateway: Gateway, plan: RolePlan) -> str:
+    """Before DeleteRole is tried again: read the role, stop if it is no longer ours.
+
+    Return what keeps IAM from deleting it (DeleteConflict), for the waiting message. The
+    owner is read again because a colleague may have claimed the role in the meantime,
+    and the id because a role deleted and created again under its name is another role.
+    """
+    state = gateway.observe(plan.role, for_delete=True)
+    if state is None:
+        return "it is gone already"
+    changed = None
+    if not state.owned:
+        changed = (
+            f"its {OWNER_TAG[0]} tag is now {state.owner}"
+            if state.owner
+            else f"its {OWNER_TAG[0]}={OWNER_TAG[1]} tag was removed"
+        )
+    elif plan.role_id and state.role_id != plan.role_id:
+        changed = "it was deleted and created again under the same name"
+    if changed:
+        raise SafetyError(
+            f"role {plan.role} changed while qbroles waited to delete it ({changed}), so it is "
+            "no longer qbroles' to delete and nothing more was removed; find out who changed "
+            "it, and rerun qbroles delete only if it should still go."
+        )
+    blockers = [
+        *(f"policy {policy_label(arn)}" for arn in sorted(state.managed_policies)),
+        *(f"inline policy {name}" for name in sorted(state.inline_policies)),
+        *(f"instance profile {name}" for name in state.instance_profiles),
+    ]
+    return "blocked by " + ", ".join(blockers) if blockers else "IAM has not caught up yet"

@@ -183,6 +183,11 @@ class Gateway:
             trust = decode_document(role.get("AssumeRolePolicyDocument"))
         return {**role, "AssumeRolePolicyDocument": trust}
 
+    def role_state(self, name: str) -> RoleState | None:
+        """Return what GetRole tells of a role (no policies), or None: one call."""
+        role = self.get_role(name)
+        return None if role is None else _state(role, frozenset(), {})
+
     def observe(self, name: str, *, for_delete: bool = False) -> RoleState | None:
         """Return the role as IAM holds it, or None.
 
@@ -419,13 +424,19 @@ class Gateway:
             done_if={"NoSuchEntity"},
         )
 
-    def delete_role(self, name: str) -> None:
+    def delete_role(self, name: str, *, blocked: Callable[[], str] | None = None) -> None:
+        """Delete the role; on DeleteConflict wait, asking ``blocked`` before each retry.
+
+        ``blocked`` reads the role again, raises if it may no longer be deleted, and says
+        what blocks it (someone attached a policy meanwhile, IAM catching up).
+        """
         self._write(
             "DeleteRole",
             name,
             lambda: self.client.delete_role(RoleName=name),
             done_if={"NoSuchEntity"},
             retry_if={"DeleteConflict"},
+            before_retry=blocked,
         )
 
     # --- the mechanism
@@ -439,6 +450,7 @@ class Gateway:
         done_if: set[str] | frozenset[str] = frozenset(),
         retry_if: set[str] | frozenset[str] = frozenset(),
         fresh: bool = False,
+        before_retry: Callable[[], str] | None = None,
     ) -> bool:
         """Run a write; return False if IAM answered with a code in ``done_if``.
 
@@ -446,11 +458,14 @@ class Gateway:
         Retried here, with backoff for up to ``patience`` seconds, is what it does not
         know to be passing: ConcurrentModification, the codes in ``retry_if``, and, for a
         role created moments ago (``fresh``), IAM not seeing the role or its principal yet.
+        ``before_retry`` runs before each retry of a ``retry_if`` code: it may raise to stop,
+        and says why the call is waiting.
         """
         from botocore.exceptions import ClientError
 
         deadline = self._clock() + self.patience
         attempt = 0
+        why = ""
         while True:
             attempt += 1
             with self._translated(operation, role):
@@ -461,11 +476,22 @@ class Gateway:
                     code = exc.response.get("Error", {}).get("Code", "")
                     if code in done_if:
                         return False
-                    if not (self._passing(code, exc, retry_if, fresh) and self._clock() < deadline):
+                    passing = self._passing(code, exc, retry_if, fresh)
+                    if passing and code in retry_if and self._clock() >= deadline:
+                        raise AwsError(
+                            f"{operation} on role {role}: IAM kept answering {code} for "
+                            f"{self.patience:.0f} s ({why or 'no reason given'}); resolve that, "
+                            "then rerun."
+                        ) from None
+                    if not (passing and self._clock() < deadline):
                         raise
+            if before_retry is not None and code in retry_if:
+                why = before_retry()
             delay = min(8.0, 0.25 * 2 ** min(attempt, 5)) * random.uniform(0.5, 1.0)
             wait = max(0.0, min(delay, deadline - self._clock()))
-            self.progress.waiting(f"IAM answered {code} to {operation} on {role}", wait)
+            left = max(0.0, deadline - self._clock())
+            reason = f" ({why}; waiting up to {left:.0f} s more)" if why else ""
+            self.progress.waiting(f"IAM answered {code} to {operation} on {role}{reason}", wait)
             self._sleep(wait)
 
     @staticmethod
@@ -559,6 +585,7 @@ def _state(
         permissions_boundary=role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn"),
         max_session_duration=role.get("MaxSessionDuration", 3600),
         path=role.get("Path", "/"),
+        role_id=role.get("RoleId", ""),
     )
 
 

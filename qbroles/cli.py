@@ -459,8 +459,14 @@ def verify(settings: Settings, strict: bool, task_definition: str | None) -> int
 @cli.command()
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for scripts).")
 @click.option("--dry-run", is_flag=True, help="Show what would be removed; change nothing.")
+@click.option(
+    "--adopt",
+    is_flag=True,
+    help="Also delete qbroles' roles that another spec (preset or file) made; without it they "
+    "are refused (exit 4).",
+)
 @click.pass_obj
-def delete(settings: Settings, yes: bool, dry_run: bool) -> int:
+def delete(settings: Settings, yes: bool, dry_run: bool, adopt: bool) -> int:
     """Delete the roles of the spec that qbroles owns.
 
     In the order IAM requires: removes each role from its instance profiles, detaches its
@@ -494,6 +500,7 @@ def delete(settings: Settings, yes: bool, dry_run: bool) -> int:
             gateway,
             spec,
             dry_run=dry_run,
+            adopt=adopt,
             confirm=lambda plans: confirm(plans, progress),
             workers=settings.workers,
         ),

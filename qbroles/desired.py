@@ -29,6 +29,7 @@ class DesiredRole:
     max_session_duration: int = 3600
     path: str = "/"
     kind: str | None = None
+    made_by: str = ""  # the spec's identity, as the tag SPEC_TAG records it
 
 
 def resolve(spec: Spec, partition: str, scope: SourceScope | None) -> tuple[DesiredRole, ...]:
@@ -38,10 +39,12 @@ def resolve(spec: Spec, partition: str, scope: SourceScope | None) -> tuple[Desi
             "these roles are scoped to the account and region, but no region is set; "
             "pass --region or set AWS_REGION."
         )
-    return tuple(resolve_role(role, partition, scope) for role in spec.roles)
+    return tuple(resolve_role(role, partition, scope, spec.identity) for role in spec.roles)
 
 
-def resolve_role(role: RoleSpec, partition: str, scope: SourceScope | None) -> DesiredRole:
+def resolve_role(
+    role: RoleSpec, partition: str, scope: SourceScope | None, made_by: str
+) -> DesiredRole:
     """Return one role made concrete."""
     values = {"partition": partition}
     if scope is not None:
@@ -51,11 +54,12 @@ def resolve_role(role: RoleSpec, partition: str, scope: SourceScope | None) -> D
         name=role.name,
         trust=trust_policy(role.trusted_service, source=scope if role.source_conditions else None),
         description=role.description,
-        tags=role.all_tags,
+        tags=role.all_tags(made_by),
         managed_policies=role.policy_arns(partition),
         inline_policies={name: fill(document, values) for name, document in role.inline_policies},
         permissions_boundary=None if boundary is None else policy_arn(boundary, partition),
         max_session_duration=role.max_session_duration,
         path=role.path,
         kind=role.kind,
+        made_by=made_by,
     )

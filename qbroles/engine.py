@@ -163,15 +163,17 @@ def delete(
     spec: Spec,
     *,
     dry_run: bool = False,
+    adopt: bool = False,
     confirm: Callable[[Sequence[RolePlan]], bool] = lambda plans: True,
     workers: int = DEFAULT_WORKERS,
 ) -> Report:
     """Remove the spec's roles that qbroles owns, and what IAM requires removed first.
 
-    Refuses before any write if a role is not ours; ``confirm`` sees the plan and may say no.
+    Refuses before any write if a role is not ours, or (unless ``adopt``) was made by
+    another spec; ``confirm`` sees the plan and may say no.
     """
     observed = observe_all(gateway, spec.names, workers, for_delete=True)
-    plans = plan_delete(spec.names, observed)
+    plans = plan_delete(spec.names, observed, made_by=spec.identity, adopt=adopt)
     _refuse(plans)
     changing = [plan for plan in plans if plan.actions]
     if changing and not dry_run:

@@ -8,7 +8,7 @@ from enum import Enum
 from typing import Any, ClassVar
 
 from qbroles.policies import trust_summary
-from qbroles.spec import OWNER_TAG, policy_label
+from qbroles.spec import OWNER_TAG, SPEC_TAG, policy_label, tag_value
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,23 @@ class RoleState:
     path: str = "/"
     # Read only when deleting: IAM requires the role out of its instance profiles first.
     instance_profiles: tuple[str, ...] = ()
+    # IAM's unique id: a role deleted and created again under the same name has another one.
+    role_id: str = ""
+
+    @property
+    def owner(self) -> str | None:
+        """Return the value of the ownership tag (its key in any case), or None."""
+        return tag_value(self.tags, OWNER_TAG[0])
 
     @property
     def owned(self) -> bool:
         """Return whether the role carries qbroles' ownership tag."""
-        return self.tags.get(OWNER_TAG[0]) == OWNER_TAG[1]
+        return self.owner == OWNER_TAG[1]
+
+    @property
+    def made_by(self) -> str | None:
+        """Return which spec made the role, as its tag records it (None: not recorded)."""
+        return tag_value(self.tags, SPEC_TAG)
 
 
 # --- actions: one frozen dataclass per IAM write; apply() is the only code that executes them.
@@ -282,6 +294,10 @@ class RolePlan:
     role: str
     actions: tuple[Action, ...] = ()
     refusal: str | None = None
+    # The role as planned on: its IAM id (empty for a role still to be created), and
+    # whether qbroles takes it over (--adopt). Ownership is checked again before writing.
+    role_id: str = ""
+    adopting: bool = False
 
 
 # --- verification results

@@ -24,7 +24,7 @@ from qbroles.model import (
     UpdateTrustPolicy,
 )
 from qbroles.policies import same_policy
-from qbroles.spec import OWNER_TAG, RECORD_TAG
+from qbroles.spec import OWNER_TAG, RECORD_TAG, SPEC_TAG, tag_value
 
 Observed = Mapping[str, RoleState | None]
 
@@ -35,7 +35,7 @@ def unowned_refusal(state: RoleState, verb: str, remedy: str) -> str:
     A role tagged as another tool's (ManagedBy=CloudFormation, as qbroles export tags
     them) is to be changed through that tool, whatever ``remedy`` suggests.
     """
-    owner = state.tags.get(OWNER_TAG[0])
+    owner = state.owner
     if owner:
         return (
             f"role {state.name} exists and is managed by {owner} (tag {OWNER_TAG[0]}={owner}), "
@@ -88,9 +88,12 @@ def plan_role(
             ),
         )
     # --adopt takes over a role nobody claims, never one tagged as another tool's.
-    if not state.owned and (not adopt or state.tags.get(OWNER_TAG[0])):
+    if not state.owned and (not adopt or state.owner is not None):
         remedy = "rerun with --adopt to take it over, or choose another --app"
         return RolePlan(role.name, refusal=unowned_refusal(state, "modify", remedy))
+    other_spec = _other_spec(role, state)
+    if other_spec and prune and not adopt:
+        return RolePlan(role.name, refusal=other_spec_refusal(state, role.made_by, "prune"))
     if state.path != role.path:
         return RolePlan(
             role.name,
@@ -100,11 +103,15 @@ def plan_role(
         )
 
     actions: list[Action] = []
+    wanted = dict(role.tags)
+    if other_spec and not adopt:  # still that spec's role: only --adopt hands it over
+        wanted[SPEC_TAG] = str(state.made_by)
     # Tags first: an adopted role is marked as qbroles' before anything else changes.
-    missing_tags = {k: v for k, v in role.tags.items() if state.tags.get(k) != v}
+    missing_tags = {k: v for k, v in wanted.items() if tag_value(state.tags, k) != v}
     if missing_tags:
         actions.append(TagRole(role.name, missing_tags))
-    dropped = _dropped_tags(role.tags, state.tags)
+    # A record of tags found on a role qbroles did not own is anyone's word: not trusted.
+    dropped = _dropped_tags(wanted, state.tags, trusted=state.owned)
     if dropped:
         actions.append(UntagRole(role.name, dropped))
     if not same_policy(state.trust, role.trust):
@@ -141,23 +148,56 @@ def plan_role(
     if prune:
         extra = sorted(state.managed_policies - set(role.managed_policies))
         actions.extend(DetachPolicy(role.name, arn) for arn in extra)
-    return RolePlan(role.name, tuple(actions))
+    return RolePlan(role.name, tuple(actions), role_id=state.role_id, adopting=not state.owned)
 
 
-def _dropped_tags(wanted: Mapping[str, str], found: Mapping[str, str]) -> tuple[str, ...]:
+def _dropped_tags(
+    wanted: Mapping[str, str], found: Mapping[str, str], *, trusted: bool
+) -> tuple[str, ...]:
     """Return the tags qbroles set earlier (per its record) that the spec no longer has.
 
-    Tags qbroles did not set are never removed: only keys named in its record tag go.
+    Tags qbroles did not set are never removed: only keys named in its record tag go, and
+    only when the record is ``trusted`` (found on a role qbroles owned). Keys are compared
+    without case, as IAM compares them; the keys are returned as IAM holds them.
     """
-    ours = set(found.get(RECORD_TAG, "").split())
-    keys = {key for key in ours if key in found and key not in wanted}
-    if RECORD_TAG in found and RECORD_TAG not in wanted:
-        keys.add(RECORD_TAG)
-    return tuple(sorted(keys))
+    wanted_keys = {key.lower() for key in wanted}
+    record = (tag_value(found, RECORD_TAG) or "") if trusted else ""
+    ours = {key.lower() for key in record.split()} | {RECORD_TAG}
+    return tuple(
+        sorted(key for key in found if key.lower() in ours and key.lower() not in wanted_keys)
+    )
 
 
-def plan_delete(names: Sequence[str], observed: Observed) -> tuple[RolePlan, ...]:
-    """Return, per named role, what removes it in the order IAM requires."""
+def _other_spec(role: DesiredRole, state: RoleState) -> str | None:
+    """Return the spec that made an owned role, if it is not this one (None: this one, or unknown).
+
+    Roles made before qbroles recorded its spec carry no record: they are taken as this
+    spec's, and tagged with it.
+    """
+    made_by = state.made_by
+    return made_by if state.owned and made_by and made_by != role.made_by else None
+
+
+def other_spec_refusal(state: RoleState, this: str, verb: str) -> str:
+    """Return the sentence that refuses to prune or delete a role another spec made."""
+    return (
+        f"role {state.name} was made by another spec ({SPEC_TAG}={state.made_by}, this is "
+        f"{this}), so qbroles will not {verb} it: that would remove what the other spec set; "
+        f"use that spec, or rerun with --adopt to hand the role to this one."
+    )
+
+
+def plan_delete(
+    names: Sequence[str],
+    observed: Observed,
+    *,
+    made_by: str | None = None,
+    adopt: bool = False,
+) -> tuple[RolePlan, ...]:
+    """Return, per named role, what removes it in the order IAM requires.
+
+    A role another spec made (its SPEC_TAG is not ``made_by``) is refused unless ``adopt``.
+    """
     plans = []
     for name in names:
         state = observed.get(name)
@@ -166,8 +206,10 @@ def plan_delete(names: Sequence[str], observed: Observed) -> tuple[RolePlan, ...
         elif not state.owned:
             remedy = "delete it by hand, or tag it first if it really is qbroles'"
             plans.append(RolePlan(name, refusal=unowned_refusal(state, "delete", remedy)))
+        elif made_by and state.made_by and state.made_by != made_by and not adopt:
+            plans.append(RolePlan(name, refusal=other_spec_refusal(state, made_by, "delete")))
         else:
-            plans.append(RolePlan(name, _removal(state)))
+            plans.append(RolePlan(name, _removal(state), role_id=state.role_id))
     return tuple(plans)
 
 

@@ -5,6 +5,7 @@ Nothing here imports boto3: a spec error is reported before AWS is touched.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import tomllib
@@ -21,6 +22,10 @@ DEFAULT_SERVICE = "ecs-tasks.amazonaws.com"
 OWNER_TAG = ("ManagedBy", "qbroles")
 # The spec's tag keys that qbroles set, space-separated: what it may untag when the spec drops one.
 RECORD_TAG = "qbroles:tags"
+# Which spec made the role (preset or file, and app): delete and --prune leave other specs' roles.
+SPEC_TAG = "qbroles:spec"
+# Keys under this prefix are qbroles' own; a spec may not set them.
+RESERVED_PREFIX = "qbroles:"
 
 # IAM's own limits (see the IAM quotas page).
 MAX_MANAGED_POLICIES = 20
@@ -59,11 +64,10 @@ class RoleSpec:
     # The name and description as written, {app} and all (for writing the spec back out).
     written: tuple[str, str] | None = field(default=None, compare=False)
 
-    @property
-    def all_tags(self) -> dict[str, str]:
-        """Return the tags the role must carry: the spec's, their record, the ownership mark."""
+    def all_tags(self, made_by: str) -> dict[str, str]:
+        """Return the tags the role must carry: the spec's, their record, whose spec, the owner."""
         record = {RECORD_TAG: " ".join(key for key, _ in self.tags)} if self.tags else {}
-        return {**dict(self.tags), **record, OWNER_TAG[0]: OWNER_TAG[1]}
+        return {**dict(self.tags), **record, SPEC_TAG: made_by, OWNER_TAG[0]: OWNER_TAG[1]}
 
     def policy_arns(self, partition: str) -> tuple[str, ...]:
         """Return the managed policies as ARNs in the given partition."""
@@ -90,8 +94,33 @@ class Spec:
         return tuple(role.name for role in self.roles)
 
     @property
+    def identity(self) -> str:
+        """Return which spec this is, as the tag SPEC_TAG records it: the preset or file, the app.
+
+        A file is named by its base name, so the same file read from another folder is
+        the same spec. Characters IAM refuses in a tag value become _.
+        """
+        kind, _, name = self.source.partition(" ")
+        if kind != "preset" or not name:
+            kind, name = "file", Path(self.source).name
+        text = f"{kind}={name} app={self.app}"
+        return "".join(c if _tag_text(c) else "_" for c in text)[:256]
+
+    @property
     def needs_account(self) -> bool:
         return any(role.needs_account for role in self.roles)
+
+
+def tag_value(tags: Mapping[str, str], key: str) -> str | None:
+    """Return the value of a role tag, its key compared without case, or None.
+
+    IAM role tag keys are case-insensitive, and IAM keeps the case given: ManagedBy and
+    managedby are one key, and tagging with one replaces the other (IAM User Guide,
+    "Tagging IAM resources", rules for tagging:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_tags.html).
+    """
+    wanted = key.lower()
+    return next((value for name, value in tags.items() if name.lower() == wanted), None)
 
 
 def policy_arn(ref: str, partition: str) -> str:
@@ -356,17 +385,28 @@ def _tags(value: Any, where: str) -> tuple[tuple[str, str], ...]:
             not tag_key.lower().startswith("aws:"), f"{key}: {tag_key!r}: the aws: prefix is AWS's"
         )
         _expect(
-            tag_key not in (OWNER_TAG[0], RECORD_TAG),
-            f"{key}: {tag_key!r} is set by qbroles itself (ownership and its record of tags)",
+            tag_key.lower() != OWNER_TAG[0].lower()
+            and not tag_key.lower().startswith(RESERVED_PREFIX),
+            f"{key}: {tag_key!r} is set by qbroles itself (its ownership tag {OWNER_TAG[0]} and "
+            f"the {RESERVED_PREFIX}* tags, whatever their case)",
         )
         _expect(
             not any(c.isspace() for c in tag_key),
             f"{key}: {tag_key!r}: qbroles records the keys it sets in one tag, "
             "separated by spaces, so a key cannot hold white space",
         )
+    keys = sorted(value, key=str.lower)
+    twins = [(a, b) for a, b in itertools.pairwise(keys) if a.lower() == b.lower()]
     _expect(
-        len(value) <= MAX_TAGS - 2,
-        f"{key}: at most {MAX_TAGS - 2} tags (IAM allows {MAX_TAGS}; qbroles sets two itself)",
+        not twins,
+        f"{key}: {twins[0][0]!r} and {twins[0][1]!r} are one key to IAM (role tag keys "
+        "ignore case); keep one"
+        if twins
+        else "",
+    )
+    _expect(
+        len(value) <= MAX_TAGS - 3,
+        f"{key}: at most {MAX_TAGS - 3} tags (IAM allows {MAX_TAGS}; qbroles sets three itself)",
     )
     _expect(
         len(" ".join(value)) <= 256,

@@ -7,7 +7,7 @@ from typing import Any
 from qbroles.desired import DesiredRole
 from qbroles.model import Check, RoleState, Severity
 from qbroles.policies import same_policy, trust_summary
-from qbroles.spec import OWNER_TAG, RECORD_TAG, policy_label
+from qbroles.spec import OWNER_TAG, RECORD_TAG, SPEC_TAG, policy_label, tag_value
 
 PRESENT, MISSING = "present", "missing"
 ATTACHED, NOT_ATTACHED = "attached", "not attached"
@@ -104,9 +104,9 @@ def verify_role(
 
     owner_key, owner_value = OWNER_TAG
     for key, value in role.tags.items():
-        if key not in (owner_key, RECORD_TAG):
-            checks.append(_equal(f"tag {key}", value, state.tags.get(key)))
-    owner = state.tags.get(owner_key)
+        if key not in (owner_key, RECORD_TAG, SPEC_TAG):
+            checks.append(_equal(f"tag {key}", value, tag_value(state.tags, key)))
+    owner = state.owner
     if state.owned:
         message = "carries the ownership tag"
     elif owner:
@@ -126,6 +126,18 @@ def verify_role(
             Severity.WARNING,
         )
     )
+    if state.owned and state.made_by and state.made_by != role.made_by:
+        checks.append(
+            Check(
+                "made by this spec",
+                False,
+                role.made_by,
+                state.made_by,
+                f"made by {state.made_by}, not {role.made_by}: delete and create --prune "
+                "refuse it without --adopt",
+                Severity.WARNING,
+            )
+        )
     return tuple(checks)
 
 

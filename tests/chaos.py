@@ -5,7 +5,8 @@ Also the benchmark's stand-in for IAM's latency (a fixed delay on every answer).
 With a fixed seed it answers a fraction of requests with IAM Throttling (without forwarding),
 another with 500/503, forwards some and then drops the connection without an answer (the
 change happened, the client never heard), and delays answers. It can also hold the request
-after the Nth write, so a test can interrupt qbroles mid-run.
+after the Nth write, so a test can interrupt qbroles mid-run, or hold chosen requests in
+turn (``hold_actions``), so a test can act, as a colleague would, between two of them.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class ChaosProxy:
         delay: float = 0.0,
         latency: float = 0.0,
         hold_after_writes: int | None = None,
+        hold_actions: tuple[str, ...] = (),
     ) -> None:
         self.target = urlsplit(target)
         self.random = random.Random(seed)
@@ -53,6 +55,9 @@ class ChaosProxy:
         self.counts: Counter[str] = Counter()
         self.held = threading.Event()
         self.release = threading.Event()
+        self.holds = list(hold_actions)  # the next request of holds[0] is held, then the next
+        self.stage = threading.Semaphore(0)  # one release per hold of hold_actions
+        self.at_stage = threading.Event()
         self._lock = threading.Lock()
         proxy = self
 
@@ -92,6 +97,12 @@ class ChaosProxy:
                 )
             else:
                 hold = False
+            staged = bool(self.holds) and action == self.holds[0]
+            if staged:
+                self.holds.pop(0)
+        if staged:  # the test acts now, then calls go_on()
+            self.at_stage.set()
+            self.stage.acquire(timeout=60)
         if hold:
             self.held.set()
             self.release.wait(60)
@@ -142,7 +153,19 @@ class ChaosProxy:
         request.end_headers()
         request.wfile.write(body)
 
+    def wait_for_hold(self, timeout: float = 30) -> bool:
+        """Wait until the next of ``hold_actions`` is held; False if it never came."""
+        arrived = self.at_stage.wait(timeout)
+        self.at_stage.clear()
+        return arrived
+
+    def go_on(self) -> None:
+        """Let the held request through."""
+        self.stage.release()
+
     def stop(self) -> None:
+        for _ in range(8):
+            self.stage.release()
         self.release.set()
         self.server.shutdown()
         self.server.server_close()

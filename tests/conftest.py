@@ -170,6 +170,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
     moto.stop()
 
 
+def server_client(server: MotoServer) -> Any:
+    """Return an IAM client straight to the moto server, behind any proxy: the judge of IAM."""
+    return boto3.client(
+        "iam",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
 @pytest.fixture
 def env(server: MotoServer, tmp_path: Path) -> dict[str, str]:
     """A shell environment that points every AWS client at the moto server, as a user would."""

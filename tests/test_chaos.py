@@ -11,11 +11,10 @@ import subprocess
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from tests.chaos import ChaosProxy
-from tests.conftest import MANAGED, TASK_ROLE
+from tests.conftest import MANAGED, TASK_ROLE, server_client
 from tests.figures import count
 from tests.servers import MotoServer, qbroles, tool
 from tests.test_engine import assert_guide_roles
@@ -27,13 +26,7 @@ PATIENT = ("--max-attempts", "10", "--workers", "1")
 @pytest.fixture
 def iam(server: MotoServer, env: dict[str, str]) -> Any:
     """A client straight to the moto server, behind any proxy: the judge of what IAM holds."""
-    return boto3.client(
-        "iam",
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return server_client(server)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from qbroles import engine
 from qbroles.aws import Gateway
 from qbroles.errors import AwsError, SafetyError
 from qbroles.policies import trust_policy
+from qbroles.progress import Progress
 from qbroles.spec import default_spec, parse_spec
 from tests.conftest import (
     EXEC_ROLE,
@@ -500,5 +501,42 @@ def test_tags_qbroles_set_follow_the_spec_and_others_stay(gateway: Gateway, iam:
     assert engine.create(gateway, spec_with({"Team": "ops"})).ok
 
     tags = {t["Key"]: t["Value"] for t in iam.get_role(RoleName="Tagged")["Role"]["Tags"]}
-    assert tags == {"Team": "ops", "ByHand": "keep", "ManagedBy": "qbroles", "qbroles:tags": "Team"}
+    assert tags == {
+        "Team": "ops",
+        "ByHand": "keep",
+        "ManagedBy": "qbroles",
+        "qbroles:tags": "Team",
+        "qbroles:spec": "file=test app=QuestionBank",
+    }
     assert engine.verify(gateway, spec_with({"Team": "ops"})).ok
+
+
+class _Heard(Progress):
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[str] = []
+
+    def waiting(self, what: str, seconds: float) -> None:
+        self.waits.append(what)
+
+
+def test_delete_names_what_blocks_it_and_how_long_it_waits(gateway: Gateway, iam: Any) -> None:
+    engine.create(gateway, default_spec())
+    sqs = MANAGED + "AmazonSQSFullAccess"
+
+    def attach_meanwhile(request: Any) -> Any:
+        iam.attach_role_policy(RoleName=EXEC_ROLE, PolicyArn=sqs)
+        return error_response("DeleteConflict", "Cannot delete entity, must detach all policies")
+
+    def detach_meanwhile(request: Any) -> None:
+        iam.detach_role_policy(RoleName=EXEC_ROLE, PolicyArn=sqs)
+
+    # With one worker the execution role goes first: a conflict, then the colleague detaches.
+    inject(gateway.client, "DeleteRole", [attach_meanwhile, detach_meanwhile])
+    heard = _Heard()
+    gateway.progress = heard
+    report = engine.delete(gateway, default_spec(), workers=1)
+    assert report.ok
+    assert len(heard.waits) == 1
+    assert "blocked by policy AmazonSQSFullAccess" in heard.waits[0]
+    assert "waiting up to" in heard.waits[0]

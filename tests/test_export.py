@@ -21,7 +21,7 @@ from qbroles.errors import ExitCode
 from qbroles.export import FORMATS, cloudformation, terraform, yaml_dumps
 from qbroles.policies import SourceScope, decode_document
 from qbroles.presets import PRESETS, Scope, preset_spec
-from qbroles.spec import OWNER_TAG, RECORD_TAG, Spec, load_spec
+from qbroles.spec import OWNER_TAG, RECORD_TAG, SPEC_TAG, Spec, load_spec
 from tests.figures import count
 from tests.servers import MotoServer, qbroles, tool
 from tests.strategies import tables
@@ -350,7 +350,9 @@ def test_terraform_configuration_is_consistent_and_resolves_to_the_spec(tmp_path
             assert interpolate(role["description"]) == wanted.description
             assert interpolate(role["path"]) == wanted.path
             assert {k: interpolate(v) for k, v in role["tags"].items()} == {
-                k: v for k, v in wanted.tags.items() if k not in (OWNER_TAG[0], RECORD_TAG)
+                k: v
+                for k, v in wanted.tags.items()
+                if k not in (OWNER_TAG[0], RECORD_TAG, SPEC_TAG)
             } | {"ManagedBy": "Terraform"}
             assert json.loads(interpolate(role["assume_role_policy"])) == wanted.trust
             attached = resources["aws_iam_role_policy_attachments_exclusive"][key]

@@ -27,6 +27,13 @@ from qbroles.plan import plan_create, plan_delete, plan_role
 from qbroles.policies import SourceScope, trust_policy
 from qbroles.spec import RoleSpec
 
+SPEC = "file=test.toml app=App"  # the spec identity these roles are planned for
+
+
+def resolve(role: RoleSpec, partition: str, scope: SourceScope | None) -> DesiredRole:
+    return resolve_role(role, partition, scope, SPEC)
+
+
 ARN = "arn:aws:iam::aws:policy/"
 ROLE = RoleSpec(
     name="App-ECS-TaskRole",
@@ -34,11 +41,11 @@ ROLE = RoleSpec(
     managed_policies=("AmazonRDSReadOnlyAccess", "service-role/AmazonECSTaskExecutionRolePolicy"),
     tags=(("Team", "web"),),
 )
-DESIRED = resolve_role(ROLE, "aws", None)
+DESIRED = resolve(ROLE, "aws", None)
 WANTED = frozenset(
     {ARN + "AmazonRDSReadOnlyAccess", ARN + "service-role/AmazonECSTaskExecutionRolePolicy"}
 )
-OWNED = {"ManagedBy": "qbroles", "Team": "web", "qbroles:tags": "Team"}
+OWNED = {"ManagedBy": "qbroles", "Team": "web", "qbroles:tags": "Team", "qbroles:spec": SPEC}
 
 
 def state(**changes: Any) -> RoleState:
@@ -130,7 +137,7 @@ DOC = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}],
 }
-WITH_EXTRAS = resolve_role(
+WITH_EXTRAS = resolve(
     RoleSpec(
         name=ROLE.name,
         description=ROLE.description,
@@ -191,7 +198,7 @@ def test_source_conditions_go_into_the_trust_policy_and_are_converged() -> None:
         tags=ROLE.tags,
         source_conditions=True,
     )
-    desired = resolve_role(scoped, "aws", scope)
+    desired = resolve(scoped, "aws", scope)
     assert desired.trust["Statement"][0]["Condition"] == {
         "ArnLike": {"aws:SourceArn": "arn:aws:ecs:eu-west-1:123456789012:*"},
         "StringEquals": {"aws:SourceAccount": "123456789012"},
@@ -201,8 +208,87 @@ def test_source_conditions_go_into_the_trust_policy_and_are_converged() -> None:
 
 
 def test_missing_or_changed_spec_tag_is_set_and_foreign_tags_kept() -> None:
-    tags = {"ManagedBy": "qbroles", "Team": "ops", "CostCenter": "42", "qbroles:tags": "Team"}
+    tags = {**OWNED, "Team": "ops", "CostCenter": "42"}
     assert actions(state(tags=tags)) == (TagRole(ROLE.name, {"Team": "web"}),)
+
+
+def test_a_role_made_before_qbroles_recorded_its_spec_is_tagged_with_it() -> None:
+    tags = {key: value for key, value in OWNED.items() if key != "qbroles:spec"}
+    assert actions(state(tags=tags)) == (TagRole(ROLE.name, {"qbroles:spec": SPEC}),)
+
+
+# --- tag keys are one key to IAM whatever their case
+
+
+def test_another_tools_mark_in_lower_case_is_refused_even_with_adopt() -> None:
+    for tags in ({"managedby": "terraform"}, {"MANAGEDBY": "CloudFormation"}):
+        plan = plan_role(DESIRED, state(tags=tags), adopt=True, prune=True)
+        assert plan.actions == ()
+        assert plan.refusal is not None
+        assert "managed by" in plan.refusal
+
+
+def test_qbroles_mark_in_another_case_is_qbroles_and_not_tagged_again() -> None:
+    tags = {"managedby": "qbroles", "team": "web", "QBROLES:TAGS": "Team", "qbroles:Spec": SPEC}
+    assert actions(state(tags=tags)) == ()
+
+
+def test_a_spec_tag_in_another_case_is_no_reason_to_untag_it() -> None:
+    tags = {**OWNED, "TEAM": "web", "Old": "x", "qbroles:tags": "team old"}
+    del tags["Team"]
+    assert actions(state(tags=tags)) == (
+        TagRole(ROLE.name, {"qbroles:tags": "Team"}),
+        UntagRole(ROLE.name, ("Old",)),
+    )
+
+
+def test_a_record_found_on_a_role_qbroles_did_not_own_removes_nothing() -> None:
+    """Adopting never removes a tag qbroles did not set, whatever a found record says."""
+    tags = {"CostCenter": "42", "Owner": "ana", "qbroles:tags": "CostCenter Owner"}
+    found = state(tags=tags)
+    plan = plan_role(DESIRED, found, adopt=True)
+    assert not any(
+        isinstance(action, UntagRole) and "CostCenter" in action.keys for action in plan.actions
+    )
+    assert not any(
+        isinstance(action, UntagRole) and "Owner" in action.keys for action in plan.actions
+    )
+    assert plan.adopting
+
+
+# --- roles another spec made
+
+
+OTHER = {**OWNED, "qbroles:spec": "preset=workshop app=App"}
+
+
+def test_prune_of_a_role_another_spec_made_is_refused_without_adopt() -> None:
+    plan = plan_role(DESIRED, state(tags=OTHER), prune=True)
+    assert plan.actions == ()
+    assert plan.refusal is not None
+    assert "preset=workshop app=App" in plan.refusal
+    assert "--adopt" in plan.refusal
+
+
+def test_create_without_prune_keeps_the_other_specs_mark() -> None:
+    assert actions(state(tags=OTHER)) == ()
+
+
+def test_adopt_hands_a_role_of_another_spec_to_this_one() -> None:
+    plan = plan_role(DESIRED, state(tags=OTHER), adopt=True, prune=True)
+    assert plan.refusal is None
+    assert plan.actions == (TagRole(ROLE.name, {"qbroles:spec": SPEC}),)
+
+
+def test_delete_of_a_role_another_spec_made_is_refused_without_adopt() -> None:
+    found = {ROLE.name: state(tags=OTHER, role_id="AROAOTHER")}
+    (refused,) = plan_delete([ROLE.name], found, made_by=SPEC)
+    assert refused.refusal is not None
+    assert refused.actions == ()
+    (adopted,) = plan_delete([ROLE.name], found, made_by=SPEC, adopt=True)
+    assert adopted.refusal is None
+    assert adopted.role_id == "AROAOTHER"
+    assert isinstance(adopted.actions[-1], DeleteRole)
 
 
 def test_a_tag_qbroles_set_and_the_spec_dropped_is_removed_others_never() -> None:
@@ -214,7 +300,7 @@ def test_a_tag_qbroles_set_and_the_spec_dropped_is_removed_others_never() -> Non
 
 
 def test_a_spec_without_tags_removes_what_qbroles_set_and_its_record() -> None:
-    untagged = resolve_role(
+    untagged = resolve(
         RoleSpec(
             name=ROLE.name, description=ROLE.description, managed_policies=ROLE.managed_policies
         ),
@@ -247,7 +333,7 @@ def test_adopt_tags_the_role_first_then_converges() -> None:
 
 
 def test_partition_goes_into_policy_arns() -> None:
-    (_, *attach) = plan_role(resolve_role(ROLE, "aws-cn", None), None).actions
+    (_, *attach) = plan_role(resolve(ROLE, "aws-cn", None), None).actions
     assert [a.policy_arn for a in attach] == [
         "arn:aws-cn:iam::aws:policy/AmazonRDSReadOnlyAccess",
         "arn:aws-cn:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
@@ -257,12 +343,12 @@ def test_partition_goes_into_policy_arns() -> None:
 def test_full_arn_in_spec_is_used_as_given() -> None:
     custom = "arn:aws:iam::123456789012:policy/team/Custom"
     role = RoleSpec(name="R", description="d", managed_policies=(custom,))
-    (_, attach) = plan_role(resolve_role(role, "aws", None), None).actions
+    (_, attach) = plan_role(resolve(role, "aws", None), None).actions
     assert attach == AttachPolicy("R", custom)
 
 
 def test_plan_create_covers_every_role_in_order() -> None:
-    other = resolve_role(RoleSpec(name="Other", description="d"), "aws", None)
+    other = resolve(RoleSpec(name="Other", description="d"), "aws", None)
     plans = plan_create((DESIRED, other), {ROLE.name: state(), "Other": None})
     assert [p.role for p in plans] == [ROLE.name, "Other"]
     assert plans[0].actions == ()

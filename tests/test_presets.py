@@ -9,7 +9,7 @@ import pytest
 from qbroles import engine
 from qbroles.aws import Gateway
 from qbroles.desired import resolve
-from qbroles.errors import InputError
+from qbroles.errors import InputError, SafetyError
 from qbroles.policies import SourceScope
 from qbroles.presets import Scope, preset_spec
 from tests.conftest import EXEC_ROLE, MANAGED, TASK_ROLE, attached
@@ -111,6 +111,11 @@ def test_switching_from_workshop_to_least_privilege(gateway: Gateway, iam: Any) 
     assert kept.ok  # the broad policies stay without --prune, as warnings
     assert MANAGED + "SecretsManagerReadWrite" in attached(iam, TASK_ROLE)
     assert not engine.verify(gateway, narrow).ok
+    # The roles are the workshop preset's: pruning them takes --adopt, which hands them over.
+    with pytest.raises(SafetyError, match="made by another spec"):
+        engine.create(gateway, narrow, prune=True)
+    assert MANAGED + "SecretsManagerReadWrite" in attached(iam, TASK_ROLE)
+    assert engine.create(gateway, narrow, prune=True, adopt=True).ok
     assert engine.create(gateway, narrow, prune=True).ok
     assert attached(iam, TASK_ROLE) == set()
     assert engine.verify(gateway, narrow).ok

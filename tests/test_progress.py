@@ -103,8 +103,10 @@ def test_a_run_stopped_by_an_error_lists_what_it_changed_first() -> None:
     assert result.exit_code == ExitCode.AWS
     lines = result.stderr.splitlines()
     assert lines[0] == "qbroles: changed before it stopped (rerun the command to finish):"
+    # One worker still works on every role: both were created before the error is raised.
     assert lines[1] == f"  + create role {EXEC_ROLE} (Allow ecs-tasks.amazonaws.com sts:AssumeRole)"
-    assert lines[2].startswith("qbroles: error: AWS denied iam:AttachRolePolicy")
+    assert lines[2] == f"  + create role {TASK_ROLE} (Allow ecs-tasks.amazonaws.com sts:AssumeRole)"
+    assert lines[3].startswith("qbroles: error: AWS denied iam:AttachRolePolicy")
     assert result.stdout == ""
 
 

@@ -50,7 +50,11 @@ def test_default_spec_is_the_deployment_guide() -> None:
         "arn:aws:iam::aws:policy/CloudWatchLogsFullAccess",
         "arn:aws:iam::aws:policy/SecretsManagerReadWrite",
     )
-    assert execution.all_tags == {"ManagedBy": "qbroles"}
+    assert execution.all_tags("preset=workshop app=QuestionBank") == {
+        "ManagedBy": "qbroles",
+        "qbroles:spec": "preset=workshop app=QuestionBank",
+    }
+    assert default_spec().identity == "preset=workshop app=QuestionBank"
     assert "QuestionBank" in execution.description
 
 
@@ -68,7 +72,12 @@ def test_spec_file_is_read(tmp_path: Path) -> None:
     assert role.name == "Shop-ECS-TaskRole"
     assert role.description == "Task role of Shop"
     assert role.tags == (("Team", "web"),)
-    assert role.all_tags == {"Team": "web", "ManagedBy": "qbroles", "qbroles:tags": "Team"}
+    assert role.all_tags(spec.identity) == {
+        "Team": "web",
+        "ManagedBy": "qbroles",
+        "qbroles:tags": "Team",
+        "qbroles:spec": f"file={Path(spec.source).name} app=Shop",
+    }
     assert role.policy_arns("aws-us-gov") == (
         "arn:aws-us-gov:iam::aws:policy/AmazonRDSReadOnlyAccess",
         "arn:aws:iam::123456789012:policy/team/Custom",
@@ -125,7 +134,11 @@ STATEMENT = (
         (ROLE + 'tags = { "qbroles:tags" = "me" }\n', "set by qbroles itself"),
         (ROLE + 'tags = { "Cost Center" = "1" }\n', "a key cannot hold white space"),
         (ROLE + 'tags = { "a;b" = "y" }\n', "is not a valid IAM tag"),
-        (ROLE + "[role.tags]\n" + "".join(f'k{i} = "v"\n' for i in range(49)), "at most 48 tags"),
+        (ROLE + "[role.tags]\n" + "".join(f'k{i} = "v"\n' for i in range(48)), "at most 47 tags"),
+        (ROLE + '[role.tags]\nTeam = "a"\nteam = "b"\n', "are one key to IAM"),
+        (ROLE + '[role.tags]\nmanagedby = "me"\n', "set by qbroles itself"),
+        (ROLE + '[role.tags]\n"QBROLES:TAGS" = "x"\n', "set by qbroles itself"),
+        (ROLE + '[role.tags]\n"qbroles:spec" = "x"\n', "set by qbroles itself"),
         (ROLE + 'kind = "web"\n', "key 'kind' must be execution or task"),
         (ROLE + 'path = "ecs"\n', "key 'path': 'ecs' must start and end with /"),
         (ROLE + "max_session_duration = 100\n", "from 3600 to 43200"),
