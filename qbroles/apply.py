@@ -6,6 +6,7 @@ from qbroles.aws import Gateway
 from qbroles.errors import SafetyError
 from qbroles.model import (
     Action,
+    AddToInstanceProfile,
     AttachPolicy,
     CreateRole,
     DeleteBoundary,
@@ -61,6 +62,8 @@ def apply_role(gateway: Gateway, plan: RolePlan) -> tuple[Action, ...]:
                 gateway.detach_policy(role, arn)
             case RemoveFromInstanceProfile(role=role, profile=profile):
                 gateway.remove_from_instance_profile(role, profile)
+            case AddToInstanceProfile(role=role, profile=profile):
+                gateway.add_to_instance_profile(role, profile, fresh=fresh)
             case DeleteInlinePolicy(role=role, policy=policy):
                 gateway.delete_inline_policy(role, policy)
             case DeleteRole(role=role):

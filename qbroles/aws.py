@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from qbroles.errors import AwsError, InputError
 from qbroles.model import CreateRole, RoleState
-from qbroles.policies import SourceScope, decode_document
+from qbroles.policies import NotIamAnswer, SourceScope, decode_document
 from qbroles.progress import Progress
 
 T = TypeVar("T")
@@ -87,14 +87,20 @@ def _check_attempts(value: str, source: str) -> None:
         raise InputError(f"{source} must be a whole number from 1 to 20, not {value!r}.")
 
 
+def redacted(url: str) -> str:
+    """Return a URL fit to print: user and password (http://user:secret@host) masked."""
+    return re.sub(r"(?<=://)[^/@\s]*@", "***@", url)
+
+
 def _check_url(url: str, source: str) -> None:
     parts = urlsplit(url)
+    shown = redacted(url)
     try:
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError:
-        raise InputError(f"{source} {url!r} has an invalid port.") from None
+        raise InputError(f"{source} {shown!r} has an invalid port.") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"{source} {url!r} is not an http(s) URL such as http://127.0.0.1:5000.")
+        raise InputError(f"{source} {shown!r} is not an http(s) URL such as http://127.0.0.1:5000.")
 
 
 def connect(options: AwsOptions) -> Gateway:
@@ -112,6 +118,8 @@ def connect(options: AwsOptions) -> Gateway:
             f"AWS profile {name!r} is not in the AWS config or credentials files; check "
             "--profile or AWS_PROFILE (aws configure list-profiles shows the profiles)."
         ) from None
+    except (BotoCoreError, ValueError) as exc:  # a config file botocore cannot parse
+        raise AwsError(_setup_failed(exc)) from None
     retries: dict[str, Any] = {"mode": "standard"}
     if options.max_attempts is not None:
         # Attempts in all, like AWS_MAX_ATTEMPTS (botocore's "max_attempts" counts retries).
@@ -132,8 +140,8 @@ def connect(options: AwsOptions) -> Gateway:
             endpoint_url=options.endpoint_url,
             config=config,
         )
-    except BotoCoreError as exc:
-        raise AwsError(f"cannot set up the AWS client: {str(exc).rstrip('.')}.") from None
+    except (BotoCoreError, ValueError) as exc:  # a value in a profile botocore cannot use
+        raise AwsError(_setup_failed(exc)) from None
 
     def sts() -> Any:
         sts_client = session.client(
@@ -143,6 +151,15 @@ def connect(options: AwsOptions) -> Gateway:
         return sts_client
 
     return Gateway(client, partition=partition, region=region, sts=sts, patience=options.patience)
+
+
+def _setup_failed(exc: Exception) -> str:
+    """Return the one line for an AWS setup botocore refused (config file, profile values)."""
+    reason = " ".join(redacted(str(exc)).split()).rstrip(".")
+    return (
+        f"cannot set up the AWS client: {reason}; check the AWS config and credentials files "
+        "(AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE) and the profile's values."
+    )
 
 
 class Gateway:
@@ -177,9 +194,15 @@ class Gateway:
         """Return GetRole's Role (with tags, description, trust), or None if there is none."""
         with self._translated("GetRole", name):
             try:
-                role: dict[str, Any] = self.client.get_role(RoleName=name)["Role"]
+                answer = self.client.get_role(RoleName=name)
             except self.client.exceptions.NoSuchEntityException:
                 return None
+            role = answer.get("Role")
+            if not isinstance(role, Mapping):
+                raise NotIamAnswer("no Role in the answer to GetRole")
+            for key in ("RoleName", "Arn"):
+                if not isinstance(role.get(key), str):
+                    raise NotIamAnswer(f"a Role without its {key}")
             trust = decode_document(role.get("AssumeRolePolicyDocument"))
         return {**role, "AssumeRolePolicyDocument": trust}
 
@@ -298,6 +321,8 @@ class Gateway:
         items: list[Any] = []
         with self._translated(operation, role):
             for page in self.client.get_paginator(paginator_name).paginate(RoleName=role):
+                if not isinstance(page.get(key), list):
+                    raise NotIamAnswer(f"no {key} in the answer to {operation}")
                 items.extend(page[key])
         return items
 
@@ -416,6 +441,16 @@ class Gateway:
             done_if={"NoSuchEntity"},
         )
 
+    def add_to_instance_profile(self, name: str, profile: str, *, fresh: bool = False) -> None:
+        self._write(
+            "AddRoleToInstanceProfile",
+            name,
+            lambda: self.client.add_role_to_instance_profile(
+                RoleName=name, InstanceProfileName=profile
+            ),
+            fresh=fresh,
+        )
+
     def delete_inline_policy(self, name: str, policy: str) -> None:
         self._write(
             "DeleteRolePolicy",
@@ -527,6 +562,7 @@ class Gateway:
         from botocore.parsers import ResponseParserError
 
         where = f"{operation} on {subject} {role}"
+        endpoint = redacted(str(self.client.meta.endpoint_url))
         try:
             yield
         except ClientError as exc:
@@ -545,21 +581,24 @@ class Gateway:
             ConnectionClosedError,
         ):
             raise AwsError(
-                f"{where}: could not reach IAM at {self.client.meta.endpoint_url} after retrying; "
+                f"{where}: could not reach IAM at {endpoint} after retrying; "
                 "check the network or --endpoint-url, then rerun."
             ) from None
         except json.JSONDecodeError:
             raise AwsError(
-                f"{where}: {self.client.meta.endpoint_url} answered with a policy document that "
+                f"{where}: {endpoint} answered with a policy document that "
                 "is not JSON, as AWS IAM never does; check --endpoint-url."
             ) from None
         except ResponseParserError:
             raise AwsError(
-                f"{where}: {self.client.meta.endpoint_url} did not answer like AWS IAM; "
-                "check --endpoint-url."
+                f"{where}: {endpoint} did not answer like AWS IAM; check --endpoint-url."
+            ) from None
+        except NotIamAnswer as exc:
+            raise AwsError(
+                f"{where}: {endpoint} did not answer like AWS IAM ({exc}); check --endpoint-url."
             ) from None
         except BotoCoreError as exc:
-            raise AwsError(f"{where} failed: {exc}.") from None
+            raise AwsError(f"{where} failed: {redacted(str(exc))}.") from None
 
 
 _reader = threading.local()  # marks the threads of the read pool

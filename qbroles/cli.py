@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -50,6 +52,8 @@ class QbrolesGroup(click.Group):
         extra["standalone_mode"] = False
         try:
             code = super().main(args=args, prog_name=prog_name or "qbroles", **extra)
+            _Finished.done = True  # a signal from now on does not change the answer
+            sys.stdout.flush()  # a full or closed stdout is reported here, not at exit
         except QbrolesError as exc:
             click.echo(f"qbroles: error: {exc}", err=True)
             code = exc.exit_code
@@ -115,7 +119,9 @@ class Settings:
         gateway.progress = progress
         try:
             with progress:
-                return work(gateway, progress)
+                result = work(gateway, progress)
+            _Finished.done = True  # a signal from now on does not change the answer
+            return result
         except (Exception, KeyboardInterrupt):  # errors, bugs and interrupts alike
             if progress.applied:
                 from qbroles.render import describe_changes
@@ -126,6 +132,46 @@ class Settings:
                     err=True,
                 )
             raise
+
+    def approval(
+        self,
+        command: str,
+        *,
+        yes: bool,
+        backup: str | None,
+        progress: Progress,
+        question: Callable[[Sequence[RolePlan]], str | None],
+        saved: list[str],
+    ) -> Callable[[Sequence[RolePlan]], bool]:
+        """Return what runs before the first write: the question if one is due, the restore file.
+
+        ``question`` says what needs a yes (None: nothing). Off a terminal, --yes is that yes.
+        The restore file's path, if one was written, is appended to ``saved``.
+        """
+        from qbroles import backup as restore_file
+
+        def approve(plans: Sequence[RolePlan]) -> bool:
+            asked = question(plans)
+            if asked and not yes:
+                if not interactive():
+                    raise SafetyError(
+                        f"{asked}, which needs confirmation, and there is no terminal to ask "
+                        "on; pass --yes to go ahead, or see the plan with --dry-run; nothing "
+                        "was changed."
+                    )
+                with progress.paused():
+                    if not _confirm(plans, asked):
+                        return False
+            path = restore_file.save(plans, command, backup)
+            if path:
+                saved.append(path)
+                self.say(
+                    f"qbroles: kept what this run removes or replaces in {path}; "
+                    f"qbroles restore {path} puts it back."
+                )
+            return True
+
+        return approve
 
     def console(self, *, stderr: bool = False) -> Console:
         """Return the console people read, honouring --no-color."""
@@ -344,19 +390,42 @@ def _plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+BACKUP_HELP = (
+    "Write the restore file here (default: .qbroles/backup-<UTC time>.json), before anything "
+    "is removed or replaced; qbroles restore FILE puts it back."
+)
+
+
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Show the plan as a diff per role; change nothing.")
 @_plan_options
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Go ahead without asking where a question is due: removing a permissions boundary, "
+    "rewriting the trust policy of an adopted role (needed off a terminal).",
+)
+@click.option("--backup", metavar="FILE", type=click.Path(dir_okay=False), help=BACKUP_HELP)
 @click.pass_obj
 def create(
-    settings: Settings, dry_run: bool, adopt: bool, prune: bool, detailed_exitcode: bool
+    settings: Settings,
+    dry_run: bool,
+    adopt: bool,
+    prune: bool,
+    detailed_exitcode: bool,
+    yes: bool,
+    backup: str | None,
 ) -> int:
     """Create or repair every role of the spec, then verify it.
 
     Creates a missing role (trust policy, description, tags), updates a trust policy or
     description that differs, adds missing tags and attaches missing managed policies.
     Running it again changes nothing. A role of the same name that qbroles does not own
-    is refused (exit 4) unless --adopt is given; nothing is changed then.
+    is refused (exit 4) unless --adopt is given; nothing is changed then. Before it removes
+    or replaces anything it writes a restore file (see --backup). Removing a permissions
+    boundary, or rewriting the trust policy of a role being adopted, asks first on a
+    terminal and needs --yes elsewhere (exit 4 without).
 
     \b
     Examples:
@@ -370,7 +439,15 @@ def create(
             "--detailed-exitcode goes with --dry-run (or use qbroles plan); "
             "a create that applies exits 0 when the roles match."
         )
-    return _create(settings, dry_run=dry_run, adopt=adopt, prune=prune, detailed=detailed_exitcode)
+    return _create(
+        settings,
+        dry_run=dry_run,
+        adopt=adopt,
+        prune=prune,
+        detailed=detailed_exitcode,
+        yes=yes,
+        backup=backup,
+    )
 
 
 @cli.command(short_help="Show what create would change, as a diff per role.")
@@ -394,17 +471,49 @@ def plan(settings: Settings, adopt: bool, prune: bool, detailed_exitcode: bool) 
     return _create(settings, dry_run=True, adopt=adopt, prune=prune, detailed=detailed_exitcode)
 
 
-def _create(settings: Settings, *, dry_run: bool, adopt: bool, prune: bool, detailed: bool) -> int:
+def _create(
+    settings: Settings,
+    *,
+    dry_run: bool,
+    adopt: bool,
+    prune: bool,
+    detailed: bool,
+    yes: bool = False,
+    backup: str | None = None,
+) -> int:
     from qbroles import engine
 
     spec = settings.spec()
+    saved: list[str] = []
     report = settings.run(
         "qbroles: planning" if dry_run else "qbroles: creating",
-        lambda gateway, _: engine.create(
-            gateway, spec, adopt=adopt, prune=prune, dry_run=dry_run, workers=settings.workers
+        lambda gateway, progress: engine.create(
+            gateway,
+            spec,
+            adopt=adopt,
+            prune=prune,
+            dry_run=dry_run,
+            approve=settings.approval(
+                "create", yes=yes, backup=backup, progress=progress, question=_risky, saved=saved
+            ),
+            workers=settings.workers,
         ),
     )
-    return settings.show(report, detailed=detailed)
+    return settings.show(replace(report, backup=saved[0] if saved else None), detailed=detailed)
+
+
+def _risky(plans: Sequence[RolePlan]) -> str | None:
+    """Return what in a create's plan needs a yes: widening a role, changing whom it trusts."""
+    from qbroles.model import DeleteBoundary, UpdateTrustPolicy
+
+    risky = [
+        action.describe()
+        for plan in plans
+        for action in plan.actions
+        if isinstance(action, DeleteBoundary)
+        or (plan.adopting and isinstance(action, UpdateTrustPolicy))
+    ]
+    return "; ".join(risky) if risky else None
 
 
 @cli.command()
@@ -465,14 +574,17 @@ def verify(settings: Settings, strict: bool, task_definition: str | None) -> int
     help="Also delete qbroles' roles that another spec (preset or file) made; without it they "
     "are refused (exit 4).",
 )
+@click.option("--backup", metavar="FILE", type=click.Path(dir_okay=False), help=BACKUP_HELP)
 @click.pass_obj
-def delete(settings: Settings, yes: bool, dry_run: bool, adopt: bool) -> int:
+def delete(settings: Settings, yes: bool, dry_run: bool, adopt: bool, backup: str | None) -> int:
     """Delete the roles of the spec that qbroles owns.
 
     In the order IAM requires: removes each role from its instance profiles, detaches its
     managed policies, deletes its inline policies, then deletes it. A role without the
     ManagedBy=qbroles tag is refused (exit 4) and nothing is deleted. A role that is
     already gone is fine. Asks first on a terminal; elsewhere --yes is required (exit 4).
+    Before deleting, writes a restore file (see --backup): qbroles restore FILE creates
+    the roles again as they were.
 
     \b
     Examples:
@@ -488,12 +600,7 @@ def delete(settings: Settings, yes: bool, dry_run: bool, adopt: bool) -> int:
             "pass --yes to delete, or --dry-run to see what would go."
         )
 
-    def confirm(plans: Sequence[RolePlan], progress: Progress) -> bool:
-        if yes:
-            return True
-        with progress.paused():
-            return _confirm_delete(plans)
-
+    saved: list[str] = []
     report = settings.run(
         "qbroles: deleting",
         lambda gateway, progress: engine.delete(
@@ -501,8 +608,44 @@ def delete(settings: Settings, yes: bool, dry_run: bool, adopt: bool) -> int:
             spec,
             dry_run=dry_run,
             adopt=adopt,
-            confirm=lambda plans: confirm(plans, progress),
+            approve=settings.approval(
+                "delete",
+                yes=yes,
+                backup=backup,
+                progress=progress,
+                question=lambda plans: "delete these roles",
+                saved=saved,
+            ),
             workers=settings.workers,
+        ),
+    )
+    return settings.show(replace(report, backup=saved[0] if saved else None))
+
+
+@cli.command(short_help="Put back what a create or delete removed, from its restore file.")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Show what would be put back; change nothing.")
+@click.pass_obj
+def restore(settings: Settings, file: str, dry_run: bool) -> int:
+    """Put back what a create or delete removed or replaced, from the restore file it wrote.
+
+    Re-creates deleted roles as they were, re-attaches managed policies, puts inline
+    policies, a permissions boundary, tag values, the trust policy and description back.
+    It only adds and rewrites: what was added since stays. A role that exists but is not
+    qbroles' is refused (exit 4). The file is checked before any AWS call (exit 2).
+
+    \b
+    Examples:
+      qbroles restore .qbroles/backup-20261128T101500Z.json --dry-run
+      qbroles restore .qbroles/backup-20261128T101500Z.json
+    """
+    from qbroles import backup, engine
+
+    plans = backup.load(file)
+    report = settings.run(
+        "qbroles: restoring",
+        lambda gateway, _: engine.restore(
+            gateway, plans, dry_run=dry_run, workers=settings.workers
         ),
     )
     return settings.show(report)
@@ -551,7 +694,11 @@ def outputs(settings: Settings, form: str | None) -> int:
 
     env and shell print QB_EXECUTION_ROLE_ARN and QB_TASK_ROLE_ARN; json prints
     executionRoleArn and taskRoleArn, the keys of an ECS task definition, so jq can merge
-    it into one. If a role does not exist, prints nothing on stdout and exits 1.
+    it into one. Only roles that are the spec's own are printed: if one does not exist,
+    is not qbroles', was made by another spec or has another path, prints nothing on
+    stdout and exits 1 naming it (qbroles verify checks the rest). env values are
+    literal, as docker and $GITHUB_ENV read them; an ARN whose path holds other
+    characters than letters, digits and _+=,.@/:- is refused there (exit 2): use shell.
 
     \b
     Examples:
@@ -563,12 +710,14 @@ def outputs(settings: Settings, form: str | None) -> int:
     from qbroles import engine
     from qbroles.outputs import NAMES, render, roles_by_kind
 
-    names = roles_by_kind(settings.spec())
+    spec = settings.spec()
+    roles = roles_by_kind(spec)
     arns = settings.run(
-        "qbroles: reading", lambda gateway, _: engine.role_arns(gateway, names, settings.workers)
+        "qbroles: reading",
+        lambda gateway, _: engine.role_arns(gateway, roles, spec.identity, settings.workers),
     )
     click.echo(render(arns, form or ("json" if settings.output == "json" else "env")), nl=False)
-    described = ", ".join(f"{NAMES[kind][1]} {name}" for kind, name in names.items())
+    described = ", ".join(f"{NAMES[kind][1]} {role.name}" for kind, role in roles.items())
     settings.say(f"qbroles outputs: {described}.")
     return ExitCode.OK
 
@@ -665,11 +814,16 @@ def interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def _confirm_delete(plans: Sequence[RolePlan]) -> bool:
+def _confirm(plans: Sequence[RolePlan], question: str) -> bool:
+    """Show the plan and ask on the terminal; end of input is a no, Ctrl-C an interruption."""
     from qbroles.render import describe_plans
 
     click.echo("qbroles will:\n" + describe_plans(plans), err=True)
-    return click.confirm("Delete these roles?", default=False, err=True)
+    click.echo(f"{question[0].upper()}{question[1:]}? [y/N]: ", nl=False, err=True)
+    answer = sys.stdin.readline()
+    if not answer:
+        click.echo("", err=True)  # end of input: not confirmed
+    return answer.strip().lower() in ("y", "yes")
 
 
 @cli.command()
@@ -720,7 +874,9 @@ def demo(settings: Settings) -> int:
 
 def main() -> None:
     """Run the qbroles command line (the console script)."""
-    signal.signal(signal.SIGTERM, _interrupt)
+    _guard_streams()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _interrupt)
     try:
         cli.main()
     except SystemExit as done:
@@ -733,5 +889,100 @@ def main() -> None:
         raise
 
 
+class _Finished:
+    """Set once the command's work is done: a signal then no longer changes the outcome."""
+
+    done = False
+
+
 def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    if not _Finished.done:
+        raise KeyboardInterrupt
+
+
+class OutputError(QbrolesError):
+    """Standard output could not be written: the answer did not reach its reader."""
+
+    exit_code = ExitCode.USAGE
+
+
+class _Guarded(io.TextIOBase):
+    """A standard stream whose failures are the command's answer, never a traceback.
+
+    A reader that stops early (``| head``) is no error: the rest is dropped and the exit
+    code stays the command's. Any other failure of stdout (closed, full) is an
+    OutputError (exit 2) at the write or flush that meets it; of stderr, nothing more can
+    be said, so the rest is dropped. Once failed, the descriptor points at /dev/null, so
+    the interpreter's last flush cannot fail again.
+    """
+
+    def __init__(self, stream: Any, fd: int, *, closed: bool = False) -> None:
+        self._stream = stream
+        self._fd = fd
+        self._failed: str | None = "it is closed" if closed else None
+        self._broken = False
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return bool(self._stream is not None and self._stream.isatty())
+
+    def fileno(self) -> int:
+        return self._fd
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self._stream, "encoding", None) or "utf-8")
+
+    def write(self, text: str) -> int:
+        if self._failed is not None:
+            self._refuse()
+        elif not self._broken:
+            self._guarded(lambda: self._stream.write(text))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._failed is None and not self._broken:
+            self._guarded(self._stream.flush)
+
+    def _guarded(self, act: Callable[[], object]) -> None:
+        try:
+            act()
+        except BrokenPipeError:
+            self._broken = True
+            self._to_null()
+        except (OSError, ValueError) as exc:
+            self._failed = getattr(exc, "strerror", None) or str(exc)
+            self._to_null()
+            self._refuse()
+
+    def _refuse(self) -> None:
+        if self._fd == 1:
+            raise OutputError(
+                f"cannot write to standard output ({self._failed}); what was to be printed "
+                "there is lost."
+            )
+
+    def _to_null(self) -> None:
+        with contextlib.suppress(OSError):
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self._fd)
+            os.close(null)
+
+
+def _guard_streams() -> None:
+    """Give closed standard streams /dev/null, and guard stdout and stderr (see _Guarded).
+
+    A closed descriptor 0, 1 or 2 would otherwise be taken by the next file opened, and
+    output meant for people or scripts would land in it.
+    """
+    closed = set()
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.add(fd)
+            os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)  # takes fd
+    sys.stdout = _Guarded(sys.stdout, 1, closed=1 in closed)
+    sys.stderr = _Guarded(sys.stderr, 2, closed=2 in closed)

@@ -9,12 +9,12 @@ from typing import Any, TypeVar
 from qbroles.apply import apply_role, reads
 from qbroles.aws import Gateway
 from qbroles.desired import DesiredRole, resolve
-from qbroles.errors import InputError, MissingRoleError, SafetyError
+from qbroles.errors import AwsError, InputError, MissingRoleError, SafetyError
 from qbroles.evaluate import Decision, Outcome, Policy, evaluate
 from qbroles.findings import findings
-from qbroles.model import Check, Report, RolePlan, RoleReport, RoleState, Severity
-from qbroles.plan import plan_create, plan_delete
-from qbroles.spec import Spec, policy_label
+from qbroles.model import Check, CreateRole, Report, RolePlan, RoleReport, RoleState, Severity
+from qbroles.plan import plan_create, plan_delete, unowned_refusal
+from qbroles.spec import ROLE_ARN, RoleSpec, Spec, policy_label
 from qbroles.taskdef import Requirement, TaskDefinition, requirements
 from qbroles.verify import verify_absent, verify_role
 
@@ -82,11 +82,14 @@ def create(
     adopt: bool = False,
     prune: bool = False,
     dry_run: bool = False,
+    approve: Callable[[Sequence[RolePlan]], bool] = lambda plans: True,
     workers: int = DEFAULT_WORKERS,
 ) -> Report:
     """Make IAM match the spec and verify what changed.
 
     Refuses, before any write, if a role of the spec exists and is not qbroles'.
+    ``approve`` sees the plan before any write (to ask, to keep a restore file) and may
+    say no.
     """
     desired = resolve_spec(gateway, spec)
     observed = observe_all(gateway, spec.names, workers)
@@ -94,6 +97,8 @@ def create(
     _refuse(plans)
     changing = [plan for plan in plans if plan.actions]
     if changing and not dry_run:
+        if not approve(changing):
+            raise SafetyError("create not confirmed; nothing was changed.")
 
         def apply_and_reread(plan: RolePlan) -> RoleState | None:
             apply_role(gateway, plan)
@@ -164,20 +169,20 @@ def delete(
     *,
     dry_run: bool = False,
     adopt: bool = False,
-    confirm: Callable[[Sequence[RolePlan]], bool] = lambda plans: True,
+    approve: Callable[[Sequence[RolePlan]], bool] = lambda plans: True,
     workers: int = DEFAULT_WORKERS,
 ) -> Report:
     """Remove the spec's roles that qbroles owns, and what IAM requires removed first.
 
     Refuses before any write if a role is not ours, or (unless ``adopt``) was made by
-    another spec; ``confirm`` sees the plan and may say no.
+    another spec; ``approve`` sees the plan before any write and may say no.
     """
     observed = observe_all(gateway, spec.names, workers, for_delete=True)
     plans = plan_delete(spec.names, observed, made_by=spec.identity, adopt=adopt)
     _refuse(plans)
     changing = [plan for plan in plans if plan.actions]
     if changing and not dry_run:
-        if not confirm(changing):
+        if not approve(changing):
             raise SafetyError("delete not confirmed; nothing was changed.")
 
         def remove(plan: RolePlan) -> None:
@@ -199,21 +204,97 @@ def delete(
     return Report("delete", dry_run=dry_run, roles=roles, changed=bool(changing))
 
 
-def role_arns(gateway: Gateway, names: Mapping[str, str], workers: int) -> dict[str, str]:
-    """Return key -> ARN of each named role (one GetRole each); refuse if one does not exist."""
-    keys = list(names)
-    found = for_each(keys, lambda key: gateway.get_role(names[key]), workers)
-    missing = [names[key] for key, role in zip(keys, found, strict=True) if role is None]
+def restore(
+    gateway: Gateway,
+    plans: Sequence[RolePlan],
+    *,
+    dry_run: bool = False,
+    workers: int = DEFAULT_WORKERS,
+) -> Report:
+    """Put back what a run removed, from its restore file's plans (additions and rewrites only).
+
+    Refuses before any write if a role exists and is not qbroles', or is gone and the file
+    cannot create it again.
+    """
+    observed = observe_all(gateway, [plan.role for plan in plans], workers)
+    refusals = []
+    for plan in plans:
+        state = observed[plan.role]
+        if state is not None and not state.owned:
+            remedy = "restore it by hand from the file"
+            refusals.append(RolePlan(plan.role, refusal=unowned_refusal(state, "restore", remedy)))
+        elif state is None and not isinstance(plan.actions[0], CreateRole):
+            refusals.append(
+                RolePlan(
+                    plan.role,
+                    refusal=f"role {plan.role} does not exist any more, and the restore file "
+                    "does not create it; run qbroles create first, then restore again.",
+                )
+            )
+    _refuse(refusals)
+    if not dry_run:
+
+        def put_back(plan: RolePlan) -> RoleState | None:
+            apply_role(gateway, plan)
+            gateway.progress.finished(plan.role)
+            return gateway.role_state(plan.role)
+
+        observed |= dict(zip(observed, for_each(plans, put_back, workers), strict=True))
+    roles = tuple(
+        RoleReport(name=plan.role, arn=_arn(observed[plan.role]), changes=plan.actions)
+        for plan in plans
+    )
+    return Report("restore", dry_run=dry_run, roles=roles, changed=bool(plans))
+
+
+def role_arns(
+    gateway: Gateway, roles: Mapping[str, RoleSpec], made_by: str, workers: int
+) -> dict[str, str]:
+    """Return key -> ARN of each role (one GetRole each), only if all are the spec's own.
+
+    A role must exist, carry qbroles' ownership tag, not be another spec's, and have the
+    spec's path; otherwise MissingRoleError (exit 1) names it. An ARN that is not an IAM
+    role ARN is an endpoint that does not answer like IAM (exit 3).
+    """
+    keys = list(roles)
+    found = for_each(keys, lambda key: gateway.role_state(roles[key].name), workers)
+    problems = []
+    for key, state in zip(keys, found, strict=True):
+        role = roles[key]
+        if state is None:
+            continue
+        arn = ROLE_ARN.fullmatch(state.arn)
+        if not arn or arn["name"] != role.name or arn["path"] != state.path:
+            raise AwsError(
+                f"GetRole on role {role.name}: the endpoint answered the ARN {state.arn!r}, "
+                "which is not this role's IAM ARN; it did not answer like AWS IAM, check "
+                "--endpoint-url."
+            )
+        if state.owner and not state.owned:
+            problems.append(
+                f"role {role.name} is managed by {state.owner}, not qbroles (take its ARN "
+                f"from {state.owner})"
+            )
+        elif not state.owned:
+            problems.append(f"role {role.name} is not qbroles' (no tag ManagedBy=qbroles)")
+        elif state.made_by and state.made_by != made_by:
+            problems.append(f"role {role.name} was made by another spec ({state.made_by})")
+        elif state.path != role.path:
+            problems.append(f"role {role.name} has the path {state.path}, not {role.path}")
+    missing = [roles[key].name for key, state in zip(keys, found, strict=True) if state is None]
     if missing:
         which = (
             f"role {missing[0]} does not exist, so it has"
             if len(missing) == 1
             else f"roles {' and '.join(missing)} do not exist, so they have"
         )
+        problems.insert(0, f"{which} no ARN yet")
+    if problems:
         raise MissingRoleError(
-            f"{which} no ARN yet; run qbroles create first (qbroles plan shows what it would do)."
+            f"{'; '.join(problems)}: nothing printed; run qbroles create first (qbroles plan "
+            "shows what it would do)."
         )
-    return {key: str(role["Arn"]) for key, role in zip(keys, found, strict=True) if role}
+    return {key: state.arn for key, state in zip(keys, found, strict=True) if state}
 
 
 def _task_checks(

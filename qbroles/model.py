@@ -70,6 +70,17 @@ class _RoleAction:
         """Return (actual, expected) when the action rewrites a document IAM holds now."""
         return None
 
+    def removed(self) -> Any:
+        """Return what the action takes away from IAM (a document, an ARN, tags), or None."""
+        return None
+
+    def inverse(self) -> tuple[Action, ...]:
+        """Return the actions that put back what this one removes or replaces.
+
+        Empty when nothing is lost (additions). The restore file holds these.
+        """
+        return ()
+
 
 @dataclass(frozen=True)
 class CreateRole(_RoleAction):
@@ -97,6 +108,12 @@ class UpdateTrustPolicy(_RoleAction):
     def change(self) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
         return None if self.before is None else (self.before, self.trust)
 
+    def removed(self) -> Any:
+        return self.before
+
+    def inverse(self) -> tuple[Action, ...]:
+        return () if self.before is None else (UpdateTrustPolicy(self.role, self.before),)
+
 
 @dataclass(frozen=True)
 class UpdateRole(_RoleAction):
@@ -118,6 +135,13 @@ class UpdateRole(_RoleAction):
             zip(keys, (self.description, self.max_session_duration), strict=True)
         )
 
+    def removed(self) -> Any:
+        pair = self.change()
+        return None if pair is None else pair[0]
+
+    def inverse(self) -> tuple[Action, ...]:
+        return () if self.before is None else (UpdateRole(self.role, *self.before),)
+
 
 @dataclass(frozen=True)
 class PutInlinePolicy(_RoleAction):
@@ -137,6 +161,14 @@ class PutInlinePolicy(_RoleAction):
     def change(self) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
         return None if self.before is None else (self.before, self.document)
 
+    def removed(self) -> Any:
+        return self.before
+
+    def inverse(self) -> tuple[Action, ...]:
+        if self.before is None:
+            return ()
+        return (PutInlinePolicy(self.role, self.policy, self.before),)
+
     @property
     def target(self) -> str | None:
         return self.policy
@@ -146,47 +178,92 @@ class PutInlinePolicy(_RoleAction):
 class PutBoundary(_RoleAction):
     SIGN: ClassVar[str] = "+"
     policy_arn: str
+    before: str | None = field(default=None, compare=False)  # the boundary it replaces
+
+    @property
+    def sign(self) -> str:
+        return self.SIGN if self.before is None else "~"
 
     def describe(self) -> str:
-        return f"set the permissions boundary of {self.role} to {self.target}"
+        was = f" (was {policy_label(self.before)})" if self.before else ""
+        return f"set the permissions boundary of {self.role} to {self.target}{was}"
 
     @property
     def target(self) -> str | None:
         return policy_label(self.policy_arn)
 
+    def removed(self) -> Any:
+        return self.before
+
+    def inverse(self) -> tuple[Action, ...]:
+        return () if self.before is None else (PutBoundary(self.role, self.before),)
+
 
 @dataclass(frozen=True)
 class DeleteBoundary(_RoleAction):
     SIGN: ClassVar[str] = "-"
+    policy_arn: str | None = field(default=None, compare=False)  # the boundary removed
 
     def describe(self) -> str:
-        return f"remove the permissions boundary of {self.role}"
+        which = f" {policy_label(self.policy_arn)}" if self.policy_arn else ""
+        return f"remove the permissions boundary{which} of {self.role} (widens what it may do)"
+
+    @property
+    def target(self) -> str | None:
+        return None if self.policy_arn is None else policy_label(self.policy_arn)
+
+    def removed(self) -> Any:
+        return self.policy_arn
+
+    def inverse(self) -> tuple[Action, ...]:
+        return () if self.policy_arn is None else (PutBoundary(self.role, self.policy_arn),)
 
 
 @dataclass(frozen=True)
 class TagRole(_RoleAction):
     SIGN: ClassVar[str] = "+"
     tags: Mapping[str, str]
+    # The values these keys had, for keys that were there already (IAM replaces them).
+    before: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def describe(self) -> str:
-        return f"tag {self.role} with {self.target}"
+        was = f" (was {_tag_list(self.before)})" if self.before else ""
+        return f"tag {self.role} with {self.target}{was}"
 
     @property
     def target(self) -> str | None:
-        return ", ".join(f"{key}={value}" for key, value in sorted(self.tags.items()))
+        return _tag_list(self.tags)
+
+    def removed(self) -> Any:
+        return dict(self.before) or None
+
+    def inverse(self) -> tuple[Action, ...]:
+        return (TagRole(self.role, dict(self.before)),) if self.before else ()
 
 
 @dataclass(frozen=True)
 class UntagRole(_RoleAction):
     SIGN: ClassVar[str] = "-"
     keys: tuple[str, ...]
+    values: Mapping[str, str] = field(default_factory=dict, compare=False)  # what goes
 
     def describe(self) -> str:
-        return f"untag {self.role}: {self.target}"
+        shown = _tag_list(self.values) if self.values else self.target
+        return f"untag {self.role}: {shown}"
 
     @property
     def target(self) -> str | None:
         return ", ".join(self.keys)
+
+    def removed(self) -> Any:
+        return dict(self.values) or None
+
+    def inverse(self) -> tuple[Action, ...]:
+        return (TagRole(self.role, dict(self.values)),) if self.values else ()
+
+
+def _tag_list(tags: Mapping[str, str]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in sorted(tags.items()))
 
 
 @dataclass(frozen=True)
@@ -214,6 +291,12 @@ class DetachPolicy(_RoleAction):
     def target(self) -> str | None:
         return policy_label(self.policy_arn)
 
+    def removed(self) -> Any:
+        return self.policy_arn
+
+    def inverse(self) -> tuple[Action, ...]:
+        return (AttachPolicy(self.role, self.policy_arn),)
+
 
 @dataclass(frozen=True)
 class RemoveFromInstanceProfile(_RoleAction):
@@ -227,11 +310,33 @@ class RemoveFromInstanceProfile(_RoleAction):
     def target(self) -> str | None:
         return self.profile
 
+    def removed(self) -> Any:
+        return self.profile
+
+    def inverse(self) -> tuple[Action, ...]:
+        return (AddToInstanceProfile(self.role, self.profile),)
+
+
+@dataclass(frozen=True)
+class AddToInstanceProfile(_RoleAction):
+    """Only ``qbroles restore`` adds a role to an instance profile: the one it was taken out of."""
+
+    SIGN: ClassVar[str] = "+"
+    profile: str
+
+    def describe(self) -> str:
+        return f"add {self.role} to instance profile {self.profile}"
+
+    @property
+    def target(self) -> str | None:
+        return self.profile
+
 
 @dataclass(frozen=True)
 class DeleteInlinePolicy(_RoleAction):
     SIGN: ClassVar[str] = "-"
     policy: str
+    document: Mapping[str, Any] | None = field(default=None, compare=False)  # what goes
 
     def describe(self) -> str:
         return f"delete inline policy {self.policy} of {self.role}"
@@ -240,13 +345,53 @@ class DeleteInlinePolicy(_RoleAction):
     def target(self) -> str | None:
         return self.policy
 
+    def removed(self) -> Any:
+        return self.document
+
+    def inverse(self) -> tuple[Action, ...]:
+        if self.document is None:
+            return ()
+        return (PutInlinePolicy(self.role, self.policy, self.document),)
+
 
 @dataclass(frozen=True)
 class DeleteRole(_RoleAction):
     SIGN: ClassVar[str] = "-"
+    # The role as it was (trust, description, tags, ...): what creating it again needs.
+    was: RoleState | None = field(default=None, compare=False)
 
     def describe(self) -> str:
         return f"delete role {self.role}"
+
+    def removed(self) -> Any:
+        if self.was is None:
+            return None
+        return {
+            "Arn": self.was.arn,
+            "RoleId": self.was.role_id,
+            "Path": self.was.path,
+            "AssumeRolePolicyDocument": self.was.trust,
+            "Description": self.was.description,
+            "MaxSessionDuration": self.was.max_session_duration,
+            "PermissionsBoundary": self.was.permissions_boundary,
+            "Tags": dict(self.was.tags),
+        }
+
+    def inverse(self) -> tuple[Action, ...]:
+        was = self.was
+        if was is None or was.trust is None:
+            return ()
+        return (
+            CreateRole(
+                self.role,
+                was.trust,
+                was.description,
+                dict(was.tags),
+                path=was.path,
+                max_session_duration=was.max_session_duration,
+                permissions_boundary=was.permissions_boundary,
+            ),
+        )
 
 
 Action = (
@@ -261,6 +406,7 @@ Action = (
     | AttachPolicy
     | DetachPolicy
     | RemoveFromInstanceProfile
+    | AddToInstanceProfile
     | DeleteInlinePolicy
     | DeleteRole
 )
@@ -278,6 +424,7 @@ ACTION_NAMES: dict[type[Any], str] = {
     AttachPolicy: "attach_policy",
     DetachPolicy: "detach_policy",
     RemoveFromInstanceProfile: "remove_from_instance_profile",
+    AddToInstanceProfile: "add_to_instance_profile",
     DeleteInlinePolicy: "delete_inline_policy",
     DeleteRole: "delete_role",
 }
@@ -348,6 +495,8 @@ class Report:
     roles: tuple[RoleReport, ...] = field(default_factory=tuple)
     # For create/delete: whether the plan had anything to do (done, or pending in a dry run).
     changed: bool = False
+    # The restore file written before the run removed or replaced anything, if it did.
+    backup: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -109,11 +109,18 @@ def plan_role(
     # Tags first: an adopted role is marked as qbroles' before anything else changes.
     missing_tags = {k: v for k, v in wanted.items() if tag_value(state.tags, k) != v}
     if missing_tags:
-        actions.append(TagRole(role.name, missing_tags))
+        replaced = {
+            found: value
+            for found, value in state.tags.items()
+            if found.lower() in {key.lower() for key in missing_tags}
+        }
+        actions.append(TagRole(role.name, missing_tags, before=replaced))
     # A record of tags found on a role qbroles did not own is anyone's word: not trusted.
     dropped = _dropped_tags(wanted, state.tags, trusted=state.owned)
     if dropped:
-        actions.append(UntagRole(role.name, dropped))
+        actions.append(
+            UntagRole(role.name, dropped, values={key: state.tags[key] for key in dropped})
+        )
     if not same_policy(state.trust, role.trust):
         actions.append(UpdateTrustPolicy(role.name, role.trust, before=state.trust))
     if (state.description, state.max_session_duration) != (
@@ -129,9 +136,11 @@ def plan_role(
             )
         )
     if role.permissions_boundary and state.permissions_boundary != role.permissions_boundary:
-        actions.append(PutBoundary(role.name, role.permissions_boundary))
+        actions.append(
+            PutBoundary(role.name, role.permissions_boundary, before=state.permissions_boundary)
+        )
     if prune and state.permissions_boundary and not role.permissions_boundary:
-        actions.append(DeleteBoundary(role.name))
+        actions.append(DeleteBoundary(role.name, state.permissions_boundary))
     actions.extend(
         PutInlinePolicy(role.name, name, document, before=state.inline_policies.get(name))
         for name, document in role.inline_policies.items()
@@ -139,7 +148,9 @@ def plan_role(
     )
     if prune:
         extra = sorted(set(state.inline_policies) - set(role.inline_policies))
-        actions.extend(DeleteInlinePolicy(role.name, name) for name in extra)
+        actions.extend(
+            DeleteInlinePolicy(role.name, name, state.inline_policies[name]) for name in extra
+        )
     actions.extend(
         AttachPolicy(role.name, arn)
         for arn in role.managed_policies
@@ -218,6 +229,9 @@ def _removal(state: RoleState) -> tuple[Action, ...]:
     return (
         *(RemoveFromInstanceProfile(name, profile) for profile in state.instance_profiles),
         *(DetachPolicy(name, arn) for arn in sorted(state.managed_policies)),
-        *(DeleteInlinePolicy(name, policy) for policy in sorted(state.inline_policies)),
-        DeleteRole(name),
+        *(
+            DeleteInlinePolicy(name, policy, state.inline_policies[policy])
+            for policy in sorted(state.inline_policies)
+        ),
+        DeleteRole(name, was=state),
     )

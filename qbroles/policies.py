@@ -64,6 +64,28 @@ def placeholders(document: Any) -> set[str]:
     return set()
 
 
+# Nesting no IAM policy or task definition comes near (a Condition sits 5 levels deep).
+MAX_DEPTH = 32
+
+
+def too_deep(document: Any, limit: int = MAX_DEPTH) -> bool:
+    """Return whether a decoded JSON value nests deeper than ``limit`` (checked without recursion).
+
+    Documents are walked recursively elsewhere; one nested a few hundred levels would
+    overflow the stack there, so it is refused at the door.
+    """
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(value, Mapping):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+    return False
+
+
 def compact_size(document: Any) -> int:
     """Return the size IAM counts for a policy document (JSON without white space)."""
     return len(json.dumps(document, separators=(",", ":")))
@@ -77,9 +99,13 @@ def policy_problem(document: Any) -> str | None:
     """Return what is wrong with an identity policy document, or None if IAM would take it."""
     if not isinstance(document, Mapping):
         return "a policy document must be a JSON object"
+    if too_deep(document):
+        return f"it nests deeper than {MAX_DEPTH} levels, as no IAM policy does"
     unknown = set(document) - {"Version", "Id", "Statement"}
     if unknown:
         return f"unknown top-level key {sorted(unknown)[0]!r}"
+    if "Id" in document and not isinstance(document["Id"], str):
+        return "'Id' must be a string"
     if document.get("Version") not in ("2012-10-17", "2008-10-17"):
         return "'Version' must be \"2012-10-17\""
     statements = document.get("Statement")
@@ -91,6 +117,12 @@ def policy_problem(document: Any) -> str | None:
         problem = _statement_problem(statement)
         if problem:
             return f"statement {number}: {problem}"
+    # "In IAM, the Sid value must be unique within a JSON policy" (IAM JSON policy elements:
+    # Sid, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_sid.html)
+    sids = [statement["Sid"] for statement in statements if "Sid" in statement]
+    twice = sorted({sid for sid in sids if sids.count(sid) > 1})
+    if twice:
+        return f"the Sid {twice[0]!r} names two statements; IAM wants each Sid unique"
     return None
 
 
@@ -112,6 +144,12 @@ def _statement_problem(statement: Any) -> str | None:
         if one == "Action" and not all(_ACTION.fullmatch(v) for v in values):
             bad = next(v for v in values if not _ACTION.fullmatch(v))
             return f"{bad!r} is not an action such as s3:GetObject"
+        # IAM refuses any other resource: "Resource X must be in ARN format or "*"" (IAM
+        # JSON policy elements: Resource, resources are given by ARN or a wildcard,
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html)
+        if one == "Resource" and not all(v == "*" or v.startswith("arn:") for v in values):
+            bad = next(v for v in values if not (v == "*" or v.startswith("arn:")))
+            return f'{key} {bad!r} must be an ARN (arn:...) or "*"'
     condition = statement.get("Condition", {})
     if not isinstance(condition, Mapping) or not all(
         isinstance(v, Mapping) for v in condition.values()
@@ -155,17 +193,33 @@ def same_policy(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> boo
     return bool(canonical(a) == canonical(b))
 
 
+class NotIamAnswer(ValueError):
+    """An answer AWS IAM never gives: a missing element, a document of the wrong shape."""
+
+
 def decode_document(document: Any) -> dict[str, Any] | None:
-    """Return a policy document as a dict, whether boto3 decoded it already or not."""
+    """Return a policy document as a dict, whether boto3 decoded it already or not.
+
+    NotIamAnswer for what IAM never returns: a document that is not a JSON object, or one
+    nested deeper than any policy (it would overflow the stack of what compares it).
+    """
     if document is None:
         return None
     if isinstance(document, str):
         from urllib.parse import unquote
 
         text = document if document.lstrip().startswith("{") else unquote(document)
-        decoded = json.loads(text)
-        return decoded if isinstance(decoded, dict) else None
-    return dict(document)
+        try:
+            decoded = json.loads(text)
+        except RecursionError:
+            raise NotIamAnswer("a policy document nested too deeply") from None
+    else:
+        decoded = document
+    if not isinstance(decoded, Mapping):
+        raise NotIamAnswer("a policy document that is not a JSON object")
+    if too_deep(decoded):
+        raise NotIamAnswer(f"a policy document nested deeper than {MAX_DEPTH} levels")
+    return dict(decoded)
 
 
 # Keys whose value IAM may give as one string or a list of them.

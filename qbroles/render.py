@@ -17,11 +17,13 @@ if TYPE_CHECKING:
 
 def report_document(report: Report) -> dict[str, Any]:
     """Return the stable JSON document of a report (documented in the README)."""
+    backup = {"backup": report.backup} if report.backup else {}
     return {
         "command": report.command,
         "ok": report.ok,
         "changed": report.changed,
         "dry_run": report.dry_run,
+        **backup,
         "roles": [
             {
                 "name": role.name,
@@ -44,6 +46,9 @@ def _change_document(action: Action) -> dict[str, Any]:
     pair = action.change()
     if pair is not None:
         document["actual"], document["expected"] = pair
+    removed = action.removed()
+    if removed is not None:
+        document["removed"] = removed
     return document
 
 
@@ -108,14 +113,24 @@ def print_report(report: Report, out: Console) -> None:
             for change in role.changes:
                 colour = _SIGN_COLOURS[change.sign]
                 out.print(Text.assemble("    ", (change.sign, colour), " ", change.describe()))
-                pair = change.change()
-                for line in document_diff(*pair) if pair else ():
+                for line in _change_lines(change):
                     out.print(Text(f"        {line}", style=_diff_style(line)))
     if any(role.checks for role in report.roles) and not report.dry_run:
         out.print(check_table(report))
 
 
 _SIGN_COLOURS = {"+": "green", "-": "red", "~": "yellow"}
+
+
+def _change_lines(change: Action) -> list[str]:
+    """Return the lines under a change: a diff of a rewritten document, or what is removed."""
+    pair = change.change()
+    if pair is not None:
+        return document_diff(*pair)
+    removed = change.removed()  # a deleted inline policy: its document, line by line
+    if isinstance(removed, Mapping) and "Statement" in removed and change.sign == "-":
+        return [f"-{line}" for line in json.dumps(removed, indent=2, default=str).splitlines()]
+    return []
 
 
 def _diff_style(line: str) -> str:

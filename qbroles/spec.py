@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from qbroles.errors import InputError
+from qbroles.files import read_input
 from qbroles.policies import compact_size, fill, placeholders, policy_problem
 
 DEFAULT_APP = "QuestionBank"
@@ -38,6 +39,12 @@ _POLICY_PATH_NAME = rf"(?:{_NAME_CHARS}+/)*{_NAME_CHARS}{{1,128}}"
 POLICY_SHORT = re.compile(_POLICY_PATH_NAME)
 POLICY_ARN = re.compile(
     rf"arn:(aws|aws-cn|aws-us-gov):iam::(aws|\d{{12}}):policy/{_POLICY_PATH_NAME}"
+)
+# arn:PARTITION:iam::ACCOUNT:role/PATH/NAME (IAM identifiers: ARNs; the path is / or
+# /printable ASCII/, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html)
+ROLE_ARN = re.compile(
+    r"arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role(?P<path>/(?:[\x21-\x7e]+/)?)"
+    rf"(?P<name>{_NAME_CHARS}{{1,64}})"
 )
 SERVICE = re.compile(r"[a-z0-9][a-z0-9.-]*\.amazonaws\.com(\.cn)?")
 DESCRIPTION = re.compile(r"[\t\n\r\x20-\x7e\xa1-\xff]*")
@@ -163,24 +170,15 @@ def default_spec(app: str | None = None) -> Spec:
 def load_spec(path: str | Path, app: str | None = None) -> Spec:
     """Read and validate a TOML spec file; ``app`` (from --app) overrides the file's own."""
     source = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"spec file {source} does not exist; check the --spec path.") from None
-    except IsADirectoryError:
-        raise InputError(f"spec path {source} is a directory; give a TOML file.") from None
-    except OSError as exc:
-        raise InputError(f"spec file {source} cannot be read ({exc.strerror}).") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"spec file {source} is not UTF-8 text (byte {exc.start}); save it as UTF-8."
-        ) from None
+    text = read_input(path, "spec file")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"spec file {source} is not valid TOML: {exc}.") from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise InputError(
+            f"spec file {source} nests arrays or tables too deeply for a spec; fix the spec."
+        ) from None
     return parse_spec(data, source=source, app=app, base=Path(path).parent)
 
 
@@ -306,13 +304,15 @@ def _inline(
 def _json_file(reference: str, base: Path | None, at: str) -> Any:
     path = Path(reference) if base is None else base / reference
     try:
-        return json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=unique_keys)
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not UTF-8"
-        raise InputError(f"{at}: cannot read {path} ({reason}); fix the spec and rerun.") from None
-    except (json.JSONDecodeError, DuplicateKeyError) as exc:
+        text = read_input(path, "policy file")
+    except InputError as exc:
+        raise InputError(f"{at}: {exc} Fix the spec and rerun.") from None
+    try:
+        return json.loads(text, object_pairs_hook=unique_keys)
+    except (json.JSONDecodeError, DuplicateKeyError, RecursionError) as exc:
         raise InputError(
-            f"{at}: {path} is not valid JSON ({exc}); fix the spec and rerun."
+            f"{at}: {path} is not valid JSON ({exc or 'nested too deeply'}); fix the spec "
+            "and rerun."
         ) from None
 
 

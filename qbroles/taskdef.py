@@ -10,11 +10,11 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from qbroles.errors import InputError
-from qbroles.policies import SourceScope
+from qbroles.files import read_input
+from qbroles.policies import SourceScope, too_deep
 from qbroles.spec import DuplicateKeyError, unique_keys
 
 ECR_IMAGE = re.compile(
@@ -49,16 +49,21 @@ class TaskDefinition:
 
 
 def load_task_definition(path: str) -> TaskDefinition:
-    """Read a task definition file; InputError (exit 2) names the file and what is wrong."""
+    """Read a task definition file; InputError (exit 2) names the file and what is wrong.
+
+    Every field qbroles reads is checked for its type here, before any AWS call.
+    """
+    text = read_input(path, "task definition")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"), object_pairs_hook=unique_keys)
-    except FileNotFoundError:
-        raise InputError(f"task definition {path} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise InputError(f"task definition {path} cannot be read ({reason}).") from None
+        data = json.loads(text, object_pairs_hook=unique_keys)
     except (json.JSONDecodeError, DuplicateKeyError) as exc:
         raise InputError(f"task definition {path} is not valid JSON ({exc}).") from None
+    except RecursionError:
+        raise InputError(
+            f"task definition {path} nests too deeply for a task definition."
+        ) from None
+    if too_deep(data):
+        raise InputError(f"task definition {path} nests too deeply for a task definition.")
     document = data.get("taskDefinition", data) if isinstance(data, Mapping) else None
     containers = document.get("containerDefinitions") if isinstance(document, Mapping) else None
     if not isinstance(containers, list) or not all(isinstance(c, Mapping) for c in containers):
@@ -67,7 +72,75 @@ def load_task_definition(path: str) -> TaskDefinition:
             "aws ecs register-task-definition or describe-task-definition."
         )
     assert isinstance(document, Mapping)
+    problem = _shape_problem(document)
+    if problem:
+        raise InputError(
+            f"task definition {path}: {problem}, as ECS's RegisterTaskDefinition never takes it; "
+            "fix the file."
+        )
     return TaskDefinition(source=path, document=document)
+
+
+def _shape_problem(document: Mapping[str, Any]) -> str | None:
+    """Return the first field qbroles reads whose type is not what ECS's API has, or None.
+
+    The types are those of the RegisterTaskDefinition request (ContainerDefinition,
+    RepositoryCredentials, LogConfiguration, Secret):
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDefinition.html
+    """
+    for key in ("executionRoleArn", "taskRoleArn"):
+        if document.get(key) is not None and not isinstance(document[key], str):
+            return f"{key} must be a string"
+    for index, container in enumerate(document["containerDefinitions"]):
+        at = f"containerDefinitions[{index}]"
+        for key in ("name", "image"):
+            if container.get(key) is not None and not isinstance(container[key], str):
+                return f"{at}.{key} must be a string"
+        credentials = container.get("repositoryCredentials")
+        if credentials is not None and (
+            not isinstance(credentials, Mapping)
+            or not isinstance(credentials.get("credentialsParameter"), str)
+        ):
+            return (
+                f"{at}.repositoryCredentials must be an object with a credentialsParameter string"
+            )
+        logging = container.get("logConfiguration")
+        if logging is not None:
+            if not isinstance(logging, Mapping) or not isinstance(logging.get("logDriver"), str):
+                return f"{at}.logConfiguration must be an object with a logDriver string"
+            problem = _strings(logging.get("options"), f"{at}.logConfiguration.options")
+            if problem:
+                return problem
+            problem = _secrets(logging.get("secretOptions"), f"{at}.logConfiguration.secretOptions")
+            if problem:
+                return problem
+        problem = _secrets(container.get("secrets"), f"{at}.secrets")
+        if problem:
+            return problem
+    return None
+
+
+def _strings(value: Any, at: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+        return f"{at} must be an object of string values"
+    return None
+
+
+def _secrets(value: Any, at: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        return f"{at} must be a list of {{name, valueFrom}} objects"
+    for index, secret in enumerate(value):
+        if not (
+            isinstance(secret, Mapping)
+            and isinstance(secret.get("name"), str)
+            and isinstance(secret.get("valueFrom"), str)
+        ):
+            return f"{at}[{index}] must be an object with name and valueFrom strings"
+    return None
 
 
 def requirements(

@@ -37,6 +37,7 @@ WRITES = {
     "PutRolePolicy",
     "DeleteRolePolicy",
     "RemoveRoleFromInstanceProfile",
+    "AddRoleToInstanceProfile",
     "DeleteRole",
 }
 
@@ -52,6 +53,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
     monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.chdir(tmp_path)  # the restore files qbroles writes land in the test's folder
 
 
 @pytest.fixture

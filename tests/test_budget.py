@@ -110,7 +110,7 @@ def test_the_call_budget(moto_iam: None, calls: list[str], iam: Any, preset: str
         "create, fresh account": lambda: engine.create(run(), spec),
         "create, converged": lambda: engine.create(run(), spec),
         "verify, converged": lambda: engine.verify(run(), spec),
-        "outputs": lambda: engine.role_arns(run(), roles_by_kind(spec), 4),
+        "outputs": lambda: engine.role_arns(run(), roles_by_kind(spec), spec.identity, 4),
         "create, one policy detached by hand": lambda: engine.create(run(), spec),
         "delete": lambda: engine.delete(run(), spec),
     }

@@ -203,7 +203,7 @@ def test_delete_of_absent_roles_is_fine(gateway: Gateway, calls: list[str]) -> N
 def test_delete_not_confirmed_changes_nothing(gateway: Gateway, iam: Any) -> None:
     engine.create(gateway, default_spec())
     with pytest.raises(SafetyError, match="not confirmed"):
-        engine.delete(gateway, default_spec(), confirm=lambda plans: False)
+        engine.delete(gateway, default_spec(), approve=lambda plans: False)
     assert len(iam.list_roles()["Roles"]) == 2
 
 

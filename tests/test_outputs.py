@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
 from qbroles.outputs import FORMATS
-from tests.conftest import EXEC_ROLE, TASK_ROLE, make_role
+from tests.conftest import EXEC_ROLE, TASK_ROLE, TRUST, make_role
 
 TASKDEF = Path(__file__).parent / "taskdefs" / "questionbank.json"
 
@@ -138,3 +138,78 @@ def test_a_spec_without_one_role_per_kind_is_exit_2_before_any_call(
     assert result.exit_code == ExitCode.USAGE
     assert needle in result.stderr
     assert calls == []
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_only_the_specs_own_roles_are_printed(iam: Any) -> None:
+    """A role of the right name that qbroles does not own, or another spec made: exit 1."""
+    make_role(iam, EXEC_ROLE, owned=False)
+    make_role(iam, TASK_ROLE)
+    iam.tag_role(RoleName=TASK_ROLE, Tags=[{"Key": "qbroles:spec", "Value": "file=x.toml app=Q"}])
+    result = run("outputs")
+    assert result.exit_code == ExitCode.DIFFERENCES
+    assert result.stdout == ""
+    assert f"role {EXEC_ROLE} is not qbroles'" in result.stderr
+    assert f"role {TASK_ROLE} was made by another spec" in result.stderr
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_a_role_on_another_path_is_not_printed(iam: Any) -> None:
+    iam.create_role(
+        RoleName=EXEC_ROLE,
+        Path="/elsewhere/",
+        AssumeRolePolicyDocument=TRUST,
+        Tags=[{"Key": "ManagedBy", "Value": "qbroles"}],
+    )
+    make_role(iam, TASK_ROLE)
+    result = run("outputs", "--format", "json")
+    assert result.exit_code == ExitCode.DIFFERENCES
+    assert result.stdout == ""
+    assert "has the path /elsewhere/, not /" in result.stderr
+
+
+HOSTILE_PATH = "/$(touch${IFS}pwned)/a\"b'c`d/"
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_a_path_no_env_line_can_carry_is_refused_and_shell_quotes_it(
+    iam: Any, tmp_path: Path
+) -> None:
+    spec = tmp_path / "odd.toml"
+    spec.write_text(
+        f'[[role]]\nname = "Odd"\nkind = "execution"\npath = {json.dumps(HOSTILE_PATH)}\n'
+    )
+    assert run("--spec", str(spec), "create").exit_code == ExitCode.OK
+    env = run("--spec", str(spec), "outputs")
+    assert env.exit_code == ExitCode.USAGE
+    assert env.stdout == ""
+    assert "--format shell" in env.stderr
+    shell = run("--spec", str(spec), "outputs", "--format", "shell")
+    assert shell.exit_code == ExitCode.OK
+    done = subprocess.run(
+        ["sh", "-c", shell.stdout + 'printf %s "$QB_EXECUTION_ROLE_ARN"'],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.endswith(f":role{HOSTILE_PATH}Odd")
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_an_answer_that_is_not_a_role_arn_is_exit_3(iam: Any, monkeypatch: Any) -> None:
+    run("create")
+
+    def forged(self: Any, name: str) -> Any:
+        role = original(self, name)
+        return None if role is None else {**role, "Arn": role["Arn"] + "\nEVIL=1"}
+
+    from qbroles.aws import Gateway
+
+    original = Gateway.get_role
+    monkeypatch.setattr(Gateway, "get_role", forged)
+    result = run("outputs")
+    assert result.exit_code == ExitCode.AWS
+    assert result.stdout == ""
+    assert "did not answer like AWS IAM" in result.stderr

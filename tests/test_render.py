@@ -36,7 +36,7 @@ def test_each_change_carries_the_sign_of_what_it_does() -> None:
         ["+", "tag R with Team=web"],
         ["-", "untag R: Old"],
         ["+", "put inline policy read on R"],
-        ["-", "remove the permissions boundary of R"],
+        ["-", "remove the permissions boundary of R (widens what it may do)"],
         ["~", "update the description and maximum session (3600 s) of R"],
         ["+", "attach X to R"],
     ]

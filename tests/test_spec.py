@@ -154,10 +154,18 @@ STATEMENT = (
         (ROLE + INLINE + STATEMENT.replace('Resource = "*"\n', ""), "exactly one of 'Resource'"),
         (ROLE + INLINE + STATEMENT.replace("s3:GetObject", "s3 get"), "not an action"),
         (ROLE + INLINE + STATEMENT + 'Principal = "*"\n', "an identity policy has no Principal"),
-        (ROLE + INLINE + STATEMENT.replace('"*"', '"{acount}"'), "unknown placeholder {acount}"),
-        (ROLE + INLINE + STATEMENT.replace('"*"', '"' + "x" * 10300 + '"'), "IAM allows 10240"),
+        (
+            ROLE + INLINE + STATEMENT.replace('"*"', '"arn:aws:s3:::{acount}"'),
+            "unknown placeholder {acount}",
+        ),
+        (
+            ROLE + INLINE + STATEMENT.replace('"*"', '"arn:aws:s3:::' + "x" * 10300 + '"'),
+            "IAM allows 10240",
+        ),
+        (ROLE + INLINE + STATEMENT.replace('"*"', '"bucket"'), "must be an ARN"),
+        (ROLE + INLINE + "Id = 7\n" + STATEMENT, "'Id' must be a string"),
         (ROLE + '[role.inline_policies]\n"bad name" = "x.json"\n', "the name must be"),
-        (ROLE + '[role.inline_policies]\nfile = "missing.json"\n', "cannot read"),
+        (ROLE + '[role.inline_policies]\nfile = "missing.json"\n', "does not exist"),
     ],
 )
 def test_invalid_spec_is_one_clear_line_naming_file_and_key(

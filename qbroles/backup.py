@@ -1,0 +1,219 @@
+"""The restore file: what a run removes or replaces, kept before it does; restore puts it back.
+
+Each action that takes something away (detach, delete an inline policy or a boundary,
+untag, delete the role) or replaces it (a trust policy, a description, an inline
+document, tag values) knows its inverse; the file holds those inverses per role, in the
+order that puts things back (the role first, then what hangs on it). Restore only ever
+adds or rewrites: it never removes anything.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any
+
+from qbroles.errors import InputError, SafetyError
+from qbroles.files import read_input, write_new
+from qbroles.model import (
+    ACTION_NAMES,
+    Action,
+    AddToInstanceProfile,
+    AttachPolicy,
+    CreateRole,
+    PutBoundary,
+    PutInlinePolicy,
+    RolePlan,
+    TagRole,
+    UpdateRole,
+    UpdateTrustPolicy,
+    action_name,
+)
+from qbroles.policies import too_deep
+from qbroles.spec import (
+    INLINE_NAME,
+    POLICY_ARN,
+    ROLE_NAME,
+    ROLE_PATH,
+    DuplicateKeyError,
+    unique_keys,
+)
+
+FORMAT = "qbroles-restore/1"
+FOLDER = ".qbroles"
+
+# What a restore file may ask for: additions and rewrites, never a removal.
+RESTORING: dict[str, type[Any]] = {
+    ACTION_NAMES[kind]: kind
+    for kind in (
+        CreateRole,
+        UpdateTrustPolicy,
+        UpdateRole,
+        PutInlinePolicy,
+        PutBoundary,
+        TagRole,
+        AttachPolicy,
+        AddToInstanceProfile,
+    )
+}
+
+
+def _is_document(value: Any) -> bool:
+    return isinstance(value, Mapping) and not too_deep(value)
+
+
+def _is_tags(value: Any) -> bool:
+    return isinstance(value, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+
+
+# Per field of an action: what its value must be, and how to say so.
+_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "role": (lambda v: isinstance(v, str) and bool(ROLE_NAME.fullmatch(v)), "an IAM role name"),
+    "trust": (_is_document, "a policy document"),
+    "document": (_is_document, "a policy document"),
+    "description": (lambda v: isinstance(v, str) and len(v) <= 1000, "a description"),
+    "tags": (_is_tags, "a table of tag values"),
+    "path": (lambda v: isinstance(v, str) and bool(ROLE_PATH.fullmatch(v)), "a role path"),
+    "max_session_duration": (
+        lambda v: type(v) is int and 3600 <= v <= 43200,
+        "whole seconds from 3600 to 43200",
+    ),
+    "permissions_boundary": (
+        lambda v: v is None or (isinstance(v, str) and bool(POLICY_ARN.fullmatch(v))),
+        "a policy ARN or null",
+    ),
+    "policy_arn": (lambda v: isinstance(v, str) and bool(POLICY_ARN.fullmatch(v)), "a policy ARN"),
+    "policy": (lambda v: isinstance(v, str) and bool(INLINE_NAME.fullmatch(v)), "a policy name"),
+    "profile": (
+        lambda v: isinstance(v, str) and bool(INLINE_NAME.fullmatch(v)),
+        "an instance profile name",
+    ),
+}
+
+
+def restoring(plans: Sequence[RolePlan]) -> tuple[RolePlan, ...]:
+    """Return, per role, the actions that put back what the plans remove or replace."""
+    undo = (
+        RolePlan(plan.role, tuple(a for action in reversed(plan.actions) for a in action.inverse()))
+        for plan in plans
+    )
+    return tuple(plan for plan in undo if plan.actions)
+
+
+def document(plans: Sequence[RolePlan], command: str, made: datetime.datetime) -> dict[str, Any]:
+    """Return the restore file's content for these plans."""
+    return {
+        "format": FORMAT,
+        "made": made.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": command,
+        "restore with": "qbroles restore FILE",
+        "roles": [
+            {
+                "role": plan.role,
+                "removed": [
+                    {"description": action.describe(), "removed": action.removed()}
+                    for action in original.actions
+                    if action.inverse()
+                ],
+                "restore": [_action_document(action) for action in plan.actions],
+            }
+            for original in plans
+            for plan in restoring([original])
+        ],
+    }
+
+
+def _action_document(action: Action) -> dict[str, Any]:
+    values = {f.name: getattr(action, f.name) for f in fields(action) if f.compare}
+    return {"action": action_name(action), **values}
+
+
+def save(plans: Sequence[RolePlan], command: str, path: str | None) -> str | None:
+    """Write the restore file for the plans, if they lose anything; return its path.
+
+    ``path`` None: a new .qbroles/backup-<UTC time>.json in the working folder.
+    """
+    if not restoring(plans):
+        return None
+    made = datetime.datetime.now(datetime.UTC)
+    text = json.dumps(document(plans, command, made), indent=2) + "\n"
+    if path is not None:
+        write_new(path, text)
+        return path
+    folder = Path(FOLDER)
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"cannot make the folder {FOLDER} for the restore file ({exc.strerror}); "
+            "pass --backup FILE, or run from a folder you can write to."
+        ) from None
+    stamp = made.strftime("%Y%m%dT%H%M%SZ")
+    for number in range(1, 100):
+        name = f"backup-{stamp}.json" if number == 1 else f"backup-{stamp}-{number}.json"
+        try:
+            write_new(str(folder / name), text)
+        except SafetyError:  # a run in the same second wrote that one
+            continue
+        return str(folder / name)
+    raise InputError(f"cannot find a free name for the restore file in {FOLDER}.")
+
+
+def load(path: str) -> tuple[RolePlan, ...]:
+    """Read a restore file; InputError (exit 2) names what is wrong, before any AWS call."""
+    text = read_input(path, "restore file")
+    try:
+        data = json.loads(text, object_pairs_hook=unique_keys)
+    except (json.JSONDecodeError, DuplicateKeyError, RecursionError) as exc:
+        raise InputError(f"restore file {path} is not valid JSON ({exc}).") from None
+    if not isinstance(data, Mapping) or data.get("format") != FORMAT:
+        raise InputError(
+            f'restore file {path} is not a qbroles restore file (no "format": "{FORMAT}").'
+        )
+    roles = data.get("roles")
+    if not isinstance(roles, list):
+        raise InputError(f"restore file {path}: 'roles' must be a list.")
+    plans = []
+    for index, entry in enumerate(roles, start=1):
+        where = f"restore file {path}: role {index}"
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("restore"), list):
+            raise InputError(f"{where} must be a table with a 'restore' list.")
+        actions = tuple(
+            _action(raw, f"{where}, action {number}")
+            for number, raw in enumerate(entry["restore"], start=1)
+        )
+        names = {action.role for action in actions} | {entry.get("role")}
+        if len(names) != 1:
+            raise InputError(f"{where}: its actions name another role than {entry.get('role')!r}.")
+        plans.append(RolePlan(str(entry["role"]), actions))
+    return tuple(plans)
+
+
+def _action(raw: Any, where: str) -> Action:
+    if not isinstance(raw, Mapping) or raw.get("action") not in RESTORING:
+        raise InputError(
+            f"{where}: 'action' must be one of {', '.join(sorted(RESTORING))} "
+            "(a restore only adds and rewrites)."
+        )
+    kind = RESTORING[raw["action"]]
+    values: dict[str, Any] = {}
+    wanted = [f for f in fields(kind) if f.compare]
+    unknown = sorted(set(raw) - {"action"} - {f.name for f in wanted})
+    if unknown:
+        raise InputError(f"{where}: unknown key {unknown[0]!r}.")
+    for spec in wanted:
+        if spec.name not in raw:
+            if spec.default is MISSING:
+                raise InputError(f"{where}: {spec.name!r} is missing.")
+            continue
+        check, meaning = _FIELDS[spec.name]
+        if not check(raw[spec.name]):
+            raise InputError(f"{where}: {spec.name!r} must be {meaning}.")
+        values[spec.name] = raw[spec.name]
+    action: Action = kind(**values)
+    return action
