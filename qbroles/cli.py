@@ -33,11 +33,14 @@ EXIT_CODES_HELP = """\b
 Exit codes:
   0    success; the roles match the spec
   1    verify found differences (create: the result still differs;
-       plan --detailed-exitcode: changes pending; outputs: a role is missing)
-  2    usage error or invalid input (bad option, bad spec, invalid name)
+       plan --detailed-exitcode: changes pending; outputs: a role is
+       missing or not the spec's own)
+  2    usage error or invalid input (bad option, bad spec, invalid name,
+       a malformed input file; stdout closed or full)
   3    AWS refused or could not be reached (credentials, profile, access
-       denied, network, retries exhausted)
-  4    refused for safety (role not owned by qbroles, delete unconfirmed)
+       denied, network, retries exhausted, an answer IAM never gives)
+  4    refused for safety (role not owned by qbroles or made by another
+       spec, changed hands meanwhile; delete or a risky change unconfirmed)
   70   internal error (a bug: please report it with the traceback)
   130  interrupted
 """
@@ -370,7 +373,8 @@ def _plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 "--adopt",
                 is_flag=True,
                 help="Take over same-named roles that have no ManagedBy tag (tags and "
-                "converges them); a role another tool's ManagedBy tag claims is never taken.",
+                "converges them), and qbroles' roles another spec made (needed to --prune "
+                "them); a role another tool's ManagedBy tag claims is never taken.",
             ),
             click.option(
                 "--prune",

@@ -73,6 +73,37 @@ SUITES = [
             "export: stacks deployed to moto",
         ],
     ),
+    (
+        "Ownership races (`tests/test_races.py`)",
+        "the installed qbroles through a proxy that holds chosen requests while the test acts "
+        "as a colleague: a policy attached during delete, then the ownership tag removed or the "
+        "role deleted and made again, stops delete with exit 4 and the role kept; another tool "
+        "tagging a role between qbroles' read and its first adopting write stops it with "
+        "nothing written; other tools' marks in any case are never adopted; roles another spec "
+        "made are not pruned or deleted without --adopt.",
+        [
+            "races: ownership changes caught before a retried delete",
+            "races: owners appearing before an adoption caught",
+        ],
+    ),
+    (
+        "Restore (`tests/test_restore.py`)",
+        "a colleague's drift in every attribute, then create --prune --yes, then qbroles restore "
+        "with the file it wrote: IAM equals the state before, key by key (trust, description, "
+        "boundary, tags, managed and inline policies, instance profiles); the same after delete "
+        "then restore; a restore file that asks for a removal or names another role is exit 2 "
+        "with no request.",
+        ["restore: prune then restore, key by key", "restore: delete then restore, key by key"],
+    ),
+    (
+        "Hostile files and streams (`tests/test_hostile_files.py`)",
+        "task definitions with fields of the wrong type, nesting 600 levels deep, /dev/zero as "
+        "input, inline policies IAM refuses, malformed AWS config, credentials in the endpoint "
+        "URL, unwritable folders, FIFOs, devices and links as output paths, IAM answers without "
+        "a Role or an Arn: one line, the documented exit code, no request; stdout closed or "
+        "full: exit 2; a reader that stops early: exit 0.",
+        ["hostile files: refused in one line"],
+    ),
 ]
 
 
