@@ -692,8 +692,24 @@ def explain(settings: Settings) -> int:
     help="env: KEY=value lines (docker --env-file, $GITHUB_ENV); shell: export lines for "
     "eval; json: keyed like a task definition (default: json with -o json, else env).",
 )
+@click.option(
+    "--merge",
+    metavar="TASKDEF",
+    type=click.Path(dir_okay=False),
+    help="Print this task definition (register input or describe output) with "
+    "executionRoleArn and taskRoleArn set to the roles' ARNs, instead of the ARNs alone.",
+)
+@click.option(
+    "--out",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="With --merge: write the merged task definition to FILE instead of stdout.",
+)
+@click.option("--force", is_flag=True, help="With --out: replace FILE if it exists.")
 @click.pass_obj
-def outputs(settings: Settings, form: str | None) -> int:
+def outputs(
+    settings: Settings, form: str | None, merge: str | None, out: str | None, force: bool
+) -> int:
     """Print the role ARNs for the next deployment step. Read only.
 
     env and shell print QB_EXECUTION_ROLE_ARN and QB_TASK_ROLE_ARN; json prints
@@ -709,17 +725,36 @@ def outputs(settings: Settings, form: str | None) -> int:
       qbroles outputs >> "$GITHUB_ENV"
       eval "$(qbroles outputs --format shell)"
       qbroles outputs --format json > roles.json
-      jq -s '.[0] * .[1]' taskdef.json roles.json > taskdef-with-roles.json
+      qbroles outputs --merge taskdef.json --out taskdef-with-roles.json
     """
     from qbroles import engine
     from qbroles.outputs import NAMES, render, roles_by_kind
 
+    if (out or force) and not merge:
+        raise InputError("--out and --force go with --merge TASKDEF; drop them, or add --merge.")
+    if merge and form:
+        raise InputError("--merge prints a task definition; drop --format.")
     spec = settings.spec()
     roles = roles_by_kind(spec)
+    task = None
+    if merge:
+        from qbroles.taskdef import load_task_definition
+
+        task = load_task_definition(merge)
     arns = settings.run(
         "qbroles: reading",
         lambda gateway, _: engine.role_arns(gateway, roles, spec.identity, settings.workers),
     )
+    if task is not None:
+        text = json.dumps(task.with_roles(arns), indent=2) + "\n"
+        if out:
+            from qbroles.files import write_new
+
+            write_new(out, text, force=force)
+            settings.say(f"qbroles outputs: wrote {out} with the role ARNs set.")
+            return ExitCode.OK
+        click.echo(text, nl=False)
+        return ExitCode.OK
     click.echo(render(arns, form or ("json" if settings.output == "json" else "env")), nl=False)
     described = ", ".join(f"{NAMES[kind][1]} {role.name}" for kind, role in roles.items())
     settings.say(f"qbroles outputs: {described}.")

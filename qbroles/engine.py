@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -14,8 +14,15 @@ from qbroles.evaluate import Decision, Outcome, Policy, evaluate
 from qbroles.findings import findings
 from qbroles.model import Check, CreateRole, Report, RolePlan, RoleReport, RoleState, Severity
 from qbroles.plan import plan_create, plan_delete, unowned_refusal
+from qbroles.policies import SourceScope
 from qbroles.spec import ROLE_ARN, RoleSpec, Spec, policy_label
-from qbroles.taskdef import Requirement, TaskDefinition, requirements
+from qbroles.taskdef import (
+    UNKNOWN,
+    Requirement,
+    TaskDefinition,
+    needs_without_execution_role,
+    requirements,
+)
 from qbroles.verify import verify_absent, verify_role
 
 T = TypeVar("T")
@@ -305,7 +312,8 @@ def _task_checks(
     kms_key_arn: str | None,
 ) -> dict[str, tuple[Check, ...]]:
     """Return, per role, whether it can do what starting the task needs (evaluated locally)."""
-    needs = requirements(task, gateway.source_scope(), kms_key_arn=kms_key_arn)
+    here = gateway.source_scope()
+    needs = requirements(task, here, kms_key_arn=kms_key_arn)
     documents: dict[str, Mapping[str, Any] | None] = {}
 
     def managed(arn: str) -> Policy:
@@ -322,27 +330,130 @@ def _task_checks(
         policies += [Policy(f"inline {n}", d or {}) for n, d in state.inline_policies.items()]
         boundary = managed(state.permissions_boundary) if state.permissions_boundary else None
         found = [
-            _can(role.name, need, evaluate(policies, need.action, need.resource, boundary=boundary))
+            _can(role.name, need, _decide(policies, need, boundary))
             for need in needs
             if need.kind == role.kind
         ]
-        named = task.role_arns.get(role.kind)
-        if named is not None:
-            same = named.rsplit("/", 1)[-1] == role.name
-            found.append(
-                Check(
-                    f"task definition {role.kind}RoleArn",
-                    same,
-                    role.name,
-                    named,
-                    "names this role" if same else f"names {named}, not the role {role.name}",
-                )
-            )
+        found.extend(_named_role(task, role.kind, state, here))
         checks[role.name] = tuple(found)
     return checks
 
 
+def _decide(policies: Sequence[Policy], need: Requirement, boundary: Policy | None) -> Decision:
+    """Return whether the policies allow a need; one with an unknown part only if every
+    value of that part is allowed.
+
+    When not every value is, but some value the policies name is (a secret's exact ARN),
+    the answer depends on the real value: "depends on condition", never "allowed".
+    """
+    decision = evaluate(policies, need.action, need.probe, boundary=boundary)
+    if not need.unknown or decision.outcome is not Outcome.NOT_ALLOWED:
+        return decision
+    known = need.resource.rstrip(UNKNOWN)
+    width = len(need.resource) - len(known)
+    candidates = {"A" * width}
+    for policy in policies:
+        for value in _resources(policy.document):
+            if value.startswith(known):
+                tail = value[len(known) :].replace("*", "A").replace("?", "A")
+                candidates.add((tail + "A" * width)[:width])
+    for candidate in sorted(candidates):
+        some = evaluate(policies, need.action, known + candidate, boundary=boundary)
+        if some.outcome is Outcome.ALLOWED:
+            return Decision(Outcome.CONDITIONAL, f"{some.by}, for some values of it only")
+    return decision
+
+
+def _resources(document: Mapping[str, Any]) -> Iterator[str]:
+    statements = document.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if isinstance(statement, Mapping) and statement.get("Effect") == "Allow":
+            values = statement.get("Resource", [])
+            yield from (str(v) for v in (values if isinstance(values, list) else [values]))
+
+
+def _named_role(
+    task: TaskDefinition, kind: str, state: RoleState, here: SourceScope
+) -> Iterator[Check]:
+    """Yield the check that the task definition names this role, its ARN compared whole.
+
+    ECS takes a bare role name as a role of the caller's account; a path needs the ARN
+    (RegisterTaskDefinition, executionRoleArn and taskRoleArn:
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html).
+    """
+    check = f"task definition {kind}RoleArn"
+    named = task.role_arns.get(kind)
+    if named is None:
+        if kind != "execution":
+            return
+        always, fargate = needs_without_execution_role(task)
+        if always or (fargate and task.on_fargate):
+            yield Check(
+                check,
+                False,
+                state.arn,
+                None,
+                f"the task definition names no execution role, so it cannot start: "
+                f"{'; '.join(always + (fargate if task.on_fargate else []))}; set "
+                f"executionRoleArn to {state.arn}",
+            )
+        elif fargate:
+            yield Check(
+                check,
+                False,
+                state.arn,
+                None,
+                f"the task definition names no execution role: on EC2 it starts only if the "
+                f"container instance role can do it ({'; '.join(fargate)}); set "
+                f"executionRoleArn to {state.arn}",
+                Severity.WARNING,
+            )
+        return
+    arn = (
+        named
+        if named.startswith("arn:")
+        else f"arn:{here.partition}:iam::{here.account}:role/{named}"
+    )
+    if arn == state.arn:
+        yield Check(check, True, state.arn, named, "names this role")
+        return
+    yield Check(
+        check,
+        False,
+        state.arn,
+        named,
+        f"names {named}, not {state.arn}: {_differs(arn, state.arn)}",
+    )
+
+
+def _differs(named: str, real: str) -> str:
+    """Return which part of a role ARN differs: partition, account, path or name."""
+    got, want = ROLE_ARN.fullmatch(named), ROLE_ARN.fullmatch(real)
+    if got is None or want is None:
+        return "that is not an IAM role ARN"
+    for part, label in (
+        ("partition", "another partition"),
+        ("account", "another account"),
+        ("path", "another path"),
+        ("name", "another role"),
+    ):
+        if got[part] != want[part]:
+            return f"{label} ({got[part]}, not {want[part]})"
+    return "another role"
+
+
 def _can(role: str, need: Requirement, decision: Decision) -> Check:
+    if need.unknown and decision.outcome is Outcome.CONDITIONAL:
+        return Check(
+            f"can {need.action}",
+            False,
+            need.resource,
+            str(decision),
+            f"{role} may {need.action} on {need.resource} only for some values of what the "
+            f"file does not give ({need.unknown}); name the full ARN in the task definition, "
+            f"or allow every value (needed to {need.why})",
+            Severity.WARNING,
+        )
     allowed = decision.outcome is Outcome.ALLOWED
     if allowed:
         message = f"may {need.action} ({decision.by})"

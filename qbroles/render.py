@@ -157,8 +157,8 @@ def check_table(report: Report) -> Any:
             table.add_row(
                 role.name if index == 0 else "",
                 check.check,
-                _show(check.expected),
-                _show(check.actual),
+                _show(check.expected, full=not check.ok),
+                _show(check.actual, full=not check.ok),
                 _status(check),
                 end_section=index == len(role.checks) - 1,
             )
@@ -173,8 +173,12 @@ def _status(check: Check) -> str:
     return "[bold red]FAIL[/bold red]"
 
 
-def _show(value: Any, limit: int = 40) -> str:
-    """Return a value as a table cell; long text is cut (the JSON output has it whole)."""
+def _show(value: Any, limit: int = 40, *, full: bool = False) -> str:
+    """Return a value as a table cell; long text is cut (the JSON output has it whole).
+
+    ``full``: never cut (a failing check's ARN must be readable whole: which secret, which
+    log group); the table folds it over lines instead.
+    """
     if value is None:
         text = "-"
     elif isinstance(value, Mapping) and "Statement" in value:
@@ -183,7 +187,7 @@ def _show(value: Any, limit: int = 40) -> str:
         text = ", ".join(map(str, value)) or "none"
     else:
         text = str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if full or len(text) <= limit else text[: limit - 1] + "…"
 
 
 def summary(report: Report) -> str:
@@ -218,7 +222,9 @@ def summary(report: Report) -> str:
             head += f", but {len(failed)} check(s) still fail"
     if warned:
         head += f" ({len(warned)} warning(s))"
-    return f"qbroles {report.command}: {head}."
+    # Each failure in full, whatever the width: which secret, which log group, which bucket.
+    lines = [f"  {check.message}" for check in failed]
+    return "\n".join([f"qbroles {report.command}: {head}.", *lines])
 
 
 def describe_plans(plans: Sequence[RolePlan]) -> str:

@@ -43,7 +43,8 @@ POLICY_ARN = re.compile(
 # arn:PARTITION:iam::ACCOUNT:role/PATH/NAME (IAM identifiers: ARNs; the path is / or
 # /printable ASCII/, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html)
 ROLE_ARN = re.compile(
-    r"arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role(?P<path>/(?:[\x21-\x7e]+/)?)"
+    r"arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):"
+    r"role(?P<path>/(?:[\x21-\x7e]+/)?)"
     rf"(?P<name>{_NAME_CHARS}{{1,64}})"
 )
 SERVICE = re.compile(r"[a-z0-9][a-z0-9.-]*\.amazonaws\.com(\.cn)?")

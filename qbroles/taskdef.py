@@ -17,26 +17,75 @@ from qbroles.files import read_input
 from qbroles.policies import SourceScope, too_deep
 from qbroles.spec import DuplicateKeyError, unique_keys
 
+# A private ECR image: the standard, FIPS (dkr.ecr-fips.) and dual-stack (dkr-ecr.REGION.on.aws)
+# registry endpoints (Amazon ECR endpoints and quotas, "Amazon ECR service endpoints":
+# https://docs.aws.amazon.com/general/latest/gr/ecr.html).
 ECR_IMAGE = re.compile(
-    r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/"
-    r"(?P<repository>[^:@]+)"
+    r"(?P<account>\d{12})\.dkr(?:\.ecr|\.ecr-fips|-ecr)\.(?P<region>[a-z0-9-]+)"
+    r"\.(?:amazonaws\.com(?:\.cn)?|on\.aws)/(?P<repository>[^:@]+)"
 )
+# The random suffix Secrets Manager adds to a secret's name in its ARN: a hyphen and six
+# characters ("Secrets Manager ARN": https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_iam-permissions.html#iam-resources).
+SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}")
+# In a requirement's resource, a character the file does not tell (a secret's suffix).
+UNKNOWN = "?"
+
+
+def partition_of(region: str) -> str:
+    """Return the partition a region belongs to (aws, aws-cn, aws-us-gov)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
 
 
 @dataclass(frozen=True)
 class Requirement:
-    """One permission a role of a kind ("execution" or "task") needs."""
+    """One permission a role of a kind ("execution" or "task") needs.
+
+    ``unknown`` says what the file does not give when the resource holds ``?`` for it
+    (a secret given by name: IAM sees its full ARN, suffix and all); the role passes only
+    if it allows every possible value there.
+    """
 
     kind: str
     action: str
     resource: str
     why: str
+    unknown: str | None = None
+
+    @property
+    def probe(self) -> str:
+        """Return the resource to evaluate: each unknown character one no policy names."""
+        return self.resource.replace(UNKNOWN, "\x00") if self.unknown else self.resource
 
 
 @dataclass(frozen=True)
 class TaskDefinition:
     source: str
-    document: Mapping[str, Any]
+    document: Mapping[str, Any]  # the task definition itself
+    # The file as read: the task definition, or describe-task-definition's answer around it.
+    raw: Mapping[str, Any] | None = None
+
+    def with_roles(self, arns: Mapping[str, str]) -> dict[str, Any]:
+        """Return the file's content with executionRoleArn/taskRoleArn set, in its own shape."""
+        keys = {"execution": "executionRoleArn", "task": "taskRoleArn"}
+        inner = {**self.document, **{keys[kind]: arn for kind, arn in arns.items()}}
+        raw = dict(self.raw or self.document)
+        if isinstance(raw.get("taskDefinition"), Mapping):
+            return {**raw, "taskDefinition": inner}
+        return inner
+
+    @property
+    def on_fargate(self) -> bool:
+        """Return whether the task may run on Fargate (requiresCompatibilities, or what
+        describe-task-definition reports as compatibilities)."""
+        kinds = [
+            *(self.document.get("requiresCompatibilities") or []),
+            *(self.document.get("compatibilities") or []),
+        ]
+        return "FARGATE" in kinds
 
     @property
     def role_arns(self) -> dict[str, str]:
@@ -78,7 +127,7 @@ def load_task_definition(path: str) -> TaskDefinition:
             f"task definition {path}: {problem}, as ECS's RegisterTaskDefinition never takes it; "
             "fix the file."
         )
-    return TaskDefinition(source=path, document=document)
+    return TaskDefinition(source=path, document=document, raw=data)
 
 
 def _shape_problem(document: Mapping[str, Any]) -> str | None:
@@ -91,6 +140,12 @@ def _shape_problem(document: Mapping[str, Any]) -> str | None:
     for key in ("executionRoleArn", "taskRoleArn"):
         if document.get(key) is not None and not isinstance(document[key], str):
             return f"{key} must be a string"
+    for key in ("requiresCompatibilities", "compatibilities"):
+        value = document.get(key)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            return f"{key} must be a list of strings"
     for index, container in enumerate(document["containerDefinitions"]):
         at = f"containerDefinitions[{index}]"
         for key in ("name", "image"):
@@ -117,7 +172,53 @@ def _shape_problem(document: Mapping[str, Any]) -> str | None:
         problem = _secrets(container.get("secrets"), f"{at}.secrets")
         if problem:
             return problem
+        files = container.get("environmentFiles")
+        if files is not None and not (
+            isinstance(files, list)
+            and all(isinstance(f, Mapping) and isinstance(f.get("value"), str) for f in files)
+        ):
+            return f"{at}.environmentFiles must be a list of {{value, type}} objects"
+        firelens = container.get("firelensConfiguration")
+        if firelens is not None:
+            if not isinstance(firelens, Mapping):
+                return f"{at}.firelensConfiguration must be an object"
+            problem = _strings(firelens.get("options"), f"{at}.firelensConfiguration.options")
+            if problem:
+                return problem
     return None
+
+
+def needs_without_execution_role(task: TaskDefinition) -> tuple[list[str], list[str]]:
+    """Return why the task cannot start without an execution role: (always, on Fargate only).
+
+    Private registry authentication, secrets (also a log driver's), environment files and
+    FireLens configuration from S3 need it wherever the task runs; pulling from private
+    ECR and the awslogs driver need it on Fargate, while on EC2 the container instance
+    role can stand in ("Amazon ECS task execution IAM role":
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html).
+    """
+    always: list[str] = []
+    fargate: list[str] = []
+    for container in task.document["containerDefinitions"]:
+        name = container.get("name", "?")
+        logging = container.get("logConfiguration") or {}
+        if container.get("repositoryCredentials"):
+            always.append(f"{name} logs in to a private registry")
+        if container.get("secrets") or logging.get("secretOptions"):
+            always.append(f"{name} injects secrets")
+        if any(
+            isinstance(f, Mapping) and f.get("type") == "s3"
+            for f in container.get("environmentFiles") or []
+        ):
+            always.append(f"{name} reads environment files from S3")
+        options = (container.get("firelensConfiguration") or {}).get("options") or {}
+        if options.get("config-file-type") == "s3":
+            always.append(f"{name} reads its FireLens configuration from S3")
+        if ECR_IMAGE.match(str(container.get("image", ""))):
+            fargate.append(f"{name} pulls from private ECR")
+        if logging.get("logDriver") == "awslogs":
+            fargate.append(f"{name} ships logs with awslogs")
+    return always, fargate
 
 
 def _strings(value: Any, at: str) -> str | None:
@@ -156,7 +257,12 @@ def requirements(
 def _needs(
     task: TaskDefinition, here: SourceScope, kms_key_arn: str | None
 ) -> Iterator[Requirement]:
-    p = here.partition
+    """Yield what the execution role needs for each container.
+
+    Follows "Amazon ECS task execution IAM role" (ECR pulls, awslogs, private registry
+    authentication, secrets, environment files, FireLens configuration from S3):
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html
+    """
     for container in task.document["containerDefinitions"]:
         name = container.get("name", "?")
         image = ECR_IMAGE.match(str(container.get("image", "")))
@@ -164,8 +270,10 @@ def _needs(
             yield Requirement(
                 "execution", "ecr:GetAuthorizationToken", "*", f"log in to ECR for {name}"
             )
+            region = image["region"]
             repository = (
-                f"arn:{p}:ecr:{image['region']}:{image['account']}:repository/{image['repository']}"
+                f"arn:{partition_of(region)}:ecr:{region}:{image['account']}:repository/"
+                f"{image['repository']}"
             )
             for action in (
                 "ecr:BatchCheckLayerAvailability",
@@ -175,47 +283,121 @@ def _needs(
                 yield Requirement("execution", action, repository, f"pull the image of {name}")
         credentials = (container.get("repositoryCredentials") or {}).get("credentialsParameter")
         if credentials:
+            # Always a Secrets Manager secret: its full ARN or, in the task's region, its
+            # name (API RepositoryCredentials: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RepositoryCredentials.html).
             yield from _secret(
-                str(credentials), here, f"log in to the registry of {name}", kms_key_arn
+                str(credentials),
+                here,
+                f"log in to the registry of {name}",
+                kms_key_arn,
+                names_are="secret",
             )
         logging = container.get("logConfiguration") or {}
+        options = logging.get("options") or {}
         if logging.get("logDriver") == "awslogs":
-            options = logging.get("options") or {}
-            group = options.get("awslogs-group")
-            region = options.get("awslogs-region", here.region)
-            if group:
-                base = f"arn:{p}:logs:{region}:{here.account}:log-group:{group}"
-                for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
-                    yield Requirement(
-                        "execution", action, f"{base}:log-stream:*", f"ship the logs of {name}"
-                    )
-                if str(options.get("awslogs-create-group", "")).lower() == "true":
-                    yield Requirement(
-                        "execution",
-                        "logs:CreateLogGroup",
-                        f"{base}:*",
-                        f"create the log group of {name}",
-                    )
-        for secret in container.get("secrets") or []:
-            value = str(secret.get("valueFrom", ""))
+            yield from _awslogs(options, here, name)
+        for secret in [*(container.get("secrets") or []), *(logging.get("secretOptions") or [])]:
             yield from _secret(
-                value, here, f"inject {secret.get('name', '?')} into {name}", kms_key_arn
+                secret["valueFrom"],
+                here,
+                f"inject {secret['name']} into {name}",
+                kms_key_arn,
+                names_are="parameter",
             )
+        for file in container.get("environmentFiles") or []:
+            if isinstance(file, Mapping) and file.get("type") == "s3":
+                yield from _s3_object(str(file.get("value", "")), f"read the environment of {name}")
+        firelens = (container.get("firelensConfiguration") or {}).get("options") or {}
+        if firelens.get("config-file-type") == "s3":
+            yield from _s3_object(
+                str(firelens.get("config-file-value", "")),
+                f"read the FireLens configuration of {name}",
+            )
+
+
+def _awslogs(options: Mapping[str, Any], here: SourceScope, name: str) -> Iterator[Requirement]:
+    """Yield the awslogs driver's needs, in the group's own region (awslogs-region)."""
+    group = options.get("awslogs-group")
+    if not group:
+        return
+    region = str(options.get("awslogs-region") or here.region)
+    base = f"arn:{partition_of(region)}:logs:{region}:{here.account}:log-group:{group}"
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        yield Requirement("execution", action, f"{base}:log-stream:*", f"ship the logs of {name}")
+    if str(options.get("awslogs-create-group", "")).lower() == "true":
+        yield Requirement(
+            "execution", "logs:CreateLogGroup", f"{base}:*", f"create the log group of {name}"
+        )
+
+
+def _s3_object(arn: str, why: str) -> Iterator[Requirement]:
+    """Yield s3:GetObject on the object and s3:GetBucketLocation on its bucket."""
+    if not arn.startswith("arn:") or ":s3:::" not in arn:
+        return
+    bucket = arn.split(":::", 1)[1].split("/", 1)[0]
+    head = arn.split(":::", 1)[0]
+    yield Requirement("execution", "s3:GetObject", arn, why)
+    yield Requirement("execution", "s3:GetBucketLocation", f"{head}:::{bucket}", why)
 
 
 def _secret(
-    value: str, here: SourceScope, why: str, kms_key_arn: str | None
+    value: str, here: SourceScope, why: str, kms_key_arn: str | None, *, names_are: str
 ) -> Iterator[Requirement]:
-    p = here.partition
-    if value.startswith("arn:") and ":secretsmanager:" in value:
-        # arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME, then :json-key:stage:version
-        arn = ":".join(value.split(":")[:7])
-        yield Requirement("execution", "secretsmanager:GetSecretValue", arn, why)
-    elif value.startswith("arn:"):
-        yield Requirement("execution", "ssm:GetParameters", value, why)
+    """Yield what reading one secret or parameter needs.
+
+    ``names_are``: what a bare name is, "parameter" (secrets[]: an SSM parameter in the
+    task's region) or "secret" (repositoryCredentials: a Secrets Manager secret). See
+    "Required IAM permissions for Amazon ECS secrets":
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html
+    """
+    here_prefix = f"arn:{here.partition}:%s:{here.region}:{here.account}"
+    if value.startswith("arn:"):
+        parts = value.split(":")
+        service = parts[2] if len(parts) > 2 else ""
+        if service == "secretsmanager":
+            # arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME, then :json-key:stage:id
+            yield _secret_arn(":".join(parts[:7]), why)
+        elif service == "ssm":
+            yield Requirement("execution", "ssm:GetParameters", value, why)
+            yield from _referenced_secret(value, why)
+        else:
+            yield Requirement("execution", "ssm:GetParameters", value, why)
+    elif names_are == "secret":
+        yield _secret_arn(f"{here_prefix % 'secretsmanager'}:secret:{value}", why)
     else:
         name = value if value.startswith("/") else f"/{value}"
-        arn = f"arn:{p}:ssm:{here.region}:{here.account}:parameter{name}"
-        yield Requirement("execution", "ssm:GetParameters", arn, why)
+        parameter = f"{here_prefix % 'ssm'}:parameter{name}"
+        yield Requirement("execution", "ssm:GetParameters", parameter, why)
+        yield from _referenced_secret(parameter, why)
     if kms_key_arn:
         yield Requirement("execution", "kms:Decrypt", kms_key_arn, f"decrypt for {why}")
+
+
+def _secret_arn(arn: str, why: str) -> Requirement:
+    """Return secretsmanager:GetSecretValue on a secret, completed when only named.
+
+    IAM evaluates the secret's full ARN, whose name ends in a hyphen and six characters;
+    a name or partial ARN leaves those unknown.
+    """
+    name = arn.split(":secret:", 1)[-1]
+    if len(name) > 7 and SECRET_SUFFIX.fullmatch(name[-7:]):
+        return Requirement("execution", "secretsmanager:GetSecretValue", arn, why)
+    return Requirement(
+        "execution",
+        "secretsmanager:GetSecretValue",
+        f"{arn}-{UNKNOWN * 6}",
+        why,
+        unknown=f"the six-character suffix of the secret's ARN (the file names it {name!r} only)",
+    )
+
+
+def _referenced_secret(parameter: str, why: str) -> Iterator[Requirement]:
+    """Yield GetSecretValue for a Parameter Store reference to a Secrets Manager secret.
+
+    /aws/reference/secretsmanager/NAME reads the secret through Parameter Store ("Referencing
+    AWS Secrets Manager secrets from Parameter Store parameters":
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/integration-ps-secretsmanager.html).
+    """
+    head, sep, name = parameter.partition(":parameter/aws/reference/secretsmanager/")
+    if sep and name:
+        yield _secret_arn(f"{head.replace(':ssm:', ':secretsmanager:')}:secret:{name}", why)

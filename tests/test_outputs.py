@@ -65,7 +65,7 @@ def test_shell_exports_survive_eval(iam: Any) -> None:
 
 
 @pytest.mark.usefixtures("moto_iam")
-def test_json_merges_into_a_task_definition_that_verify_then_accepts(
+def test_merge_sets_the_arns_in_either_shape_and_verify_then_accepts(
     iam: Any, tmp_path: Path
 ) -> None:
     run("create")
@@ -76,8 +76,22 @@ def test_json_merges_into_a_task_definition_that_verify_then_accepts(
     taskdef = json.loads(TASKDEF.read_text())
     taskdef.pop("executionRoleArn", None)
     taskdef.pop("taskRoleArn", None)
+    for shape in ("register", "describe"):
+        source = tmp_path / f"{shape}.json"
+        raw = taskdef if shape == "register" else {"taskDefinition": taskdef}
+        source.write_text(json.dumps(raw))
+        printed = run("outputs", "--merge", str(source))
+        assert printed.exit_code == 0, printed.stderr
+        document = json.loads(printed.stdout)
+        inner = document if shape == "register" else document["taskDefinition"]
+        assert inner == {**taskdef, **roles}
+        assert set(document) == set(raw) | (
+            {"executionRoleArn", "taskRoleArn"} if shape == "register" else set()
+        )
     merged = tmp_path / "taskdef.json"
-    merged.write_text(json.dumps({**taskdef, **roles}))  # what jq -s '.[0] * .[1]' does here
+    written = run("outputs", "--merge", str(tmp_path / "describe.json"), "--out", str(merged))
+    assert written.exit_code == 0, written.stderr
+    assert written.stdout == ""
     checked = run("-o", "json", "verify", "--task-definition", str(merged))
     names = {
         check["check"]: check["ok"]
