@@ -143,6 +143,11 @@ def connect(options: AwsOptions) -> Gateway:
     except (BotoCoreError, ValueError) as exc:  # a value in a profile botocore cannot use
         raise AwsError(_setup_failed(exc)) from None
 
+    def ecs() -> Any:
+        return session.client(
+            "ecs", region_name=region, endpoint_url=options.endpoint_url, config=config
+        )
+
     def sts() -> Any:
         sts_client = session.client(
             "sts", region_name=region, endpoint_url=options.endpoint_url, config=config
@@ -150,7 +155,9 @@ def connect(options: AwsOptions) -> Gateway:
         sts_client.meta.events.register("before-parse.sts", _reject_non_xml)
         return sts_client
 
-    return Gateway(client, partition=partition, region=region, sts=sts, patience=options.patience)
+    return Gateway(
+        client, partition=partition, region=region, sts=sts, ecs=ecs, patience=options.patience
+    )
 
 
 def _setup_failed(exc: Exception) -> str:
@@ -172,6 +179,7 @@ class Gateway:
         partition: str = "aws",
         region: str | None = None,
         sts: Callable[[], Any] | None = None,
+        ecs: Callable[[], Any] | None = None,
         patience: float = 120.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -181,6 +189,8 @@ class Gateway:
         self.partition = partition
         self.region = region
         self._sts = sts  # builds the STS client, when the account is needed
+        self._ecs_client = ecs  # builds the ECS client, when task definitions are read
+        self._ecs: Any = None
         self._readers: ThreadPoolExecutor | None = None  # for reads that may overlap
         self._scope: SourceScope | None = None  # the caller's identity, asked once a run
         self.patience = patience
@@ -314,6 +324,52 @@ class Gateway:
         _, partition, _, _, account, _ = arn.split(":", 5)
         self._scope = SourceScope(partition=partition, account=account, region=self.region)
         return self._scope
+
+    def ecs(self) -> Any:
+        """Return the ECS client of the run's region (task definitions are regional)."""
+        if self._ecs is None:
+            if self.region is None:
+                raise InputError(
+                    "task definitions live in a region, but no region is set; pass --region "
+                    "or set AWS_REGION."
+                )
+            if self._ecs_client is None:
+                import boto3
+
+                self._ecs_client = lambda: boto3.client("ecs", region_name=self.region)
+            self._ecs = self._ecs_client()
+        return self._ecs
+
+    def task_definition(self, reference: str) -> dict[str, Any] | None:
+        """Return a task definition from ECS (family, family:revision or ARN), or None."""
+        from botocore.exceptions import ClientError
+
+        ecs = self.ecs()
+        with self._translated(
+            "DescribeTaskDefinition", reference, subject="task definition", service="ecs"
+        ):
+            try:
+                answer = ecs.describe_task_definition(taskDefinition=reference)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("ClientException",):
+                    return None
+                raise
+            found = answer.get("taskDefinition")
+            if not isinstance(found, Mapping):
+                raise NotIamAnswer("no taskDefinition in the answer to DescribeTaskDefinition")
+            return dict(found)
+
+    def live_task_definitions(self) -> list[dict[str, Any]]:
+        """Return every ACTIVE task definition of the region (listed, then read, overlapped)."""
+        ecs = self.ecs()
+        arns: list[str] = []
+        with self._translated(
+            "ListTaskDefinitions", "of the region", subject="task definitions", service="ecs"
+        ):
+            for page in ecs.get_paginator("list_task_definitions").paginate(status="ACTIVE"):
+                arns.extend(page.get("taskDefinitionArns") or [])
+        found = self._together([partial(self.task_definition, arn) for arn in arns])
+        return [document for document in found if document is not None]
 
     def _list(self, operation: str, role: str) -> list[Any]:
         """Return every item of a paginated per-role listing."""

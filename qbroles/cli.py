@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import sys
 import traceback
@@ -44,6 +45,13 @@ Exit codes:
   70   internal error (a bug: please report it with the traceback)
   130  interrupted
 """
+
+
+# A task definition in ECS: family, family:revision, or its ARN (RegisterTaskDefinition:
+# a family is up to 255 letters, digits, hyphens and underscores).
+TASK_REFERENCE = re.compile(
+    r"(arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/)?[A-Za-z0-9_-]{1,255}(:\d+)?"
+)
 
 
 class QbrolesGroup(click.Group):
@@ -258,8 +266,9 @@ def report_exit_code(report: Report) -> ExitCode:
     "secret_arns",
     multiple=True,
     metavar="ARN",
-    help="least-privilege: a secret the app reads (repeatable; default: the secrets named "
-    "{app-lower}/* in the account and region).",
+    help="least-privilege: a secret the app reads, by its full ARN (ending in -XXXXXX) or a "
+    "pattern (NAME-??????); a partial ARN, which IAM never matches, is refused (repeatable; "
+    "default: the secrets named {app-lower}/* in the account and region).",
 )
 @click.option(
     "--ssm-path",
@@ -388,6 +397,14 @@ def _plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 help="With a dry run: exit 0 if there is nothing to do, 1 if changes are pending "
                 "(errors keep their own codes).",
             ),
+            click.option(
+                "--check-live-task-definitions",
+                "check_live",
+                is_flag=True,
+                help="Check every ACTIVE task definition that uses the roles against the roles "
+                "as the plan would leave them, and name each one the change would break; "
+                "create then refuses (exit 4) before any write, unless --force.",
+            ),
         ]
     ):
         command = option(command)
@@ -411,6 +428,11 @@ BACKUP_HELP = (
     "rewriting the trust policy of an adopted role (needed off a terminal).",
 )
 @click.option("--backup", metavar="FILE", type=click.Path(dir_okay=False), help=BACKUP_HELP)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="With --check-live-task-definitions: apply even if live task definitions would break.",
+)
 @click.pass_obj
 def create(
     settings: Settings,
@@ -418,8 +440,10 @@ def create(
     adopt: bool,
     prune: bool,
     detailed_exitcode: bool,
+    check_live: bool,
     yes: bool,
     backup: str | None,
+    force: bool,
 ) -> int:
     """Create or repair every role of the spec, then verify it.
 
@@ -451,13 +475,17 @@ def create(
         detailed=detailed_exitcode,
         yes=yes,
         backup=backup,
+        check_live=check_live,
+        force=force,
     )
 
 
 @cli.command(short_help="Show what create would change, as a diff per role.")
 @_plan_options
 @click.pass_obj
-def plan(settings: Settings, adopt: bool, prune: bool, detailed_exitcode: bool) -> int:
+def plan(
+    settings: Settings, adopt: bool, prune: bool, detailed_exitcode: bool, check_live: bool
+) -> int:
     """Show what create would change, as a diff per role; change nothing (create --dry-run).
 
     Each role's changes are grouped under it: + adds (create, attach, put, tag), ~ changes
@@ -472,7 +500,14 @@ def plan(settings: Settings, adopt: bool, prune: bool, detailed_exitcode: bool) 
       qbroles plan --detailed-exitcode || echo "changes pending"   # 0 none, 1 pending
       qbroles -o json plan | jq '.roles[].changes[].description'
     """
-    return _create(settings, dry_run=True, adopt=adopt, prune=prune, detailed=detailed_exitcode)
+    return _create(
+        settings,
+        dry_run=True,
+        adopt=adopt,
+        prune=prune,
+        detailed=detailed_exitcode,
+        check_live=check_live,
+    )
 
 
 def _create(
@@ -484,8 +519,13 @@ def _create(
     detailed: bool,
     yes: bool = False,
     backup: str | None = None,
+    check_live: bool = False,
+    force: bool = False,
 ) -> int:
     from qbroles import engine
+
+    if force and not check_live:
+        raise InputError("--force goes with --check-live-task-definitions; drop it, or add that.")
 
     spec = settings.spec()
     saved: list[str] = []
@@ -500,6 +540,9 @@ def _create(
             approve=settings.approval(
                 "create", yes=yes, backup=backup, progress=progress, question=_risky, saved=saved
             ),
+            check_live=check_live,
+            force=force,
+            kms_key_arn=settings.scope.kms_key_arn,
             workers=settings.workers,
         ),
     )
@@ -527,13 +570,22 @@ def _risky(plans: Sequence[RolePlan]) -> str | None:
 @click.option(
     "--task-definition",
     "task_definition",
-    metavar="FILE",
-    type=click.Path(),
-    help="Also check that the roles can start this ECS task (its JSON, as register- or "
-    "describe-task-definition has it): image pulls, logs, secrets, role ARNs.",
+    metavar="FILE|FAMILY[:REV]|ARN",
+    help="Also check that the roles can start this ECS task: a JSON file (as register- or "
+    "describe-task-definition has it), or, if no such file exists, a task definition read "
+    "from ECS in the run's region. Image pulls, logs, secrets, files, role ARNs.",
+)
+@click.option(
+    "--live-task-definitions",
+    is_flag=True,
+    help="Also check every ACTIVE task definition of the region whose execution or task role "
+    "is one of the spec's roles, one verdict each (ListTaskDefinitions, "
+    "DescribeTaskDefinition).",
 )
 @click.pass_obj
-def verify(settings: Settings, strict: bool, task_definition: str | None) -> int:
+def verify(
+    settings: Settings, strict: bool, task_definition: str | None, live_task_definitions: bool
+) -> int:
     """Compare the roles in IAM with the spec, check by check. Read only.
 
     Checks for each role: it exists; its trust policy equals the spec's (compared by meaning);
@@ -554,7 +606,13 @@ def verify(settings: Settings, strict: bool, task_definition: str | None) -> int
     from qbroles.taskdef import load_task_definition
 
     spec = settings.spec()
-    task = load_task_definition(task_definition) if task_definition else None
+    task, reference = None, None
+    if task_definition and (
+        os.path.exists(task_definition) or not TASK_REFERENCE.fullmatch(task_definition)
+    ):
+        task = load_task_definition(task_definition)
+    elif task_definition:
+        reference = task_definition  # read from ECS once connected
     report = settings.run(
         "qbroles: verifying",
         lambda gateway, _: engine.verify(
@@ -563,6 +621,8 @@ def verify(settings: Settings, strict: bool, task_definition: str | None) -> int
             strict=strict,
             kms_key_arn=settings.scope.kms_key_arn,
             task=task,
+            task_reference=reference,
+            live=live_task_definitions,
             workers=settings.workers,
         ),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from qbroles.apply import apply_role, reads
@@ -13,7 +14,7 @@ from qbroles.errors import AwsError, InputError, MissingRoleError, SafetyError
 from qbroles.evaluate import Decision, Outcome, Policy, evaluate
 from qbroles.findings import findings
 from qbroles.model import Check, CreateRole, Report, RolePlan, RoleReport, RoleState, Severity
-from qbroles.plan import plan_create, plan_delete, unowned_refusal
+from qbroles.plan import after, plan_create, plan_delete, unowned_refusal
 from qbroles.policies import SourceScope
 from qbroles.spec import ROLE_ARN, RoleSpec, Spec, policy_label
 from qbroles.taskdef import (
@@ -90,6 +91,9 @@ def create(
     prune: bool = False,
     dry_run: bool = False,
     approve: Callable[[Sequence[RolePlan]], bool] = lambda plans: True,
+    check_live: bool = False,
+    force: bool = False,
+    kms_key_arn: str | None = None,
     workers: int = DEFAULT_WORKERS,
 ) -> Report:
     """Make IAM match the spec and verify what changed.
@@ -103,6 +107,16 @@ def create(
     plans = plan_create(desired, observed, adopt=adopt, prune=prune)
     _refuse(plans)
     changing = [plan for plan in plans if plan.actions]
+    breaks: dict[str, list[Check]] = {}
+    if check_live and changing:
+        severity = Severity.WARNING if force and not dry_run else Severity.ERROR
+        breaks = live_breaks(gateway, desired, observed, plans, kms_key_arn, severity)
+        if breaks and not dry_run and not force:
+            broken = "; ".join(check.message for checks in breaks.values() for check in checks)
+            raise SafetyError(
+                f"the change would break live task definitions: {broken}; nothing was changed "
+                "(qbroles plan --check-live-task-definitions shows them; --force goes ahead)."
+            )
     if changing and not dry_run:
         if not approve(changing):
             raise SafetyError("create not confirmed; nothing was changed.")
@@ -123,7 +137,10 @@ def create(
             name=role.name,
             arn=_arn(observed[role.name]),
             changes=plan.actions,
-            checks=verify_role(role, observed[role.name], tolerate_extra=not prune),
+            checks=(
+                *verify_role(role, observed[role.name], tolerate_extra=not prune),
+                *breaks.get(role.name, ()),
+            ),
         )
         for role, plan in zip(desired, plans, strict=True)
     )
@@ -137,28 +154,41 @@ def verify(
     strict: bool = False,
     kms_key_arn: str | None = None,
     task: TaskDefinition | None = None,
+    task_reference: str | None = None,
+    live: bool = False,
     workers: int = DEFAULT_WORKERS,
 ) -> Report:
     """Compare IAM with the spec, check by check, and add the security findings. Read only.
 
-    Findings are warnings; ``strict`` makes them failures. With a task definition, also
-    check that its roles can do what starting that task needs.
+    Findings are warnings; ``strict`` makes them failures. With a task definition (a file,
+    or ``task_reference``: one read from ECS), also check that its roles can do what
+    starting that task needs; ``live``: every ACTIVE task definition that uses the roles.
     """
-    if task is not None and not any(role.kind == "execution" for role in spec.roles):
+    if (task or task_reference or live) and not any(
+        role.kind == "execution" for role in spec.roles
+    ):
         raise InputError(
             '--task-definition needs a role with kind = "execution" in the spec; '
             "the presets have one."
         )
     desired = resolve_spec(gateway, spec)
     observed = observe_all(gateway, spec.names, workers)
-    can = _task_checks(gateway, desired, observed, task, kms_key_arn) if task else {}
+    tasks: list[tuple[str, TaskDefinition]] = [("", task)] if task else []
+    if task_reference:
+        tasks.append(("", _from_ecs(gateway, task_reference)))
+    if live:
+        tasks += [(f"live {label}", found) for label, found in live_tasks(gateway, observed)]
+    can: dict[str, list[Check]] = {}
+    for label, one in tasks:
+        for name, checks in _task_checks(gateway, desired, observed, one, kms_key_arn).items():
+            can.setdefault(name, []).extend(_labelled(check, label) for check in checks)
     roles = []
     for role in desired:
         state = observed[role.name]
         found = (
             ()
             if state is None
-            else findings(role.name, state, strict=strict, kms_key_arn=kms_key_arn)
+            else findings(role.name, state, strict=strict, kms_key_arn=kms_key_arn, kind=role.kind)
         )
         roles.append(
             RoleReport(
@@ -372,6 +402,81 @@ def _resources(document: Mapping[str, Any]) -> Iterator[str]:
             yield from (str(v) for v in (values if isinstance(values, list) else [values]))
 
 
+def _from_ecs(gateway: Gateway, reference: str) -> TaskDefinition:
+    """Return a task definition read from ECS; InputError if it is not there."""
+    found = gateway.task_definition(reference)
+    if found is None:
+        raise InputError(
+            f"task definition {reference} is neither a file nor a task definition in ECS "
+            f"({gateway.region}); check the path, family or revision."
+        )
+    return TaskDefinition(source=reference, document=found, raw=found)
+
+
+def live_tasks(
+    gateway: Gateway, observed: Mapping[str, RoleState | None]
+) -> list[tuple[str, TaskDefinition]]:
+    """Return (family:revision, task definition) of every ACTIVE one that uses a role here."""
+    here = gateway.source_scope()
+    arns = {state.arn for state in observed.values() if state is not None}
+    used = []
+    for document in gateway.live_task_definitions():
+        task = TaskDefinition(source=str(document.get("taskDefinitionArn")), document=document)
+        named = {_full_arn(arn, here) for arn in task.role_arns.values()}
+        if named & arns:
+            used.append((f"{document.get('family')}:{document.get('revision')}", task))
+    return sorted(used, key=lambda pair: pair[0])
+
+
+def _labelled(check: Check, label: str) -> Check:
+    if not label:
+        return check
+    return replace(check, check=f"{label}: {check.check}", message=f"{label}: {check.message}")
+
+
+def live_breaks(
+    gateway: Gateway,
+    desired: Sequence[DesiredRole],
+    observed: Mapping[str, RoleState | None],
+    plans: Sequence[RolePlan],
+    kms_key_arn: str | None,
+    severity: Severity = Severity.ERROR,
+) -> dict[str, list[Check]]:
+    """Return, per role, what the plan would break in the live task definitions using it.
+
+    Each live task definition is checked against the roles as they are and as the plan
+    would leave them; a check that passes now and would fail then is a break.
+    """
+    later = {plan.role: after(observed.get(plan.role), plan.actions) for plan in plans}
+    later = {name: later[name] if observed.get(name) else None for name in later}
+    breaks: dict[str, list[Check]] = {}
+    for label, task in live_tasks(gateway, observed):
+        now = _task_checks(gateway, desired, observed, task, kms_key_arn)
+        then = _task_checks(gateway, desired, later, task, kms_key_arn)
+        for name, checks in then.items():
+            failing = {check.check for check in now.get(name, ()) if check.failed}
+            breaks.setdefault(name, []).extend(
+                Check(
+                    f"live {label} after the change: {check.check}",
+                    False,
+                    check.expected,
+                    check.actual,
+                    f"live task definition {label} would no longer start: {check.message}",
+                    severity,
+                )
+                for check in checks
+                if check.failed and check.check not in failing
+            )
+    return {name: checks for name, checks in breaks.items() if checks}
+
+
+def _full_arn(named: str, here: SourceScope) -> str:
+    """Return a role ARN as ECS reads it: a bare name is a role of the caller's account."""
+    if named.startswith("arn:"):
+        return named
+    return f"arn:{here.partition}:iam::{here.account}:role/{named}"
+
+
 def _named_role(
     task: TaskDefinition, kind: str, state: RoleState, here: SourceScope
 ) -> Iterator[Check]:
@@ -409,11 +514,7 @@ def _named_role(
                 Severity.WARNING,
             )
         return
-    arn = (
-        named
-        if named.startswith("arn:")
-        else f"arn:{here.partition}:iam::{here.account}:role/{named}"
-    )
+    arn = _full_arn(named, here)
     if arn == state.arn:
         yield Check(check, True, state.arn, named, "names this role")
         return

@@ -54,7 +54,7 @@ def explain(spec: Spec, preset: str | None) -> dict[str, Any]:
     roles = [_role(role) for role in spec.roles]
     broad = sorted({p["name"] for role in roles for p in role["policies"] if p.get("broad")})
     notes = [f"{label} {BROAD[label][0]}; {BROAD[label][1]}." for label in broad]
-    if any(not role.source_conditions for role in spec.roles):
+    if any(not role.source_conditions and role.kind != "execution" for role in spec.roles):
         notes.append(
             "A trust policy without aws:SourceAccount and aws:SourceArn conditions lets ECS "
             "assume the role on behalf of any account (the confused-deputy problem); "
@@ -95,8 +95,11 @@ def _role(role: RoleSpec) -> dict[str, Any]:
     ]
     service = role.trusted_service
     trust = f"{service} may assume it (sts:AssumeRole)" + (
-        ", only for this account's tasks in this region (aws:SourceAccount, aws:SourceArn)"
+        ", only for this account's tasks (aws:SourceAccount, aws:SourceArn)"
         if role.source_conditions
+        else ", on behalf of any account (no confused-deputy conditions: AWS documents "
+        "confused-deputy conditions for the task role, not for the execution role)"
+        if role.kind == "execution"
         else ", on behalf of any account (no confused-deputy conditions)"
     )
     return {

@@ -36,12 +36,23 @@ ALTERNATIVE = "qbroles --preset least-privilege does this"
 
 
 def findings(
-    name: str, state: RoleState, *, strict: bool = False, kms_key_arn: str | None = None
+    name: str,
+    state: RoleState,
+    *,
+    strict: bool = False,
+    kms_key_arn: str | None = None,
+    kind: str | None = None,
 ) -> tuple[Check, ...]:
-    """Return the security findings of one role: warnings, or failures when ``strict``."""
+    """Return the security findings of one role: warnings, or failures when ``strict``.
+
+    Confused-deputy conditions are asked of every role but the execution role: AWS
+    documents them for the task role ("Amazon ECS task IAM role",
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html),
+    not for the execution role, where they are reported as a risk instead.
+    """
     severity = Severity.ERROR if strict else Severity.WARNING
-    found: list[Check] = []
-    if _trusts_service_without_source(state.trust):
+    found: list[Check] = list(_trust_findings(name, state, severity, kind))
+    if kind != "execution" and _trusts_service_without_source(state.trust):
         found.append(
             Check(
                 "finding: confused deputy",
@@ -95,6 +106,73 @@ def findings(
             )
         )
     return tuple(found)
+
+
+def _trust_findings(
+    name: str, state: RoleState, severity: Severity, kind: str | None
+) -> Iterator[Check]:
+    """Yield what is wrong with whom the trust policy lets assume the role."""
+    account = state.arn.split(":")[4] if state.arn.count(":") >= 5 else ""
+    for statement in _allows(state.trust or {}):
+        principal = statement.get("Principal", {})
+        entries = (
+            [("*", principal)]
+            if not isinstance(principal, Mapping)
+            else [(k, v) for k, vs in principal.items() for v in _listed(vs)]
+        )
+        for key, value in entries:
+            text = str(value)
+            if text == "*":
+                yield Check(
+                    "finding: anyone may assume it",
+                    False,
+                    "named principals",
+                    f"{key}: *",
+                    f"the trust policy of {name} lets any principal assume it; name the "
+                    "service or accounts that need it",
+                    severity,
+                )
+            elif key == "AWS" and account and account not in text:
+                yield Check(
+                    "finding: another account may assume it",
+                    False,
+                    f"principals of {account}",
+                    text,
+                    f"the trust policy of {name} lets {text}, outside this account, assume it; "
+                    "remove it unless that account must use the role",
+                    severity,
+                )
+        for block in (statement.get("Condition") or {}).values():
+            if not isinstance(block, Mapping):
+                continue
+            for key, values in block.items():
+                if key.lower() in ("aws:sourceaccount", "aws:sourcearn") and "*" in map(
+                    str, _listed(values)
+                ):
+                    yield Check(
+                        f"finding: {key} is *",
+                        False,
+                        "this account",
+                        "*",
+                        f"the trust policy of {name} has {key} = *, which protects nothing; "
+                        "set it to this account",
+                        severity,
+                    )
+    if (
+        kind == "execution"
+        and not _trusts_service_without_source(state.trust)
+        and any(_allows(state.trust or {}))
+    ):
+        yield Check(
+            "finding: conditions on the execution role's trust",
+            False,
+            "no aws:SourceAccount/aws:SourceArn conditions",
+            "conditions",
+            f"the trust policy of {name} has confused-deputy conditions, which AWS documents "
+            "for the task role only; if ECS does not meet them when it assumes the execution "
+            "role, no task starts; keep them only if you have seen tasks start with them",
+            Severity.WARNING,
+        )
 
 
 def _trusts_service_without_source(trust: Mapping[str, Any] | None) -> bool:

@@ -14,8 +14,12 @@ POLICY_VERSION = "2012-10-17"
 def trust_policy(service: str, *, source: SourceScope | None = None) -> dict[str, Any]:
     """Return the trust policy that lets ``service`` assume the role.
 
-    With ``source``, only on behalf of that account and region (confused-deputy
-    protection, as the ECS guide recommends; ECS needs the wildcard, not a cluster ARN).
+    With ``source``, only on behalf of that account (confused-deputy protection, as the
+    ECS guide shows for the task role: "Amazon ECS task IAM role",
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html).
+    aws:SourceArn is arn:PARTITION:ecs:*:ACCOUNT:* : ECS does not support a cluster ARN
+    there, and a role is global, so a region in it would silently keep tasks started in
+    any other region from assuming the role.
     """
     statement: dict[str, Any] = {
         "Effect": "Allow",
@@ -24,9 +28,7 @@ def trust_policy(service: str, *, source: SourceScope | None = None) -> dict[str
     }
     if source is not None:
         statement["Condition"] = {
-            "ArnLike": {
-                "aws:SourceArn": f"arn:{source.partition}:ecs:{source.region}:{source.account}:*"
-            },
+            "ArnLike": {"aws:SourceArn": f"arn:{source.partition}:ecs:*:{source.account}:*"},
             "StringEquals": {"aws:SourceAccount": source.account},
         }
     return {"Version": POLICY_VERSION, "Statement": [statement]}
@@ -180,7 +182,8 @@ def _values(value: Any) -> tuple[Any, ...]:
 
 def _element(item: Any) -> Any:
     if isinstance(item, Mapping):
-        return canonical(item)
+        # "Sid": "" (as Terraform and the console write it) is no Sid at all.
+        return canonical({k: v for k, v in item.items() if not (k == "Sid" and v == "")})
     if isinstance(item, list):
         return _values(item)
     return item

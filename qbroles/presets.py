@@ -55,7 +55,7 @@ WORKSHOP: dict[str, Any] = {
 }
 
 SECRET_ARN = re.compile(
-    r"arn:(aws|aws-cn|aws-us-gov):secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@*-]+"
+    r"arn:(aws|aws-cn|aws-us-gov):secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@*?-]+"
 )
 KMS_KEY_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):kms:[a-z0-9-]+:\d{12}:key/[\w-]+")
 SSM_PATH = re.compile(r"/([\w.-]+/)*")
@@ -78,6 +78,16 @@ class Scope:
                 raise InputError(
                     f"--secret-arn {arn!r} is not a Secrets Manager secret ARN such as "
                     "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/db-AbCdEf."
+                )
+            name = arn.split(":secret:", 1)[1]
+            # IAM matches a secret by its full ARN, which ends in a hyphen and six random
+            # characters; a partial ARN in a policy matches no secret at all ("Resource:
+            # secret ARN" in Secrets Manager's IAM reference:
+            # https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_iam-policies.html).
+            if not ("*" in name or "?" in name or re.search(r"-[A-Za-z0-9]{6}$", name)):
+                raise InputError(
+                    f"--secret-arn {arn!r} is a partial ARN, which IAM never matches (a secret's "
+                    f"ARN ends in -XXXXXX); give the full ARN, or {arn}-?????? for that name."
                 )
         if self.ssm_path is not None and not SSM_PATH.fullmatch(self.ssm_path):
             raise InputError(
@@ -125,6 +135,13 @@ def least_privilege(scope: Scope, app_lower: str) -> dict[str, Any]:
         if scope.kms_key_arn
         else []
     )
+    # The app decrypts only through the services that hold its secrets (kms:ViaService,
+    # AWS KMS condition keys: https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service).
+    via = ["secretsmanager.{region}.amazonaws.com", "ssm.{region}.amazonaws.com"]
+    task_decrypt = [
+        {**statement, "Condition": {"StringEquals": {"kms:ViaService": via}}}
+        for statement in decrypt
+    ]
     execution = [
         allow("ReadAppSecrets", ["secretsmanager:GetSecretValue"], secrets),
         allow("ReadAppParameters", ["ssm:GetParameters"], parameters),
@@ -144,7 +161,7 @@ def least_privilege(scope: Scope, app_lower: str) -> dict[str, Any]:
             secrets,
         ),
         allow("WriteAppLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], log_streams),
-        *decrypt,
+        *task_decrypt,
     ]
     return {
         "role": [
@@ -156,7 +173,9 @@ def least_privilege(scope: Scope, app_lower: str) -> dict[str, Any]:
                 "inline_policies": {
                     "qbroles-execution": {"Version": "2012-10-17", "Statement": execution}
                 },
-                "source_conditions": True,
+                # No trust conditions: AWS documents aws:SourceAccount/aws:SourceArn for the
+                # task role's trust only, and a condition ECS does not satisfy when it
+                # assumes the execution role would keep every task from starting.
             },
             {
                 "name": TASK,

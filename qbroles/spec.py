@@ -67,7 +67,7 @@ class RoleSpec:
     permissions_boundary: str | None = None  # short name or ARN, like managed_policies
     max_session_duration: int = 3600
     path: str = "/"
-    source_conditions: bool = False  # trust only on behalf of this account and region
+    source_conditions: bool = False  # trust only on behalf of this account
     kind: str | None = None  # "execution" or "task": what ECS uses the role for
     # The name and description as written, {app} and all (for writing the spec back out).
     written: tuple[str, str] | None = field(default=None, compare=False)

@@ -25,8 +25,9 @@ _COMMENTS = {
     "outputs).",
     "description": "The role's description in IAM.",
     "trusted_service": "The service that may assume the role (sts:AssumeRole).",
-    "source_conditions": "true: only on behalf of this account, in this region "
-    "(aws:SourceAccount and aws:SourceArn; confused-deputy protection).",
+    "source_conditions": "true: only on behalf of this account (aws:SourceAccount and "
+    "aws:SourceArn; confused-deputy protection). AWS documents them for the task role; on "
+    "an execution role they are reported.",
     "path": "IAM path; IAM cannot move a role, so a new path means delete and create.",
     "max_session_duration": "Seconds, 3600 to 43200.",
     "managed_policies": "AWS managed policies by path/name, or any managed policy by ARN "

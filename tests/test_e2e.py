@@ -238,11 +238,13 @@ def test_least_privilege_end_to_end_then_the_task_definition_check(env: dict[str
     created = qbroles(env, "--preset", "least-privilege", "create")
     assert created.returncode == 0, created.stderr
 
-    # The witness: the documents IAM now holds.
+    # The witness: the documents IAM now holds. Trust conditions on the task role only.
     role = aws(env, "iam", "get-role", "--role-name", EXEC_ROLE)["Role"]
+    assert "Condition" not in role["AssumeRolePolicyDocument"]["Statement"][0]
+    role = aws(env, "iam", "get-role", "--role-name", TASK_ROLE)["Role"]
     condition = role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
     assert condition["StringEquals"] == {"aws:SourceAccount": "123456789012"}
-    assert condition["ArnLike"] == {"aws:SourceArn": "arn:aws:ecs:us-east-1:123456789012:*"}
+    assert condition["ArnLike"] == {"aws:SourceArn": "arn:aws:ecs:*:123456789012:*"}
     assert witnessed_policies(env, EXEC_ROLE) == {
         MANAGED + "service-role/AmazonECSTaskExecutionRolePolicy"
     }

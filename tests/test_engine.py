@@ -415,7 +415,7 @@ def test_every_attribute_is_created_as_specified(gateway: Gateway, iam: Any) -> 
     assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == MANAGED + "PowerUserAccess"
     condition = role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
     assert condition["StringEquals"] == {"aws:SourceAccount": "123456789012"}
-    assert condition["ArnLike"] == {"aws:SourceArn": "arn:aws:ecs:us-east-1:123456789012:*"}
+    assert condition["ArnLike"] == {"aws:SourceArn": "arn:aws:ecs:*:123456789012:*"}
     document = iam.get_role_policy(RoleName="Full", PolicyName="read")["PolicyDocument"]
     assert document["Statement"][0]["Resource"] == "arn:aws:s3:::b/*"
     assert {"Key": "Team", "Value": "web"} in role["Tags"]

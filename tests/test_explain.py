@@ -65,8 +65,9 @@ def test_json_has_the_same_content_as_data() -> None:
 def test_the_least_privilege_preset_explains_its_inline_statements_and_has_no_notes() -> None:
     document = json.loads(run("--preset", "least-privilege", "-o", "json", "explain").stdout)
     assert document["notes"] == []
-    execution = document["roles"][0]
-    assert "only for this account's tasks" in execution["trust"]
+    execution, task = document["roles"][:2]
+    assert "only for this account's tasks" in task["trust"]
+    assert "documents confused-deputy conditions for the task role" in execution["trust"]
     inline = execution["policies"][1]
     assert (inline["type"], inline["name"]) == ("inline", "qbroles-execution")
     assert inline["grants"][0] == (

@@ -100,8 +100,9 @@ def test_verify_shows_the_workshop_findings_as_warnings(gateway: Gateway) -> Non
     report = engine.verify(gateway, workshop)
     assert report.ok  # warnings only
     warned = {(r.name, c.check) for r in report.roles for c in r.checks if not c.ok}
+    # No confused-deputy finding on the execution role: AWS documents the conditions for
+    # the task role's trust only.
     assert warned == {
-        (EXEC_ROLE, "finding: confused deputy"),
         (EXEC_ROLE, "finding: broad policy CloudWatchLogsFullAccess"),
         (EXEC_ROLE, "finding: broad policy SecretsManagerReadWrite"),
         (TASK_ROLE, "finding: confused deputy"),
@@ -118,3 +119,55 @@ def test_least_privilege_passes_strict(gateway: Gateway) -> None:
     report = engine.verify(gateway, narrow, strict=True, kms_key_arn=KEY)
     assert report.ok
     assert all(c.ok for r in report.roles for c in r.checks)
+
+
+def trust_of(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+ASSUME = {"Effect": "Allow", "Action": "sts:AssumeRole"}
+
+
+@pytest.mark.parametrize(
+    ("statement", "finding"),
+    [
+        ({**ASSUME, "Principal": "*"}, "finding: anyone may assume it"),
+        ({**ASSUME, "Principal": {"AWS": "*"}}, "finding: anyone may assume it"),
+        (
+            {**ASSUME, "Principal": {"AWS": "arn:aws:iam::999999999999:root"}},
+            "finding: another account may assume it",
+        ),
+        (
+            {
+                **ASSUME,
+                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                "Condition": {"StringEquals": {"aws:SourceAccount": "*"}},
+            },
+            "finding: aws:SourceAccount is *",
+        ),
+    ],
+)
+def test_a_trust_anyone_or_another_account_can_use_is_a_finding(
+    statement: dict[str, Any], finding: str
+) -> None:
+    assert finding in names(role(trust=trust_of(statement)))
+
+
+def test_conditions_are_asked_of_the_task_role_and_reported_on_the_execution_role() -> None:
+    scoped = SCOPED
+    bare = trust_policy("ecs-tasks.amazonaws.com")
+    assert "finding: confused deputy" in names(role(trust=bare), kind="task")
+    assert "finding: confused deputy" not in names(role(trust=bare), kind="execution")
+    assert "finding: conditions on the execution role's trust" in names(
+        role(trust=scoped), kind="execution"
+    )
+    assert names(role(trust=scoped), kind="task") == []
+
+
+def test_an_empty_sid_is_no_sid() -> None:
+    from qbroles.policies import same_policy
+
+    bare = trust_policy("ecs-tasks.amazonaws.com")
+    with_sid = trust_of({**bare["Statement"][0], "Sid": ""})
+    assert same_policy(bare, with_sid)
+    assert not same_policy(bare, trust_of({**bare["Statement"][0], "Sid": "Named"}))

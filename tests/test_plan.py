@@ -200,7 +200,7 @@ def test_source_conditions_go_into_the_trust_policy_and_are_converged() -> None:
     )
     desired = resolve(scoped, "aws", scope)
     assert desired.trust["Statement"][0]["Condition"] == {
-        "ArnLike": {"aws:SourceArn": "arn:aws:ecs:eu-west-1:123456789012:*"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:ecs:*:123456789012:*"},
         "StringEquals": {"aws:SourceAccount": "123456789012"},
     }
     assert actions(state(), role=desired) == (UpdateTrustPolicy(ROLE.name, desired.trust),)

@@ -75,9 +75,20 @@ def test_least_privilege_keeps_only_the_narrow_managed_policy_and_scopes_trust()
         MANAGED + "service-role/AmazonECSTaskExecutionRolePolicy",
     )
     assert task.managed_policies == ()
-    for role in (execution, task):
-        condition = role.trust["Statement"][0]["Condition"]
-        assert condition["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    # Trust conditions on the task role only (AWS documents them there), in every region.
+    assert "Condition" not in execution.trust["Statement"][0]
+    condition = task.trust["Statement"][0]["Condition"]
+    assert condition["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    assert condition["ArnLike"] == {"aws:SourceArn": "arn:aws:ecs:*:123456789012:*"}
+
+
+def test_a_partial_secret_arn_is_refused_with_the_pattern_that_works() -> None:
+    partial = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/db"
+    with pytest.raises(InputError, match="partial ARN") as caught:
+        preset_spec("least-privilege", None, Scope(secret_arns=(partial,)))
+    assert f"{partial}-??????" in str(caught.value)
+    for fine in (partial + "-AbCdEf", partial + "-??????", partial + "*"):
+        preset_spec("least-privilege", None, Scope(secret_arns=(fine,)))
 
 
 @pytest.mark.parametrize(
