@@ -582,9 +582,20 @@ def _risky(plans: Sequence[RolePlan]) -> str | None:
     "is one of the spec's roles, one verdict each (ListTaskDefinitions, "
     "DescribeTaskDefinition).",
 )
+@click.option(
+    "--exec",
+    "exec_",
+    is_flag=True,
+    help="The tasks run with ECS Exec turned on (it is switched on at run time, not in the "
+    "task definition): also check the task role's ssmmessages permissions.",
+)
 @click.pass_obj
 def verify(
-    settings: Settings, strict: bool, task_definition: str | None, live_task_definitions: bool
+    settings: Settings,
+    strict: bool,
+    task_definition: str | None,
+    live_task_definitions: bool,
+    exec_: bool,
 ) -> int:
     """Compare the roles in IAM with the spec, check by check. Read only.
 
@@ -623,6 +634,7 @@ def verify(
             task=task,
             task_reference=reference,
             live=live_task_definitions,
+            exec_=exec_,
             workers=settings.workers,
         ),
     )

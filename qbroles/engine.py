@@ -156,6 +156,7 @@ def verify(
     task: TaskDefinition | None = None,
     task_reference: str | None = None,
     live: bool = False,
+    exec_: bool = False,
     workers: int = DEFAULT_WORKERS,
 ) -> Report:
     """Compare IAM with the spec, check by check, and add the security findings. Read only.
@@ -180,7 +181,8 @@ def verify(
         tasks += [(f"live {label}", found) for label, found in live_tasks(gateway, observed)]
     can: dict[str, list[Check]] = {}
     for label, one in tasks:
-        for name, checks in _task_checks(gateway, desired, observed, one, kms_key_arn).items():
+        found_checks = _task_checks(gateway, desired, observed, one, kms_key_arn, exec_=exec_)
+        for name, checks in found_checks.items():
             can.setdefault(name, []).extend(_labelled(check, label) for check in checks)
     roles = []
     for role in desired:
@@ -340,10 +342,12 @@ def _task_checks(
     observed: Mapping[str, RoleState | None],
     task: TaskDefinition,
     kms_key_arn: str | None,
+    *,
+    exec_: bool = False,
 ) -> dict[str, tuple[Check, ...]]:
     """Return, per role, whether it can do what starting the task needs (evaluated locally)."""
     here = gateway.source_scope()
-    needs = requirements(task, here, kms_key_arn=kms_key_arn)
+    needs = requirements(task, here, kms_key_arn=kms_key_arn, exec_=exec_)
     documents: dict[str, Mapping[str, Any] | None] = {}
 
     def managed(arn: str) -> Policy:
@@ -544,6 +548,16 @@ def _differs(named: str, real: str) -> str:
 
 
 def _can(role: str, need: Requirement, decision: Decision) -> Check:
+    if need.elsewhere and decision.outcome is Outcome.NOT_ALLOWED:
+        return Check(
+            f"can {need.action}",
+            False,
+            need.resource,
+            str(decision),
+            f"{role} may not {need.action} on {need.resource}, needed to {need.why}, unless "
+            f"{need.elsewhere} grants it",
+            Severity.WARNING,
+        )
     if need.unknown and decision.outcome is Outcome.CONDITIONAL:
         return Check(
             f"can {need.action}",

@@ -54,6 +54,8 @@ class Requirement:
     resource: str
     why: str
     unknown: str | None = None
+    # Who else may grant it (an EFS file system policy): then a missing grant is a warning.
+    elsewhere: str | None = None
 
     @property
     def probe(self) -> str:
@@ -140,6 +142,11 @@ def _shape_problem(document: Mapping[str, Any]) -> str | None:
     for key in ("executionRoleArn", "taskRoleArn"):
         if document.get(key) is not None and not isinstance(document[key], str):
             return f"{key} must be a string"
+    volumes = document.get("volumes")
+    if volumes is not None and not (
+        isinstance(volumes, list) and all(isinstance(v, Mapping) for v in volumes)
+    ):
+        return "volumes must be a list of objects"
     for key in ("requiresCompatibilities", "compatibilities"):
         value = document.get(key)
         if value is not None and not (
@@ -245,13 +252,111 @@ def _secrets(value: Any, at: str) -> str | None:
 
 
 def requirements(
-    task: TaskDefinition, here: SourceScope, *, kms_key_arn: str | None = None
+    task: TaskDefinition,
+    here: SourceScope,
+    *,
+    kms_key_arn: str | None = None,
+    exec_: bool = False,
 ) -> tuple[Requirement, ...]:
-    """Return what the execution role needs to start the task's containers."""
-    found: dict[tuple[str, str], Requirement] = {}
-    for need in _needs(task, here, kms_key_arn):
-        found.setdefault((need.action, need.resource), need)
+    """Return what the execution role needs to start the task's containers, and what the
+    task definition shows its task role will need (``exec_``: with ECS Exec turned on)."""
+    found: dict[tuple[str, str, str], Requirement] = {}
+    for need in (*_needs(task, here, kms_key_arn), *_task_needs(task, here, exec_=exec_)):
+        found.setdefault((need.kind, need.action, need.resource), need)
     return tuple(found.values())
+
+
+# FireLens output plugins that write to AWS, and what the task role needs for each, on
+# which destination (Fluent Bit's cloudwatch_logs, kinesis_firehose and kinesis_streams
+# outputs; "Send Amazon ECS logs to an AWS service or AWS Partner":
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/using_firelens.html).
+_FIRELENS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "cloudwatch": ("log_group_name", "logs", ("logs:CreateLogStream", "logs:PutLogEvents")),
+    "cloudwatch_logs": ("log_group_name", "logs", ("logs:CreateLogStream", "logs:PutLogEvents")),
+    "firehose": ("delivery_stream", "firehose", ("firehose:PutRecordBatch",)),
+    "kinesis_firehose": ("delivery_stream", "firehose", ("firehose:PutRecordBatch",)),
+    "kinesis": ("stream", "kinesis", ("kinesis:PutRecords",)),
+    "kinesis_streams": ("stream", "kinesis", ("kinesis:PutRecords",)),
+}
+# What ECS Exec needs of the task role ("Monitor Amazon ECS containers with ECS Exec", IAM
+# permissions required for ECS Exec:
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html).
+EXEC_ACTIONS = (
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
+
+
+def _task_needs(task: TaskDefinition, here: SourceScope, *, exec_: bool) -> Iterator[Requirement]:
+    """Yield what the task definition shows the task role will need at run time."""
+    for container in task.document["containerDefinitions"]:
+        name = container.get("name", "?")
+        logging = container.get("logConfiguration") or {}
+        options = logging.get("options") or {}
+        plugin = _FIRELENS.get(str(options.get("Name", "")).lower())
+        if logging.get("logDriver") == "awsfirelens" and plugin:
+            key, service, actions = plugin
+            target = options.get(key)
+            region = str(options.get("region") or here.region)
+            if target:
+                head = f"arn:{partition_of(region)}:{service}:{region}:{here.account}"
+                resource = {
+                    "logs": f"{head}:log-group:{target}:log-stream:*",
+                    "firehose": f"{head}:deliverystream/{target}",
+                    "kinesis": f"{head}:stream/{target}",
+                }[service]
+                why = f"send the logs of {name} to {service} through FireLens"
+                for action in actions:
+                    yield Requirement("task", action, resource, why)
+                if service == "logs" and str(options.get("auto_create_group")).lower() == "true":
+                    yield Requirement(
+                        "task", "logs:CreateLogGroup", f"{head}:log-group:{target}:*", why
+                    )
+    yield from _efs_needs(task, here)
+    if exec_:
+        for action in EXEC_ACTIONS:
+            yield Requirement("task", action, "*", "open an ECS Exec session")
+
+
+def _efs_needs(task: TaskDefinition, here: SourceScope) -> Iterator[Requirement]:
+    """Yield EFS mount and write for volumes with IAM authorization.
+
+    elasticfilesystem:ClientMount, and ClientWrite unless every mount point is read-only;
+    a file system policy may grant them instead ("Amazon EFS volumes", IAM authorization:
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/efs-volumes.html).
+    """
+    mounts = [
+        point
+        for container in task.document["containerDefinitions"]
+        for point in container.get("mountPoints") or []
+        if isinstance(point, Mapping)
+    ]
+    for volume in task.document.get("volumes") or []:
+        if not isinstance(volume, Mapping):
+            continue
+        efs = volume.get("efsVolumeConfiguration") or {}
+        if (efs.get("authorizationConfig") or {}).get("iam") != "ENABLED" or not efs.get(
+            "fileSystemId"
+        ):
+            continue
+        arn = (
+            f"arn:{here.partition}:elasticfilesystem:{here.region}:{here.account}:"
+            f"file-system/{efs['fileSystemId']}"
+        )
+        mine = [point for point in mounts if point.get("sourceVolume") == volume.get("name")]
+        why = f"mount the EFS volume {volume.get('name')}"
+        policy = "the file system's policy"
+        yield Requirement("task", "elasticfilesystem:ClientMount", arn, why, elsewhere=policy)
+        if not mine or not all(point.get("readOnly") is True for point in mine):
+            yield Requirement(
+                "task",
+                "elasticfilesystem:ClientWrite",
+                arn,
+                f"write to {why[6:]}",
+                elsewhere=policy,
+            )
 
 
 def _needs(

@@ -66,3 +66,48 @@ def test_each_task_definition_gets_the_verdict_ecs_would_give(
         assert result.exit_code == (1 if got == "fail" else 0), name
         count(f"task definitions: verdicts checked ({preset})")
     assert wrong == []
+
+
+def task_checks(result: Any) -> dict[str, tuple[bool, str]]:
+    report = json.loads(result.stdout)
+    return {
+        c["check"]: (c["ok"], c["severity"])
+        for r in report["roles"]
+        for c in r["checks"]
+        if c["check"].startswith("can ")
+    }
+
+
+def test_ecs_exec_needs_the_ssmmessages_channels_of_the_task_role(moto_iam: None) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["create"]).exit_code == 0
+    path = str(TASKDEFS / "ecr-awslogs-fargate.json")
+    without = runner.invoke(cli, ["-o", "json", "verify", "--task-definition", path])
+    assert without.exit_code == 0
+    assert not any(name.startswith("can ssmmessages") for name in task_checks(without))
+    with_exec = runner.invoke(cli, ["-o", "json", "verify", "--task-definition", path, "--exec"])
+    assert with_exec.exit_code == 1
+    found = task_checks(with_exec)
+    for action in ("CreateControlChannel", "CreateDataChannel", "OpenControlChannel"):
+        assert found[f"can ssmmessages:{action}"] == (False, "error")
+
+
+def test_a_read_only_efs_mount_needs_no_client_write(moto_iam: None, tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["create"]).exit_code == 0
+    document = json.loads((TASKDEFS / "efs-iam-authorization.json").read_text())
+    read_write = runner.invoke(
+        cli,
+        ["-o", "json", "verify", "--task-definition", str(TASKDEFS / "efs-iam-authorization.json")],
+    )
+    assert set(task_checks(read_write)) >= {
+        "can elasticfilesystem:ClientMount",
+        "can elasticfilesystem:ClientWrite",
+    }
+    document["containerDefinitions"][0]["mountPoints"][0]["readOnly"] = True
+    path = tmp_path / "read-only.json"
+    path.write_text(json.dumps(document))
+    read_only = runner.invoke(cli, ["-o", "json", "verify", "--task-definition", str(path)])
+    found = task_checks(read_only)
+    assert "can elasticfilesystem:ClientWrite" not in found
+    assert found["can elasticfilesystem:ClientMount"] == (False, "warning")
