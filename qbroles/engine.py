@@ -548,31 +548,24 @@ def _differs(named: str, real: str) -> str:
 
 
 def _can(role: str, need: Requirement, decision: Decision) -> Check:
-    if need.elsewhere and decision.outcome is Outcome.NOT_ALLOWED:
-        return Check(
-            f"can {need.action}",
-            False,
-            need.resource,
-            str(decision),
+    """Return the check of one need: allowed, a warning (it depends), or a failure."""
+    outcome = decision.outcome
+    severity = Severity.WARNING if outcome is Outcome.CONDITIONAL else Severity.ERROR
+    if outcome is Outcome.ALLOWED:
+        message = f"may {need.action} ({decision.by})"
+    elif need.elsewhere and outcome is Outcome.NOT_ALLOWED:
+        severity = Severity.WARNING
+        message = (
             f"{role} may not {need.action} on {need.resource}, needed to {need.why}, unless "
-            f"{need.elsewhere} grants it",
-            Severity.WARNING,
+            f"{need.elsewhere} grants it"
         )
-    if need.unknown and decision.outcome is Outcome.CONDITIONAL:
-        return Check(
-            f"can {need.action}",
-            False,
-            need.resource,
-            str(decision),
+    elif need.unknown and outcome is Outcome.CONDITIONAL:
+        message = (
             f"{role} may {need.action} on {need.resource} only for some values of what the "
             f"file does not give ({need.unknown}); name the full ARN in the task definition, "
-            f"or allow every value (needed to {need.why})",
-            Severity.WARNING,
+            f"or allow every value (needed to {need.why})"
         )
-    allowed = decision.outcome is Outcome.ALLOWED
-    if allowed:
-        message = f"may {need.action} ({decision.by})"
-    elif decision.outcome is Outcome.CONDITIONAL:
+    elif outcome is Outcome.CONDITIONAL:
         message = f"may {need.action} on {need.resource} only under a condition ({decision.by})"
     else:
         message = f"{role} cannot {need.action} on {need.resource}, needed to {need.why}" + (
@@ -580,11 +573,11 @@ def _can(role: str, need: Requirement, decision: Decision) -> Check:
         )
     return Check(
         f"can {need.action}",
-        allowed,
+        outcome is Outcome.ALLOWED,
         need.resource,
         str(decision),
         message,
-        Severity.WARNING if decision.outcome is Outcome.CONDITIONAL else Severity.ERROR,
+        severity,
     )
 
 
