@@ -85,6 +85,7 @@ def console(*, stderr: bool = False, color: bool = True) -> Console:
         file=stream,
         width=width,
         highlight=False,
+        emoji=False,  # ":secret:" in a Secrets Manager ARN is no emoji
         soft_wrap=False,
         color_system=None if plain else "auto",
     )
@@ -187,7 +188,10 @@ def _show(value: Any, limit: int = 40, *, full: bool = False) -> str:
         text = ", ".join(map(str, value)) or "none"
     else:
         text = str(value)
-    return text if full or len(text) <= limit else text[: limit - 1] + "…"
+    from rich.markup import escape
+
+    # Escaped: a value is text, never rich markup ("[bold]" in a tag value stays as it is).
+    return escape(text if full or len(text) <= limit else text[: limit - 1] + "…")
 
 
 def summary(report: Report) -> str:
@@ -223,7 +227,10 @@ def summary(report: Report) -> str:
     if warned:
         head += f" ({len(warned)} warning(s))"
     # Each failure in full, whatever the width: which secret, which log group, which bucket.
-    lines = [f"  {check.message}" for check in failed]
+    # A dry run's checks describe the roles before the plan, which it would fix; of those
+    # only what the plan itself would break in live task definitions is listed.
+    shown = [c for c in failed if c.check.startswith("live ")] if report.dry_run else failed
+    lines = [f"  {check.message}" for check in shown]
     return "\n".join([f"qbroles {report.command}: {head}.", *lines])
 
 

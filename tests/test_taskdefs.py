@@ -111,3 +111,22 @@ def test_a_read_only_efs_mount_needs_no_client_write(moto_iam: None, tmp_path: P
     found = task_checks(read_only)
     assert "can elasticfilesystem:ClientWrite" not in found
     assert found["can elasticfilesystem:ClientMount"] == (False, "warning")
+
+
+def test_a_failing_requirement_is_shown_whole_at_any_width(
+    moto_iam: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--preset", "least-privilege", "create"]).exit_code == 0
+    path = str(TASKDEFS / "registry-credentials-by-name.json")
+    result = runner.invoke(
+        cli, ["--preset", "least-privilege", "verify", "--task-definition", path]
+    )
+    assert result.exit_code == 1
+    secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dockerhub-??????"
+    assert secret in result.stderr  # the line after the summary
+    cells = "".join(
+        line.split("│")[3].strip() for line in result.stdout.splitlines() if line.count("│") > 4
+    )
+    assert secret in cells  # the table folds it, never cuts it
