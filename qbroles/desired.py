@@ -30,6 +30,8 @@ class DesiredRole:
     path: str = "/"
     kind: str | None = None
     made_by: str = ""  # the spec's identity, as the tag SPEC_TAG records it
+    # The optional attributes the spec states; only these are verified and converged.
+    stated: frozenset[str] = frozenset({"description", "max_session_duration"})
 
 
 def resolve(spec: Spec, partition: str, scope: SourceScope | None) -> tuple[DesiredRole, ...]:
@@ -62,4 +64,5 @@ def resolve_role(
         path=role.path,
         kind=role.kind,
         made_by=made_by,
+        stated=role.stated,
     )

@@ -126,15 +126,19 @@ def plan_role(
         )
     if not same_policy(state.trust, role.trust):
         actions.append(UpdateTrustPolicy(role.name, role.trust, before=state.trust))
-    if (state.description, state.max_session_duration) != (
-        role.description,
-        role.max_session_duration,
-    ):
+    # Only what the spec states is converged; UpdateRole sends both, the other as IAM has it.
+    description = role.description if "description" in role.stated else state.description
+    duration = (
+        role.max_session_duration
+        if "max_session_duration" in role.stated
+        else state.max_session_duration
+    )
+    if (state.description, state.max_session_duration) != (description, duration):
         actions.append(
             UpdateRole(
                 role.name,
-                role.description,
-                role.max_session_duration,
+                description,
+                duration,
                 before=(state.description, state.max_session_duration),
             )
         )

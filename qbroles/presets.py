@@ -6,7 +6,7 @@ Each preset is spec data, exactly what a TOML spec file would hold, validated th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from qbroles.errors import InputError
@@ -104,17 +104,24 @@ class Scope:
 
 
 def preset_spec(name: str, app: str | None, scope: Scope) -> Spec:
-    """Return a built-in spec for the application."""
+    """Return a built-in spec for the application.
+
+    The presets' descriptions are qbroles' own words: set when a role is created, never
+    asked of a role made by hand as the guide says (the guide gives none).
+    """
     scope.validate()
     if name == "workshop":
-        return parse_spec(WORKSHOP, source="preset workshop", app=app)
-    if name == "least-privilege":
-        return parse_spec(
+        spec = parse_spec(WORKSHOP, source="preset workshop", app=app)
+    elif name == "least-privilege":
+        spec = parse_spec(
             least_privilege(scope, (app or "QuestionBank").lower()),
             source="preset least-privilege",
             app=app,
         )
-    raise InputError(f"--preset {name!r} is not one of {', '.join(PRESETS)}.")
+    else:
+        raise InputError(f"--preset {name!r} is not one of {', '.join(PRESETS)}.")
+    roles = tuple(replace(role, stated=role.stated - {"description"}) for role in spec.roles)
+    return replace(spec, roles=roles)
 
 
 def least_privilege(scope: Scope, app_lower: str) -> dict[str, Any]:

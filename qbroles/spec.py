@@ -71,6 +71,11 @@ class RoleSpec:
     kind: str | None = None  # "execution" or "task": what ECS uses the role for
     # The name and description as written, {app} and all (for writing the spec back out).
     written: tuple[str, str] | None = field(default=None, compare=False)
+    # The optional attributes the spec states (description, max_session_duration): only
+    # these are verified and converged; qbroles' own defaults are set on create only.
+    stated: frozenset[str] = field(
+        default=frozenset({"description", "max_session_duration"}), compare=False
+    )
 
     def all_tags(self, made_by: str) -> dict[str, str]:
         """Return the tags the role must carry: the spec's, their record, whose spec, the owner."""
@@ -163,9 +168,9 @@ INLINE_NAME = re.compile(rf"{_NAME_CHARS}{{1,128}}")
 
 def default_spec(app: str | None = None) -> Spec:
     """Return the deployment guide's two roles for the given application name."""
-    from qbroles.presets import WORKSHOP
+    from qbroles.presets import Scope, preset_spec
 
-    return parse_spec(WORKSHOP, source="preset workshop", app=app)
+    return preset_spec("workshop", app, Scope())
 
 
 def load_spec(path: str | Path, app: str | None = None) -> Spec:
@@ -272,6 +277,7 @@ def _parse_role(raw: Any, *, app: str, where: str, base: Path | None) -> RoleSpe
         source_conditions=conditions,
         kind=kind,
         written=(name_raw, written_description),
+        stated=frozenset(key for key in ("description", "max_session_duration") if key in raw),
     )
 
 

@@ -93,6 +93,7 @@ def test_create_repairs_drift_and_prune_detaches_extras(gateway: Gateway, iam: A
         RoleName=EXEC_ROLE, PolicyDocument=json.dumps(trust_policy("ec2.amazonaws.com"))
     )
 
+    # The preset does not ask for its own description: a change to it is no drift.
     iam.update_role(RoleName=EXEC_ROLE, Description="changed by hand")
 
     drifted = engine.verify(gateway, default_spec())
@@ -100,7 +101,6 @@ def test_create_repairs_drift_and_prune_detaches_extras(gateway: Gateway, iam: A
     failed = {(r.name, c.check) for r in drifted.roles for c in r.checks if c.failed}
     assert failed == {
         (EXEC_ROLE, "trust policy"),
-        (EXEC_ROLE, "description"),
         (TASK_ROLE, "policy AmazonRDSReadOnlyAccess"),
         (TASK_ROLE, "unexpected policy AmazonS3FullAccess"),
     }
@@ -540,3 +540,41 @@ def test_delete_names_what_blocks_it_and_how_long_it_waits(gateway: Gateway, iam
     assert len(heard.waits) == 1
     assert "blocked by policy AmazonSQSFullAccess" in heard.waits[0]
     assert "waiting up to" in heard.waits[0]
+
+
+# --- verify judges only what the spec asks for
+
+
+def test_a_role_made_by_hand_as_the_guide_says_is_in_sync(gateway: Gateway, iam: Any) -> None:
+    """Name, trust and the four policies, no description, no tags: what the guide asks."""
+    make_role(iam, EXEC_ROLE, owned=False, policies=tuple(p[len(MANAGED) :] for p in EXEC_POLICIES))
+    make_role(iam, TASK_ROLE, owned=False, policies=tuple(p[len(MANAGED) :] for p in TASK_POLICIES))
+    report = engine.verify(gateway, default_spec())
+    assert report.ok
+    failed = [(r.name, c.check) for r in report.roles for c in r.checks if not c.ok]
+    assert "owned by qbroles" in {check for _, check in failed}
+    assert not any(check in ("description", "max session duration") for _, check in failed)
+    with pytest.raises(SafetyError):  # create still refuses a role it does not own
+        engine.create(gateway, default_spec())
+
+
+def test_a_description_the_spec_states_is_verified_and_converged(
+    gateway: Gateway, iam: Any
+) -> None:
+    stated = parse_spec(
+        {"role": [{"name": "R", "description": "the spec's words", "max_session_duration": 7200}]},
+        source="test",
+    )
+    unstated = parse_spec({"role": [{"name": "R"}]}, source="test")
+    engine.create(gateway, stated)
+    iam.update_role(RoleName="R", Description="by hand", MaxSessionDuration=3600)
+    checks = {c.check: c.ok for r in engine.verify(gateway, stated).roles for c in r.checks}
+    assert checks["description"] is False
+    assert checks["max session duration"] is False
+    unstated_checks = {c.check for r in engine.verify(gateway, unstated).roles for c in r.checks}
+    assert "description" not in unstated_checks
+    assert "max session duration" not in unstated_checks
+    assert engine.create(gateway, unstated).changed is False  # nothing it asks for differs
+    assert engine.create(gateway, stated).ok
+    role = iam.get_role(RoleName="R")["Role"]
+    assert (role["Description"], role["MaxSessionDuration"]) == ("the spec's words", 7200)

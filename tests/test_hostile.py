@@ -36,6 +36,7 @@ FULL = {
         {
             "name": "Full",
             "kind": "execution",
+            "description": "stated, so verified and converged",
             "permissions_boundary": "PowerUserAccess",
             "source_conditions": True,
             "managed_policies": ["AmazonS3ReadOnlyAccess"],
