@@ -104,6 +104,16 @@ SUITES = [
         "full: exit 2; a reader that stops early: exit 0.",
         ["hostile files: refused in one line"],
     ),
+    (
+        "Task definitions (`tests/test_taskdefs.py`, `tests/taskdefs/verdicts.json`)",
+        "24 task definitions written for this project, each with the verdict real ECS would "
+        "give per preset and the AWS page that says why, checked through the CLI on moto in "
+        "the register and the describe shape.",
+        [
+            "task definitions: verdicts checked (workshop)",
+            "task definitions: verdicts checked (least-privilege)",
+        ],
+    ),
 ]
 
 
