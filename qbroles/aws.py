@@ -22,12 +22,13 @@ from urllib.parse import urlsplit
 
 from qbroles.errors import AwsError, InputError
 from qbroles.model import CreateRole, RoleState
+from qbroles.partitions import partition_of
 from qbroles.policies import NotIamAnswer, SourceScope, decode_document
 from qbroles.progress import Progress
 
 T = TypeVar("T")
 
-REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+REGION_SHAPE = re.compile(r"[a-z]{2,}(-[a-z]+)+-\d{1,2}")
 # Where botocore looks for an endpoint when --endpoint-url is not given, most specific first.
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL")
 # Error codes that mean the credentials themselves are bad.
@@ -66,9 +67,11 @@ class AwsOptions:
         regions = [(self.region, "--region or AWS_REGION")]
         regions.append((env.get("AWS_DEFAULT_REGION"), "AWS_DEFAULT_REGION"))
         for region, source in regions:
-            if region and not REGION.fullmatch(region):
+            # The shape first (no botocore needed to refuse "mars"), then the partitions.
+            if region and (not REGION_SHAPE.fullmatch(region) or partition_of(region) is None):
                 raise InputError(
-                    f"region {region!r} ({source}) is not an AWS region name such as eu-west-1."
+                    f"region {region!r} ({source}) is not an AWS region name such as eu-west-1 "
+                    "(none of the partitions botocore knows has it)."
                 )
         endpoints = [(self.endpoint_url, "--endpoint-url")]
         if self.endpoint_url is None:

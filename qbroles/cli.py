@@ -233,7 +233,8 @@ def report_exit_code(report: Report) -> ExitCode:
     envvar="AWS_REGION",
     show_envvar=True,
     help="AWS region (else AWS_DEFAULT_REGION or the profile's). IAM is global; the region "
-    "picks the partition (aws, aws-cn, aws-us-gov).",
+    "picks the partition (every one botocore knows: aws, aws-cn, aws-us-gov, aws-iso*, "
+    "aws-eusc).",
 )
 @click.option(
     "--endpoint-url",

@@ -465,6 +465,7 @@ class Check:
     actual: Any
     message: str
     severity: Severity = Severity.ERROR
+    arn: str | None = None  # the full ARN of the policy checked, in its partition
 
     @property
     def failed(self) -> bool:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from qbroles.errors import InputError
+from qbroles.partitions import PARTITION
 from qbroles.spec import DEFAULT_SERVICE, Spec, parse_spec
 
 PRESETS = ("workshop", "least-privilege")
@@ -54,10 +55,8 @@ WORKSHOP: dict[str, Any] = {
     ]
 }
 
-SECRET_ARN = re.compile(
-    r"arn:(aws|aws-cn|aws-us-gov):secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@*?-]+"
-)
-KMS_KEY_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):kms:[a-z0-9-]+:\d{12}:key/[\w-]+")
+SECRET_ARN = re.compile(rf"arn:{PARTITION}:secretsmanager:[a-z0-9-]+:\d{{12}}:secret:[\w/+=.@*?-]+")
+KMS_KEY_ARN = re.compile(rf"arn:{PARTITION}:kms:[a-z0-9-]+:\d{{12}}:key/[\w-]+")
 SSM_PATH = re.compile(r"/([\w.-]+/)*")
 LOG_GROUP = re.compile(r"[\w./#-]{1,512}")
 

@@ -49,6 +49,9 @@ def _change_document(action: Action) -> dict[str, Any]:
     removed = action.removed()
     if removed is not None:
         document["removed"] = removed
+    arn = getattr(action, "policy_arn", None)
+    if arn:  # the label beside it is short; the ARN tells aws from aws-cn
+        document["arn"] = arn
     return document
 
 
@@ -60,6 +63,7 @@ def _check_document(check: Check) -> dict[str, Any]:
         "expected": check.expected,
         "actual": check.actual,
         "message": check.message,
+        **({"arn": check.arn} if check.arn else {}),
     }
 
 

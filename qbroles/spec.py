@@ -16,6 +16,7 @@ from typing import Any
 
 from qbroles.errors import InputError
 from qbroles.files import read_input
+from qbroles.partitions import PARTITION
 from qbroles.policies import compact_size, fill, placeholders, policy_problem
 
 DEFAULT_APP = "QuestionBank"
@@ -37,13 +38,11 @@ _NAME_CHARS = r"[A-Za-z0-9_+=,.@-]"
 ROLE_NAME = re.compile(rf"{_NAME_CHARS}{{1,64}}")
 _POLICY_PATH_NAME = rf"(?:{_NAME_CHARS}+/)*{_NAME_CHARS}{{1,128}}"
 POLICY_SHORT = re.compile(_POLICY_PATH_NAME)
-POLICY_ARN = re.compile(
-    rf"arn:(aws|aws-cn|aws-us-gov):iam::(aws|\d{{12}}):policy/{_POLICY_PATH_NAME}"
-)
+POLICY_ARN = re.compile(rf"arn:{PARTITION}:iam::(aws|\d{{12}}):policy/{_POLICY_PATH_NAME}")
 # arn:PARTITION:iam::ACCOUNT:role/PATH/NAME (IAM identifiers: ARNs; the path is / or
 # /printable ASCII/, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html)
 ROLE_ARN = re.compile(
-    r"arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):"
+    rf"arn:(?P<partition>{PARTITION}):iam::(?P<account>\d{{12}}):"
     r"role(?P<path>/(?:[\x21-\x7e]+/)?)"
     rf"(?P<name>{_NAME_CHARS}{{1,64}})"
 )

@@ -32,12 +32,10 @@ UNKNOWN = "?"
 
 
 def partition_of(region: str) -> str:
-    """Return the partition a region belongs to (aws, aws-cn, aws-us-gov)."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
+    """Return the partition a region belongs to, as botocore knows it (aws if none)."""
+    from qbroles.partitions import partition_of as known
+
+    return known(region) or "aws"
 
 
 @dataclass(frozen=True)

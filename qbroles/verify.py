@@ -88,6 +88,7 @@ def verify_role(
                 ATTACHED,
                 ATTACHED if attached else NOT_ATTACHED,
                 f"{label} is attached" if attached else f"{label} is missing",
+                arn=arn,
             )
         )
     extra = sorted(state.managed_policies - set(role.managed_policies))
@@ -101,6 +102,7 @@ def verify_role(
                 ATTACHED,
                 f"{label} is attached but not in the spec (create --prune detaches it)",
                 extra_severity,
+                arn=arn,
             )
         )
     if not extra:

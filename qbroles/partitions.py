@@ -1,0 +1,41 @@
+"""Partitions and regions as botocore knows them: its bundled endpoint data, no network.
+
+Every partition botocore ships (aws, aws-cn, aws-us-gov, aws-iso*, aws-eusc, ...) works,
+and a region botocore has not heard of is still accepted when it matches a partition's
+region pattern, as botocore itself resolves it. botocore is imported only when asked.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+# A partition in an ARN: aws, aws-cn, aws-us-gov, aws-iso-b, aws-eusc, ...
+PARTITION = r"aws(?:-[a-z]+)*"
+
+
+@lru_cache(maxsize=1)
+def _partitions() -> tuple[tuple[str, re.Pattern[str], frozenset[str]], ...]:
+    import botocore.session
+
+    data: Any = botocore.session.get_session().get_component("data_loader").load_data("endpoints")
+    return tuple(
+        (
+            str(partition["partition"]),
+            re.compile(str(partition.get("regionRegex", "$^"))),
+            frozenset(partition.get("regions", {})),
+        )
+        for partition in data["partitions"]
+    )
+
+
+def partition_of(region: str) -> str | None:
+    """Return the partition of a region: one botocore lists, else one whose pattern matches."""
+    for name, _, regions in _partitions():
+        if region in regions:
+            return name
+    for name, pattern, _ in _partitions():
+        if pattern.match(region):
+            return name
+    return None
