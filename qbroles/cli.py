@@ -448,8 +448,9 @@ def create(
 ) -> int:
     """Create or repair every role of the spec, then verify it.
 
-    Creates a missing role (trust policy, description, tags), updates a trust policy or
-    description that differs, adds missing tags and attaches missing managed policies.
+    Creates a missing role (trust policy, description, tags), updates a trust policy that
+    differs and a description or maximum session the spec states, adds missing tags and
+    attaches missing managed policies.
     Running it again changes nothing. A role of the same name that qbroles does not own
     is refused (exit 4) unless --adopt is given; nothing is changed then. Before it removes
     or replaces anything it writes a restore file (see --backup). Removing a permissions
@@ -601,17 +602,21 @@ def verify(
     """Compare the roles in IAM with the spec, check by check. Read only.
 
     Checks for each role: it exists; its trust policy equals the spec's (compared by meaning);
-    its description; each expected managed policy is attached; no other managed policy is
-    attached; the spec's tags; the ownership tag (a warning only). Then security findings
-    (warnings; failures with --strict): a trust policy without confused-deputy conditions,
-    broad managed policies, *:* grants, secrets readable but not decryptable under
-    --kms-key-arn. Exit 0 in sync, 1 not.
+    its description and maximum session, where the spec states them; each expected managed
+    policy is attached; no other managed policy is attached; the spec's tags; the ownership
+    tag (a warning only). Then security findings (warnings; failures with --strict): a
+    trust policy without confused-deputy conditions (on the execution role, their presence
+    is reported instead), one anyone or another account may use, broad managed policies,
+    *:* grants, secrets readable but not decryptable under --kms-key-arn. Exit 0 in sync,
+    1 not.
 
     \b
     Examples:
       qbroles verify
       qbroles --preset least-privilege verify --strict
       qbroles verify --task-definition taskdef.json    # before deploying: can it start?
+      qbroles verify --task-definition questionbank:7  # read from ECS
+      qbroles verify --live-task-definitions           # every task definition using them
       if qbroles -o json verify > state.json; then echo in sync; fi
     """
     from qbroles import engine
