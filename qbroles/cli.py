@@ -18,6 +18,7 @@ import click
 
 from qbroles import __version__
 from qbroles.errors import ExitCode, InputError, QbrolesError, SafetyError
+from qbroles.partitions import PARTITION
 
 if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
     from rich.console import Console
@@ -50,7 +51,7 @@ Exit codes:
 # A task definition in ECS: family, family:revision, or its ARN (RegisterTaskDefinition:
 # a family is up to 255 letters, digits, hyphens and underscores).
 TASK_REFERENCE = re.compile(
-    r"(arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/)?[A-Za-z0-9_-]{1,255}(:\d+)?"
+    rf"(arn:{PARTITION}:ecs:[a-z0-9-]+:\d{{12}}:task-definition/)?[A-Za-z0-9_-]{{1,255}}(:\d+)?"
 )
 
 

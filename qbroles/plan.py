@@ -112,11 +112,8 @@ def plan_role(
     # Tags first: an adopted role is marked as qbroles' before anything else changes.
     missing_tags = {k: v for k, v in wanted.items() if tag_value(state.tags, k) != v}
     if missing_tags:
-        replaced = {
-            found: value
-            for found, value in state.tags.items()
-            if found.lower() in {key.lower() for key in missing_tags}
-        }
+        changing = {key.lower() for key in missing_tags}
+        replaced = {k: v for k, v in state.tags.items() if k.lower() in changing}
         actions.append(TagRole(role.name, missing_tags, before=replaced))
     # A record of tags found on a role qbroles did not own is anyone's word: not trusted.
     dropped = _dropped_tags(wanted, state.tags, trusted=state.owned)

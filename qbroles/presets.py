@@ -12,6 +12,7 @@ from typing import Any
 from qbroles.errors import InputError
 from qbroles.partitions import PARTITION
 from qbroles.spec import DEFAULT_SERVICE, Spec, parse_spec
+from qbroles.taskdef import has_secret_suffix
 
 PRESETS = ("workshop", "least-privilege")
 
@@ -83,7 +84,7 @@ class Scope:
             # characters; a partial ARN in a policy matches no secret at all ("Resource:
             # secret ARN" in Secrets Manager's IAM reference:
             # https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_iam-policies.html).
-            if not ("*" in name or "?" in name or re.search(r"-[A-Za-z0-9]{6}$", name)):
+            if not ("*" in name or "?" in name or has_secret_suffix(name)):
                 raise InputError(
                     f"--secret-arn {arn!r} is a partial ARN, which IAM never matches (a secret's "
                     f"ARN ends in -XXXXXX); give the full ARN, or {arn}-?????? for that name."

@@ -27,6 +27,13 @@ ECR_IMAGE = re.compile(
 # The random suffix Secrets Manager adds to a secret's name in its ARN: a hyphen and six
 # characters ("Secrets Manager ARN": https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_iam-permissions.html#iam-resources).
 SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}")
+
+
+def has_secret_suffix(name: str) -> bool:
+    """Return whether a secret's name, as an ARN gives it, ends in its random suffix."""
+    return len(name) > 7 and bool(SECRET_SUFFIX.fullmatch(name[-7:]))
+
+
 # In a requirement's resource, a character the file does not tell (a secret's suffix).
 UNKNOWN = "?"
 
@@ -460,11 +467,9 @@ def _secret(
         if service == "secretsmanager":
             # arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME, then :json-key:stage:id
             yield _secret_arn(":".join(parts[:7]), why)
-        elif service == "ssm":
+        else:  # an SSM parameter ARN (a reference to a secret yields its need too)
             yield Requirement("execution", "ssm:GetParameters", value, why)
             yield from _referenced_secret(value, why)
-        else:
-            yield Requirement("execution", "ssm:GetParameters", value, why)
     elif names_are == "secret":
         yield _secret_arn(f"{here_prefix % 'secretsmanager'}:secret:{value}", why)
     else:
@@ -483,7 +488,7 @@ def _secret_arn(arn: str, why: str) -> Requirement:
     a name or partial ARN leaves those unknown.
     """
     name = arn.split(":secret:", 1)[-1]
-    if len(name) > 7 and SECRET_SUFFIX.fullmatch(name[-7:]):
+    if has_secret_suffix(name):
         return Requirement("execution", "secretsmanager:GetSecretValue", arn, why)
     return Requirement(
         "execution",
