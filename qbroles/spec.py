@@ -20,6 +20,10 @@ from qbroles.partitions import PARTITION
 from qbroles.policies import compact_size, fill, placeholders, policy_problem
 
 DEFAULT_APP = "QuestionBank"
+# The ECS tasks principal; the same name in aws-cn, where AWS's China guide shows this trust
+# (https://docs.amazonaws.cn/AmazonECS/latest/userguide/task_IAM_role.html), and in aws-us-gov.
+# For the aws-iso* and aws-eusc partitions no public AWS page names it; qbroles keeps this
+# name there too (a spec's trusted_service overrides it).
 DEFAULT_SERVICE = "ecs-tasks.amazonaws.com"
 OWNER_TAG = ("ManagedBy", "qbroles")
 # The spec's tag keys that qbroles set, space-separated: what it may untag when the spec drops one.
