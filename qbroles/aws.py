@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from qbroles.errors import AwsError, InputError
 from qbroles.model import CreateRole, RoleState
+from qbroles.pacing import DEFAULT_BUDGET, SCALE_VARIABLE, GaveUp, Pacer
 from qbroles.partitions import partition_of
 from qbroles.policies import NotIamAnswer, SourceScope, decode_document
 from qbroles.progress import Progress
@@ -48,7 +49,8 @@ _LISTINGS = {
     "ListRolePolicies": ("list_role_policies", "PolicyNames"),
     "ListInstanceProfilesForRole": ("list_instance_profiles_for_role", "InstanceProfiles"),
 }
-_THROTTLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests"}
+MAX_ATTEMPTS = 100  # per call; Terraform's AWS provider makes up to 25
+MAX_BUDGET = 3600.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,8 @@ class AwsOptions:
     profile: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
-    max_attempts: int | None = None  # botocore standard-mode attempts, per call
+    max_attempts: int | None = None  # attempts per call, at most (else the budget decides)
+    retry_budget: float = DEFAULT_BUDGET  # seconds of waiting for retries, a run in all
     patience: float = 120.0  # seconds to keep retrying what IAM's eventual consistency causes
 
     def validate(self, environ: Mapping[str, str] | None = None) -> None:
@@ -83,11 +86,33 @@ class AwsOptions:
             _check_attempts(str(self.max_attempts), "--max-attempts")
         elif env.get("AWS_MAX_ATTEMPTS"):
             _check_attempts(env["AWS_MAX_ATTEMPTS"], "AWS_MAX_ATTEMPTS")
+        if not 0 <= self.retry_budget <= MAX_BUDGET:
+            raise InputError(
+                f"--retry-budget must be from 0 to {MAX_BUDGET:g} seconds, "
+                f"not {self.retry_budget:g}."
+            )
+        _retry_scale(env)
 
 
 def _check_attempts(value: str, source: str) -> None:
-    if not (value.strip().isdigit() and 1 <= int(value) <= 20):
-        raise InputError(f"{source} must be a whole number from 1 to 20, not {value!r}.")
+    if not (value.strip().isdigit() and 1 <= int(value) <= MAX_ATTEMPTS):
+        raise InputError(
+            f"{source} must be a whole number from 1 to {MAX_ATTEMPTS}, not {value!r}."
+        )
+
+
+def _retry_scale(environ: Mapping[str, str]) -> float:
+    """Return the factor on every retry wait (QBROLES_RETRY_SCALE, 0 to 1; default 1)."""
+    value = environ.get(SCALE_VARIABLE, "").strip()
+    if not value:
+        return 1.0
+    try:
+        scale = float(value)
+    except ValueError:
+        scale = -1.0
+    if not 0 <= scale <= 1:
+        raise InputError(f"{SCALE_VARIABLE} must be a number from 0 to 1, not {value!r}.")
+    return scale
 
 
 def redacted(url: str) -> str:
@@ -110,11 +135,16 @@ def connect(options: AwsOptions) -> Gateway:
     """Build the boto3 session and IAM client; fail with one clear line if that cannot work."""
     options.validate()
     import boto3
+    import botocore.session
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ProfileNotFound
 
     try:
-        session = boto3.Session(profile_name=options.profile, region_name=options.region)
+        core = botocore.session.Session(profile=options.profile)
+        session = boto3.Session(botocore_session=core, region_name=options.region)
+        # Unless --max-attempts: AWS_MAX_ATTEMPTS or the profile's max_attempts, as botocore
+        # reads them.
+        configured = core.get_config_variable("max_attempts")
     except ProfileNotFound:
         name = options.profile or os.environ.get("AWS_PROFILE", "")
         raise AwsError(
@@ -123,11 +153,27 @@ def connect(options: AwsOptions) -> Gateway:
         ) from None
     except (BotoCoreError, ValueError) as exc:  # a config file botocore cannot parse
         raise AwsError(_setup_failed(exc)) from None
-    retries: dict[str, Any] = {"mode": "standard"}
-    if options.max_attempts is not None:
-        # Attempts in all, like AWS_MAX_ATTEMPTS (botocore's "max_attempts" counts retries).
-        retries["total_max_attempts"] = options.max_attempts
-    config = Config(retries=retries, connect_timeout=10, read_timeout=30)
+    max_attempts = options.max_attempts
+    if max_attempts is None and configured is not None:
+        _check_attempts(str(configured), "max_attempts in the AWS config file")
+        max_attempts = int(configured)
+    pacer = Pacer(
+        budget=options.retry_budget,
+        max_attempts=max_attempts,
+        scale=_retry_scale(os.environ),
+    )
+    # One attempt a call for botocore: the pacer decides every retry (see qbroles.pacing).
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=10, read_timeout=30
+    )
+
+    def client(service: str, region: str | None) -> Any:
+        made = session.client(
+            service, region_name=region, endpoint_url=options.endpoint_url, config=config
+        )
+        pacer.attach(made)
+        return made
+
     try:
         if session.get_credentials() is None:
             raise AwsError(
@@ -137,29 +183,23 @@ def connect(options: AwsOptions) -> Gateway:
         region = session.region_name
         partition = session.get_partition_for_region(region) if region else "aws"
         # IAM is global; with no region configured it signs in us-east-1 (the aws partition).
-        client = session.client(
-            "iam",
-            region_name=region or "us-east-1",
-            endpoint_url=options.endpoint_url,
-            config=config,
-        )
+        iam = client("iam", region or "us-east-1")
     except (BotoCoreError, ValueError) as exc:  # a value in a profile botocore cannot use
         raise AwsError(_setup_failed(exc)) from None
 
-    def ecs() -> Any:
-        return session.client(
-            "ecs", region_name=region, endpoint_url=options.endpoint_url, config=config
-        )
-
     def sts() -> Any:
-        sts_client = session.client(
-            "sts", region_name=region, endpoint_url=options.endpoint_url, config=config
-        )
+        sts_client = client("sts", region)
         sts_client.meta.events.register("before-parse.sts", _reject_non_xml)
         return sts_client
 
     return Gateway(
-        client, partition=partition, region=region, sts=sts, ecs=ecs, patience=options.patience
+        iam,
+        partition=partition,
+        region=region,
+        sts=sts,
+        ecs=lambda: client("ecs", region),
+        patience=options.patience,
+        pacer=pacer,
     )
 
 
@@ -184,10 +224,15 @@ class Gateway:
         sts: Callable[[], Any] | None = None,
         ecs: Callable[[], Any] | None = None,
         patience: float = 120.0,
+        pacer: Pacer | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
+        if pacer is None:  # a client built elsewhere: its own retries come first
+            pacer = Pacer(sleep=sleep)
+            pacer.attach(client)
+        self.pacer = pacer
         client.meta.events.register("before-parse.iam", _reject_non_xml)
         self.partition = partition
         self.region = region
@@ -197,9 +242,16 @@ class Gateway:
         self._readers: ThreadPoolExecutor | None = None  # for reads that may overlap
         self._scope: SourceScope | None = None  # the caller's identity, asked once a run
         self.patience = patience
-        self.progress = Progress()  # where retries and their waits are reported
-        self._sleep = sleep
         self._clock = clock
+
+    @property
+    def progress(self) -> Progress:
+        """Where retries and their waits are reported (the pacer's, so botocore's are too)."""
+        return self.pacer.progress
+
+    @progress.setter
+    def progress(self, progress: Progress) -> None:
+        self.pacer.progress = progress
 
     # --- reads
 
@@ -586,7 +638,7 @@ class Gateway:
             left = max(0.0, deadline - self._clock())
             reason = f" ({why}; waiting up to {left:.0f} s more)" if why else ""
             self.progress.waiting(f"IAM answered {code} to {operation} on {role}{reason}", wait)
-            self._sleep(wait)
+            self.pacer.sleep(wait)
 
     @staticmethod
     def _passing(
@@ -623,11 +675,14 @@ class Gateway:
         where = f"{operation} on {subject} {role}"
         endpoint = redacted(str(self.client.meta.endpoint_url))
         try:
-            yield
+            with self.pacer.calling(where):
+                yield
         except ClientError as exc:
             # The call that failed, exactly (one block may make several calls).
             action = f"{service}:{getattr(exc, 'operation_name', None) or operation}"
-            raise AwsError(_client_error_message(exc, action, where)) from None
+            raise AwsError(
+                _client_error_message(exc, action, where, self.pacer.gave_up())
+            ) from None
         except (NoCredentialsError, PartialCredentialsError):
             raise AwsError(
                 f"{where}: no usable AWS credentials; set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
@@ -639,9 +694,11 @@ class Gateway:
             ReadTimeoutError,
             ConnectionClosedError,
         ):
+            gave_up = self.pacer.gave_up()
+            tried = f" ({gave_up.reason()})" if gave_up else ""
+            remedy = gave_up.remedy() if gave_up else "check the network or --endpoint-url"
             raise AwsError(
-                f"{where}: could not reach IAM at {endpoint} after retrying; "
-                "check the network or --endpoint-url, then rerun."
+                f"{where}: could not reach IAM at {endpoint}{tried}; {remedy}, then rerun."
             ) from None
         except json.JSONDecodeError:
             raise AwsError(
@@ -701,13 +758,12 @@ def _reject_non_xml(response_dict: dict[str, Any], **_: Any) -> None:
         raise ResponseParserError(f"not an IAM answer: {head[:32]!r}")
 
 
-def _client_error_message(exc: Any, action: str, where: str) -> str:
+def _client_error_message(exc: Any, action: str, where: str, gave_up: GaveUp | None) -> str:
     error = exc.response.get("Error", {})
     code = error.get("Code", "") or str(
         exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     )
     message = str(error.get("Message", "")).rstrip(".") or "no message"
-    attempts = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) + 1
     if code in _DENIED_CODES:
         return (
             f"AWS denied {action} ({where}): {message}; grant {action} to the "
@@ -718,10 +774,11 @@ def _client_error_message(exc: Any, action: str, where: str) -> str:
             f"AWS rejected the credentials ({where}): {message}; refresh them or check "
             "AWS_PROFILE / AWS_ACCESS_KEY_ID."
         )
-    if code in _THROTTLE_CODES:
+    if gave_up is not None:  # retried until a limit stopped it
+        kept = "throttling" if gave_up.throttled else f"failing ({code}: {message})"
         return (
-            f"AWS kept throttling {where} after {attempts} attempts; wait a minute and rerun "
-            "(a rerun resumes where this one stopped), or raise --max-attempts."
+            f"AWS kept {kept} {where}: {gave_up.reason()}; wait a minute and rerun "
+            f"(a rerun resumes where this one stopped), or {gave_up.remedy()}."
         )
     if code == "NoSuchEntity" and message.lower().startswith("policy"):
         return (

@@ -18,6 +18,7 @@ import click
 
 from qbroles import __version__
 from qbroles.errors import ExitCode, InputError, QbrolesError, SafetyError
+from qbroles.pacing import DEFAULT_BUDGET
 from qbroles.partitions import PARTITION
 
 if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay i
 
     from qbroles.aws import AwsOptions, Gateway
     from qbroles.model import Report, RolePlan
+    from qbroles.pacing import Pacer
     from qbroles.presets import Scope
     from qbroles.progress import Progress
     from qbroles.spec import Spec
@@ -102,6 +104,7 @@ class Settings:
     workers: int
     color: bool = True
     quiet: bool = False
+    pacer: Pacer | None = None  # the last run's: its retries are reported with the result
 
     def spec(self) -> Spec:
         """Load and validate the spec (no AWS call, no boto3 import)."""
@@ -126,6 +129,7 @@ class Settings:
         from qbroles.progress import Progress, TerminalProgress
 
         gateway = connect(self.aws)
+        self.pacer = gateway.pacer
         shown = sys.stderr.isatty() and not self.quiet
         progress = TerminalProgress(self.console(stderr=True), title) if shown else Progress()
         gateway.progress = progress
@@ -203,10 +207,14 @@ class Settings:
         """
         from qbroles.render import print_report, report_document, summary, write_json
 
+        figures = self.pacer.figures() if self.pacer else None
         if self.output == "json":
-            write_json(report_document(report))
+            write_json(report_document(report, figures))
         elif not self.quiet:
             print_report(report, self.console())
+        retried = figures.line() if figures else None
+        if retried:
+            self.say(retried)
         self.say(summary(report))
         if detailed and report.changed:
             return ExitCode.DIFFERENCES
@@ -309,11 +317,21 @@ def report_exit_code(report: Report) -> ExitCode:
     "answer (-o json still writes its document).",
 )
 @click.option(
+    "--retry-budget",
+    type=float,
+    metavar="SECONDS",
+    default=DEFAULT_BUDGET,
+    show_default=True,
+    help="Seconds the run may spend, in all, waiting to retry calls AWS throttled or failed "
+    "(5xx, lost answers); each wait grows exponentially, with jitter, up to 20 s. Once spent, "
+    "the call fails (exit 3) and a rerun resumes. 0: no retries.",
+)
+@click.option(
     "--max-attempts",
     type=int,
     metavar="N",
-    help="Attempts per AWS call on throttling and network errors (default: AWS_MAX_ATTEMPTS, "
-    "else 3).",
+    help="At most N attempts per AWS call (1-100; default: AWS_MAX_ATTEMPTS or the profile's "
+    "max_attempts, else as many as the retry budget allows).",
 )
 @click.option(
     "--workers",
@@ -321,7 +339,8 @@ def report_exit_code(report: Report) -> ExitCode:
     metavar="N",
     default=4,
     show_default=True,
-    help="Roles worked on at the same time (the calls for one role stay in order).",
+    help="Roles worked on at the same time, at most (the calls for one role stay in order); "
+    "fewer while AWS throttles, then more again.",
 )
 @click.pass_context
 def cli(
@@ -339,6 +358,7 @@ def cli(
     output: str,
     no_color: bool,
     quiet: bool,
+    retry_budget: float,
     max_attempts: int | None,
     workers: int,
 ) -> None:
@@ -363,7 +383,11 @@ def cli(
 
     ctx.obj = Settings(
         aws=AwsOptions(
-            profile=profile, region=region, endpoint_url=endpoint_url, max_attempts=max_attempts
+            profile=profile,
+            region=region,
+            endpoint_url=endpoint_url,
+            max_attempts=max_attempts,
+            retry_budget=retry_budget,
         ),
         app=app,
         spec_path=spec_path,

@@ -14,6 +14,7 @@ from qbroles.errors import AwsError, InputError, MissingRoleError, SafetyError
 from qbroles.evaluate import Decision, Outcome, Policy, evaluate
 from qbroles.findings import findings
 from qbroles.model import Check, CreateRole, Report, RolePlan, RoleReport, RoleState, Severity
+from qbroles.pacing import Pacer
 from qbroles.plan import after, plan_create, plan_delete, unowned_refusal
 from qbroles.policies import SourceScope
 from qbroles.spec import ROLE_ARN, RoleSpec, Spec, policy_label
@@ -32,11 +33,14 @@ R = TypeVar("R")
 DEFAULT_WORKERS = 4  # IAM throttles hard: a few roles at a time overlap latency without a storm
 
 
-def for_each(items: Sequence[T], work: Callable[[T], R], workers: int) -> list[R]:
+def for_each(
+    items: Sequence[T], work: Callable[[T], R], workers: int, pacer: Pacer | None = None
+) -> list[R]:
     """Run ``work`` on every item, at most ``workers`` at a time; results in the items' order.
 
-    Every item runs to its end even when another fails (roles are independent); then the
-    first failure, in the items' order, is raised.
+    With a ``pacer``, fewer go on while AWS throttles (see qbroles.pacing). Every item runs
+    to its end even when another fails (roles are independent); then the first failure, in
+    the items' order, is raised.
     """
     if workers <= 1 or len(items) <= 1:
         results: list[R] = []
@@ -50,8 +54,15 @@ def for_each(items: Sequence[T], work: Callable[[T], R], workers: int) -> list[R
             raise failures[0]
         return results
     pool = ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="qbroles")
+
+    def paced(item: T) -> R:
+        if pacer is None:
+            return work(item)
+        with pacer.turn(workers):
+            return work(item)
+
     try:
-        futures = [pool.submit(work, item) for item in items]
+        futures = [pool.submit(paced, item) for item in items]
         errors = [future.exception() for future in futures]
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -74,7 +85,7 @@ def observe_all(
         gateway.progress.finished(name)
         return state
 
-    return dict(zip(names, for_each(names, read, workers), strict=True))
+    return dict(zip(names, for_each(names, read, workers, gateway.pacer), strict=True))
 
 
 def _refuse(plans: Sequence[RolePlan]) -> None:
@@ -130,7 +141,7 @@ def create(
             gateway.progress.finished(plan.role)
             return fresh
 
-        fresh = for_each(changing, apply_and_reread, workers)
+        fresh = for_each(changing, apply_and_reread, workers, gateway.pacer)
         observed |= {plan.role: state for plan, state in zip(changing, fresh, strict=True)}
     roles = tuple(
         RoleReport(
@@ -228,7 +239,7 @@ def delete(
             apply_role(gateway, plan)
             gateway.progress.finished(plan.role)
 
-        for_each(changing, remove, workers)
+        for_each(changing, remove, workers, gateway.pacer)
         # DeleteRole answered (or found it gone already): the roles are gone, no read needed.
         observed |= dict.fromkeys(plan.role for plan in changing)
     roles = tuple(
@@ -278,7 +289,8 @@ def restore(
             gateway.progress.finished(plan.role)
             return gateway.role_state(plan.role)
 
-        observed |= dict(zip(observed, for_each(plans, put_back, workers), strict=True))
+        fresh = for_each(plans, put_back, workers, gateway.pacer)
+        observed |= dict(zip(observed, fresh, strict=True))
     roles = tuple(
         RoleReport(name=plan.role, arn=_arn(observed[plan.role]), changes=plan.actions)
         for plan in plans
@@ -296,7 +308,7 @@ def role_arns(
     role ARN is an endpoint that does not answer like IAM (exit 3).
     """
     keys = list(roles)
-    found = for_each(keys, lambda key: gateway.role_state(roles[key].name), workers)
+    found = for_each(keys, lambda key: gateway.role_state(roles[key].name), workers, gateway.pacer)
     problems = []
     for key, state in zip(keys, found, strict=True):
         role = roles[key]

@@ -7,12 +7,11 @@ terminal's stderr. Both are called from the workers' threads.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -68,9 +67,8 @@ class Progress:
 class TerminalProgress(Progress):
     """A live status line on stderr (a terminal): each role and what is done to it now.
 
-    Retries are printed above it with their wait: ours (IAM catching up after a write)
-    when they are decided, botocore's (throttling, 5xx, lost connections) from the debug
-    line botocore logs just before it sleeps, the only place that tells the wait.
+    Retries are printed above it with their wait, when they are decided: IAM catching up
+    after a write, and AWS throttling or failing a call (qbroles.pacing).
     """
 
     def __init__(self, console: Console, title: str) -> None:
@@ -79,9 +77,6 @@ class TerminalProgress(Progress):
         self._title = title
         self._roles: dict[str, str] = {}
         self._status = console.status(title)
-        self._hook = _BotocoreRetries(self)
-        self._logger = logging.getLogger("botocore.endpoint")
-        self._level = self._logger.level
 
     def working(self, role: str, what: str) -> None:
         with self._lock:
@@ -110,33 +105,7 @@ class TerminalProgress(Progress):
         self._status.update("\n".join([self._title, *lines]))
 
     def start(self) -> None:
-        self._logger.addHandler(self._hook)
-        self._logger.setLevel(logging.DEBUG)
         self._status.start()
 
     def stop(self) -> None:
         self._status.stop()
-        self._logger.removeHandler(self._hook)
-        self._logger.setLevel(self._level)
-
-
-class _BotocoreRetries(logging.Handler):
-    """Turns botocore's "sleeping for N seconds" debug line into a progress report."""
-
-    def __init__(self, progress: Progress) -> None:
-        super().__init__(logging.DEBUG)
-        self._progress = progress
-        self._calls = threading.local()  # the operation each thread is making
-
-    def emit(self, record: logging.LogRecord) -> None:
-        args: Any = record.args or ()
-        message = record.msg if isinstance(record.msg, str) else ""
-        if message.startswith("Making request for") and args:
-            self._calls.operation = getattr(args[0], "name", "a call")
-        elif message.startswith("Response received to retry") and args:
-            operation = getattr(self._calls, "operation", "a call")
-            try:
-                seconds = float(args[0])
-            except (TypeError, ValueError):
-                return
-            self._progress.waiting(f"AWS did not answer {operation} this time", seconds)

@@ -14,11 +14,13 @@ from qbroles.policies import document_diff, trust_summary
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from qbroles.pacing import Figures
 
-def report_document(report: Report) -> dict[str, Any]:
+
+def report_document(report: Report, retries: Figures | None = None) -> dict[str, Any]:
     """Return the stable JSON document of a report (documented in the README)."""
     backup = {"backup": report.backup} if report.backup else {}
-    return {
+    document = {
         "command": report.command,
         "ok": report.ok,
         "changed": report.changed,
@@ -35,6 +37,9 @@ def report_document(report: Report) -> dict[str, Any]:
             for role in report.roles
         ],
     }
+    if retries is not None:  # what AWS's throttling cost the run
+        document["retries"] = retries.document()
+    return document
 
 
 def _change_document(action: Action) -> dict[str, Any]:

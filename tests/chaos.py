@@ -2,6 +2,12 @@
 
 Also the benchmark's stand-in for IAM's latency (a fixed delay on every answer).
 
+Deterministic patterns count every request that reaches the proxy, from all of qbroles'
+workers together: ``throttle_every=2`` answers every second request with IAM Throttling,
+so one call may be throttled several times in a row; ``lose_every=3`` forwards the others
+and drops every third answer (the change is made, the client never hears);
+``throttle_after=8`` forwards eight requests, then throttles every one.
+
 With a fixed seed it answers a fraction of requests with IAM Throttling (without forwarding),
 another with 500/503, forwards some and then drops the connection without an answer (the
 change happened, the client never heard), and delays answers. It can also hold the request
@@ -46,12 +52,17 @@ class ChaosProxy:
         latency: float = 0.0,
         hold_after_writes: int | None = None,
         hold_actions: tuple[str, ...] = (),
+        throttle_every: int | None = None,
+        lose_every: int | None = None,
+        throttle_after: int | None = None,
     ) -> None:
         self.target = urlsplit(target)
         self.random = random.Random(seed)
         self.throttle, self.fail, self.lose, self.delay = throttle, fail, lose, delay
         self.latency = latency  # added to every answer: a real IAM call takes tens of ms
         self.hold_after_writes = hold_after_writes
+        self.throttle_every, self.lose_every = throttle_every, lose_every
+        self.throttle_after = throttle_after  # every request after this many is throttled
         self.counts: Counter[str] = Counter()
         self.held = threading.Event()
         self.release = threading.Event()
@@ -87,7 +98,7 @@ class ChaosProxy:
         action = parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
         with self._lock:
             self.counts["requests"] += 1
-            fate = self.random.random()
+            fate = self._fate()
             pause = self.random.uniform(0, self.delay)
             if action in WRITES:
                 self.counts["writes"] += 1
@@ -107,19 +118,39 @@ class ChaosProxy:
             self.held.set()
             self.release.wait(60)
         time.sleep(pause + self.latency)
-        if fate < self.throttle:
+        if fate == "throttle":
             self.counts["throttled"] += 1
             return self._answer(request, 400, THROTTLE_BODY)
-        if fate < self.throttle + self.fail:
+        if fate in ("500", "503"):
             self.counts["failed"] += 1
-            return self._answer(request, 500 if fate * 1000 % 2 < 1 else 503, FAILURE_BODY)
+            return self._answer(request, int(fate), FAILURE_BODY)
         status, headers, answer = self._forward(request, body)
-        if fate < self.throttle + self.fail + self.lose:
+        if fate == "lose":
             self.counts["lost"] += 1
             request.close_connection = True  # the change is made; the answer never comes
             return None
         self.counts["forwarded"] += 1
         return self._answer(request, status, answer, headers)
+
+    def _fate(self) -> str:
+        """Decide what happens to this request: throttle, 500, 503, lose or forward (locked)."""
+        if self.throttle_after is not None:
+            return "throttle" if self.counts["requests"] > self.throttle_after else "forward"
+        if self.throttle_every or self.lose_every:  # the every-Nth patterns
+            if self.throttle_every and self.counts["requests"] % self.throttle_every == 0:
+                return "throttle"
+            self.counts["passed"] += 1
+            if self.lose_every and self.counts["passed"] % self.lose_every == 0:
+                return "lose"
+            return "forward"
+        fate = self.random.random()
+        if fate < self.throttle:
+            return "throttle"
+        if fate < self.throttle + self.fail:
+            return "500" if fate * 1000 % 2 < 1 else "503"
+        if fate < self.throttle + self.fail + self.lose:
+            return "lose"
+        return "forward"
 
     def _forward(
         self, request: BaseHTTPRequestHandler, body: bytes

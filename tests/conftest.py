@@ -14,7 +14,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
-from qbroles.aws import Gateway
+from qbroles.aws import AwsOptions, Gateway, connect
 from qbroles.spec import default_spec
 from tests.servers import MotoServer
 
@@ -85,16 +85,11 @@ def calls() -> Iterator[list[str]]:
 
 @pytest.fixture
 def gateway(moto_iam: None, calls: list[str]) -> Gateway:
-    """A Gateway on its own moto-backed client; retries it makes itself do not sleep."""
-    client = boto3.client("iam", region_name="us-east-1")
-    return Gateway(
-        client,
-        partition="aws",
-        region="us-east-1",
-        sts=lambda: boto3.client("sts", region_name="us-east-1"),
-        patience=5.0,
-        sleep=lambda _: None,
-    )
+    """A Gateway built as qbroles builds it, on moto; its retries do not sleep."""
+    built = connect(AwsOptions(region="us-east-1"))
+    built.patience = 5.0
+    built.pacer.sleep = lambda _: None
+    return built
 
 
 @pytest.fixture

@@ -17,15 +17,36 @@ FIGURES = ROOT / ".reliability" / "figures.json"
 SUITES = [
     (
         "Flaky endpoint (`tests/test_chaos.py`, `tests/chaos.py`)",
-        "create, create again, verify, drift, create --prune, delete, delete again through a proxy "
-        "on 127.0.0.1 that throttles 15%, answers 503 to 10%, forwards then drops the connection "
-        "for 10% and delays the rest, with fixed seeds; each step checked directly against moto. "
-        "Throttling on every request: exit 3, one line, and a rerun converges.",
+        "create, create again, verify, drift, create --prune, delete, delete again, with the "
+        "default options (4 workers, the 300 s retry budget; waits scaled by "
+        "QBROLES_RETRY_SCALE=0.01), through a proxy on 127.0.0.1 that throttles every 2nd "
+        "request and drops every 3rd answer it forwards (and every 3rd / 5th), counted across "
+        "workers; or, with fixed seeds, throttles 15%, answers 500/503 to 10%, drops 10% of "
+        "answers and delays the rest; each step checked directly against moto. Throttling on "
+        "every request: the budget is spent, exit 3, one line naming the call and its wait, "
+        "and a rerun converges; --max-attempts still caps each call.",
         [
             "chaos: requests through the proxy",
             "chaos: throttled answers survived or reported",
             "chaos: failed answers survived or reported",
             "chaos: lost answers survived or reported",
+            "chaos: throttled (as qbroles reported them)",
+            "chaos: failed (as qbroles reported them)",
+            "chaos: retries (as qbroles reported them)",
+            "chaos: seconds waited for retries, x100 (scaled waits)",
+            "chaos: times throttling lowered the workers",
+        ],
+    ),
+    (
+        "Fifty roles, every 2nd request throttled (`tests/test_chaos.py`)",
+        "create of a 50-role spec with the default options through the proxy: every role made, "
+        "qbroles' own count of requests and throttled answers equal to the proxy's, the workers "
+        "lowered from 4 to 1 while throttled, and the figures on stderr and in JSON `retries`.",
+        [
+            "fifty roles: requests",
+            "fifty roles: throttled",
+            "fifty roles: seconds waited, x100 (scaled waits)",
+            "fifty roles: times the workers were lowered",
         ],
     ),
     (

@@ -47,7 +47,11 @@ def test_create_then_verify_json(calls: list[str]) -> None:
     result = run("-o", "json", "create")
     assert result.exit_code == ExitCode.OK, result.stderr
     doc = document(result)
-    assert set(doc) == {"command", "ok", "changed", "dry_run", "roles"}
+    assert set(doc) == {"command", "ok", "changed", "dry_run", "roles", "retries"}
+    # Every request counted once; nothing throttled, nothing retried, nothing said of it.
+    assert doc["retries"]["requests"] == len(calls)
+    assert doc["retries"]["throttled"] == doc["retries"]["retries"] == 0
+    assert "throttled" not in result.stderr
     assert (doc["command"], doc["ok"], doc["changed"], doc["dry_run"]) == (
         "create",
         True,
@@ -271,7 +275,9 @@ def test_demo_refuses_an_endpoint() -> None:
         (["--endpoint-url", "localhost:5000", "verify"], ExitCode.USAGE, "is not an http(s) URL"),
         (["--endpoint-url", "http://h:99999", "verify"], ExitCode.USAGE, "invalid port"),
         (["--max-attempts", "0", "verify"], ExitCode.USAGE, "--max-attempts must be"),
-        (["--max-attempts", "21", "verify"], ExitCode.USAGE, "--max-attempts must be"),
+        (["--max-attempts", "101", "verify"], ExitCode.USAGE, "--max-attempts must be"),
+        (["--retry-budget", "-1", "verify"], ExitCode.USAGE, "--retry-budget must be from 0"),
+        (["--retry-budget", "soon", "verify"], ExitCode.USAGE, "is not a valid float"),
         (["--workers", "0", "verify"], ExitCode.USAGE, "0 is not in the range"),
         (["--spec", "/nonexistent/roles.toml", "verify"], ExitCode.USAGE, "does not exist"),
         (["--profile", "nobody", "verify"], ExitCode.AWS, "AWS profile 'nobody' is not in"),
@@ -295,7 +301,8 @@ def test_bad_input(args: list[str], code: int, needle: str, calls: list[str]) ->
             "AWS_ENDPOINT_URL 'localhost:5000' is not an http(s)",
         ),
         ("AWS_ENDPOINT_URL_IAM", "http://h:x", "AWS_ENDPOINT_URL_IAM 'http://h:x' has an invalid"),
-        ("AWS_MAX_ATTEMPTS", "abc", "AWS_MAX_ATTEMPTS must be a whole number from 1 to 20"),
+        ("AWS_MAX_ATTEMPTS", "abc", "AWS_MAX_ATTEMPTS must be a whole number from 1 to 100"),
+        ("QBROLES_RETRY_SCALE", "fast", "QBROLES_RETRY_SCALE must be a number from 0 to 1"),
         ("AWS_REGION", "not a region", "region 'not a region' (--region or AWS_REGION)"),
         ("AWS_DEFAULT_REGION", "eu_west_1", "region 'eu_west_1' (AWS_DEFAULT_REGION)"),
     ],
@@ -347,9 +354,10 @@ def test_unreachable_endpoint_is_exit_3() -> None:
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    result = run("--max-attempts", "1", "--endpoint-url", f"http://127.0.0.1:{port}", "verify")
+    result = run("--endpoint-url", f"http://127.0.0.1:{port}", "verify")
     assert result.exit_code == ExitCode.AWS
-    assert f"could not reach IAM at http://127.0.0.1:{port}" in result.stderr
+    # Not the whole retry budget: an endpoint that is not there is a setup error.
+    assert f"could not reach IAM at http://127.0.0.1:{port} (tried 3 times)" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -243,13 +243,25 @@ def test_throttled_writes_are_retried_by_botocore(gateway: Gateway, iam: Any) ->
     assert_guide_roles(iam)
 
 
-def test_throttling_that_never_ends_is_exit_3_and_a_rerun_converges(
+def test_throttling_that_never_ends_spends_the_budget_then_exit_3_and_a_rerun_converges(
     gateway: Gateway, iam: Any
 ) -> None:
-    inject(gateway.client, "AttachRolePolicy", [THROTTLE] * 3)  # standard mode: 3 attempts
-    with pytest.raises(AwsError, match=r"throttling AttachRolePolicy on role .* after 3 attempts"):
+    from qbroles.aws import AwsOptions, connect
+
+    seen = inject(gateway.client, "AttachRolePolicy", [THROTTLE] * 1000)
+    with pytest.raises(
+        AwsError,
+        match=r"AWS kept throttling AttachRolePolicy on role \S+: it waited [\d.]+ s over "
+        r"\d+ attempt\(s\), and the run's retry budget of 300 s is spent; .* raise --retry-budget",
+    ):
         engine.create(gateway, default_spec(), workers=1)
-    assert engine.create(gateway, default_spec()).ok
+    figures = gateway.pacer.figures()
+    # Far more patient than botocore's three attempts, and never past the budget.
+    assert seen[0] > 10
+    assert figures.throttled == seen[0]
+    assert 300 - 20 < figures.waited <= 300
+    rerun = connect(AwsOptions(region="us-east-1"))  # a new run, a new budget
+    assert engine.create(rerun, default_spec()).ok
     assert_guide_roles(iam)
 
 
@@ -258,10 +270,26 @@ def test_max_attempts_counts_attempts_in_all(moto_iam: None, attempts: int) -> N
     from qbroles.aws import AwsOptions, connect
 
     gateway = connect(AwsOptions(max_attempts=attempts))
+    gateway.pacer.sleep = lambda _: None
     seen = inject(gateway.client, "GetRole", [THROTTLE] * 10)
-    with pytest.raises(AwsError, match=f"after {attempts} attempts"):
+    with pytest.raises(AwsError, match=rf"over {attempts} attempt\(s\), the most --max-attempts"):
         gateway.observe(EXEC_ROLE)
     assert seen[0] == attempts
+
+
+def test_the_profiles_max_attempts_caps_each_call(
+    moto_iam: None, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qbroles.aws import AwsOptions, connect
+
+    (tmp_path / "config").write_text("[default]\nmax_attempts = 2\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    gateway = connect(AwsOptions())
+    gateway.pacer.sleep = lambda _: None
+    seen = inject(gateway.client, "GetRole", [THROTTLE] * 10)
+    with pytest.raises(AwsError, match=r"over 2 attempt\(s\)"):
+        gateway.observe(EXEC_ROLE)
+    assert seen[0] == 2
 
 
 def test_concurrent_modification_is_retried(gateway: Gateway, iam: Any) -> None:

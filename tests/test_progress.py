@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import pty
+import re
 import select
 import subprocess
 from typing import Any
@@ -71,7 +72,12 @@ def test_retries_are_reported_with_their_wait(gateway: Gateway) -> None:
         engine.create(gateway, default_spec(), workers=1)
     text = out.getvalue()
     assert "IAM answered ConcurrentModification to CreateRole on " + EXEC_ROLE in text
-    assert "AWS did not answer AttachRolePolicy this time: retrying in " in text
+    # Which call, on which role, why, and how much of the budget the waits have used.
+    assert re.search(
+        rf"AWS throttled AttachRolePolicy on role {EXEC_ROLE} \(attempt 1; "
+        r"[\d.]+ of the 300 s retry budget used\): retrying in [\d.]+ s",
+        text,
+    ), text
     assert "qbroles: creating" in text  # the status line itself
 
 
