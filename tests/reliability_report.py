@@ -19,7 +19,8 @@ SUITES = [
         "Flaky endpoint (`tests/test_chaos.py`, `tests/chaos.py`)",
         "create, create again, verify, drift, create --prune, delete, delete again, with the "
         "default options (4 workers, the 300 s retry budget; waits scaled by "
-        "QBROLES_RETRY_SCALE=0.01), through a proxy on 127.0.0.1 that throttles every 2nd "
+        'QBROLES_RETRY_SCALE=0.01, so a figure "x100" is the seconds the same waits take '
+        "against AWS), through a proxy on 127.0.0.1 that throttles every 2nd "
         "request and drops every 3rd answer it forwards (and every 3rd / 5th), counted across "
         "workers; or, with fixed seeds, throttles 15%, answers 500/503 to 10%, drops 10% of "
         "answers and delays the rest; each step checked directly against moto. Throttling on "
@@ -41,7 +42,9 @@ SUITES = [
         "Fifty roles, every 2nd request throttled (`tests/test_chaos.py`)",
         "create of a 50-role spec with the default options through the proxy: every role made, "
         "qbroles' own count of requests and throttled answers equal to the proxy's, the workers "
-        "lowered from 4 to 1 while throttled, and the figures on stderr and in JSON `retries`.",
+        "lowered from 4 to 1 while throttled, and the figures on stderr and in JSON `retries`. "
+        "Unscaled, its waits would take about the whole default budget: a pattern that throttles "
+        "every 2nd request whatever the rate is the worst case, which backing off cannot ease.",
         [
             "fifty roles: requests",
             "fifty roles: throttled",
