@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from qbroles.errors import AwsError, InputError
-from qbroles.model import CreateRole, RoleState
+from qbroles.model import Action, RoleState
 from qbroles.pacing import DEFAULT_BUDGET, SCALE_VARIABLE, GaveUp, Pacer
 from qbroles.partitions import partition_of
 from qbroles.policies import NotIamAnswer, SourceScope, decode_document
@@ -437,152 +437,33 @@ class Gateway:
                 items.extend(page[key])
         return items
 
-    # --- writes: each returns once IAM holds the change
+    # --- writes
 
-    def create_role(self, action: CreateRole) -> bool:
-        """Create the role; return False if it already existed (a lost answer, or a race)."""
-        extra = {}
-        if action.permissions_boundary:
-            extra["PermissionsBoundary"] = action.permissions_boundary
-        return self._write(
-            "CreateRole",
-            action.role,
-            lambda: self.client.create_role(
-                RoleName=action.role,
-                Path=action.path,
-                AssumeRolePolicyDocument=json.dumps(action.trust),
-                Description=action.description,
-                MaxSessionDuration=action.max_session_duration,
-                Tags=[{"Key": k, "Value": v} for k, v in action.tags.items()],
-                **extra,
-            ),
-            done_if={"EntityAlreadyExists"},
-        )
+    def execute(
+        self,
+        action: Action,
+        *,
+        fresh: bool = False,
+        before_retry: Callable[[], str] | None = None,
+    ) -> bool:
+        """Make the action's IAM call; return once IAM holds the change.
 
-    def update_trust(self, name: str, trust: dict[str, Any], *, fresh: bool = False) -> None:
-        self._write(
-            "UpdateAssumeRolePolicy",
-            name,
-            lambda: self.client.update_assume_role_policy(
-                RoleName=name, PolicyDocument=json.dumps(trust)
-            ),
-            fresh=fresh,
-        )
-
-    def update_role(
-        self, name: str, description: str, max_session_duration: int, *, fresh: bool = False
-    ) -> None:
-        self._write(
-            "UpdateRole",
-            name,
-            lambda: self.client.update_role(
-                RoleName=name, Description=description, MaxSessionDuration=max_session_duration
-            ),
-            fresh=fresh,
-        )
-
-    def put_inline_policy(
-        self, name: str, policy: str, document: dict[str, Any], *, fresh: bool = False
-    ) -> None:
-        self._write(
-            "PutRolePolicy",
-            name,
-            lambda: self.client.put_role_policy(
-                RoleName=name, PolicyName=policy, PolicyDocument=json.dumps(document)
-            ),
-            fresh=fresh,
-        )
-
-    def put_boundary(self, name: str, arn: str, *, fresh: bool = False) -> None:
-        self._write(
-            "PutRolePermissionsBoundary",
-            name,
-            lambda: self.client.put_role_permissions_boundary(
-                RoleName=name, PermissionsBoundary=arn
-            ),
-            fresh=fresh,
-        )
-
-    def delete_boundary(self, name: str) -> None:
-        self._write(
-            "DeleteRolePermissionsBoundary",
-            name,
-            lambda: self.client.delete_role_permissions_boundary(RoleName=name),
-            done_if={"NoSuchEntity"},
-        )
-
-    def tag_role(self, name: str, tags: dict[str, str], *, fresh: bool = False) -> None:
-        self._write(
-            "TagRole",
-            name,
-            lambda: self.client.tag_role(
-                RoleName=name, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
-            ),
-            fresh=fresh,
-        )
-
-    def untag_role(self, name: str, keys: tuple[str, ...]) -> None:
-        self._write(
-            "UntagRole", name, lambda: self.client.untag_role(RoleName=name, TagKeys=list(keys))
-        )
-
-    def attach_policy(self, name: str, arn: str, *, fresh: bool = False) -> None:
-        self._write(
-            "AttachRolePolicy",
-            name,
-            lambda: self.client.attach_role_policy(RoleName=name, PolicyArn=arn),
-            fresh=fresh,
-        )
-
-    def detach_policy(self, name: str, arn: str) -> None:
-        self._write(
-            "DetachRolePolicy",
-            name,
-            lambda: self.client.detach_role_policy(RoleName=name, PolicyArn=arn),
-            done_if={"NoSuchEntity"},
-        )
-
-    def remove_from_instance_profile(self, name: str, profile: str) -> None:
-        self._write(
-            "RemoveRoleFromInstanceProfile",
-            name,
-            lambda: self.client.remove_role_from_instance_profile(
-                RoleName=name, InstanceProfileName=profile
-            ),
-            done_if={"NoSuchEntity"},
-        )
-
-    def add_to_instance_profile(self, name: str, profile: str, *, fresh: bool = False) -> None:
-        self._write(
-            "AddRoleToInstanceProfile",
-            name,
-            lambda: self.client.add_role_to_instance_profile(
-                RoleName=name, InstanceProfileName=profile
-            ),
-            fresh=fresh,
-        )
-
-    def delete_inline_policy(self, name: str, policy: str) -> None:
-        self._write(
-            "DeleteRolePolicy",
-            name,
-            lambda: self.client.delete_role_policy(RoleName=name, PolicyName=policy),
-            done_if={"NoSuchEntity"},
-        )
-
-    def delete_role(self, name: str, *, blocked: Callable[[], str] | None = None) -> None:
-        """Delete the role; on DeleteConflict wait, asking ``blocked`` before each retry.
-
-        ``blocked`` reads the role again, raises if it may no longer be deleted, and says
-        what blocks it (someone attached a policy meanwhile, IAM catching up).
+        Return False if IAM answered that it was so already (a code in the call's
+        ``done_if``: the answer to an earlier attempt was lost, or another run raced us).
+        ``fresh``: the role was created moments ago. ``before_retry``: see ``_write``.
         """
-        self._write(
-            "DeleteRole",
-            name,
-            lambda: self.client.delete_role(RoleName=name),
-            done_if={"NoSuchEntity"},
-            retry_if={"DeleteConflict"},
-            before_retry=blocked,
+        from botocore import xform_name
+
+        call = action.call()
+        method = getattr(self.client, xform_name(call.operation))
+        return self._write(
+            call.operation,
+            action.role,
+            lambda: method(**call.params),
+            done_if=call.done_if,
+            retry_if=call.retry_if,
+            fresh=fresh,
+            before_retry=before_retry,
         )
 
     # --- the mechanism

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from qbroles.apply import apply_role, reads
+from qbroles.apply import apply_role
 from qbroles.aws import Gateway
 from qbroles.desired import DesiredRole, resolve
 from qbroles.errors import AwsError, InputError, MissingRoleError, SafetyError
@@ -136,7 +136,7 @@ def create(
             apply_role(gateway, plan)
             gateway.progress.working(plan.role, "reading it back to verify")
             state = observed[plan.role]
-            parts = frozenset().union(*(reads(action) for action in plan.actions))
+            parts = frozenset().union(*(action.READS for action in plan.actions))
             fresh = gateway.observe(plan.role) if state is None else gateway.reread(state, parts)
             gateway.progress.finished(plan.role)
             return fresh

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 from qbroles.policies import trust_summary
 from qbroles.spec import OWNER_TAG, SPEC_TAG, policy_label, tag_value
@@ -47,14 +48,38 @@ class RoleState:
         return tag_value(self.tags, SPEC_TAG)
 
 
-# --- actions: one frozen dataclass per IAM write; apply() is the only code that executes them.
+# --- actions: one frozen dataclass per IAM write, carrying the call that makes it.
+
+
+@dataclass(frozen=True)
+class IamCall:
+    """One IAM write as boto3 makes it: the operation, its parameters, and which answers mean
+    "already so" (``done_if``: a retry after a lost answer, a race) or "wait and try again"
+    (``retry_if``)."""
+
+    operation: str
+    params: Mapping[str, Any]
+    done_if: frozenset[str] = frozenset()
+    retry_if: frozenset[str] = frozenset()
+
+
+GONE = frozenset({"NoSuchEntity"})  # a removal that finds nothing to remove is done
 
 
 @dataclass(frozen=True)
 class _RoleAction:
     role: str
+    # The stable name in JSON output and restore files.
+    NAME: ClassVar[str]
     # How a plan shows it: + adds (create, attach, put, tag), - removes, ~ changes in place.
     SIGN: ClassVar[str] = "~"
+    # What it changes, and so what is read again to verify it: "role" (GetRole: trust,
+    # description, tags, boundary, session), "managed" and "inline" (the policy listings).
+    READS: ClassVar[frozenset[str]] = frozenset({"role"})
+
+    def call(self) -> IamCall:
+        """Return the IAM call that makes this change."""
+        raise NotImplementedError
 
     @property
     def sign(self) -> str:
@@ -84,6 +109,8 @@ class _RoleAction:
 
 @dataclass(frozen=True)
 class CreateRole(_RoleAction):
+    NAME: ClassVar[str] = "create_role"
+    READS: ClassVar[frozenset[str]] = frozenset({"role", "managed", "inline"})
     SIGN: ClassVar[str] = "+"
     trust: Mapping[str, Any]
     description: str
@@ -92,15 +119,38 @@ class CreateRole(_RoleAction):
     max_session_duration: int = 3600
     permissions_boundary: str | None = None
 
+    def call(self) -> IamCall:
+        boundary = {"PermissionsBoundary": self.permissions_boundary}
+        return IamCall(
+            "CreateRole",
+            {
+                "RoleName": self.role,
+                "Path": self.path,
+                "AssumeRolePolicyDocument": json.dumps(self.trust),
+                "Description": self.description,
+                "MaxSessionDuration": self.max_session_duration,
+                "Tags": _tag_params(self.tags),
+                **(boundary if self.permissions_boundary else {}),
+            },
+            done_if=frozenset({"EntityAlreadyExists"}),
+        )
+
     def describe(self) -> str:
         return f"create role {self.role} ({trust_summary(self.trust)})"
 
 
 @dataclass(frozen=True)
 class UpdateTrustPolicy(_RoleAction):
+    NAME: ClassVar[str] = "update_trust_policy"
     trust: Mapping[str, Any]
     # What IAM holds now, for showing the change; not part of what the action does.
     before: Mapping[str, Any] | None = field(default=None, compare=False)
+
+    def call(self) -> IamCall:
+        return IamCall(
+            "UpdateAssumeRolePolicy",
+            {"RoleName": self.role, "PolicyDocument": json.dumps(self.trust)},
+        )
 
     def describe(self) -> str:
         return f"update the trust policy of {self.role} to: {trust_summary(self.trust)}"
@@ -117,9 +167,20 @@ class UpdateTrustPolicy(_RoleAction):
 
 @dataclass(frozen=True)
 class UpdateRole(_RoleAction):
+    NAME: ClassVar[str] = "update_role"
     description: str
     max_session_duration: int
     before: tuple[str, int] | None = field(default=None, compare=False)  # as IAM has them now
+
+    def call(self) -> IamCall:
+        return IamCall(
+            "UpdateRole",
+            {
+                "RoleName": self.role,
+                "Description": self.description,
+                "MaxSessionDuration": self.max_session_duration,
+            },
+        )
 
     def describe(self) -> str:
         return (
@@ -145,6 +206,8 @@ class UpdateRole(_RoleAction):
 
 @dataclass(frozen=True)
 class PutInlinePolicy(_RoleAction):
+    NAME: ClassVar[str] = "put_inline_policy"
+    READS: ClassVar[frozenset[str]] = frozenset({"inline"})
     SIGN: ClassVar[str] = "+"
     policy: str
     document: Mapping[str, Any]
@@ -153,6 +216,16 @@ class PutInlinePolicy(_RoleAction):
     @property
     def sign(self) -> str:
         return self.SIGN if self.before is None else "~"
+
+    def call(self) -> IamCall:
+        return IamCall(
+            "PutRolePolicy",
+            {
+                "RoleName": self.role,
+                "PolicyName": self.policy,
+                "PolicyDocument": json.dumps(self.document),
+            },
+        )
 
     def describe(self) -> str:
         verb = "put" if self.before is None else "update"
@@ -176,6 +249,7 @@ class PutInlinePolicy(_RoleAction):
 
 @dataclass(frozen=True)
 class PutBoundary(_RoleAction):
+    NAME: ClassVar[str] = "put_permissions_boundary"
     SIGN: ClassVar[str] = "+"
     policy_arn: str
     before: str | None = field(default=None, compare=False)  # the boundary it replaces
@@ -183,6 +257,12 @@ class PutBoundary(_RoleAction):
     @property
     def sign(self) -> str:
         return self.SIGN if self.before is None else "~"
+
+    def call(self) -> IamCall:
+        return IamCall(
+            "PutRolePermissionsBoundary",
+            {"RoleName": self.role, "PermissionsBoundary": self.policy_arn},
+        )
 
     def describe(self) -> str:
         was = f" (was {policy_label(self.before)})" if self.before else ""
@@ -201,8 +281,12 @@ class PutBoundary(_RoleAction):
 
 @dataclass(frozen=True)
 class DeleteBoundary(_RoleAction):
+    NAME: ClassVar[str] = "delete_permissions_boundary"
     SIGN: ClassVar[str] = "-"
     policy_arn: str | None = field(default=None, compare=False)  # the boundary removed
+
+    def call(self) -> IamCall:
+        return IamCall("DeleteRolePermissionsBoundary", {"RoleName": self.role}, done_if=GONE)
 
     def describe(self) -> str:
         which = f" {policy_label(self.policy_arn)}" if self.policy_arn else ""
@@ -221,10 +305,14 @@ class DeleteBoundary(_RoleAction):
 
 @dataclass(frozen=True)
 class TagRole(_RoleAction):
+    NAME: ClassVar[str] = "tag_role"
     SIGN: ClassVar[str] = "+"
     tags: Mapping[str, str]
     # The values these keys had, for keys that were there already (IAM replaces them).
     before: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def call(self) -> IamCall:
+        return IamCall("TagRole", {"RoleName": self.role, "Tags": _tag_params(self.tags)})
 
     def describe(self) -> str:
         was = f" (was {_tag_list(self.before)})" if self.before else ""
@@ -243,9 +331,13 @@ class TagRole(_RoleAction):
 
 @dataclass(frozen=True)
 class UntagRole(_RoleAction):
+    NAME: ClassVar[str] = "untag_role"
     SIGN: ClassVar[str] = "-"
     keys: tuple[str, ...]
     values: Mapping[str, str] = field(default_factory=dict, compare=False)  # what goes
+
+    def call(self) -> IamCall:
+        return IamCall("UntagRole", {"RoleName": self.role, "TagKeys": list(self.keys)})
 
     def describe(self) -> str:
         shown = _tag_list(self.values) if self.values else self.target
@@ -262,14 +354,23 @@ class UntagRole(_RoleAction):
         return (TagRole(self.role, dict(self.values)),) if self.values else ()
 
 
+def _tag_params(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
 def _tag_list(tags: Mapping[str, str]) -> str:
     return ", ".join(f"{key}={value}" for key, value in sorted(tags.items()))
 
 
 @dataclass(frozen=True)
 class AttachPolicy(_RoleAction):
+    NAME: ClassVar[str] = "attach_policy"
+    READS: ClassVar[frozenset[str]] = frozenset({"managed"})
     SIGN: ClassVar[str] = "+"
     policy_arn: str
+
+    def call(self) -> IamCall:
+        return IamCall("AttachRolePolicy", {"RoleName": self.role, "PolicyArn": self.policy_arn})
 
     def describe(self) -> str:
         return f"attach {self.target} to {self.role}"
@@ -281,8 +382,15 @@ class AttachPolicy(_RoleAction):
 
 @dataclass(frozen=True)
 class DetachPolicy(_RoleAction):
+    NAME: ClassVar[str] = "detach_policy"
+    READS: ClassVar[frozenset[str]] = frozenset({"managed"})
     SIGN: ClassVar[str] = "-"
     policy_arn: str
+
+    def call(self) -> IamCall:
+        return IamCall(
+            "DetachRolePolicy", {"RoleName": self.role, "PolicyArn": self.policy_arn}, done_if=GONE
+        )
 
     def describe(self) -> str:
         return f"detach {self.target} from {self.role}"
@@ -300,8 +408,16 @@ class DetachPolicy(_RoleAction):
 
 @dataclass(frozen=True)
 class RemoveFromInstanceProfile(_RoleAction):
+    NAME: ClassVar[str] = "remove_from_instance_profile"
     SIGN: ClassVar[str] = "-"
     profile: str
+
+    def call(self) -> IamCall:
+        return IamCall(
+            "RemoveRoleFromInstanceProfile",
+            {"RoleName": self.role, "InstanceProfileName": self.profile},
+            done_if=GONE,
+        )
 
     def describe(self) -> str:
         return f"remove {self.role} from instance profile {self.profile}"
@@ -321,8 +437,14 @@ class RemoveFromInstanceProfile(_RoleAction):
 class AddToInstanceProfile(_RoleAction):
     """Only ``qbroles restore`` adds a role to an instance profile: the one it was taken out of."""
 
+    NAME: ClassVar[str] = "add_to_instance_profile"
     SIGN: ClassVar[str] = "+"
     profile: str
+
+    def call(self) -> IamCall:
+        return IamCall(
+            "AddRoleToInstanceProfile", {"RoleName": self.role, "InstanceProfileName": self.profile}
+        )
 
     def describe(self) -> str:
         return f"add {self.role} to instance profile {self.profile}"
@@ -334,9 +456,16 @@ class AddToInstanceProfile(_RoleAction):
 
 @dataclass(frozen=True)
 class DeleteInlinePolicy(_RoleAction):
+    NAME: ClassVar[str] = "delete_inline_policy"
+    READS: ClassVar[frozenset[str]] = frozenset({"inline"})
     SIGN: ClassVar[str] = "-"
     policy: str
     document: Mapping[str, Any] | None = field(default=None, compare=False)  # what goes
+
+    def call(self) -> IamCall:
+        return IamCall(
+            "DeleteRolePolicy", {"RoleName": self.role, "PolicyName": self.policy}, done_if=GONE
+        )
 
     def describe(self) -> str:
         return f"delete inline policy {self.policy} of {self.role}"
@@ -356,9 +485,20 @@ class DeleteInlinePolicy(_RoleAction):
 
 @dataclass(frozen=True)
 class DeleteRole(_RoleAction):
+    NAME: ClassVar[str] = "delete_role"
     SIGN: ClassVar[str] = "-"
     # The role as it was (trust, description, tags, ...): what creating it again needs.
     was: RoleState | None = field(default=None, compare=False)
+
+    def call(self) -> IamCall:
+        # DeleteConflict: something still holds the role (a policy attached meanwhile,
+        # IAM catching up); the caller reads the role again before each retry.
+        return IamCall(
+            "DeleteRole",
+            {"RoleName": self.role},
+            done_if=GONE,
+            retry_if=frozenset({"DeleteConflict"}),
+        )
 
     def describe(self) -> str:
         return f"delete role {self.role}"
@@ -411,27 +551,12 @@ Action = (
     | DeleteRole
 )
 
-# The stable names of actions in JSON output.
-ACTION_NAMES: dict[type[Any], str] = {
-    CreateRole: "create_role",
-    UpdateTrustPolicy: "update_trust_policy",
-    UpdateRole: "update_role",
-    PutInlinePolicy: "put_inline_policy",
-    PutBoundary: "put_permissions_boundary",
-    DeleteBoundary: "delete_permissions_boundary",
-    TagRole: "tag_role",
-    UntagRole: "untag_role",
-    AttachPolicy: "attach_policy",
-    DetachPolicy: "detach_policy",
-    RemoveFromInstanceProfile: "remove_from_instance_profile",
-    AddToInstanceProfile: "add_to_instance_profile",
-    DeleteInlinePolicy: "delete_inline_policy",
-    DeleteRole: "delete_role",
-}
+# The stable names of actions in JSON output, from each action's NAME.
+ACTION_NAMES: dict[type[Any], str] = {kind: kind.NAME for kind in get_args(Action)}
 
 
 def action_name(action: Action) -> str:
-    return ACTION_NAMES[type(action)]
+    return action.NAME
 
 
 @dataclass(frozen=True)
