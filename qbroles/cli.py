@@ -17,6 +17,14 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from qbroles import __version__
+from qbroles.catalog import (
+    DEFAULT_APP,
+    DEFAULT_WORKERS,
+    EXPORT_FORMATS,
+    OUTPUT_FORMATS,
+    OUTPUTS,
+    PRESETS,
+)
 from qbroles.errors import ExitCode, InputError, QbrolesError, SafetyError
 from qbroles.pacing import DEFAULT_BUDGET
 from qbroles.partitions import PARTITION
@@ -254,19 +262,19 @@ def report_exit_code(report: Report) -> ExitCode:
 @click.option(
     "--app",
     metavar="NAME",
-    help="Application name in the role names, {app}-ECS-TaskRole etc. (default: QuestionBank, "
-    "or the spec's app).",
+    help="Application name in the role names, {app}-ECS-TaskRole etc. (default: "
+    f"{DEFAULT_APP}, or the spec's app).",
 )
 @click.option(
     "--spec",
     "spec_path",
     metavar="FILE",
     type=click.Path(),
-    help="TOML file describing the roles (default: the built-in QuestionBank roles).",
+    help=f"TOML file describing the roles (default: the built-in {DEFAULT_APP} roles).",
 )
 @click.option(
     "--preset",
-    type=click.Choice(["workshop", "least-privilege"]),
+    type=click.Choice(PRESETS),
     help="Built-in roles: workshop (the deployment guide's broad managed policies; the default) "
     "or least-privilege (narrow inline policies scoped to the app's secrets, parameters and "
     "logs, and a trust limited to this account and region).",
@@ -298,7 +306,7 @@ def report_exit_code(report: Report) -> ExitCode:
 @click.option(
     "-o",
     "--output",
-    type=click.Choice(["table", "json"]),
+    type=click.Choice(OUTPUTS),
     default="table",
     show_default=True,
     help="A table for people, or one JSON document on stdout for scripts.",
@@ -337,7 +345,7 @@ def report_exit_code(report: Report) -> ExitCode:
     "--workers",
     type=click.IntRange(1, 16),
     metavar="N",
-    default=4,
+    default=DEFAULT_WORKERS,
     show_default=True,
     help="Roles worked on at the same time, at most (the calls for one role stay in order); "
     "fewer while AWS throttles, then more again.",
@@ -791,7 +799,7 @@ def explain(settings: Settings) -> int:
 @click.option(
     "--format",
     "form",
-    type=click.Choice(["env", "shell", "json"]),
+    type=click.Choice(OUTPUT_FORMATS),
     help="env: KEY=value lines (docker --env-file, $GITHUB_ENV); shell: export lines for "
     "eval; json: keyed like a task definition (default: json with -o json, else env).",
 )
@@ -831,7 +839,8 @@ def outputs(
       qbroles outputs --merge taskdef.json --out taskdef-with-roles.json
     """
     from qbroles import engine
-    from qbroles.outputs import NAMES, render, roles_by_kind
+    from qbroles.catalog import RoleKind
+    from qbroles.outputs import render, roles_by_kind
 
     if (out or force) and not merge:
         raise InputError("--out and --force go with --merge TASKDEF; drop them, or add --merge.")
@@ -859,7 +868,9 @@ def outputs(
         click.echo(text, nl=False)
         return ExitCode.OK
     click.echo(render(arns, form or ("json" if settings.output == "json" else "env")), nl=False)
-    described = ", ".join(f"{NAMES[kind][1]} {role.name}" for kind, role in roles.items())
+    described = ", ".join(
+        f"{RoleKind(kind).task_definition_key} {role.name}" for kind, role in roles.items()
+    )
     settings.say(f"qbroles outputs: {described}.")
     return ExitCode.OK
 
@@ -899,7 +910,7 @@ def init(settings: Settings, path: str, force: bool) -> int:
 @click.option(
     "--format",
     "form",
-    type=click.Choice(["cloudformation", "terraform"]),
+    type=click.Choice(EXPORT_FORMATS),
     default="cloudformation",
     show_default=True,
     help="cloudformation: a template (JSON or YAML); terraform: a JSON configuration (.tf.json).",

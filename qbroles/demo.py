@@ -9,6 +9,7 @@ from typing import Any
 from unittest import mock
 
 from qbroles import engine
+from qbroles.catalog import DEFAULT_WORKERS
 from qbroles.errors import ExitCode, InputError
 from qbroles.model import Report
 from qbroles.spec import Spec, policy_label
@@ -44,7 +45,7 @@ def run_demo(
     show: Callable[[Report], int],
     *,
     announce: Callable[[str], None],
-    workers: int = engine.DEFAULT_WORKERS,
+    workers: int = DEFAULT_WORKERS,
 ) -> int:
     """Create, verify, drift, catch, repair, delete; return 0 when every step did as expected."""
     import boto3

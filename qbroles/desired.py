@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from qbroles.catalog import RoleKind
 from qbroles.errors import InputError
 from qbroles.policies import SourceScope, fill, trust_policy
 from qbroles.spec import RoleSpec, Spec, policy_arn
@@ -28,7 +29,7 @@ class DesiredRole:
     permissions_boundary: str | None = None  # ARN
     max_session_duration: int = 3600
     path: str = "/"
-    kind: str | None = None
+    kind: RoleKind | None = None
     made_by: str = ""  # the spec's identity, as the tag SPEC_TAG records it
     # The optional attributes the spec states; only these are verified and converged.
     stated: frozenset[str] = frozenset({"description", "max_session_duration"})

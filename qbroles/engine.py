@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from qbroles.apply import apply_role
 from qbroles.aws import Gateway
+from qbroles.catalog import DEFAULT_WORKERS, RoleKind
 from qbroles.desired import DesiredRole, resolve
 from qbroles.errors import AwsError, InputError, MissingRoleError, SafetyError
 from qbroles.evaluate import Decision, Outcome, Policy, evaluate
@@ -29,8 +30,6 @@ from qbroles.verify import verify_absent, verify_role
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-DEFAULT_WORKERS = 4  # IAM throttles hard: a few roles at a time overlap latency without a storm
 
 
 def for_each(
@@ -177,7 +176,7 @@ def verify(
     starting that task needs; ``live``: every ACTIVE task definition that uses the roles.
     """
     if (task or task_reference or live) and not any(
-        role.kind == "execution" for role in spec.roles
+        role.kind is RoleKind.EXECUTION for role in spec.roles
     ):
         raise InputError(
             '--task-definition needs a role with kind = "execution" in the spec; '
@@ -494,7 +493,7 @@ def _full_arn(named: str, here: SourceScope) -> str:
 
 
 def _named_role(
-    task: TaskDefinition, kind: str, state: RoleState, here: SourceScope
+    task: TaskDefinition, kind: RoleKind, state: RoleState, here: SourceScope
 ) -> Iterator[Check]:
     """Yield the check that the task definition names this role, its ARN compared whole.
 
@@ -505,7 +504,7 @@ def _named_role(
     check = f"task definition {kind}RoleArn"
     named = task.role_arns.get(kind)
     if named is None:
-        if kind != "execution":
+        if kind is not RoleKind.EXECUTION:
             return
         always, fargate = needs_without_execution_role(task)
         if always or (fargate and task.on_fargate):

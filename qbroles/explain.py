@@ -5,56 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from qbroles.findings import ALTERNATIVE, BROAD
+from qbroles.catalog import NARROWER, RoleKind, broad, grants
 from qbroles.spec import RoleSpec, Spec, policy_label
-
-# What ECS uses each kind of role for (the deployment guide's table), and where a task
-# definition names it.
-KINDS: dict[str, dict[str, str]] = {
-    "execution": {
-        "title": "Task Execution Role",
-        "used_by": "the ECS agent (on Fargate, AWS's), before and around the task",
-        "for": "what ECS needs to run the container: pull the image, ship the logs, "
-        "inject the secrets and parameters",
-        "task_definition_key": "executionRoleArn",
-    },
-    "task": {
-        "title": "Task Role",
-        "used_by": "the application's code inside the container, at run time",
-        "for": "what the application needs to do its job: every AWS call the code makes",
-        "task_definition_key": "taskRoleArn",
-    },
-}
-
-# One line on what each AWS managed policy the presets use (or that is often used) grants.
-GRANTS: dict[str, str] = {
-    "service-role/AmazonECSTaskExecutionRolePolicy": "pulls images from any ECR repository "
-    "(ecr:GetAuthorizationToken, BatchCheckLayerAvailability, GetDownloadUrlForLayer, "
-    "BatchGetImage) and writes container logs (logs:CreateLogStream, PutLogEvents), on *",
-    "AmazonEC2ContainerRegistryReadOnly": "reads every ECR repository of the account: lists, "
-    "describes and pulls its images",
-    "CloudWatchLogsFullAccess": "logs:* on every log group of the account: read, write, "
-    "change retention, delete",
-    "SecretsManagerReadWrite": "secretsmanager:* on every secret of the account (read, create, "
-    "change, delete) and listing of RDS, Redshift, KMS aliases and more; no kms:Decrypt",
-    "AmazonRDSReadOnlyAccess": "describes and lists every RDS database, cluster and snapshot "
-    "(and reads their metrics); no access to the data itself",
-    "AmazonSSMReadOnlyAccess": "ssm:Describe*, Get*, List* on every SSM parameter of the account, "
-    "SecureString values included",
-    "AdministratorAccess": "every action on every resource (*:*)",
-    "PowerUserAccess": "every action but IAM's and Organizations' on every resource",
-}
-UNKNOWN_GRANTS = (
-    "a managed policy qbroles has no summary of; read it with aws iam get-policy-version"
-)
 
 
 def explain(spec: Spec, preset: str | None) -> dict[str, Any]:
     """Return what the spec's roles are for and what they grant, as data (the JSON form)."""
     roles = [_role(role) for role in spec.roles]
-    broad = sorted({p["name"] for role in roles for p in role["policies"] if p.get("broad")})
-    notes = [f"{label} {BROAD[label][0]}; {BROAD[label][1]}." for label in broad]
-    if any(not role.source_conditions and role.kind != "execution" for role in spec.roles):
+    sorted_broad = sorted({p["name"] for role in roles for p in role["policies"] if p["broad"]})
+    notes = []
+    for label in sorted_broad:
+        why = broad(label)
+        if why is not None:
+            notes.append(f"{label} {why.why}; {why.instead}.")
+    if any(not role.source_conditions and role.kind != RoleKind.EXECUTION for role in spec.roles):
         notes.append(
             "A trust policy without aws:SourceAccount and aws:SourceArn conditions lets ECS "
             "assume the role on behalf of any account (the confused-deputy problem); "
@@ -63,7 +27,7 @@ def explain(spec: Spec, preset: str | None) -> dict[str, Any]:
     if notes:
         notes.append(
             "The deployment guide uses broad AWS managed policies for simplicity and says "
-            f"production wants least-privilege policies: {ALTERNATIVE} "
+            f"production wants least-privilege policies: {NARROWER} "
             "(see qbroles --preset least-privilege explain)."
         )
     return {
@@ -71,21 +35,30 @@ def explain(spec: Spec, preset: str | None) -> dict[str, Any]:
         "source": spec.source,
         "preset": preset,
         "app": spec.app,
-        "kinds": [{"kind": kind, **about} for kind, about in KINDS.items()],
+        "kinds": [
+            {
+                "kind": kind.value,
+                "title": kind.heading,
+                "used_by": kind.used_by,
+                "for": kind.purpose,
+                "task_definition_key": kind.task_definition_key,
+            }
+            for kind in RoleKind
+        ],
         "roles": roles,
         "notes": notes,
     }
 
 
 def _role(role: RoleSpec) -> dict[str, Any]:
-    about = KINDS.get(role.kind or "")
+    kind = RoleKind(role.kind) if role.kind else None
     labels = [policy_label(ref) if ref.startswith("arn:") else ref for ref in role.managed_policies]
     policies = [
         {
             "type": "managed",
             "name": label,
-            "grants": [GRANTS.get(label, UNKNOWN_GRANTS)],
-            "broad": label in BROAD,
+            "grants": [grants(label)],
+            "broad": broad(label) is not None,
         }
         for label in labels
     ]
@@ -99,14 +72,14 @@ def _role(role: RoleSpec) -> dict[str, Any]:
         if role.source_conditions
         else ", on behalf of any account (no confused-deputy conditions: AWS documents "
         "confused-deputy conditions for the task role, not for the execution role)"
-        if role.kind == "execution"
+        if kind is RoleKind.EXECUTION
         else ", on behalf of any account (no confused-deputy conditions)"
     )
     return {
         "name": role.name,
         "kind": role.kind,
-        "title": about["title"] if about else "role",
-        "for": about["for"] if about else "not an ECS role kind; see its policies",
+        "title": kind.heading if kind else "role",
+        "for": kind.purpose if kind else "not an ECS role kind; see its policies",
         "trust": trust,
         "policies": policies,
         "permissions_boundary": role.permissions_boundary,

@@ -17,7 +17,6 @@ from qbroles.errors import InputError
 from qbroles.policies import SourceScope, trust_policy
 from qbroles.spec import OWNER_TAG, RoleSpec, Spec, policy_arn
 
-FORMATS = ("cloudformation", "terraform")
 # A spec's placeholders, and the trust conditions built from them.
 _PLACEHOLDERS = SourceScope(partition="{partition}", account="{account}", region="{region}")
 _CFN = {"partition": "AWS::Partition", "account": "AWS::AccountId", "region": "AWS::Region"}

@@ -5,34 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from qbroles.catalog import NARROWER, RoleKind, broad
 from qbroles.model import Check, RoleState, Severity
 from qbroles.spec import policy_label
-
-# AWS managed policies broader than an ECS application needs: why, and what to grant instead.
-BROAD: dict[str, tuple[str, str]] = {
-    "SecretsManagerReadWrite": (
-        "grants secretsmanager:* on every secret of the account (read, change, delete) and "
-        "still no kms:Decrypt for secrets under a customer key",
-        "grant secretsmanager:GetSecretValue on the app's secrets only",
-    ),
-    "CloudWatchLogsFullAccess": (
-        "grants logs:* on every log group of the account, deleting them included",
-        "grant logs:CreateLogStream and logs:PutLogEvents on the app's log group only",
-    ),
-    "AmazonSSMReadOnlyAccess": (
-        "reads every SSM parameter of the account, other applications' secrets included",
-        "grant ssm:GetParameters on the app's parameter path only",
-    ),
-    "AdministratorAccess": (
-        "grants every action on every resource (*:*)",
-        "grant the actions the app needs on its own resources",
-    ),
-    "PowerUserAccess": (
-        "grants every action but IAM's on every resource",
-        "grant the actions the app needs on its own resources",
-    ),
-}
-ALTERNATIVE = "qbroles --preset least-privilege does this"
 
 
 def findings(
@@ -41,7 +16,7 @@ def findings(
     *,
     strict: bool = False,
     kms_key_arn: str | None = None,
-    kind: str | None = None,
+    kind: RoleKind | None = None,
 ) -> tuple[Check, ...]:
     """Return the security findings of one role: warnings, or failures when ``strict``.
 
@@ -52,7 +27,7 @@ def findings(
     """
     severity = Severity.ERROR if strict else Severity.WARNING
     found: list[Check] = list(_trust_findings(name, state, severity, kind))
-    if kind != "execution" and _trusts_service_without_source(state.trust):
+    if kind != RoleKind.EXECUTION and _trusts_service_without_source(state.trust):
         found.append(
             Check(
                 "finding: confused deputy",
@@ -67,15 +42,16 @@ def findings(
         )
     for arn in sorted(state.managed_policies):
         label = policy_label(arn)
-        if label in BROAD:
-            why, instead = BROAD[label]
+        too_broad = broad(label)
+        if too_broad is not None:
+            why, instead = too_broad.why, too_broad.instead
             found.append(
                 Check(
                     f"finding: broad policy {label}",
                     False,
                     "narrow grants",
                     label,
-                    f"{label} {why}; {instead} ({ALTERNATIVE})",
+                    f"{label} {why}; {instead} ({NARROWER})",
                     severity,
                 )
             )
@@ -109,7 +85,7 @@ def findings(
 
 
 def _trust_findings(
-    name: str, state: RoleState, severity: Severity, kind: str | None
+    name: str, state: RoleState, severity: Severity, kind: RoleKind | None
 ) -> Iterator[Check]:
     """Yield what is wrong with whom the trust policy lets assume the role."""
     account = state.arn.split(":")[4] if state.arn.count(":") >= 5 else ""
@@ -159,7 +135,7 @@ def _trust_findings(
                         severity,
                     )
     if (
-        kind == "execution"
+        kind == RoleKind.EXECUTION
         and not _trusts_service_without_source(state.trust)
         and any(_allows(state.trust or {}))
     ):

@@ -7,15 +7,9 @@ import re
 import shlex
 from collections.abc import Mapping
 
+from qbroles.catalog import RoleKind
 from qbroles.errors import InputError
 from qbroles.spec import RoleSpec, Spec
-
-FORMATS = ("env", "shell", "json")
-# Per kind of role: the environment variable and the task definition's key.
-NAMES = {
-    "execution": ("QB_EXECUTION_ROLE_ARN", "executionRoleArn"),
-    "task": ("QB_TASK_ROLE_ARN", "taskRoleArn"),
-}
 
 
 def roles_by_kind(spec: Spec) -> dict[str, RoleSpec]:
@@ -46,9 +40,10 @@ ENV_SAFE = re.compile(r"[A-Za-z0-9_+=,.@/:-]+")
 
 def render(arns: Mapping[str, str], form: str) -> str:
     """Return kind -> ARN in the chosen format, ending with a newline."""
-    kinds = [kind for kind in NAMES if kind in arns]
+    kinds = [kind for kind in RoleKind if kind in arns]
     if form == "json":
-        return json.dumps({NAMES[kind][1]: arns[kind] for kind in kinds}, indent=2) + "\n"
+        keys = {kind.task_definition_key: arns[kind] for kind in kinds}
+        return json.dumps(keys, indent=2) + "\n"
     if form == "env":
         unsafe = [arns[kind] for kind in kinds if not ENV_SAFE.fullmatch(arns[kind])]
         if unsafe:
@@ -58,4 +53,4 @@ def render(arns: Mapping[str, str], form: str) -> str:
             )
     export = "export " if form == "shell" else ""
     quote = shlex.quote if form == "shell" else str
-    return "".join(f"{export}{NAMES[kind][0]}={quote(arns[kind])}\n" for kind in kinds)
+    return "".join(f"{export}{kind.env_var}={quote(arns[kind])}\n" for kind in kinds)

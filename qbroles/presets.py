@@ -9,12 +9,11 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from qbroles.catalog import DEFAULT_APP, PRESETS
 from qbroles.errors import InputError
 from qbroles.partitions import PARTITION
 from qbroles.spec import DEFAULT_SERVICE, Spec, parse_spec
 from qbroles.taskdef import has_secret_suffix
-
-PRESETS = ("workshop", "least-privilege")
 
 EXECUTION = "{app}-ECS-TaskExecutionRole"
 TASK = "{app}-ECS-TaskRole"
@@ -114,7 +113,7 @@ def preset_spec(name: str, app: str | None, scope: Scope) -> Spec:
         spec = parse_spec(WORKSHOP, source="preset workshop", app=app)
     elif name == "least-privilege":
         spec = parse_spec(
-            least_privilege(scope, (app or "QuestionBank").lower()),
+            least_privilege(scope, (app or DEFAULT_APP).lower()),
             source="preset least-privilege",
             app=app,
         )

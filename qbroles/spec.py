@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qbroles.catalog import DEFAULT_APP, RoleKind
 from qbroles.errors import InputError
 from qbroles.files import read_input
 from qbroles.partitions import PARTITION
 from qbroles.policies import compact_size, fill, placeholders, policy_problem
 
-DEFAULT_APP = "QuestionBank"
 # The ECS tasks principal; the same name in aws-cn, where AWS's China guide shows this trust
 # (https://docs.amazonaws.cn/AmazonECS/latest/userguide/task_IAM_role.html), and in aws-us-gov.
 # For the aws-iso* and aws-eusc partitions no public AWS page names it; qbroles keeps this
@@ -71,7 +71,7 @@ class RoleSpec:
     max_session_duration: int = 3600
     path: str = "/"
     source_conditions: bool = False  # trust only on behalf of this account
-    kind: str | None = None  # "execution" or "task": what ECS uses the role for
+    kind: RoleKind | None = None  # what ECS uses the role for
     # The name and description as written, {app} and all (for writing the spec back out).
     written: tuple[str, str] | None = field(default=None, compare=False)
     # The optional attributes the spec states (description, max_session_duration): only
@@ -249,7 +249,10 @@ def _parse_role(raw: Any, *, app: str, where: str, base: Path | None) -> RoleSpe
         "such as ecs-tasks.amazonaws.com",
     )
     kind = raw.get("kind")
-    _expect(kind in (None, "execution", "task"), f"{where}: key 'kind' must be execution or task")
+    _expect(
+        kind is None or kind in [member.value for member in RoleKind],
+        f"{where}: key 'kind' must be execution or task",
+    )
     path = _string(raw, "path", where, default="/")
     _expect(
         len(path) <= 512 and bool(ROLE_PATH.fullmatch(path)),
@@ -278,7 +281,7 @@ def _parse_role(raw: Any, *, app: str, where: str, base: Path | None) -> RoleSpe
         max_session_duration=duration,
         path=path,
         source_conditions=conditions,
-        kind=kind,
+        kind=None if kind is None else RoleKind(kind),
         written=(name_raw, written_description),
         stated=frozenset(key for key in ("description", "max_session_duration") if key in raw),
     )

@@ -12,8 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from qbroles.catalog import RoleKind
 from qbroles.errors import InputError
-from qbroles.explain import KINDS
 from qbroles.spec import RoleSpec, Spec
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -52,7 +52,7 @@ def _role_data(role: RoleSpec) -> dict[str, Any]:
     name, description = role.written or (role.name, role.description)
     data: dict[str, Any] = {"name": name}
     if role.kind is not None:
-        data["kind"] = role.kind
+        data["kind"] = role.kind.value
     data |= {
         "description": description,
         "trusted_service": role.trusted_service,
@@ -82,8 +82,8 @@ def commented_toml(spec: Spec, origin: str) -> str:
         f"app = {_value(data['app'])}",
     ]
     for index, role in enumerate(data["role"]):
-        about = KINDS.get(role.get("kind", ""))
-        title = f"{about['title']}: {about['for']}." if about else "A role."
+        kind = role.get("kind")
+        title = f"{RoleKind(kind).heading}: {RoleKind(kind).purpose}." if kind else "A role."
         lines += ["", *_comment(title), "[[role]]"]
         _table(["role"], role, lines, comments=index == 0)
     return "\n".join(lines) + "\n"

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from qbroles.catalog import RoleKind
 from qbroles.errors import InputError
 from qbroles.files import read_input
 from qbroles.policies import SourceScope, too_deep
@@ -47,14 +48,14 @@ def partition_of(region: str) -> str:
 
 @dataclass(frozen=True)
 class Requirement:
-    """One permission a role of a kind ("execution" or "task") needs.
+    """One permission a role of a kind (RoleKind) needs.
 
     ``unknown`` says what the file does not give when the resource holds ``?`` for it
     (a secret given by name: IAM sees its full ARN, suffix and all); the role passes only
     if it allows every possible value there.
     """
 
-    kind: str
+    kind: RoleKind
     action: str
     resource: str
     why: str
@@ -77,8 +78,8 @@ class TaskDefinition:
 
     def with_roles(self, arns: Mapping[str, str]) -> dict[str, Any]:
         """Return the file's content with executionRoleArn/taskRoleArn set, in its own shape."""
-        keys = {"execution": "executionRoleArn", "task": "taskRoleArn"}
-        inner = {**self.document, **{keys[kind]: arn for kind, arn in arns.items()}}
+        keys = {RoleKind(kind).task_definition_key: arn for kind, arn in arns.items()}
+        inner = {**self.document, **keys}
         raw = dict(self.raw or self.document)
         if isinstance(raw.get("taskDefinition"), Mapping):
             return {**raw, "taskDefinition": inner}
@@ -97,11 +98,8 @@ class TaskDefinition:
     @property
     def role_arns(self) -> dict[str, str]:
         """Return the role ARNs the task definition names, by kind."""
-        arns = {
-            "execution": self.document.get("executionRoleArn"),
-            "task": self.document.get("taskRoleArn"),
-        }
-        return {kind: str(arn) for kind, arn in arns.items() if arn}
+        arns = {kind: self.document.get(kind.task_definition_key) for kind in RoleKind}
+        return {kind.value: str(arn) for kind, arn in arns.items() if arn}
 
 
 def load_task_definition(path: str) -> TaskDefinition:
@@ -144,7 +142,7 @@ def _shape_problem(document: Mapping[str, Any]) -> str | None:
     RepositoryCredentials, LogConfiguration, Secret):
     https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDefinition.html
     """
-    for key in ("executionRoleArn", "taskRoleArn"):
+    for key in (kind.task_definition_key for kind in RoleKind):
         if document.get(key) is not None and not isinstance(document[key], str):
             return f"{key} must be a string"
     volumes = document.get("volumes")
@@ -314,15 +312,15 @@ def _task_needs(task: TaskDefinition, here: SourceScope, *, exec_: bool) -> Iter
                 }[service]
                 why = f"send the logs of {name} to {service} through FireLens"
                 for action in actions:
-                    yield Requirement("task", action, resource, why)
+                    yield Requirement(RoleKind.TASK, action, resource, why)
                 if service == "logs" and str(options.get("auto_create_group")).lower() == "true":
                     yield Requirement(
-                        "task", "logs:CreateLogGroup", f"{head}:log-group:{target}:*", why
+                        RoleKind.TASK, "logs:CreateLogGroup", f"{head}:log-group:{target}:*", why
                     )
     yield from _efs_needs(task, here)
     if exec_:
         for action in EXEC_ACTIONS:
-            yield Requirement("task", action, "*", "open an ECS Exec session")
+            yield Requirement(RoleKind.TASK, action, "*", "open an ECS Exec session")
 
 
 def _efs_needs(task: TaskDefinition, here: SourceScope) -> Iterator[Requirement]:
@@ -353,10 +351,12 @@ def _efs_needs(task: TaskDefinition, here: SourceScope) -> Iterator[Requirement]
         mine = [point for point in mounts if point.get("sourceVolume") == volume.get("name")]
         why = f"mount the EFS volume {volume.get('name')}"
         policy = "the file system's policy"
-        yield Requirement("task", "elasticfilesystem:ClientMount", arn, why, elsewhere=policy)
+        yield Requirement(
+            RoleKind.TASK, "elasticfilesystem:ClientMount", arn, why, elsewhere=policy
+        )
         if not mine or not all(point.get("readOnly") is True for point in mine):
             yield Requirement(
-                "task",
+                RoleKind.TASK,
                 "elasticfilesystem:ClientWrite",
                 arn,
                 f"write to {why[6:]}",
@@ -378,7 +378,7 @@ def _needs(
         image = ECR_IMAGE.match(str(container.get("image", "")))
         if image:
             yield Requirement(
-                "execution", "ecr:GetAuthorizationToken", "*", f"log in to ECR for {name}"
+                RoleKind.EXECUTION, "ecr:GetAuthorizationToken", "*", f"log in to ECR for {name}"
             )
             region = image["region"]
             repository = (
@@ -390,7 +390,9 @@ def _needs(
                 "ecr:GetDownloadUrlForLayer",
                 "ecr:BatchGetImage",
             ):
-                yield Requirement("execution", action, repository, f"pull the image of {name}")
+                yield Requirement(
+                    RoleKind.EXECUTION, action, repository, f"pull the image of {name}"
+                )
         credentials = (container.get("repositoryCredentials") or {}).get("credentialsParameter")
         if credentials:
             # Always a Secrets Manager secret: its full ARN or, in the task's region, its
@@ -433,10 +435,15 @@ def _awslogs(options: Mapping[str, Any], here: SourceScope, name: str) -> Iterat
     region = str(options.get("awslogs-region") or here.region)
     base = f"arn:{partition_of(region)}:logs:{region}:{here.account}:log-group:{group}"
     for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
-        yield Requirement("execution", action, f"{base}:log-stream:*", f"ship the logs of {name}")
+        yield Requirement(
+            RoleKind.EXECUTION, action, f"{base}:log-stream:*", f"ship the logs of {name}"
+        )
     if str(options.get("awslogs-create-group", "")).lower() == "true":
         yield Requirement(
-            "execution", "logs:CreateLogGroup", f"{base}:*", f"create the log group of {name}"
+            RoleKind.EXECUTION,
+            "logs:CreateLogGroup",
+            f"{base}:*",
+            f"create the log group of {name}",
         )
 
 
@@ -446,8 +453,8 @@ def _s3_object(arn: str, why: str) -> Iterator[Requirement]:
         return
     bucket = arn.split(":::", 1)[1].split("/", 1)[0]
     head = arn.split(":::", 1)[0]
-    yield Requirement("execution", "s3:GetObject", arn, why)
-    yield Requirement("execution", "s3:GetBucketLocation", f"{head}:::{bucket}", why)
+    yield Requirement(RoleKind.EXECUTION, "s3:GetObject", arn, why)
+    yield Requirement(RoleKind.EXECUTION, "s3:GetBucketLocation", f"{head}:::{bucket}", why)
 
 
 def _secret(
@@ -468,17 +475,17 @@ def _secret(
             # arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME, then :json-key:stage:id
             yield _secret_arn(":".join(parts[:7]), why)
         else:  # an SSM parameter ARN (a reference to a secret yields its need too)
-            yield Requirement("execution", "ssm:GetParameters", value, why)
+            yield Requirement(RoleKind.EXECUTION, "ssm:GetParameters", value, why)
             yield from _referenced_secret(value, why)
     elif names_are == "secret":
         yield _secret_arn(f"{here_prefix % 'secretsmanager'}:secret:{value}", why)
     else:
         name = value if value.startswith("/") else f"/{value}"
         parameter = f"{here_prefix % 'ssm'}:parameter{name}"
-        yield Requirement("execution", "ssm:GetParameters", parameter, why)
+        yield Requirement(RoleKind.EXECUTION, "ssm:GetParameters", parameter, why)
         yield from _referenced_secret(parameter, why)
     if kms_key_arn:
-        yield Requirement("execution", "kms:Decrypt", kms_key_arn, f"decrypt for {why}")
+        yield Requirement(RoleKind.EXECUTION, "kms:Decrypt", kms_key_arn, f"decrypt for {why}")
 
 
 def _secret_arn(arn: str, why: str) -> Requirement:
@@ -489,9 +496,9 @@ def _secret_arn(arn: str, why: str) -> Requirement:
     """
     name = arn.split(":secret:", 1)[-1]
     if has_secret_suffix(name):
-        return Requirement("execution", "secretsmanager:GetSecretValue", arn, why)
+        return Requirement(RoleKind.EXECUTION, "secretsmanager:GetSecretValue", arn, why)
     return Requirement(
-        "execution",
+        RoleKind.EXECUTION,
         "secretsmanager:GetSecretValue",
         f"{arn}-{UNKNOWN * 6}",
         why,

@@ -15,12 +15,14 @@ import yaml
 from click.testing import CliRunner
 from hypothesis import given
 
+from qbroles.catalog import EXPORT_FORMATS as FORMATS
+from qbroles.catalog import PRESETS
 from qbroles.cli import cli
 from qbroles.desired import DesiredRole, resolve
 from qbroles.errors import ExitCode
-from qbroles.export import FORMATS, cloudformation, terraform, yaml_dumps
+from qbroles.export import cloudformation, terraform, yaml_dumps
 from qbroles.policies import SourceScope, decode_document
-from qbroles.presets import PRESETS, Scope, preset_spec
+from qbroles.presets import Scope, preset_spec
 from qbroles.spec import OWNER_TAG, RECORD_TAG, SPEC_TAG, Spec, load_spec
 from tests.figures import count
 from tests.servers import MotoServer, qbroles, tool

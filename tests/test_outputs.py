@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from qbroles.catalog import OUTPUT_FORMATS as FORMATS
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
-from qbroles.outputs import FORMATS
 from tests.conftest import EXEC_ROLE, TASK_ROLE, TRUST, make_role
 
 TASKDEF = Path(__file__).parent / "taskdefs" / "questionbank.json"
