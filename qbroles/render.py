@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def report_document(report: Report, retries: Figures | None = None) -> dict[str, Any]:
-    """Return the stable JSON document of a report (documented in the README)."""
+    """Return the stable JSON document of a report (documented in docs/json-output.md)."""
     backup = {"backup": report.backup} if report.backup else {}
     document = {
         "command": report.command,

@@ -1,4 +1,4 @@
-"""The README stays true to the code: its commands, options, exit codes and JSON names."""
+"""The README and docs/ stay true to the code: commands, options, exit codes, JSON names."""
 
 from __future__ import annotations
 
@@ -14,9 +14,15 @@ from qbroles.model import ACTION_NAMES
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```sh\n(.*?)```", README, flags=re.DOTALL)
+COMMANDS = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
+JSON_OUTPUT = (ROOT / "docs" / "json-output.md").read_text(encoding="utf-8")
 
 
-def test_readme_starts_with_the_demo_and_the_test_command() -> None:
+def test_readme_starts_with_one_sentence_then_the_demo_and_the_test_command() -> None:
+    first = README.split("\n\n")[1]
+    assert first.startswith("`qbroles` gives"), first
+    assert ". " not in first, first  # one sentence
+    assert first.rstrip().endswith(".")
     demo, tests = BLOCKS[0].strip(), BLOCKS[1].strip()
     assert demo.endswith("qbroles demo")
     assert "pytest" in tests
@@ -30,13 +36,13 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
 def test_every_global_option_is_documented() -> None:
     for param in cli.params:
         if isinstance(param, click.Option):
-            assert any(f"`{opt}" in README for opt in param.opts), param.opts
+            assert any(f"`{opt}" in COMMANDS for opt in param.opts), param.opts
 
 
 def test_every_command_is_documented() -> None:
     assert isinstance(cli, click.Group)
     for name in cli.commands:
-        assert f"**`{name}" in README, name
+        assert f"**`{name}" in COMMANDS, name
 
 
 def test_every_exit_code_is_documented_in_readme_and_help() -> None:
@@ -48,4 +54,11 @@ def test_every_exit_code_is_documented_in_readme_and_help() -> None:
 
 def test_every_json_action_name_is_documented() -> None:
     for name in ACTION_NAMES.values():
-        assert f"`{name}`" in README, name
+        assert f"`{name}`" in JSON_OUTPUT, name
+
+
+def test_every_module_is_in_the_contributing_layout() -> None:
+    layout = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    for module in sorted((ROOT / "qbroles").glob("*.py")):
+        if module.name not in ("__init__.py", "__main__.py"):
+            assert f"`{module.name}`" in layout, module.name
