@@ -189,7 +189,7 @@ def connect(options: AwsOptions) -> Gateway:
 
     def sts() -> Any:
         sts_client = client("sts", region)
-        sts_client.meta.events.register("before-parse.sts", _reject_non_xml)
+        sts_client.meta.events.register("before-parse.sts", reject_non_xml)
         return sts_client
 
     return Gateway(
@@ -233,7 +233,7 @@ class Gateway:
             pacer = Pacer(sleep=sleep)
             pacer.attach(client)
         self.pacer = pacer
-        client.meta.events.register("before-parse.iam", _reject_non_xml)
+        client.meta.events.register("before-parse.iam", reject_non_xml)
         self.partition = partition
         self.region = region
         self._sts = sts  # builds the STS client, when the account is needed
@@ -562,7 +562,7 @@ class Gateway:
             # The call that failed, exactly (one block may make several calls).
             action = f"{service}:{getattr(exc, 'operation_name', None) or operation}"
             raise AwsError(
-                _client_error_message(exc, action, where, self.pacer.gave_up())
+                client_error_message(exc, action, where, self.pacer.gave_up())
             ) from None
         except (NoCredentialsError, PartialCredentialsError):
             raise AwsError(
@@ -625,7 +625,7 @@ def _state(
     )
 
 
-def _reject_non_xml(response_dict: dict[str, Any], **_: Any) -> None:
+def reject_non_xml(response_dict: dict[str, Any], **_: Any) -> None:
     """Refuse to parse an answer that is not IAM's XML (an HTML page, garbage).
 
     botocore's XML parser meets such a body with a bare KeyError; raising its own
@@ -639,7 +639,7 @@ def _reject_non_xml(response_dict: dict[str, Any], **_: Any) -> None:
         raise ResponseParserError(f"not an IAM answer: {head[:32]!r}")
 
 
-def _client_error_message(exc: Any, action: str, where: str, gave_up: GaveUp | None) -> str:
+def client_error_message(exc: Any, action: str, where: str, gave_up: GaveUp | None) -> str:
     error = exc.response.get("Error", {})
     code = error.get("Code", "") or str(
         exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")

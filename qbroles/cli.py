@@ -74,7 +74,7 @@ class QbrolesGroup(click.Group):
         extra["standalone_mode"] = False
         try:
             code = super().main(args=args, prog_name=prog_name or "qbroles", **extra)
-            _Finished.done = True  # a signal from now on does not change the answer
+            Finished.done = True  # a signal from now on does not change the answer
             sys.stdout.flush()  # a full or closed stdout is reported here, not at exit
         except QbrolesError as exc:
             click.echo(f"qbroles: error: {exc}", err=True)
@@ -144,7 +144,7 @@ class Settings:
         try:
             with progress:
                 result = work(gateway, progress)
-            _Finished.done = True  # a signal from now on does not change the answer
+            Finished.done = True  # a signal from now on does not change the answer
             return result
         except (Exception, KeyboardInterrupt):  # errors, bugs and interrupts alike
             if progress.applied:
@@ -184,7 +184,7 @@ class Settings:
                         "was changed."
                     )
                 with progress.paused():
-                    if not _confirm(plans, asked):
+                    if not confirm(plans, asked):
                         return False
             path = restore_file.save(plans, command, backup)
             if path:
@@ -967,7 +967,7 @@ def interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def _confirm(plans: Sequence[RolePlan], question: str) -> bool:
+def confirm(plans: Sequence[RolePlan], question: str) -> bool:
     """Show the plan and ask on the terminal; end of input is a no, Ctrl-C an interruption."""
     from qbroles.render import describe_plans
 
@@ -1042,14 +1042,14 @@ def main() -> None:
         raise
 
 
-class _Finished:
+class Finished:
     """Set once the command's work is done: a signal then no longer changes the outcome."""
 
     done = False
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    if not _Finished.done:
+    if not Finished.done:
         raise KeyboardInterrupt
 
 

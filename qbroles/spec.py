@@ -38,9 +38,9 @@ MAX_MANAGED_POLICIES = 20
 MAX_TAGS = 50
 MAX_DESCRIPTION = 1000
 
-_NAME_CHARS = r"[A-Za-z0-9_+=,.@-]"
-ROLE_NAME = re.compile(rf"{_NAME_CHARS}{{1,64}}")
-_POLICY_PATH_NAME = rf"(?:{_NAME_CHARS}+/)*{_NAME_CHARS}{{1,128}}"
+NAME_CHARS = r"[A-Za-z0-9_+=,.@-]"
+ROLE_NAME = re.compile(rf"{NAME_CHARS}{{1,64}}")
+_POLICY_PATH_NAME = rf"(?:{NAME_CHARS}+/)*{NAME_CHARS}{{1,128}}"
 POLICY_SHORT = re.compile(_POLICY_PATH_NAME)
 POLICY_ARN = re.compile(rf"arn:{PARTITION}:iam::(aws|\d{{12}}):policy/{_POLICY_PATH_NAME}")
 # arn:PARTITION:iam::ACCOUNT:role/PATH/NAME (IAM identifiers: ARNs; the path is / or
@@ -48,7 +48,7 @@ POLICY_ARN = re.compile(rf"arn:{PARTITION}:iam::(aws|\d{{12}}):policy/{_POLICY_P
 ROLE_ARN = re.compile(
     rf"arn:(?P<partition>{PARTITION}):iam::(?P<account>\d{{12}}):"
     r"role(?P<path>/(?:[\x21-\x7e]+/)?)"
-    rf"(?P<name>{_NAME_CHARS}{{1,64}})"
+    rf"(?P<name>{NAME_CHARS}{{1,64}})"
 )
 SERVICE = re.compile(r"[a-z0-9][a-z0-9.-]*\.amazonaws\.com(\.cn)?")
 DESCRIPTION = re.compile(r"[\t\n\r\x20-\x7e\xa1-\xff]*")
@@ -166,14 +166,7 @@ ROLE_KEYS = {
 }
 MAX_INLINE_SIZE = 10240  # characters of all inline policy documents of a role, white space aside
 ROLE_PATH = re.compile(r"/([\x21-\x7e]+/)?")
-INLINE_NAME = re.compile(rf"{_NAME_CHARS}{{1,128}}")
-
-
-def default_spec(app: str | None = None) -> Spec:
-    """Return the deployment guide's two roles for the given application name."""
-    from qbroles.presets import Scope, preset_spec
-
-    return preset_spec("workshop", app, Scope())
+INLINE_NAME = re.compile(rf"{NAME_CHARS}{{1,128}}")
 
 
 def load_spec(path: str | Path, app: str | None = None) -> Spec:
@@ -199,7 +192,7 @@ def parse_spec(
     file_app = data.get("app", DEFAULT_APP)
     _expect(isinstance(file_app, str), f"{source}: key 'app' must be a string")
     chosen_app: str = app if app is not None else file_app
-    if not re.fullmatch(f"{_NAME_CHARS}{{1,64}}", chosen_app):
+    if not re.fullmatch(f"{NAME_CHARS}{{1,64}}", chosen_app):
         where_app = "--app" if app is not None else f"{source}: key 'app'"
         raise InputError(
             f"{where_app} {chosen_app!r} is not a valid application name; "

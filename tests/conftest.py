@@ -15,7 +15,8 @@ from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 from qbroles.aws import AwsOptions, Gateway, connect
-from qbroles.spec import default_spec
+from qbroles.presets import Scope, preset_spec
+from qbroles.spec import Spec
 from tests.servers import MotoServer
 
 MANAGED = "arn:aws:iam::aws:policy/"
@@ -204,3 +205,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 # `pytest --hypothesis-profile=deep` runs every property and state-machine suite ten times longer.
 hypothesis.settings.register_profile("deep", max_examples=1000)
+
+
+def default_spec(app: str | None = None) -> Spec:
+    """The deployment guide's two roles for the given application name."""
+    return preset_spec("workshop", app, Scope())

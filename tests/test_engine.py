@@ -14,12 +14,13 @@ from qbroles.aws import Gateway
 from qbroles.errors import AwsError, SafetyError
 from qbroles.policies import trust_policy
 from qbroles.progress import Progress
-from qbroles.spec import default_spec, parse_spec
+from qbroles.spec import parse_spec
 from tests.conftest import (
     EXEC_ROLE,
     MANAGED,
     TASK_ROLE,
     attached,
+    default_spec,
     error_response,
     inject,
     make_role,

@@ -17,7 +17,7 @@ from botocore.awsrequest import AWSResponse
 from click.testing import CliRunner
 
 from qbroles.aws import Gateway
-from qbroles.cli import _Finished, _interrupt, cli
+from qbroles.cli import Finished, _interrupt, cli
 from qbroles.errors import AwsError, ExitCode
 from tests.conftest import _Raw, inject
 from tests.figures import count
@@ -339,8 +339,8 @@ def test_end_of_input_at_the_delete_question_is_not_confirmed(
 def test_a_signal_after_the_work_is_done_does_not_change_the_answer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_Finished, "done", False)
+    monkeypatch.setattr(Finished, "done", False)
     with pytest.raises(KeyboardInterrupt):
         _interrupt(15, None)
-    monkeypatch.setattr(_Finished, "done", True)
+    monkeypatch.setattr(Finished, "done", True)
     _interrupt(15, None)  # ignored: the result stands

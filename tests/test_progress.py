@@ -20,8 +20,7 @@ from qbroles.aws import Gateway
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
 from qbroles.progress import Progress, TerminalProgress
-from qbroles.spec import default_spec
-from tests.conftest import EXEC_ROLE, TASK_ROLE, error_response, inject
+from tests.conftest import EXEC_ROLE, TASK_ROLE, default_spec, error_response, inject
 from tests.servers import tool
 
 

@@ -9,11 +9,11 @@ import pytest
 from qbroles.errors import ExitCode, InputError
 from qbroles.policies import same_policy, trust_policy
 from qbroles.spec import (
-    default_spec,
     load_spec,
     policy_arn,
     policy_label,
 )
+from tests.conftest import default_spec
 
 GOOD = """
 app = "Shop"
