@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qbroles.policies import trust_policy  # noqa: E402
+from qbroles.policy.documents import trust_policy  # noqa: E402
 from tests.chaos import ChaosProxy  # noqa: E402
 from tests.servers import MotoServer  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""The command line: parse, call the core, render, exit. No AWS logic here."""
+"""The command line: click commands and their options. No AWS logic here."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from qbroles import __version__
+from qbroles import __version__, session
 from qbroles.catalog import (
     DEFAULT_APP,
     DEFAULT_WORKERS,
@@ -26,20 +26,14 @@ from qbroles.catalog import (
     PRESETS,
 )
 from qbroles.errors import ExitCode, InputError, QbrolesError, SafetyError
-from qbroles.pacing import DEFAULT_BUDGET
-from qbroles.partitions import PARTITION
+from qbroles.iam.pacing import DEFAULT_BUDGET
+from qbroles.iam.partitions import PARTITION
+from qbroles.session import Finished, Settings, report_exit_code
 
 if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
-    from rich.console import Console
+    from qbroles.reconcile.actions import RolePlan
+    from qbroles.report.report import Report
 
-    from qbroles.aws import AwsOptions, Gateway
-    from qbroles.model import Report, RolePlan
-    from qbroles.pacing import Pacer
-    from qbroles.presets import Scope
-    from qbroles.progress import Progress
-    from qbroles.spec import Spec
-
-T = TypeVar("T")
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -97,141 +91,6 @@ class QbrolesGroup(click.Group):
             )
             code = ExitCode.BUG
         sys.exit(int(code or 0))
-
-
-@dataclass
-class Settings:
-    """The global options, kept as given; the spec and AWS are reached only when a command runs."""
-
-    aws: AwsOptions
-    app: str | None
-    spec_path: str | None
-    preset: str | None
-    scope: Scope
-    output: str
-    workers: int
-    color: bool = True
-    quiet: bool = False
-    pacer: Pacer | None = None  # the last run's: its retries are reported with the result
-
-    def spec(self) -> Spec:
-        """Load and validate the spec (no AWS call, no boto3 import)."""
-        from qbroles.presets import Scope, preset_spec
-        from qbroles.spec import load_spec
-
-        if self.spec_path is None:
-            return preset_spec(self.preset or "workshop", self.app, self.scope)
-        if self.preset is not None or self.scope != Scope():
-            raise InputError(
-                "--spec describes the roles itself; drop --preset and the scope options "
-                "(--secret-arn, --ssm-path, --log-group, --kms-key-arn), or drop --spec."
-            )
-        return load_spec(self.spec_path, self.app)
-
-    def run(self, title: str, work: Callable[[Gateway, Progress], T]) -> T:
-        """Connect, then do the work with progress shown on stderr if it is a terminal.
-
-        If the work fails after changing something, what it changed is listed first.
-        """
-        from qbroles.aws import connect
-        from qbroles.progress import Progress, TerminalProgress
-
-        gateway = connect(self.aws)
-        self.pacer = gateway.pacer
-        shown = sys.stderr.isatty() and not self.quiet
-        progress = TerminalProgress(self.console(stderr=True), title) if shown else Progress()
-        gateway.progress = progress
-        try:
-            with progress:
-                result = work(gateway, progress)
-            Finished.done = True  # a signal from now on does not change the answer
-            return result
-        except (Exception, KeyboardInterrupt):  # errors, bugs and interrupts alike
-            if progress.applied:
-                from qbroles.render import describe_changes
-
-                click.echo(
-                    "qbroles: changed before it stopped (rerun the command to finish):\n"
-                    + describe_changes(progress.applied),
-                    err=True,
-                )
-            raise
-
-    def approval(
-        self,
-        command: str,
-        *,
-        yes: bool,
-        backup: str | None,
-        progress: Progress,
-        question: Callable[[Sequence[RolePlan]], str | None],
-        saved: list[str],
-    ) -> Callable[[Sequence[RolePlan]], bool]:
-        """Return what runs before the first write: the question if one is due, the restore file.
-
-        ``question`` says what needs a yes (None: nothing). Off a terminal, --yes is that yes.
-        The restore file's path, if one was written, is appended to ``saved``.
-        """
-        from qbroles import backup as restore_file
-
-        def approve(plans: Sequence[RolePlan]) -> bool:
-            asked = question(plans)
-            if asked and not yes:
-                if not interactive():
-                    raise SafetyError(
-                        f"{asked}, which needs confirmation, and there is no terminal to ask "
-                        "on; pass --yes to go ahead, or see the plan with --dry-run; nothing "
-                        "was changed."
-                    )
-                with progress.paused():
-                    if not confirm(plans, asked):
-                        return False
-            path = restore_file.save(plans, command, backup)
-            if path:
-                saved.append(path)
-                self.say(
-                    f"qbroles: kept what this run removes or replaces in {path}; "
-                    f"qbroles restore {path} puts it back."
-                )
-            return True
-
-        return approve
-
-    def console(self, *, stderr: bool = False) -> Console:
-        """Return the console people read, honouring --no-color."""
-        from qbroles.render import console
-
-        return console(stderr=stderr, color=self.color)
-
-    def say(self, message: str) -> None:
-        """Tell people something on stderr, unless --quiet."""
-        if not self.quiet:
-            click.echo(message, err=True)
-
-    def show(self, report: Report, *, detailed: bool = False) -> int:
-        """Render a report (JSON on stdout, or a table) and return the exit code it means.
-
-        ``detailed``: a dry run exits 1 when it has changes pending (--detailed-exitcode).
-        """
-        from qbroles.render import print_report, report_document, summary, write_json
-
-        figures = self.pacer.figures() if self.pacer else None
-        if self.output == "json":
-            write_json(report_document(report, figures))
-        elif not self.quiet:
-            print_report(report, self.console())
-        retried = figures.line() if figures else None
-        if retried:
-            self.say(retried)
-        self.say(summary(report))
-        if detailed and report.changed:
-            return ExitCode.DIFFERENCES
-        return report_exit_code(report)
-
-
-def report_exit_code(report: Report) -> ExitCode:
-    """Return the exit code a finished report means: 0 all checks pass, 1 some fail."""
-    return ExitCode.OK if report.ok else ExitCode.DIFFERENCES
 
 
 @click.group(
@@ -386,8 +245,8 @@ def cli(
       qbroles -o json verify > state.json           # exit 0 in sync, 1 differences
       qbroles --endpoint-url http://127.0.0.1:5000 verify
     """
-    from qbroles.aws import AwsOptions
-    from qbroles.presets import Scope
+    from qbroles.iam.connect import AwsOptions
+    from qbroles.spec.presets import Scope
 
     ctx.obj = Settings(
         aws=AwsOptions(
@@ -557,7 +416,7 @@ def _create(
     check_live: bool = False,
     force: bool = False,
 ) -> int:
-    from qbroles import engine
+    from qbroles.reconcile import engine
 
     if force and not check_live:
         raise InputError("--force goes with --check-live-task-definitions; drop it, or add that.")
@@ -586,7 +445,7 @@ def _create(
 
 def _risky(plans: Sequence[RolePlan]) -> str | None:
     """Return what in a create's plan needs a yes: widening a role, changing whom it trusts."""
-    from qbroles.model import DeleteBoundary, UpdateTrustPolicy
+    from qbroles.reconcile.actions import DeleteBoundary, UpdateTrustPolicy
 
     risky = [
         action.describe()
@@ -652,8 +511,8 @@ def verify(
       qbroles verify --live-task-definitions           # every task definition using them
       if qbroles -o json verify > state.json; then echo in sync; fi
     """
-    from qbroles import engine
-    from qbroles.taskdef import load_task_definition
+    from qbroles.reconcile import engine
+    from qbroles.reconcile.taskdef import load_task_definition
 
     spec = settings.spec()
     task, reference = None, None
@@ -706,10 +565,10 @@ def delete(settings: Settings, yes: bool, dry_run: bool, adopt: bool, backup: st
       qbroles delete --dry-run
       qbroles delete --yes
     """
-    from qbroles import engine
+    from qbroles.reconcile import engine
 
     spec = settings.spec()
-    if not (yes or dry_run or interactive()):
+    if not (yes or dry_run or session.interactive()):
         raise SafetyError(
             "delete needs confirmation and there is no terminal to ask on; "
             "pass --yes to delete, or --dry-run to see what would go."
@@ -754,7 +613,7 @@ def restore(settings: Settings, file: str, dry_run: bool) -> int:
       qbroles restore .qbroles/backup-20261128T101500Z.json --dry-run
       qbroles restore .qbroles/backup-20261128T101500Z.json
     """
-    from qbroles import backup, engine
+    from qbroles.reconcile import backup, engine
 
     plans = backup.load(file)
     report = settings.run(
@@ -784,7 +643,7 @@ def explain(settings: Settings) -> int:
     """
     from qbroles.explain import explain as explanation
     from qbroles.explain import print_explanation
-    from qbroles.render import write_json
+    from qbroles.report.render import write_json
 
     preset = settings.preset or (None if settings.spec_path else "workshop")
     document = explanation(settings.spec(), preset)
@@ -838,9 +697,9 @@ def outputs(
       qbroles outputs --format json > roles.json
       qbroles outputs --merge taskdef.json --out taskdef-with-roles.json
     """
-    from qbroles import engine
     from qbroles.catalog import RoleKind
     from qbroles.outputs import render, roles_by_kind
+    from qbroles.reconcile import engine
 
     if (out or force) and not merge:
         raise InputError("--out and --force go with --merge TASKDEF; drop them, or add --merge.")
@@ -850,7 +709,7 @@ def outputs(
     roles = roles_by_kind(spec)
     task = None
     if merge:
-        from qbroles.taskdef import load_task_definition
+        from qbroles.reconcile.taskdef import load_task_definition
 
         task = load_task_definition(merge)
     arns = settings.run(
@@ -893,7 +752,7 @@ def init(settings: Settings, path: str, force: bool) -> int:
       qbroles --spec prod.toml plan
     """
     from qbroles.files import write_new
-    from qbroles.specfile import commented_toml
+    from qbroles.spec.write import commented_toml
 
     spec = settings.spec()
     origin = f"preset {settings.preset or 'workshop'}" if not settings.spec_path else spec.source
@@ -962,23 +821,6 @@ def export(settings: Settings, form: str, out: str | None, force: bool) -> int:
     return ExitCode.OK
 
 
-def interactive() -> bool:
-    """Return whether someone is at a terminal to answer a question."""
-    return sys.stdin.isatty()
-
-
-def confirm(plans: Sequence[RolePlan], question: str) -> bool:
-    """Show the plan and ask on the terminal; end of input is a no, Ctrl-C an interruption."""
-    from qbroles.render import describe_plans
-
-    click.echo("qbroles will:\n" + describe_plans(plans), err=True)
-    click.echo(f"{question[0].upper()}{question[1:]}? [y/N]: ", nl=False, err=True)
-    answer = sys.stdin.readline()
-    if not answer:
-        click.echo("", err=True)  # end of input: not confirmed
-    return answer.strip().lower() in ("y", "yes")
-
-
 @cli.command()
 @click.pass_obj
 def demo(settings: Settings) -> int:
@@ -995,7 +837,7 @@ def demo(settings: Settings) -> int:
       qbroles --app Billing demo
     """
     from qbroles.demo import run_demo
-    from qbroles.render import report_document, write_json
+    from qbroles.report.render import report_document, write_json
 
     if settings.aws.endpoint_url or settings.aws.profile:
         raise InputError(
@@ -1040,12 +882,6 @@ def main() -> None:
             sys.stderr.flush()
             os._exit(ExitCode.INTERRUPTED)
         raise
-
-
-class Finished:
-    """Set once the command's work is done: a signal then no longer changes the outcome."""
-
-    done = False
 
 
 def _interrupt(signum: int, frame: object) -> None:

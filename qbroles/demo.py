@@ -8,11 +8,11 @@ from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
-from qbroles import engine
 from qbroles.catalog import DEFAULT_WORKERS
 from qbroles.errors import ExitCode, InputError
-from qbroles.model import Report
-from qbroles.spec import Spec, policy_label
+from qbroles.reconcile import engine
+from qbroles.report.report import Report
+from qbroles.spec.model import Spec, policy_label
 
 EXTRA_POLICY = "arn:aws:iam::aws:policy/AmazonS3FullAccess"
 REGION = "us-east-1"  # the emulated account's region
@@ -50,7 +50,7 @@ def run_demo(
     """Create, verify, drift, catch, repair, delete; return 0 when every step did as expected."""
     import boto3
 
-    from qbroles.aws import Gateway
+    from qbroles.iam.gateway import Gateway
 
     with emulator() as client:
         gateway = Gateway(

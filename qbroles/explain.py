@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from qbroles.catalog import NARROWER, RoleKind, broad, grants
-from qbroles.spec import RoleSpec, Spec, policy_label
+from qbroles.spec.model import RoleSpec, Spec, policy_label
 
 
 def explain(spec: Spec, preset: str | None) -> dict[str, Any]:

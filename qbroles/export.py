@@ -14,8 +14,8 @@ from typing import Any
 
 from qbroles import __version__
 from qbroles.errors import InputError
-from qbroles.policies import SourceScope, trust_policy
-from qbroles.spec import OWNER_TAG, RoleSpec, Spec, policy_arn
+from qbroles.policy.documents import SourceScope, trust_policy
+from qbroles.spec.model import OWNER_TAG, RoleSpec, Spec, policy_arn
 
 # A spec's placeholders, and the trust conditions built from them.
 _PLACEHOLDERS = SourceScope(partition="{partition}", account="{account}", region="{region}")

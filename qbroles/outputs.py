@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from qbroles.catalog import RoleKind
 from qbroles.errors import InputError
-from qbroles.spec import RoleSpec, Spec
+from qbroles.spec.model import RoleSpec, Spec
 
 
 def roles_by_kind(spec: Spec) -> dict[str, RoleSpec]:

@@ -14,9 +14,10 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
-from qbroles.aws import AwsOptions, Gateway, connect
-from qbroles.presets import Scope, preset_spec
-from qbroles.spec import Spec
+from qbroles.iam.connect import AwsOptions, connect
+from qbroles.iam.gateway import Gateway
+from qbroles.spec.model import Spec
+from qbroles.spec.presets import Scope, preset_spec
 from tests.servers import MotoServer
 
 MANAGED = "arn:aws:iam::aws:policy/"

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from qbroles import engine
-from qbroles.aws import Gateway
+from qbroles.iam.gateway import Gateway
 from qbroles.outputs import roles_by_kind
-from qbroles.presets import Scope, preset_spec
+from qbroles.reconcile import engine
+from qbroles.spec.presets import Scope, preset_spec
 from tests.conftest import EXEC_ROLE, MANAGED, WRITES
 
 G, LA, LR, GRP = "GetRole", "ListAttachedRolePolicies", "ListRolePolicies", "GetRolePolicy"
@@ -142,7 +142,7 @@ def test_the_caller_is_asked_once_even_when_two_steps_need_it(
 ) -> None:
     from pathlib import Path
 
-    from qbroles.taskdef import load_task_definition
+    from qbroles.reconcile.taskdef import load_task_definition
 
     spec = preset_spec("least-privilege", None, Scope())
     engine.create(run(), spec)

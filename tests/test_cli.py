@@ -173,7 +173,7 @@ def test_delete_needs_yes_without_a_terminal(iam: Any, calls: list[str]) -> None
 @pytest.mark.usefixtures("moto_iam")
 def test_delete_asks_on_a_terminal(monkeypatch: pytest.MonkeyPatch, iam: Any) -> None:
     run("create")
-    monkeypatch.setattr("qbroles.cli.interactive", lambda: True)
+    monkeypatch.setattr("qbroles.session.interactive", lambda: True)
     answered_no = run("delete", stdin="n\n")
     assert answered_no.exit_code == ExitCode.SAFETY
     assert "Delete these roles?" in answered_no.stderr
@@ -366,7 +366,7 @@ def test_a_bug_keeps_its_traceback_and_exit_70(monkeypatch: pytest.MonkeyPatch) 
     def broken(*_: Any, **__: Any) -> None:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr("qbroles.engine.verify", broken)
+    monkeypatch.setattr("qbroles.reconcile.engine.verify", broken)
     result = run("verify")
     assert result.exit_code == ExitCode.BUG
     assert "Traceback" in result.stderr
@@ -378,7 +378,7 @@ def test_interrupt_is_exit_130_without_traceback(monkeypatch: pytest.MonkeyPatch
     def interrupted(*_: Any, **__: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("qbroles.engine.create", interrupted)
+    monkeypatch.setattr("qbroles.reconcile.engine.create", interrupted)
     result = run("create")
     assert result.exit_code == ExitCode.INTERRUPTED
     assert "interrupted" in result.stderr

@@ -9,12 +9,12 @@ import pytest
 from botocore.exceptions import ConnectionClosedError
 from moto.core.models import botocore_stubber
 
-from qbroles import engine
-from qbroles.aws import Gateway
 from qbroles.errors import AwsError, SafetyError
-from qbroles.policies import trust_policy
-from qbroles.progress import Progress
-from qbroles.spec import parse_spec
+from qbroles.iam.gateway import Gateway
+from qbroles.policy.documents import trust_policy
+from qbroles.reconcile import engine
+from qbroles.report.progress import Progress
+from qbroles.spec.load import parse_spec
 from tests.conftest import (
     EXEC_ROLE,
     MANAGED,
@@ -227,7 +227,7 @@ def test_listings_paginate(gateway: Gateway, iam: Any) -> None:
 
 
 def test_partition_from_region(moto_iam: None) -> None:
-    from qbroles.aws import AwsOptions, connect
+    from qbroles.iam.connect import AwsOptions, connect
 
     assert connect(AwsOptions(region="cn-north-1")).partition == "aws-cn"
     assert connect(AwsOptions(region="us-gov-west-1")).partition == "aws-us-gov"
@@ -247,7 +247,7 @@ def test_throttled_writes_are_retried_by_botocore(gateway: Gateway, iam: Any) ->
 def test_throttling_that_never_ends_spends_the_budget_then_exit_3_and_a_rerun_converges(
     gateway: Gateway, iam: Any
 ) -> None:
-    from qbroles.aws import AwsOptions, connect
+    from qbroles.iam.connect import AwsOptions, connect
 
     seen = inject(gateway.client, "AttachRolePolicy", [THROTTLE] * 1000)
     with pytest.raises(
@@ -268,7 +268,7 @@ def test_throttling_that_never_ends_spends_the_budget_then_exit_3_and_a_rerun_co
 
 @pytest.mark.parametrize("attempts", [1, 2, 4])
 def test_max_attempts_counts_attempts_in_all(moto_iam: None, attempts: int) -> None:
-    from qbroles.aws import AwsOptions, connect
+    from qbroles.iam.connect import AwsOptions, connect
 
     gateway = connect(AwsOptions(max_attempts=attempts))
     gateway.pacer.sleep = lambda _: None
@@ -281,7 +281,7 @@ def test_max_attempts_counts_attempts_in_all(moto_iam: None, attempts: int) -> N
 def test_the_profiles_max_attempts_caps_each_call(
     moto_iam: None, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from qbroles.aws import AwsOptions, connect
+    from qbroles.iam.connect import AwsOptions, connect
 
     (tmp_path / "config").write_text("[default]\nmax_attempts = 2\n")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from qbroles import engine
-from qbroles.aws import Gateway
 from qbroles.errors import InputError
-from qbroles.evaluate import Outcome, Policy, evaluate
-from qbroles.policies import SourceScope
-from qbroles.presets import Scope, preset_spec
-from qbroles.spec import parse_spec
-from qbroles.taskdef import load_task_definition, requirements
+from qbroles.iam.gateway import Gateway
+from qbroles.policy.documents import SourceScope
+from qbroles.policy.evaluate import Outcome, Policy, evaluate
+from qbroles.reconcile import engine
+from qbroles.reconcile.taskdef import load_task_definition, requirements
+from qbroles.spec.load import parse_spec
+from qbroles.spec.presets import Scope, preset_spec
 from tests.conftest import EXEC_ROLE
 
 TASKDEFS = Path(__file__).parent / "taskdefs"
@@ -287,7 +287,7 @@ def test_task_definition_needs_an_execution_role_in_the_spec(gateway: Gateway) -
 
 
 def test_registry_credentials_ssm_by_arn_and_non_ecr_images() -> None:
-    from qbroles.taskdef import TaskDefinition
+    from qbroles.reconcile.taskdef import TaskDefinition
 
     credentials = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dockerhub-XyZ123"
     parameter = "arn:aws:ssm:eu-west-1:123456789012:parameter/shared/flag"

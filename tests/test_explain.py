@@ -13,8 +13,8 @@ from qbroles.catalog import POLICIES, PRESETS, UNKNOWN_GRANTS, broad, grants
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
 from qbroles.explain import explain
-from qbroles.presets import Scope, preset_spec
-from qbroles.spec import load_spec
+from qbroles.spec.load import load_spec
+from qbroles.spec.presets import Scope, preset_spec
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Any:

@@ -18,12 +18,13 @@ from hypothesis import given
 from qbroles.catalog import EXPORT_FORMATS as FORMATS
 from qbroles.catalog import PRESETS
 from qbroles.cli import cli
-from qbroles.desired import DesiredRole, resolve
 from qbroles.errors import ExitCode
 from qbroles.export import cloudformation, terraform, yaml_dumps
-from qbroles.policies import SourceScope, decode_document
-from qbroles.presets import Scope, preset_spec
-from qbroles.spec import OWNER_TAG, RECORD_TAG, SPEC_TAG, Spec, load_spec
+from qbroles.policy.documents import SourceScope, decode_document
+from qbroles.reconcile.desired import DesiredRole, resolve
+from qbroles.spec.load import load_spec
+from qbroles.spec.model import OWNER_TAG, RECORD_TAG, SPEC_TAG, Spec
+from qbroles.spec.presets import Scope, preset_spec
 from tests.figures import count
 from tests.servers import MotoServer, qbroles, tool
 from tests.strategies import tables

@@ -6,12 +6,13 @@ from typing import Any
 
 import pytest
 
-from qbroles import engine
-from qbroles.aws import Gateway
-from qbroles.findings import findings
-from qbroles.model import RoleState, Severity
-from qbroles.policies import SourceScope, trust_policy
-from qbroles.presets import Scope, preset_spec
+from qbroles.iam.gateway import Gateway
+from qbroles.policy.documents import SourceScope, trust_policy
+from qbroles.policy.findings import findings
+from qbroles.reconcile import engine
+from qbroles.reconcile.state import RoleState
+from qbroles.report.report import Severity
+from qbroles.spec.presets import Scope, preset_spec
 from tests.conftest import EXEC_ROLE, MANAGED, TASK_ROLE
 
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -165,7 +166,7 @@ def test_conditions_are_asked_of_the_task_role_and_reported_on_the_execution_rol
 
 
 def test_an_empty_sid_is_no_sid() -> None:
-    from qbroles.policies import same_policy
+    from qbroles.policy.documents import same_policy
 
     bare = trust_policy("ecs-tasks.amazonaws.com")
     with_sid = trust_of({**bare["Statement"][0], "Sid": ""})

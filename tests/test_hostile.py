@@ -19,14 +19,14 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qbroles import engine
-from qbroles.aws import Gateway
 from qbroles.cli import cli
 from qbroles.errors import AwsError, ExitCode, InputError
-from qbroles.policies import policy_problem, trust_policy
-from qbroles.presets import Scope, preset_spec
-from qbroles.spec import ROLE_KEYS, TOP_KEYS, load_spec, parse_spec
-from qbroles.taskdef import load_task_definition
+from qbroles.iam.gateway import Gateway
+from qbroles.policy.documents import policy_problem, trust_policy
+from qbroles.reconcile import engine
+from qbroles.reconcile.taskdef import load_task_definition
+from qbroles.spec.load import ROLE_KEYS, TOP_KEYS, load_spec, parse_spec
+from qbroles.spec.presets import Scope, preset_spec
 from tests.conftest import MANAGED, _Raw, error_response, inject
 from tests.figures import count, scaled
 

@@ -16,9 +16,10 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from click.testing import CliRunner
 
-from qbroles.aws import Gateway
-from qbroles.cli import Finished, _interrupt, cli
+from qbroles.cli import _interrupt, cli
 from qbroles.errors import AwsError, ExitCode
+from qbroles.iam.gateway import Gateway
+from qbroles.session import Finished
 from tests.conftest import _Raw, inject
 from tests.figures import count
 from tests.servers import qbroles, tool
@@ -329,7 +330,7 @@ def test_end_of_input_at_the_delete_question_is_not_confirmed(
     monkeypatch: pytest.MonkeyPatch, iam: Any
 ) -> None:
     assert run("create").exit_code == 0
-    monkeypatch.setattr("qbroles.cli.interactive", lambda: True)
+    monkeypatch.setattr("qbroles.session.interactive", lambda: True)
     result = run("delete", stdin="")
     assert result.exit_code == ExitCode.SAFETY
     assert "not confirmed" in result.stderr

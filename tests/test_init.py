@@ -12,9 +12,10 @@ from hypothesis import given
 
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
-from qbroles.presets import Scope, preset_spec
-from qbroles.spec import Spec, load_spec
-from qbroles.specfile import dumps
+from qbroles.spec.load import load_spec
+from qbroles.spec.model import Spec
+from qbroles.spec.presets import Scope, preset_spec
+from qbroles.spec.write import dumps
 from tests.figures import count
 from tests.strategies import tables
 

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from moto import mock_aws
 
-from qbroles import engine
-from qbroles.aws import Gateway
 from qbroles.errors import SafetyError
-from qbroles.policies import trust_policy
-from qbroles.spec import parse_spec
+from qbroles.iam.gateway import Gateway
+from qbroles.policy.documents import trust_policy
+from qbroles.reconcile import engine
+from qbroles.spec.load import parse_spec
 from tests.conftest import MANAGED, TRUST, WRITES
 from tests.figures import count, scaled
 

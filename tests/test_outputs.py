@@ -219,7 +219,7 @@ def test_an_answer_that_is_not_a_role_arn_is_exit_3(iam: Any, monkeypatch: Any) 
         role = original(self, name)
         return None if role is None else {**role, "Arn": role["Arn"] + "\nEVIL=1"}
 
-    from qbroles.aws import Gateway
+    from qbroles.iam.gateway import Gateway
 
     original = Gateway.get_role
     monkeypatch.setattr(Gateway, "get_role", forged)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from qbroles.aws import Gateway
 from qbroles.errors import AwsError
+from qbroles.iam.gateway import Gateway
 from tests.conftest import EXEC_ROLE, error_response, inject
 
 THROTTLE = error_response("Throttling", "Rate exceeded")

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from qbroles.desired import DesiredRole, resolve_role
-from qbroles.model import (
+from qbroles.policy.documents import SourceScope, trust_policy
+from qbroles.reconcile.actions import (
     AttachPolicy,
     CreateRole,
     DeleteBoundary,
@@ -17,15 +17,15 @@ from qbroles.model import (
     PutBoundary,
     PutInlinePolicy,
     RemoveFromInstanceProfile,
-    RoleState,
     TagRole,
     UntagRole,
     UpdateRole,
     UpdateTrustPolicy,
 )
-from qbroles.plan import plan_create, plan_delete, plan_role
-from qbroles.policies import SourceScope, trust_policy
-from qbroles.spec import RoleSpec
+from qbroles.reconcile.desired import DesiredRole, resolve_role
+from qbroles.reconcile.plan import plan_create, plan_delete, plan_role
+from qbroles.reconcile.state import RoleState
+from qbroles.spec.model import RoleSpec
 
 SPEC = "file=test.toml app=App"  # the spec identity these roles are planned for
 

@@ -12,9 +12,10 @@ from rich.console import Console
 
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
-from qbroles.model import PutInlinePolicy, Report, RoleReport, UpdateRole, UpdateTrustPolicy
-from qbroles.policies import display_form, document_diff, same_policy, trust_policy
-from qbroles.render import print_report, report_document
+from qbroles.policy.documents import display_form, document_diff, same_policy, trust_policy
+from qbroles.reconcile.actions import PutInlinePolicy, UpdateRole, UpdateTrustPolicy
+from qbroles.report.render import print_report, report_document
+from qbroles.report.report import Report, RoleReport
 from tests.conftest import EXEC_ROLE, MANAGED, TASK_ROLE, writes
 
 ANSI = re.compile(r"\x1b\[")

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from qbroles import engine
-from qbroles.aws import Gateway
-from qbroles.desired import resolve
 from qbroles.errors import InputError, SafetyError
-from qbroles.policies import SourceScope
-from qbroles.presets import Scope, preset_spec
+from qbroles.iam.gateway import Gateway
+from qbroles.policy.documents import SourceScope
+from qbroles.reconcile import engine
+from qbroles.reconcile.desired import resolve
+from qbroles.spec.presets import Scope, preset_spec
 from tests.conftest import EXEC_ROLE, MANAGED, TASK_ROLE, attached
 
 HERE = SourceScope("aws", "123456789012", "eu-west-1")

@@ -15,11 +15,11 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from qbroles import engine
-from qbroles.aws import Gateway
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
-from qbroles.progress import Progress, TerminalProgress
+from qbroles.iam.gateway import Gateway
+from qbroles.reconcile import engine
+from qbroles.report.progress import Progress, TerminalProgress
 from tests.conftest import EXEC_ROLE, TASK_ROLE, default_spec, error_response, inject
 from tests.servers import tool
 

@@ -9,7 +9,7 @@ import click
 
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
-from qbroles.model import ACTION_NAMES
+from qbroles.reconcile.actions import ACTION_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -59,6 +59,7 @@ def test_every_json_action_name_is_documented() -> None:
 
 def test_every_module_is_in_the_contributing_layout() -> None:
     layout = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
-    for module in sorted((ROOT / "qbroles").glob("*.py")):
+    for module in sorted((ROOT / "qbroles").rglob("*.py")):
         if module.name not in ("__init__.py", "__main__.py"):
-            assert f"`{module.name}`" in layout, module.name
+            path = module.relative_to(ROOT / "qbroles").as_posix()
+            assert f"`{path}`" in layout, path

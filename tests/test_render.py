@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from qbroles.model import (
+from qbroles.reconcile.actions import (
     AttachPolicy,
     DeleteBoundary,
     PutInlinePolicy,
-    Report,
-    RoleReport,
     TagRole,
     UntagRole,
     UpdateRole,
 )
-from qbroles.render import print_report
+from qbroles.report.render import print_report
+from qbroles.report.report import Report, RoleReport
 
 
 def test_each_change_carries_the_sign_of_what_it_does() -> None:

@@ -177,7 +177,7 @@ def test_removing_a_boundary_asks_on_a_terminal(
     iam.put_role_permissions_boundary(
         RoleName="Kept", PermissionsBoundary=MANAGED + "PowerUserAccess"
     )
-    monkeypatch.setattr("qbroles.cli.interactive", lambda: True)
+    monkeypatch.setattr("qbroles.session.interactive", lambda: True)
     for answer in ("n\n", ""):  # no, and end of input: not confirmed, not interrupted
         refused = run("--spec", spec, "create", "--prune", stdin=answer)
         assert refused.exit_code == 4, refused.stderr

@@ -7,12 +7,9 @@ from pathlib import Path
 import pytest
 
 from qbroles.errors import ExitCode, InputError
-from qbroles.policies import same_policy, trust_policy
-from qbroles.spec import (
-    load_spec,
-    policy_arn,
-    policy_label,
-)
+from qbroles.policy.documents import same_policy, trust_policy
+from qbroles.spec.load import load_spec
+from qbroles.spec.model import policy_arn, policy_label
 from tests.conftest import default_spec
 
 GOOD = """
@@ -247,7 +244,7 @@ def test_unreadable(tmp_path: Path) -> None:
 
 
 def test_default_spec_data_is_not_mutated_by_parsing() -> None:
-    from qbroles.presets import WORKSHOP
+    from qbroles.spec.presets import WORKSHOP
 
     before = repr(WORKSHOP)
     default_spec("X")

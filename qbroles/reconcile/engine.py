@@ -7,26 +7,28 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from qbroles.apply import apply_role
-from qbroles.aws import Gateway
 from qbroles.catalog import DEFAULT_WORKERS, RoleKind
-from qbroles.desired import DesiredRole, resolve
 from qbroles.errors import AwsError, InputError, MissingRoleError, SafetyError
-from qbroles.evaluate import Decision, Outcome, Policy, evaluate
-from qbroles.findings import findings
-from qbroles.model import Check, CreateRole, Report, RolePlan, RoleReport, RoleState, Severity
-from qbroles.pacing import Pacer
-from qbroles.plan import after, plan_create, plan_delete, unowned_refusal
-from qbroles.policies import SourceScope
-from qbroles.spec import ROLE_ARN, RoleSpec, Spec, policy_label
-from qbroles.taskdef import (
+from qbroles.iam.gateway import Gateway
+from qbroles.iam.pacing import Pacer
+from qbroles.policy.documents import SourceScope
+from qbroles.policy.evaluate import Decision, Outcome, Policy, evaluate
+from qbroles.policy.findings import findings
+from qbroles.reconcile.actions import CreateRole, RolePlan
+from qbroles.reconcile.apply import apply_role
+from qbroles.reconcile.desired import DesiredRole, resolve
+from qbroles.reconcile.plan import after, plan_create, plan_delete, unowned_refusal
+from qbroles.reconcile.state import RoleState
+from qbroles.reconcile.taskdef import (
     UNKNOWN,
     Requirement,
     TaskDefinition,
     needs_without_execution_role,
     requirements,
 )
-from qbroles.verify import verify_absent, verify_role
+from qbroles.reconcile.verify import verify_absent, verify_role
+from qbroles.report.report import Check, Report, RoleReport, Severity
+from qbroles.spec.model import ROLE_ARN, RoleSpec, Spec, policy_label
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -1,7 +1,4 @@
-"""The desired roles: the built-in default and TOML spec files, validated before any AWS call.
-
-Nothing here imports boto3: a spec error is reported before AWS is touched.
-"""
+"""Reading a spec: TOML files and built-in data into a validated Spec, before any AWS call."""
 
 from __future__ import annotations
 
@@ -10,147 +7,35 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from qbroles.catalog import DEFAULT_APP, RoleKind
 from qbroles.errors import InputError
 from qbroles.files import read_input
-from qbroles.partitions import PARTITION
-from qbroles.policies import compact_size, fill, placeholders, policy_problem
-
-# The ECS tasks principal; the same name in aws-cn, where AWS's China guide shows this trust
-# (https://docs.amazonaws.cn/AmazonECS/latest/userguide/task_IAM_role.html), and in aws-us-gov.
-# For the aws-iso* and aws-eusc partitions no public AWS page names it; qbroles keeps this
-# name there too (a spec's trusted_service overrides it).
-DEFAULT_SERVICE = "ecs-tasks.amazonaws.com"
-OWNER_TAG = ("ManagedBy", "qbroles")
-# The spec's tag keys that qbroles set, space-separated: what it may untag when the spec drops one.
-RECORD_TAG = "qbroles:tags"
-# Which spec made the role (preset or file, and app): delete and --prune leave other specs' roles.
-SPEC_TAG = "qbroles:spec"
-# Keys under this prefix are qbroles' own; a spec may not set them.
-RESERVED_PREFIX = "qbroles:"
-
-# IAM's own limits (see the IAM quotas page).
-MAX_MANAGED_POLICIES = 20
-MAX_TAGS = 50
-MAX_DESCRIPTION = 1000
-
-NAME_CHARS = r"[A-Za-z0-9_+=,.@-]"
-ROLE_NAME = re.compile(rf"{NAME_CHARS}{{1,64}}")
-_POLICY_PATH_NAME = rf"(?:{NAME_CHARS}+/)*{NAME_CHARS}{{1,128}}"
-POLICY_SHORT = re.compile(_POLICY_PATH_NAME)
-POLICY_ARN = re.compile(rf"arn:{PARTITION}:iam::(aws|\d{{12}}):policy/{_POLICY_PATH_NAME}")
-# arn:PARTITION:iam::ACCOUNT:role/PATH/NAME (IAM identifiers: ARNs; the path is / or
-# /printable ASCII/, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html)
-ROLE_ARN = re.compile(
-    rf"arn:(?P<partition>{PARTITION}):iam::(?P<account>\d{{12}}):"
-    r"role(?P<path>/(?:[\x21-\x7e]+/)?)"
-    rf"(?P<name>{NAME_CHARS}{{1,64}})"
+from qbroles.policy.documents import compact_size, fill, placeholders, policy_problem
+from qbroles.spec.model import (
+    DEFAULT_SERVICE,
+    DESCRIPTION,
+    MAX_DESCRIPTION,
+    MAX_MANAGED_POLICIES,
+    MAX_TAGS,
+    NAME_CHARS,
+    OWNER_TAG,
+    POLICY_ARN,
+    POLICY_SHORT,
+    RESERVED_PREFIX,
+    ROLE_NAME,
+    SERVICE,
+    RoleSpec,
+    Spec,
+    policy_arn,
+    tag_text,
 )
-SERVICE = re.compile(r"[a-z0-9][a-z0-9.-]*\.amazonaws\.com(\.cn)?")
-DESCRIPTION = re.compile(r"[\t\n\r\x20-\x7e\xa1-\xff]*")
-_TAG_PUNCTUATION = set("_.:/=+-@")
-
-
-@dataclass(frozen=True)
-class RoleSpec:
-    """One role as it should be."""
-
-    name: str
-    description: str
-    trusted_service: str = DEFAULT_SERVICE
-    # short names (path/name of an AWS managed policy) or ARNs
-    managed_policies: tuple[str, ...] = ()
-    tags: tuple[tuple[str, str], ...] = ()  # the spec's own tags; the ownership tag is added on top
-    # name -> policy document; its strings may hold {partition}, {region}, {account}
-    inline_policies: tuple[tuple[str, Mapping[str, Any]], ...] = ()
-    permissions_boundary: str | None = None  # short name or ARN, like managed_policies
-    max_session_duration: int = 3600
-    path: str = "/"
-    source_conditions: bool = False  # trust only on behalf of this account
-    kind: RoleKind | None = None  # what ECS uses the role for
-    # The name and description as written, {app} and all (for writing the spec back out).
-    written: tuple[str, str] | None = field(default=None, compare=False)
-    # The optional attributes the spec states (description, max_session_duration): only
-    # these are verified and converged; qbroles' own defaults are set on create only.
-    stated: frozenset[str] = field(
-        default=frozenset({"description", "max_session_duration"}), compare=False
-    )
-
-    def all_tags(self, made_by: str) -> dict[str, str]:
-        """Return the tags the role must carry: the spec's, their record, whose spec, the owner."""
-        record = {RECORD_TAG: " ".join(key for key, _ in self.tags)} if self.tags else {}
-        return {**dict(self.tags), **record, SPEC_TAG: made_by, OWNER_TAG[0]: OWNER_TAG[1]}
-
-    def policy_arns(self, partition: str) -> tuple[str, ...]:
-        """Return the managed policies as ARNs in the given partition."""
-        return tuple(policy_arn(ref, partition) for ref in self.managed_policies)
-
-    @property
-    def needs_account(self) -> bool:
-        """Return whether the role's documents need the account and region filled in."""
-        return self.source_conditions or any(
-            placeholders(document) & {"account", "region"} for _, document in self.inline_policies
-        )
-
-
-@dataclass(frozen=True)
-class Spec:
-    """All roles qbroles manages in one run, and where they were described."""
-
-    app: str
-    roles: tuple[RoleSpec, ...]
-    source: str
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(role.name for role in self.roles)
-
-    @property
-    def identity(self) -> str:
-        """Return which spec this is, as the tag SPEC_TAG records it: the preset or file, the app.
-
-        A file is named by its base name, so the same file read from another folder is
-        the same spec. Characters IAM refuses in a tag value become _.
-        """
-        kind, _, name = self.source.partition(" ")
-        if kind != "preset" or not name:
-            kind, name = "file", Path(self.source).name
-        text = f"{kind}={name} app={self.app}"
-        return "".join(c if _tag_text(c) else "_" for c in text)[:256]
-
-    @property
-    def needs_account(self) -> bool:
-        return any(role.needs_account for role in self.roles)
-
-
-def tag_value(tags: Mapping[str, str], key: str) -> str | None:
-    """Return the value of a role tag, its key compared without case, or None.
-
-    IAM role tag keys are case-insensitive, and IAM keeps the case given: ManagedBy and
-    managedby are one key, and tagging with one replaces the other (IAM User Guide,
-    "Tagging IAM resources", rules for tagging:
-    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_tags.html).
-    """
-    wanted = key.lower()
-    return next((value for name, value in tags.items() if name.lower() == wanted), None)
-
-
-def policy_arn(ref: str, partition: str) -> str:
-    """Return the ARN of a managed policy given by short name (an AWS managed policy) or ARN."""
-    return ref if ref.startswith("arn:") else f"arn:{partition}:iam::aws:policy/{ref}"
-
-
-def policy_label(arn: str) -> str:
-    """Return the name people know a policy by: path/name for AWS managed ones, else the ARN."""
-    head, sep, rest = arn.partition(":iam::aws:policy/")
-    return rest if sep and head.startswith("arn:") else arn
-
 
 TOP_KEYS = {"app", "role"}
+
+
 ROLE_KEYS = {
     "name",
     "kind",
@@ -164,8 +49,14 @@ ROLE_KEYS = {
     "path",
     "source_conditions",
 }
+
+
 MAX_INLINE_SIZE = 10240  # characters of all inline policy documents of a role, white space aside
+
+
 ROLE_PATH = re.compile(r"/([\x21-\x7e]+/)?")
+
+
 INLINE_NAME = re.compile(rf"{NAME_CHARS}{{1,128}}")
 
 
@@ -381,9 +272,9 @@ def _tags(value: Any, where: str) -> tuple[tuple[str, str], ...]:
         _expect(isinstance(tag_value, str), f"{key}: the value of {tag_key!r} must be a string")
         _expect(
             1 <= len(tag_key) <= 128
-            and _tag_text(tag_key)
+            and tag_text(tag_key)
             and len(tag_value) <= 256
-            and _tag_text(tag_value),
+            and tag_text(tag_value),
             f"{key}: {tag_key!r} = {tag_value!r} is not a valid IAM tag "
             "(key 1-128, value up to 256 letters, digits, spaces and _.:/=+-@)",
         )
@@ -419,10 +310,6 @@ def _tags(value: Any, where: str) -> tuple[tuple[str, str], ...]:
         f"{key}: the keys add up to more than 256 characters, too long for qbroles' record of them",
     )
     return tuple(sorted(value.items()))
-
-
-def _tag_text(text: str) -> bool:
-    return all(c.isalnum() or c.isspace() or c in _TAG_PUNCTUATION for c in text)
 
 
 def _string(raw: Mapping[str, Any], key: str, where: str, *, default: str) -> str:

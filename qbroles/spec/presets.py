@@ -11,9 +11,10 @@ from typing import Any
 
 from qbroles.catalog import DEFAULT_APP, PRESETS
 from qbroles.errors import InputError
-from qbroles.partitions import PARTITION
-from qbroles.spec import DEFAULT_SERVICE, Spec, parse_spec
-from qbroles.taskdef import has_secret_suffix
+from qbroles.iam.partitions import PARTITION
+from qbroles.reconcile.taskdef import has_secret_suffix
+from qbroles.spec.load import parse_spec
+from qbroles.spec.model import DEFAULT_SERVICE, Spec
 
 EXECUTION = "{app}-ECS-TaskExecutionRole"
 TASK = "{app}-ECS-TaskRole"

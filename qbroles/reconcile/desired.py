@@ -12,8 +12,8 @@ from typing import Any
 
 from qbroles.catalog import RoleKind
 from qbroles.errors import InputError
-from qbroles.policies import SourceScope, fill, trust_policy
-from qbroles.spec import RoleSpec, Spec, policy_arn
+from qbroles.policy.documents import SourceScope, fill, trust_policy
+from qbroles.spec.model import RoleSpec, Spec, policy_arn
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from qbroles.progress import Progress
+from qbroles.report.progress import Progress
 
 DEFAULT_BUDGET = 300.0  # seconds of waiting for retries, in all, a run
 MAX_BACKOFF = 20.0  # seconds: the cap AWS SDKs put on one wait

@@ -8,13 +8,14 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from qbroles.model import Action, Check, Report, RolePlan, Severity, action_name
-from qbroles.policies import document_diff, trust_summary
+from qbroles.policy.documents import document_diff, trust_summary
+from qbroles.reconcile.actions import Action, RolePlan, action_name
+from qbroles.report.report import Check, Report, Severity
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from qbroles.pacing import Figures
+    from qbroles.iam.pacing import Figures
 
 
 def report_document(report: Report, retries: Figures | None = None) -> dict[str, Any]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from qbroles.desired import DesiredRole
-from qbroles.model import Check, RoleState, Severity
-from qbroles.policies import same_policy, trust_summary
-from qbroles.spec import OWNER_TAG, RECORD_TAG, SPEC_TAG, policy_label, tag_value
+from qbroles.policy.documents import same_policy, trust_summary
+from qbroles.reconcile.desired import DesiredRole
+from qbroles.reconcile.state import RoleState
+from qbroles.report.report import Check, Severity
+from qbroles.spec.model import OWNER_TAG, RECORD_TAG, SPEC_TAG, policy_label, tag_value
 
 PRESENT, MISSING = "present", "missing"
 ATTACHED, NOT_ATTACHED = "attached", "not attached"

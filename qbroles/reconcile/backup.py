@@ -18,7 +18,8 @@ from typing import Any
 
 from qbroles.errors import InputError, SafetyError
 from qbroles.files import read_input, write_new
-from qbroles.model import (
+from qbroles.policy.documents import too_deep
+from qbroles.reconcile.actions import (
     ACTION_NAMES,
     Action,
     AddToInstanceProfile,
@@ -32,15 +33,8 @@ from qbroles.model import (
     UpdateTrustPolicy,
     action_name,
 )
-from qbroles.policies import too_deep
-from qbroles.spec import (
-    INLINE_NAME,
-    POLICY_ARN,
-    ROLE_NAME,
-    ROLE_PATH,
-    DuplicateKeyError,
-    unique_keys,
-)
+from qbroles.spec.load import INLINE_NAME, ROLE_PATH, DuplicateKeyError, unique_keys
+from qbroles.spec.model import POLICY_ARN, ROLE_NAME
 
 FORMAT = "qbroles-restore/1"
 FOLDER = ".qbroles"

@@ -14,7 +14,7 @@ from typing import Any
 
 from qbroles.catalog import RoleKind
 from qbroles.errors import InputError
-from qbroles.spec import RoleSpec, Spec
+from qbroles.spec.model import RoleSpec, Spec
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 

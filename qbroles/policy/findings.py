@@ -6,8 +6,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from qbroles.catalog import NARROWER, RoleKind, broad
-from qbroles.model import Check, RoleState, Severity
-from qbroles.spec import policy_label
+from qbroles.reconcile.state import RoleState
+from qbroles.report.report import Check, Severity
+from qbroles.spec.model import policy_label
 
 
 def findings(

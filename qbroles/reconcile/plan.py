@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import assert_never
 
-from qbroles.desired import DesiredRole
-from qbroles.model import (
+from qbroles.policy.documents import same_policy
+from qbroles.reconcile.actions import (
     Action,
     AddToInstanceProfile,
     AttachPolicy,
@@ -20,14 +20,14 @@ from qbroles.model import (
     PutInlinePolicy,
     RemoveFromInstanceProfile,
     RolePlan,
-    RoleState,
     TagRole,
     UntagRole,
     UpdateRole,
     UpdateTrustPolicy,
 )
-from qbroles.policies import same_policy
-from qbroles.spec import OWNER_TAG, RECORD_TAG, SPEC_TAG, tag_value
+from qbroles.reconcile.desired import DesiredRole
+from qbroles.reconcile.state import RoleState
+from qbroles.spec.model import OWNER_TAG, RECORD_TAG, SPEC_TAG, tag_value
 
 Observed = Mapping[str, RoleState | None]
 

@@ -1,54 +1,15 @@
-"""The data between the stages: what IAM holds (RoleState), what to do (actions), what was found."""
+"""Actions: one frozen dataclass per IAM write, carrying the call that makes it; RolePlan."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, ClassVar, get_args
 
-from qbroles.policies import trust_summary
-from qbroles.spec import OWNER_TAG, SPEC_TAG, policy_label, tag_value
-
-
-@dataclass(frozen=True)
-class RoleState:
-    """One role as IAM holds it (read by observe)."""
-
-    name: str
-    arn: str
-    trust: Mapping[str, Any] | None
-    description: str
-    tags: Mapping[str, str]
-    managed_policies: frozenset[str]  # ARNs
-    # name -> document (None when only the names were read, as for delete)
-    inline_policies: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
-    permissions_boundary: str | None = None  # ARN
-    max_session_duration: int = 3600
-    path: str = "/"
-    # Read only when deleting: IAM requires the role out of its instance profiles first.
-    instance_profiles: tuple[str, ...] = ()
-    # IAM's unique id: a role deleted and created again under the same name has another one.
-    role_id: str = ""
-
-    @property
-    def owner(self) -> str | None:
-        """Return the value of the ownership tag (its key in any case), or None."""
-        return tag_value(self.tags, OWNER_TAG[0])
-
-    @property
-    def owned(self) -> bool:
-        """Return whether the role carries qbroles' ownership tag."""
-        return self.owner == OWNER_TAG[1]
-
-    @property
-    def made_by(self) -> str | None:
-        """Return which spec made the role, as its tag records it (None: not recorded)."""
-        return tag_value(self.tags, SPEC_TAG)
-
-
-# --- actions: one frozen dataclass per IAM write, carrying the call that makes it.
+from qbroles.policy.documents import trust_summary
+from qbroles.reconcile.state import RoleState
+from qbroles.spec.model import policy_label
 
 
 @dataclass(frozen=True)
@@ -551,6 +512,7 @@ Action = (
     | DeleteRole
 )
 
+
 # The stable names of actions in JSON output, from each action's NAME.
 ACTION_NAMES: dict[type[Any], str] = {kind: kind.NAME for kind in get_args(Action)}
 
@@ -570,65 +532,3 @@ class RolePlan:
     # whether qbroles takes it over (--adopt). Ownership is checked again before writing.
     role_id: str = ""
     adopting: bool = False
-
-
-# --- verification results
-
-
-class Severity(Enum):
-    ERROR = "error"
-    WARNING = "warning"
-
-
-@dataclass(frozen=True)
-class Check:
-    """One verified property of one role."""
-
-    check: str
-    ok: bool
-    expected: Any
-    actual: Any
-    message: str
-    severity: Severity = Severity.ERROR
-    arn: str | None = None  # the full ARN of the policy checked, in its partition
-
-    @property
-    def failed(self) -> bool:
-        """Return whether this check makes the role differ from the spec (warnings do not)."""
-        return not self.ok and self.severity is Severity.ERROR
-
-
-@dataclass(frozen=True)
-class RoleReport:
-    """Everything one command found and did for one role."""
-
-    name: str
-    arn: str | None
-    changes: tuple[Action, ...] = ()
-    checks: tuple[Check, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not any(check.failed for check in self.checks)
-
-
-@dataclass(frozen=True)
-class Report:
-    """The result of one command: rendered as a table or as the JSON document."""
-
-    command: str
-    dry_run: bool
-    roles: tuple[RoleReport, ...] = field(default_factory=tuple)
-    # For create/delete: whether the plan had anything to do (done, or pending in a dry run).
-    changed: bool = False
-    # The restore file written before the run removed or replaced anything, if it did.
-    backup: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Return whether the command succeeded: every role matches the spec.
-
-        A dry run succeeds when it could make the plan; its roles' ``ok`` still tell
-        whether each matches the spec now.
-        """
-        return self.dry_run or all(role.ok for role in self.roles)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from qbroles.aws import Gateway
 from qbroles.errors import SafetyError
-from qbroles.model import Action, CreateRole, DeleteRole, RolePlan
-from qbroles.plan import unowned_refusal
-from qbroles.spec import OWNER_TAG, policy_label
+from qbroles.iam.gateway import Gateway
+from qbroles.reconcile.actions import Action, CreateRole, DeleteRole, RolePlan
+from qbroles.reconcile.plan import unowned_refusal
+from qbroles.spec.model import OWNER_TAG, policy_label
 
 
 def apply_role(gateway: Gateway, plan: RolePlan) -> tuple[Action, ...]:

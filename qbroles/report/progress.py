@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from qbroles.model import Action
+    from qbroles.reconcile.actions import Action
 
 
 class Progress:

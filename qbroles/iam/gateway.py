@@ -1,215 +1,37 @@
-"""The one AWS gateway: owns boto3, builds the client, and turns botocore errors into ours.
+"""The one AWS gateway: typed reads, execute(action) for writes, botocore's errors turned into ours.
 
-Everything else receives a ``Gateway``; tests build one around a moto-backed client.
-boto3 is imported only when a gateway is built, so --help and spec errors never load it.
-"""
+Everything else receives a ``Gateway``; tests build one around a moto-backed client."""
 
 from __future__ import annotations
 
 import json
-import os
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from qbroles.errors import AwsError, InputError
-from qbroles.model import Action, RoleState
-from qbroles.pacing import DEFAULT_BUDGET, SCALE_VARIABLE, GaveUp, Pacer
-from qbroles.partitions import partition_of
-from qbroles.policies import NotIamAnswer, SourceScope, decode_document
-from qbroles.progress import Progress
+from qbroles.iam.errors import client_error_message, redacted, reject_non_xml
+from qbroles.iam.pacing import Pacer
+from qbroles.policy.documents import NotIamAnswer, SourceScope, decode_document
+from qbroles.reconcile.actions import Action
+from qbroles.reconcile.state import RoleState
+from qbroles.report.progress import Progress
 
 T = TypeVar("T")
 
-REGION_SHAPE = re.compile(r"[a-z]{2,}(-[a-z]+)+-\d{1,2}")
-# Where botocore looks for an endpoint when --endpoint-url is not given, most specific first.
-ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL")
-# Error codes that mean the credentials themselves are bad.
-_CREDENTIAL_CODES = {
-    "InvalidClientTokenId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "ExpiredTokenException",
-    "UnrecognizedClientException",
-    "InvalidAccessKeyId",
-    "AuthFailure",
-}
-_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+
 # The per-role listings: operation -> (boto3 paginator, key of the items in a page).
 _LISTINGS = {
     "ListAttachedRolePolicies": ("list_attached_role_policies", "AttachedPolicies"),
     "ListRolePolicies": ("list_role_policies", "PolicyNames"),
     "ListInstanceProfilesForRole": ("list_instance_profiles_for_role", "InstanceProfiles"),
 }
-MAX_ATTEMPTS = 100  # per call; Terraform's AWS provider makes up to 25
-MAX_BUDGET = 3600.0  # seconds
-
-
-@dataclass(frozen=True)
-class AwsOptions:
-    """Where and how to reach AWS; None means "as botocore finds it" (env, config files)."""
-
-    profile: str | None = None
-    region: str | None = None
-    endpoint_url: str | None = None
-    max_attempts: int | None = None  # attempts per call, at most (else the budget decides)
-    retry_budget: float = DEFAULT_BUDGET  # seconds of waiting for retries, a run in all
-    patience: float = 120.0  # seconds to keep retrying what IAM's eventual consistency causes
-
-    def validate(self, environ: Mapping[str, str] | None = None) -> None:
-        """Reject malformed settings, from options or the environment, before anything is sent."""
-        env = os.environ if environ is None else environ
-        regions = [(self.region, "--region or AWS_REGION")]
-        regions.append((env.get("AWS_DEFAULT_REGION"), "AWS_DEFAULT_REGION"))
-        for region, source in regions:
-            # The shape first (no botocore needed to refuse "mars"), then the partitions.
-            if region and (not REGION_SHAPE.fullmatch(region) or partition_of(region) is None):
-                raise InputError(
-                    f"region {region!r} ({source}) is not an AWS region name such as eu-west-1 "
-                    "(none of the partitions botocore knows has it)."
-                )
-        endpoints = [(self.endpoint_url, "--endpoint-url")]
-        if self.endpoint_url is None:
-            endpoints += [(env.get(name), name) for name in ENDPOINT_VARIABLES]
-        for url, source in endpoints:
-            if url:
-                _check_url(url, source)
-        if self.max_attempts is not None:
-            _check_attempts(str(self.max_attempts), "--max-attempts")
-        elif env.get("AWS_MAX_ATTEMPTS"):
-            _check_attempts(env["AWS_MAX_ATTEMPTS"], "AWS_MAX_ATTEMPTS")
-        if not 0 <= self.retry_budget <= MAX_BUDGET:
-            raise InputError(
-                f"--retry-budget must be from 0 to {MAX_BUDGET:g} seconds, "
-                f"not {self.retry_budget:g}."
-            )
-        _retry_scale(env)
-
-
-def _check_attempts(value: str, source: str) -> None:
-    if not (value.strip().isdigit() and 1 <= int(value) <= MAX_ATTEMPTS):
-        raise InputError(
-            f"{source} must be a whole number from 1 to {MAX_ATTEMPTS}, not {value!r}."
-        )
-
-
-def _retry_scale(environ: Mapping[str, str]) -> float:
-    """Return the factor on every retry wait (QBROLES_RETRY_SCALE, 0 to 1; default 1)."""
-    value = environ.get(SCALE_VARIABLE, "").strip()
-    if not value:
-        return 1.0
-    try:
-        scale = float(value)
-    except ValueError:
-        scale = -1.0
-    if not 0 <= scale <= 1:
-        raise InputError(f"{SCALE_VARIABLE} must be a number from 0 to 1, not {value!r}.")
-    return scale
-
-
-def redacted(url: str) -> str:
-    """Return a URL fit to print: user and password (http://user:secret@host) masked."""
-    return re.sub(r"(?<=://)[^/@\s]*@", "***@", url)
-
-
-def _check_url(url: str, source: str) -> None:
-    parts = urlsplit(url)
-    shown = redacted(url)
-    try:
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        raise InputError(f"{source} {shown!r} has an invalid port.") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"{source} {shown!r} is not an http(s) URL such as http://127.0.0.1:5000.")
-
-
-def connect(options: AwsOptions) -> Gateway:
-    """Build the boto3 session and IAM client; fail with one clear line if that cannot work."""
-    options.validate()
-    import boto3
-    import botocore.session
-    from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ProfileNotFound
-
-    try:
-        core = botocore.session.Session(profile=options.profile)
-        session = boto3.Session(botocore_session=core, region_name=options.region)
-        # Unless --max-attempts: AWS_MAX_ATTEMPTS or the profile's max_attempts, as botocore
-        # reads them.
-        configured = core.get_config_variable("max_attempts")
-    except ProfileNotFound:
-        name = options.profile or os.environ.get("AWS_PROFILE", "")
-        raise AwsError(
-            f"AWS profile {name!r} is not in the AWS config or credentials files; check "
-            "--profile or AWS_PROFILE (aws configure list-profiles shows the profiles)."
-        ) from None
-    except (BotoCoreError, ValueError) as exc:  # a config file botocore cannot parse
-        raise AwsError(_setup_failed(exc)) from None
-    max_attempts = options.max_attempts
-    if max_attempts is None and configured is not None:
-        _check_attempts(str(configured), "max_attempts in the AWS config file")
-        max_attempts = int(configured)
-    pacer = Pacer(
-        budget=options.retry_budget,
-        max_attempts=max_attempts,
-        scale=_retry_scale(os.environ),
-    )
-    # One attempt a call for botocore: the pacer decides every retry (see qbroles.pacing).
-    config = Config(
-        retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=10, read_timeout=30
-    )
-
-    def client(service: str, region: str | None) -> Any:
-        made = session.client(
-            service, region_name=region, endpoint_url=options.endpoint_url, config=config
-        )
-        pacer.attach(made)
-        return made
-
-    try:
-        if session.get_credentials() is None:
-            raise AwsError(
-                "no AWS credentials found; set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY (any values do for a local emulator)."
-            )
-        region = session.region_name
-        partition = session.get_partition_for_region(region) if region else "aws"
-        # IAM is global; with no region configured it signs in us-east-1 (the aws partition).
-        iam = client("iam", region or "us-east-1")
-    except (BotoCoreError, ValueError) as exc:  # a value in a profile botocore cannot use
-        raise AwsError(_setup_failed(exc)) from None
-
-    def sts() -> Any:
-        sts_client = client("sts", region)
-        sts_client.meta.events.register("before-parse.sts", reject_non_xml)
-        return sts_client
-
-    return Gateway(
-        iam,
-        partition=partition,
-        region=region,
-        sts=sts,
-        ecs=lambda: client("ecs", region),
-        patience=options.patience,
-        pacer=pacer,
-    )
-
-
-def _setup_failed(exc: Exception) -> str:
-    """Return the one line for an AWS setup botocore refused (config file, profile values)."""
-    reason = " ".join(redacted(str(exc)).split()).rstrip(".")
-    return (
-        f"cannot set up the AWS client: {reason}; check the AWS config and credentials files "
-        "(AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE) and the profile's values."
-    )
 
 
 class Gateway:
@@ -561,9 +383,7 @@ class Gateway:
         except ClientError as exc:
             # The call that failed, exactly (one block may make several calls).
             action = f"{service}:{getattr(exc, 'operation_name', None) or operation}"
-            raise AwsError(
-                client_error_message(exc, action, where, self.pacer.gave_up())
-            ) from None
+            raise AwsError(client_error_message(exc, action, where, self.pacer.gave_up())) from None
         except (NoCredentialsError, PartialCredentialsError):
             raise AwsError(
                 f"{where}: no usable AWS credentials; set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
@@ -623,49 +443,3 @@ def _state(
         path=role.get("Path", "/"),
         role_id=role.get("RoleId", ""),
     )
-
-
-def reject_non_xml(response_dict: dict[str, Any], **_: Any) -> None:
-    """Refuse to parse an answer that is not IAM's XML (an HTML page, garbage).
-
-    botocore's XML parser meets such a body with a bare KeyError; raising its own
-    ResponseParserError here turns it into the one-line "did not answer like AWS IAM".
-    """
-    from botocore.parsers import ResponseParserError
-
-    body = response_dict.get("body") or b""
-    head = body.lstrip()[:64].lower()
-    if head and (not head.startswith(b"<") or head.startswith((b"<html", b"<!doctype"))):
-        raise ResponseParserError(f"not an IAM answer: {head[:32]!r}")
-
-
-def client_error_message(exc: Any, action: str, where: str, gave_up: GaveUp | None) -> str:
-    error = exc.response.get("Error", {})
-    code = error.get("Code", "") or str(
-        exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    )
-    message = str(error.get("Message", "")).rstrip(".") or "no message"
-    if code in _DENIED_CODES:
-        return (
-            f"AWS denied {action} ({where}): {message}; grant {action} to the "
-            "caller or use a profile that has it."
-        )
-    if code in _CREDENTIAL_CODES:
-        return (
-            f"AWS rejected the credentials ({where}): {message}; refresh them or check "
-            "AWS_PROFILE / AWS_ACCESS_KEY_ID."
-        )
-    if gave_up is not None:  # retried until a limit stopped it
-        kept = "throttling" if gave_up.throttled else f"failing ({code}: {message})"
-        return (
-            f"AWS kept {kept} {where}: {gave_up.reason()}; wait a minute and rerun "
-            f"(a rerun resumes where this one stopped), or {gave_up.remedy()}."
-        )
-    if code == "NoSuchEntity" and message.lower().startswith("policy"):
-        return (
-            f"{where}: {message}; check the policy name in the spec (AWS managed policies under "
-            "a path need it, e.g. service-role/AmazonECSTaskExecutionRolePolicy)."
-        )
-    if code == "ConcurrentModification":
-        return f"{where}: IAM kept reporting a concurrent modification; rerun in a minute."
-    return f"AWS refused {where}: {code}: {message}."

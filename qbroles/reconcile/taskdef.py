@@ -15,8 +15,8 @@ from typing import Any
 from qbroles.catalog import RoleKind
 from qbroles.errors import InputError
 from qbroles.files import read_input
-from qbroles.policies import SourceScope, too_deep
-from qbroles.spec import DuplicateKeyError, unique_keys
+from qbroles.policy.documents import SourceScope, too_deep
+from qbroles.spec.load import DuplicateKeyError, unique_keys
 
 # A private ECR image: the standard, FIPS (dkr.ecr-fips.) and dual-stack (dkr-ecr.REGION.on.aws)
 # registry endpoints (Amazon ECR endpoints and quotas, "Amazon ECR service endpoints":
@@ -41,7 +41,7 @@ UNKNOWN = "?"
 
 def partition_of(region: str) -> str:
     """Return the partition a region belongs to, as botocore knows it (aws if none)."""
-    from qbroles.partitions import partition_of as known
+    from qbroles.iam.partitions import partition_of as known
 
     return known(region) or "aws"
 

@@ -1,0 +1,1 @@
+"""AWS itself: connecting, the gateway, retries, partitions, errors translated."""

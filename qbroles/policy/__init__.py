@@ -1,0 +1,1 @@
+"""Policy documents: building and comparing them, evaluating them locally, and security findings."""

@@ -1,0 +1,1 @@
+"""Making IAM match the spec: desired and observed roles, actions, plan, apply, verify."""

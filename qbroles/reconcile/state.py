@@ -1,0 +1,45 @@
+"""What IAM holds of a role (RoleState), as the gateway reads it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from qbroles.spec.model import OWNER_TAG, SPEC_TAG, tag_value
+
+
+@dataclass(frozen=True)
+class RoleState:
+    """One role as IAM holds it (read by observe)."""
+
+    name: str
+    arn: str
+    trust: Mapping[str, Any] | None
+    description: str
+    tags: Mapping[str, str]
+    managed_policies: frozenset[str]  # ARNs
+    # name -> document (None when only the names were read, as for delete)
+    inline_policies: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    permissions_boundary: str | None = None  # ARN
+    max_session_duration: int = 3600
+    path: str = "/"
+    # Read only when deleting: IAM requires the role out of its instance profiles first.
+    instance_profiles: tuple[str, ...] = ()
+    # IAM's unique id: a role deleted and created again under the same name has another one.
+    role_id: str = ""
+
+    @property
+    def owner(self) -> str | None:
+        """Return the value of the ownership tag (its key in any case), or None."""
+        return tag_value(self.tags, OWNER_TAG[0])
+
+    @property
+    def owned(self) -> bool:
+        """Return whether the role carries qbroles' ownership tag."""
+        return self.owner == OWNER_TAG[1]
+
+    @property
+    def made_by(self) -> str | None:
+        """Return which spec made the role, as its tag records it (None: not recorded)."""
+        return tag_value(self.tags, SPEC_TAG)

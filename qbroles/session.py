@@ -1,0 +1,185 @@
+"""Running a command: the settings, the spec, connecting, asking, showing the result."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+from qbroles.errors import ExitCode, InputError, SafetyError
+
+if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
+    from rich.console import Console
+
+    from qbroles.iam.connect import AwsOptions
+    from qbroles.iam.gateway import Gateway
+    from qbroles.iam.pacing import Pacer
+    from qbroles.reconcile.actions import RolePlan
+    from qbroles.report.progress import Progress
+    from qbroles.report.report import Report
+    from qbroles.spec.model import Spec
+    from qbroles.spec.presets import Scope
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class Settings:
+    """The global options, kept as given; the spec and AWS are reached only when a command runs."""
+
+    aws: AwsOptions
+    app: str | None
+    spec_path: str | None
+    preset: str | None
+    scope: Scope
+    output: str
+    workers: int
+    color: bool = True
+    quiet: bool = False
+    pacer: Pacer | None = None  # the last run's: its retries are reported with the result
+
+    def spec(self) -> Spec:
+        """Load and validate the spec (no AWS call, no boto3 import)."""
+        from qbroles.spec.load import load_spec
+        from qbroles.spec.presets import Scope, preset_spec
+
+        if self.spec_path is None:
+            return preset_spec(self.preset or "workshop", self.app, self.scope)
+        if self.preset is not None or self.scope != Scope():
+            raise InputError(
+                "--spec describes the roles itself; drop --preset and the scope options "
+                "(--secret-arn, --ssm-path, --log-group, --kms-key-arn), or drop --spec."
+            )
+        return load_spec(self.spec_path, self.app)
+
+    def run(self, title: str, work: Callable[[Gateway, Progress], T]) -> T:
+        """Connect, then do the work with progress shown on stderr if it is a terminal.
+
+        If the work fails after changing something, what it changed is listed first.
+        """
+        from qbroles.iam.connect import connect
+        from qbroles.report.progress import Progress, TerminalProgress
+
+        gateway = connect(self.aws)
+        self.pacer = gateway.pacer
+        shown = sys.stderr.isatty() and not self.quiet
+        progress = TerminalProgress(self.console(stderr=True), title) if shown else Progress()
+        gateway.progress = progress
+        try:
+            with progress:
+                result = work(gateway, progress)
+            Finished.done = True  # a signal from now on does not change the answer
+            return result
+        except (Exception, KeyboardInterrupt):  # errors, bugs and interrupts alike
+            if progress.applied:
+                from qbroles.report.render import describe_changes
+
+                click.echo(
+                    "qbroles: changed before it stopped (rerun the command to finish):\n"
+                    + describe_changes(progress.applied),
+                    err=True,
+                )
+            raise
+
+    def approval(
+        self,
+        command: str,
+        *,
+        yes: bool,
+        backup: str | None,
+        progress: Progress,
+        question: Callable[[Sequence[RolePlan]], str | None],
+        saved: list[str],
+    ) -> Callable[[Sequence[RolePlan]], bool]:
+        """Return what runs before the first write: the question if one is due, the restore file.
+
+        ``question`` says what needs a yes (None: nothing). Off a terminal, --yes is that yes.
+        The restore file's path, if one was written, is appended to ``saved``.
+        """
+        from qbroles.reconcile import backup as restore_file
+
+        def approve(plans: Sequence[RolePlan]) -> bool:
+            asked = question(plans)
+            if asked and not yes:
+                if not interactive():
+                    raise SafetyError(
+                        f"{asked}, which needs confirmation, and there is no terminal to ask "
+                        "on; pass --yes to go ahead, or see the plan with --dry-run; nothing "
+                        "was changed."
+                    )
+                with progress.paused():
+                    if not confirm(plans, asked):
+                        return False
+            path = restore_file.save(plans, command, backup)
+            if path:
+                saved.append(path)
+                self.say(
+                    f"qbroles: kept what this run removes or replaces in {path}; "
+                    f"qbroles restore {path} puts it back."
+                )
+            return True
+
+        return approve
+
+    def console(self, *, stderr: bool = False) -> Console:
+        """Return the console people read, honouring --no-color."""
+        from qbroles.report.render import console
+
+        return console(stderr=stderr, color=self.color)
+
+    def say(self, message: str) -> None:
+        """Tell people something on stderr, unless --quiet."""
+        if not self.quiet:
+            click.echo(message, err=True)
+
+    def show(self, report: Report, *, detailed: bool = False) -> int:
+        """Render a report (JSON on stdout, or a table) and return the exit code it means.
+
+        ``detailed``: a dry run exits 1 when it has changes pending (--detailed-exitcode).
+        """
+        from qbroles.report.render import print_report, report_document, summary, write_json
+
+        figures = self.pacer.figures() if self.pacer else None
+        if self.output == "json":
+            write_json(report_document(report, figures))
+        elif not self.quiet:
+            print_report(report, self.console())
+        retried = figures.line() if figures else None
+        if retried:
+            self.say(retried)
+        self.say(summary(report))
+        if detailed and report.changed:
+            return ExitCode.DIFFERENCES
+        return report_exit_code(report)
+
+
+def report_exit_code(report: Report) -> ExitCode:
+    """Return the exit code a finished report means: 0 all checks pass, 1 some fail."""
+    return ExitCode.OK if report.ok else ExitCode.DIFFERENCES
+
+
+def interactive() -> bool:
+    """Return whether someone is at a terminal to answer a question."""
+    return sys.stdin.isatty()
+
+
+def confirm(plans: Sequence[RolePlan], question: str) -> bool:
+    """Show the plan and ask on the terminal; end of input is a no, Ctrl-C an interruption."""
+    from qbroles.report.render import describe_plans
+
+    click.echo("qbroles will:\n" + describe_plans(plans), err=True)
+    click.echo(f"{question[0].upper()}{question[1:]}? [y/N]: ", nl=False, err=True)
+    answer = sys.stdin.readline()
+    if not answer:
+        click.echo("", err=True)  # end of input: not confirmed
+    return answer.strip().lower() in ("y", "yes")
+
+
+class Finished:
+    """Set once the command's work is done: a signal then no longer changes the outcome."""
+
+    done = False
