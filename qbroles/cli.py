@@ -28,7 +28,7 @@ from qbroles.catalog import (
 from qbroles.errors import ExitCode, InputError, QbrolesError, SafetyError
 from qbroles.iam.pacing import DEFAULT_BUDGET
 from qbroles.iam.partitions import PARTITION
-from qbroles.session import Finished, Settings, report_exit_code
+from qbroles.session import Finished, Settings
 
 if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
     from qbroles.reconcile.actions import RolePlan
@@ -438,6 +438,7 @@ def _create(
             force=force,
             kms_key_arn=settings.scope.kms_key_arn,
             workers=settings.workers,
+            progress=progress,
         ),
     )
     return settings.show(replace(report, backup=saved[0] if saved else None), detailed=detailed)
@@ -524,7 +525,7 @@ def verify(
         reference = task_definition  # read from ECS once connected
     report = settings.run(
         "qbroles: verifying",
-        lambda gateway, _: engine.verify(
+        lambda gateway, progress: engine.verify(
             gateway,
             spec,
             strict=strict,
@@ -534,6 +535,7 @@ def verify(
             live=live_task_definitions,
             exec_=exec_,
             workers=settings.workers,
+            progress=progress,
         ),
     )
     return settings.show(report)
@@ -591,6 +593,7 @@ def delete(settings: Settings, yes: bool, dry_run: bool, adopt: bool, backup: st
                 saved=saved,
             ),
             workers=settings.workers,
+            progress=progress,
         ),
     )
     return settings.show(replace(report, backup=saved[0] if saved else None))
@@ -618,8 +621,8 @@ def restore(settings: Settings, file: str, dry_run: bool) -> int:
     plans = backup.load(file)
     report = settings.run(
         "qbroles: restoring",
-        lambda gateway, _: engine.restore(
-            gateway, plans, dry_run=dry_run, workers=settings.workers
+        lambda gateway, progress: engine.restore(
+            gateway, plans, dry_run=dry_run, workers=settings.workers, progress=progress
         ),
     )
     return settings.show(report)
@@ -857,7 +860,7 @@ def demo(settings: Settings) -> int:
 
     def record(report: Report) -> int:
         steps.append({"step": current[0], **report_document(report)})
-        return report_exit_code(report)
+        return report.exit_code()
 
     def announce(step: str) -> None:
         current[0] = step

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from qbroles.errors import ExitCode, InputError, SafetyError
+from qbroles.errors import InputError, SafetyError
 
 if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
     from rich.console import Console
@@ -64,11 +64,10 @@ class Settings:
         from qbroles.iam.connect import connect
         from qbroles.report.progress import Progress, TerminalProgress
 
-        gateway = connect(self.aws)
-        self.pacer = gateway.pacer
         shown = sys.stderr.isatty() and not self.quiet
         progress = TerminalProgress(self.console(stderr=True), title) if shown else Progress()
-        gateway.progress = progress
+        gateway = connect(self.aws, progress)
+        self.pacer = gateway.pacer
         try:
             with progress:
                 result = work(gateway, progress)
@@ -141,7 +140,7 @@ class Settings:
 
         ``detailed``: a dry run exits 1 when it has changes pending (--detailed-exitcode).
         """
-        from qbroles.report.render import print_report, report_document, summary, write_json
+        from qbroles.report.render import print_report, report_document, write_json
 
         figures = self.pacer.figures() if self.pacer else None
         if self.output == "json":
@@ -151,15 +150,8 @@ class Settings:
         retried = figures.line() if figures else None
         if retried:
             self.say(retried)
-        self.say(summary(report))
-        if detailed and report.changed:
-            return ExitCode.DIFFERENCES
-        return report_exit_code(report)
-
-
-def report_exit_code(report: Report) -> ExitCode:
-    """Return the exit code a finished report means: 0 all checks pass, 1 some fail."""
-    return ExitCode.OK if report.ok else ExitCode.DIFFERENCES
+        self.say(report.summary())
+        return report.exit_code(detailed=detailed)
 
 
 def interactive() -> bool:

@@ -563,7 +563,7 @@ def test_delete_names_what_blocks_it_and_how_long_it_waits(gateway: Gateway, iam
     # With one worker the execution role goes first: a conflict, then the colleague detaches.
     inject(gateway.client, "DeleteRole", [attach_meanwhile, detach_meanwhile])
     heard = _Heard()
-    gateway.progress = heard
+    gateway.pacer.progress = heard
     report = engine.delete(gateway, default_spec(), workers=1)
     assert report.ok
     assert len(heard.waits) == 1

@@ -44,8 +44,8 @@ class Recorder(Progress):
 
 
 def test_each_role_reports_its_steps_in_order(gateway: Gateway) -> None:
-    gateway.progress = recorder = Recorder()
-    report = engine.create(gateway, default_spec())
+    recorder = Recorder()
+    report = engine.create(gateway, default_spec(), progress=recorder)
     for role in report.roles:
         steps = [what for name, what in recorder.events if name == role.name]
         assert steps == [
@@ -61,14 +61,15 @@ def test_each_role_reports_its_steps_in_order(gateway: Gateway) -> None:
 
 
 def test_retries_are_reported_with_their_wait(gateway: Gateway) -> None:
-    gateway.progress = TerminalProgress(
+    shown = TerminalProgress(
         Console(file=(out := io.StringIO()), force_terminal=True, width=200), "qbroles: creating"
     )
+    gateway.pacer.progress = shown  # the gateway's retries, as connect(options, progress) sets
     busy = error_response("ConcurrentModification", "busy")
     inject(gateway.client, "CreateRole", [busy])
     inject(gateway.client, "AttachRolePolicy", [error_response("Throttling", "Rate exceeded")])
-    with gateway.progress:
-        engine.create(gateway, default_spec(), workers=1)
+    with shown:
+        engine.create(gateway, default_spec(), workers=1, progress=shown)
     text = out.getvalue()
     assert "IAM answered ConcurrentModification to CreateRole on " + EXEC_ROLE in text
     # Which call, on which role, why, and how much of the budget the waits have used.

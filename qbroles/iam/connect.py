@@ -16,6 +16,7 @@ from qbroles.iam.errors import redacted, reject_non_xml
 from qbroles.iam.gateway import Gateway
 from qbroles.iam.pacing import DEFAULT_BUDGET, SCALE_VARIABLE, Pacer
 from qbroles.iam.partitions import partition_of
+from qbroles.report.progress import Progress
 
 REGION_SHAPE = re.compile(r"[a-z]{2,}(-[a-z]+)+-\d{1,2}")
 
@@ -103,8 +104,11 @@ def _check_url(url: str, source: str) -> None:
         raise InputError(f"{source} {shown!r} is not an http(s) URL such as http://127.0.0.1:5000.")
 
 
-def connect(options: AwsOptions) -> Gateway:
-    """Build the boto3 session and IAM client; fail with one clear line if that cannot work."""
+def connect(options: AwsOptions, progress: Progress | None = None) -> Gateway:
+    """Build the boto3 session and IAM client; fail with one clear line if that cannot work.
+
+    ``progress`` hears of every retry and its wait.
+    """
     options.validate()
     import boto3
     import botocore.session
@@ -133,6 +137,7 @@ def connect(options: AwsOptions) -> Gateway:
         budget=options.retry_budget,
         max_attempts=max_attempts,
         scale=_retry_scale(os.environ),
+        progress=progress,
     )
     # One attempt a call for botocore: the pacer decides every retry (see qbroles.pacing).
     config = Config(

@@ -21,7 +21,6 @@ from qbroles.iam.pacing import Pacer
 from qbroles.policy.documents import NotIamAnswer, SourceScope, decode_document
 from qbroles.reconcile.actions import Action
 from qbroles.reconcile.state import RoleState
-from qbroles.report.progress import Progress
 
 T = TypeVar("T")
 
@@ -65,15 +64,6 @@ class Gateway:
         self._scope: SourceScope | None = None  # the caller's identity, asked once a run
         self.patience = patience
         self._clock = clock
-
-    @property
-    def progress(self) -> Progress:
-        """Where retries and their waits are reported (the pacer's, so botocore's are too)."""
-        return self.pacer.progress
-
-    @progress.setter
-    def progress(self, progress: Progress) -> None:
-        self.pacer.progress = progress
 
     # --- reads
 
@@ -340,7 +330,9 @@ class Gateway:
             wait = max(0.0, min(delay, deadline - self._clock()))
             left = max(0.0, deadline - self._clock())
             reason = f" ({why}; waiting up to {left:.0f} s more)" if why else ""
-            self.progress.waiting(f"IAM answered {code} to {operation} on {role}{reason}", wait)
+            self.pacer.progress.waiting(
+                f"IAM answered {code} to {operation} on {role}{reason}", wait
+            )
             self.pacer.sleep(wait)
 
     @staticmethod

@@ -128,6 +128,7 @@ class Pacer:
         scale: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
+        progress: Progress | None = None,
     ) -> None:
         from botocore.retries.standard import StandardRetryConditions, ThrottledRetryableChecker
 
@@ -135,7 +136,7 @@ class Pacer:
         self.max_attempts = max_attempts
         self.scale = scale
         self.sleep = sleep
-        self.progress = Progress()  # where each wait is shown
+        self.progress = progress or Progress()  # where each wait is shown
         self._rand = rand
         # botocore's standard-mode judgement of what is worth retrying; the attempts are ours.
         self._retryable = StandardRetryConditions(max_attempts=2**31).is_retryable

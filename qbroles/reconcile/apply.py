@@ -8,10 +8,11 @@ from qbroles.errors import SafetyError
 from qbroles.iam.gateway import Gateway
 from qbroles.reconcile.actions import Action, CreateRole, DeleteRole, RolePlan
 from qbroles.reconcile.plan import unowned_refusal
+from qbroles.report.progress import Progress
 from qbroles.spec.model import OWNER_TAG, policy_label
 
 
-def apply_role(gateway: Gateway, plan: RolePlan) -> tuple[Action, ...]:
+def apply_role(gateway: Gateway, plan: RolePlan, progress: Progress) -> tuple[Action, ...]:
     """Execute one role's actions in order and return them; the caller has checked refusals.
 
     A role being adopted is read again just before the first write: if another tool
@@ -21,7 +22,7 @@ def apply_role(gateway: Gateway, plan: RolePlan) -> tuple[Action, ...]:
         _still_unclaimed(gateway, plan)
     fresh = False  # the role was created moments ago: IAM may not see it everywhere yet
     for action in plan.actions:
-        gateway.progress.working(plan.role, action.describe())
+        progress.working(plan.role, action.describe())
         blocked = None
         if isinstance(action, DeleteRole):  # on DeleteConflict: still ours? what blocks it?
             blocked = partial(_blockers_if_ours, gateway, plan)
@@ -30,7 +31,7 @@ def apply_role(gateway: Gateway, plan: RolePlan) -> tuple[Action, ...]:
             if not went_through:  # it exists already: go on only if it is ours
                 _confirm_ours(gateway, action.role)
             fresh = True
-        gateway.progress.done(action)
+        progress.done(action)
     return plan.actions
 
 

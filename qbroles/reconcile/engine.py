@@ -27,6 +27,7 @@ from qbroles.reconcile.taskdef import (
     requirements,
 )
 from qbroles.reconcile.verify import verify_absent, verify_role
+from qbroles.report.progress import Progress
 from qbroles.report.report import Check, Report, RoleReport, Severity
 from qbroles.spec.model import ROLE_ARN, RoleSpec, Spec, policy_label
 
@@ -76,14 +77,19 @@ def for_each(
 
 
 def observe_all(
-    gateway: Gateway, names: Sequence[str], workers: int, *, for_delete: bool = False
+    gateway: Gateway,
+    names: Sequence[str],
+    workers: int,
+    progress: Progress,
+    *,
+    for_delete: bool = False,
 ) -> dict[str, RoleState | None]:
     """Read every named role (and nothing else) from IAM."""
 
     def read(name: str) -> RoleState | None:
-        gateway.progress.working(name, "reading")
+        progress.working(name, "reading")
         state = gateway.observe(name, for_delete=for_delete)
-        gateway.progress.finished(name)
+        progress.finished(name)
         return state
 
     return dict(zip(names, for_each(names, read, workers, gateway.pacer), strict=True))
@@ -107,6 +113,7 @@ def create(
     force: bool = False,
     kms_key_arn: str | None = None,
     workers: int = DEFAULT_WORKERS,
+    progress: Progress | None = None,
 ) -> Report:
     """Make IAM match the spec and verify what changed.
 
@@ -114,8 +121,9 @@ def create(
     ``approve`` sees the plan before any write (to ask, to keep a restore file) and may
     say no.
     """
+    progress = progress or Progress()
     desired = resolve_spec(gateway, spec)
-    observed = observe_all(gateway, spec.names, workers)
+    observed = observe_all(gateway, spec.names, workers, progress)
     plans = plan_create(desired, observed, adopt=adopt, prune=prune)
     _refuse(plans)
     changing = [plan for plan in plans if plan.actions]
@@ -134,12 +142,12 @@ def create(
             raise SafetyError("create not confirmed; nothing was changed.")
 
         def apply_and_reread(plan: RolePlan) -> RoleState | None:
-            apply_role(gateway, plan)
-            gateway.progress.working(plan.role, "reading it back to verify")
+            apply_role(gateway, plan, progress)
+            progress.working(plan.role, "reading it back to verify")
             state = observed[plan.role]
             parts = frozenset().union(*(action.READS for action in plan.actions))
             fresh = gateway.observe(plan.role) if state is None else gateway.reread(state, parts)
-            gateway.progress.finished(plan.role)
+            progress.finished(plan.role)
             return fresh
 
         fresh = for_each(changing, apply_and_reread, workers, gateway.pacer)
@@ -170,6 +178,7 @@ def verify(
     live: bool = False,
     exec_: bool = False,
     workers: int = DEFAULT_WORKERS,
+    progress: Progress | None = None,
 ) -> Report:
     """Compare IAM with the spec, check by check, and add the security findings. Read only.
 
@@ -177,6 +186,7 @@ def verify(
     or ``task_reference``: one read from ECS), also check that its roles can do what
     starting that task needs; ``live``: every ACTIVE task definition that uses the roles.
     """
+    progress = progress or Progress()
     if (task or task_reference or live) and not any(
         role.kind is RoleKind.EXECUTION for role in spec.roles
     ):
@@ -185,7 +195,7 @@ def verify(
             "the presets have one."
         )
     desired = resolve_spec(gateway, spec)
-    observed = observe_all(gateway, spec.names, workers)
+    observed = observe_all(gateway, spec.names, workers, progress)
     tasks: list[tuple[str, TaskDefinition]] = [("", task)] if task else []
     if task_reference:
         tasks.append(("", _from_ecs(gateway, task_reference)))
@@ -222,13 +232,15 @@ def delete(
     adopt: bool = False,
     approve: Callable[[Sequence[RolePlan]], bool] = lambda plans: True,
     workers: int = DEFAULT_WORKERS,
+    progress: Progress | None = None,
 ) -> Report:
     """Remove the spec's roles that qbroles owns, and what IAM requires removed first.
 
     Refuses before any write if a role is not ours, or (unless ``adopt``) was made by
     another spec; ``approve`` sees the plan before any write and may say no.
     """
-    observed = observe_all(gateway, spec.names, workers, for_delete=True)
+    progress = progress or Progress()
+    observed = observe_all(gateway, spec.names, workers, progress, for_delete=True)
     plans = plan_delete(spec.names, observed, made_by=spec.identity, adopt=adopt)
     _refuse(plans)
     changing = [plan for plan in plans if plan.actions]
@@ -237,8 +249,8 @@ def delete(
             raise SafetyError("delete not confirmed; nothing was changed.")
 
         def remove(plan: RolePlan) -> None:
-            apply_role(gateway, plan)
-            gateway.progress.finished(plan.role)
+            apply_role(gateway, plan, progress)
+            progress.finished(plan.role)
 
         for_each(changing, remove, workers, gateway.pacer)
         # DeleteRole answered (or found it gone already): the roles are gone, no read needed.
@@ -261,13 +273,15 @@ def restore(
     *,
     dry_run: bool = False,
     workers: int = DEFAULT_WORKERS,
+    progress: Progress | None = None,
 ) -> Report:
     """Put back what a run removed, from its restore file's plans (additions and rewrites only).
 
     Refuses before any write if a role exists and is not qbroles', or is gone and the file
     cannot create it again.
     """
-    observed = observe_all(gateway, [plan.role for plan in plans], workers)
+    progress = progress or Progress()
+    observed = observe_all(gateway, [plan.role for plan in plans], workers, progress)
     refusals = []
     for plan in plans:
         state = observed[plan.role]
@@ -286,8 +300,8 @@ def restore(
     if not dry_run:
 
         def put_back(plan: RolePlan) -> RoleState | None:
-            apply_role(gateway, plan)
-            gateway.progress.finished(plan.role)
+            apply_role(gateway, plan, progress)
+            progress.finished(plan.role)
             return gateway.role_state(plan.role)
 
         fresh = for_each(plans, put_back, workers, gateway.pacer)

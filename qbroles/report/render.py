@@ -204,46 +204,6 @@ def _show(value: Any, limit: int = 40, *, full: bool = False) -> str:
     return escape(text if full or len(text) <= limit else text[: limit - 1] + "…")
 
 
-def summary(report: Report) -> str:
-    """Return the one line for people, on stderr, that ends every command."""
-    roles = len(report.roles)
-    failed = [c for role in report.roles for c in role.checks if c.failed]
-    warned = [
-        c
-        for role in report.roles
-        for c in role.checks
-        if not c.ok and c.severity is Severity.WARNING
-    ]
-    count = sum(len(role.changes) for role in report.roles)
-    if report.command == "verify":
-        differing = sum(1 for role in report.roles if not role.ok)
-        head = (
-            f"{len(failed)} difference(s) in {differing} of {roles} role(s)"
-            if failed
-            else f"all {roles} role(s) match the spec"
-        )
-    elif not report.changed and report.command == "delete":
-        head = f"nothing to delete: none of the {roles} role(s) exists"
-    elif report.dry_run and not report.changed:
-        head = f"nothing to do: all {roles} role(s) already as specified (dry run)"
-    elif report.dry_run:
-        head = f"{count} change(s) planned for {roles} role(s); nothing was changed (dry run)"
-    elif not report.changed:
-        head = f"no changes: all {roles} role(s) already as specified"
-    else:
-        head = f"{count} change(s) applied to {roles} role(s)"
-        if failed:
-            head += f", but {len(failed)} check(s) still fail"
-    if warned:
-        head += f" ({len(warned)} warning(s))"
-    # Each failure in full, whatever the width: which secret, which log group, which bucket.
-    # A dry run's checks describe the roles before the plan, which it would fix; of those
-    # only what the plan itself would break in live task definitions is listed.
-    shown = [c for c in failed if c.check.startswith("live ")] if report.dry_run else failed
-    lines = [f"  {check.message}" for check in shown]
-    return "\n".join([f"qbroles {report.command}: {head}.", *lines])
-
-
 def describe_plans(plans: Sequence[RolePlan]) -> str:
     """Return the plan as lines, for the delete confirmation prompt."""
     return describe_changes([action for plan in plans for action in plan.actions])

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from qbroles.errors import ExitCode
 from qbroles.reconcile.actions import Action
 
 
@@ -66,3 +67,51 @@ class Report:
         whether each matches the spec now.
         """
         return self.dry_run or all(role.ok for role in self.roles)
+
+    def exit_code(self, *, detailed: bool = False) -> ExitCode:
+        """Return the exit code the report means: 0 every check passes, 1 some fail.
+
+        ``detailed`` (plan --detailed-exitcode): 1 also when changes are pending.
+        """
+        if (detailed and self.changed) or not self.ok:
+            return ExitCode.DIFFERENCES
+        return ExitCode.OK
+
+    def summary(self) -> str:
+        """Return the one line for people, on stderr, that ends every command."""
+        roles = len(self.roles)
+        failed = [c for role in self.roles for c in role.checks if c.failed]
+        warned = [
+            c
+            for role in self.roles
+            for c in role.checks
+            if not c.ok and c.severity is Severity.WARNING
+        ]
+        count = sum(len(role.changes) for role in self.roles)
+        if self.command == "verify":
+            differing = sum(1 for role in self.roles if not role.ok)
+            head = (
+                f"{len(failed)} difference(s) in {differing} of {roles} role(s)"
+                if failed
+                else f"all {roles} role(s) match the spec"
+            )
+        elif not self.changed and self.command == "delete":
+            head = f"nothing to delete: none of the {roles} role(s) exists"
+        elif self.dry_run and not self.changed:
+            head = f"nothing to do: all {roles} role(s) already as specified (dry run)"
+        elif self.dry_run:
+            head = f"{count} change(s) planned for {roles} role(s); nothing was changed (dry run)"
+        elif not self.changed:
+            head = f"no changes: all {roles} role(s) already as specified"
+        else:
+            head = f"{count} change(s) applied to {roles} role(s)"
+            if failed:
+                head += f", but {len(failed)} check(s) still fail"
+        if warned:
+            head += f" ({len(warned)} warning(s))"
+        # Each failure in full, whatever the width: which secret, which log group, which bucket.
+        # A dry run's checks describe the roles before the plan, which it would fix; of those
+        # only what the plan itself would break in live task definitions is listed.
+        shown = [c for c in failed if c.check.startswith("live ")] if self.dry_run else failed
+        lines = [f"  {check.message}" for check in shown]
+        return "\n".join([f"qbroles {self.command}: {head}.", *lines])
