@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from qbroles.catalog import NARROWER, RoleKind, broad, grants
+from qbroles.policy.documents import statements
 from qbroles.spec.model import RoleSpec, Spec, policy_label
 
 
@@ -90,9 +91,8 @@ def _role(role: RoleSpec) -> dict[str, Any]:
 
 def _statements(document: Mapping[str, Any]) -> list[str]:
     """Return one phrase per statement: effect, actions, resources, and whether conditional."""
-    statements = document.get("Statement", [])
     phrases = []
-    for statement in statements if isinstance(statements, list) else [statements]:
+    for statement in statements(document):
         actions = _join(statement.get("Action") or statement.get("NotAction"))
         if "NotAction" in statement:
             actions = f"everything but {actions}"

@@ -14,6 +14,7 @@ from typing import Any
 
 from qbroles import __version__
 from qbroles.errors import InputError
+from qbroles.files import check_encodable
 from qbroles.policy.documents import SourceScope, trust_policy
 from qbroles.spec.model import OWNER_TAG, RoleSpec, Spec, policy_arn
 
@@ -271,8 +272,7 @@ def _yaml_scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
-        if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
-            raise InputError(f"{value!r} holds a lone surrogate, which YAML cannot hold.")
+        check_encodable(value, "YAML")
         text = json.dumps(value, ensure_ascii=False)
         return _ESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     if isinstance(value, Mapping):

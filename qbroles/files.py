@@ -47,6 +47,12 @@ _KINDS = (
 )
 
 
+def check_encodable(text: str, form: str) -> None:
+    """Refuse text a file of this form (TOML, YAML) cannot hold: a lone surrogate."""
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        raise InputError(f"{text!r} holds a lone surrogate, which {form} cannot hold.")
+
+
 def write_new(path: str, text: str, *, force: bool = False) -> None:
     """Write a file that must not exist yet, unless ``force``; never leave half a file.
 

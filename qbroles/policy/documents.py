@@ -260,17 +260,26 @@ def document_diff(actual: Any, expected: Any) -> list[str]:
     )
 
 
+def statements(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Return a policy's statements: IAM takes one statement or a list of them.
+
+    Anything that is not a statement object is left out (validation names it elsewhere).
+    """
+    found = document.get("Statement", [])
+    return [item for item in listed(found) if isinstance(item, Mapping)]
+
+
+def listed(value: Any) -> list[Any]:
+    """Return a policy value as a list: IAM takes one value or a list of them."""
+    return value if isinstance(value, list) else [value]
+
+
 def trust_summary(document: Mapping[str, Any] | None) -> str:
     """Return one line per statement: effect, principal (trust policies), actions."""
     if document is None:
         return "none"
-    statements = document.get("Statement", [])
-    if isinstance(statements, Mapping):
-        statements = [statements]
     parts = []
-    for statement in statements:
-        if not isinstance(statement, Mapping):
-            continue
+    for statement in statements(document):
         principal = statement.get("Principal", {})
         who: list[str] = []
         if isinstance(principal, Mapping):

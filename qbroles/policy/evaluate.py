@@ -16,6 +16,8 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
+from qbroles.policy.documents import statements
+
 
 class Outcome(Enum):
     ALLOWED = "allowed"
@@ -65,7 +67,7 @@ def _decide(policies: Sequence[Policy], action: str, resource: str) -> Decision:
     allow_if: Decision | None = None  # an Allow under a condition
     deny_if: Decision | None = None  # a Deny under a condition
     for policy in policies:
-        for number, statement in enumerate(_statements(policy.document), start=1):
+        for number, statement in enumerate(statements(policy.document), start=1):
             if not _applies(statement, action, resource):
                 continue
             decided = f"policy {policy.name} statement {statement.get('Sid') or number}"
@@ -79,12 +81,6 @@ def _decide(policies: Sequence[Policy], action: str, resource: str) -> Decision:
             else:
                 allow = allow or Decision(Outcome.ALLOWED, decided)
     return deny_if or allow or allow_if or Decision(Outcome.NOT_ALLOWED)
-
-
-def _statements(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    statements = document.get("Statement", [])
-    items = statements if isinstance(statements, list) else [statements]
-    return [s for s in items if isinstance(s, Mapping)]
 
 
 def _applies(statement: Mapping[str, Any], action: str, resource: str) -> bool:

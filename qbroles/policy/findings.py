@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from qbroles.catalog import NARROWER, RoleKind, broad
+from qbroles.policy.documents import listed, statements
 from qbroles.reconcile.state import RoleState
 from qbroles.report.report import Check, Severity
 from qbroles.spec.model import policy_label
@@ -95,7 +96,7 @@ def _trust_findings(
         entries = (
             [("*", principal)]
             if not isinstance(principal, Mapping)
-            else [(k, v) for k, vs in principal.items() for v in _listed(vs)]
+            else [(k, v) for k, vs in principal.items() for v in listed(vs)]
         )
         for key, value in entries:
             text = str(value)
@@ -124,7 +125,7 @@ def _trust_findings(
                 continue
             for key, values in block.items():
                 if key.lower() in ("aws:sourceaccount", "aws:sourcearn") and "*" in map(
-                    str, _listed(values)
+                    str, listed(values)
                 ):
                     yield Check(
                         f"finding: {key} is *",
@@ -168,27 +169,22 @@ def _trusts_service_without_source(trust: Mapping[str, Any] | None) -> bool:
 
 
 def _allows(document: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    statements = document.get("Statement", [])
-    for statement in statements if isinstance(statements, list) else [statements]:
-        if isinstance(statement, Mapping) and statement.get("Effect") == "Allow":
+    for statement in statements(document):
+        if statement.get("Effect") == "Allow":
             yield statement
 
 
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def _everything(statement: Mapping[str, Any]) -> bool:
-    actions = {str(a) for a in _listed(statement.get("Action", []))}
-    resources = {str(r) for r in _listed(statement.get("Resource", []))}
+    actions = {str(a) for a in listed(statement.get("Action", []))}
+    resources = {str(r) for r in listed(statement.get("Resource", []))}
     return bool(actions & {"*", "*:*"}) and "*" in resources
 
 
 def _inline_actions(state: RoleState) -> Iterator[tuple[str, list[Any]]]:
     for document in state.inline_policies.values():
         for statement in _allows(document or {}):
-            for action in _listed(statement.get("Action", [])):
-                yield str(action).lower(), _listed(statement.get("Resource", []))
+            for action in listed(statement.get("Action", [])):
+                yield str(action).lower(), listed(statement.get("Resource", []))
 
 
 def _reads_secrets(state: RoleState) -> bool:

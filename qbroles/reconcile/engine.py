@@ -11,7 +11,7 @@ from qbroles.catalog import DEFAULT_WORKERS, RoleKind
 from qbroles.errors import AwsError, InputError, MissingRoleError, SafetyError
 from qbroles.iam.gateway import Gateway
 from qbroles.iam.pacing import Pacer
-from qbroles.policy.documents import SourceScope
+from qbroles.policy.documents import SourceScope, listed, statements
 from qbroles.policy.evaluate import Decision, Outcome, Policy, evaluate
 from qbroles.policy.findings import findings
 from qbroles.reconcile.actions import CreateRole, RolePlan
@@ -426,11 +426,9 @@ def _decide(policies: Sequence[Policy], need: Requirement, boundary: Policy | No
 
 
 def _resources(document: Mapping[str, Any]) -> Iterator[str]:
-    statements = document.get("Statement", [])
-    for statement in statements if isinstance(statements, list) else [statements]:
-        if isinstance(statement, Mapping) and statement.get("Effect") == "Allow":
-            values = statement.get("Resource", [])
-            yield from (str(v) for v in (values if isinstance(values, list) else [values]))
+    for statement in statements(document):
+        if statement.get("Effect") == "Allow":
+            yield from (str(value) for value in listed(statement.get("Resource", [])))
 
 
 def _from_ecs(gateway: Gateway, reference: str) -> TaskDefinition:

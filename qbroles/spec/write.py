@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from qbroles.catalog import RoleKind
-from qbroles.errors import InputError
+from qbroles.files import check_encodable
 from qbroles.spec.model import RoleSpec, Spec
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -167,6 +167,5 @@ def _value(value: Any) -> str:
 
 def _string(text: str) -> str:
     """Return a TOML basic string: JSON's escapes are TOML's, but DEL must be escaped too."""
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
-        raise InputError(f"{text!r} holds a lone surrogate, which TOML cannot hold.")
+    check_encodable(text, "TOML")
     return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
