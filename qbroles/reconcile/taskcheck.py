@@ -1,0 +1,269 @@
+"""Task definitions against the roles: can they start the task; what would a change break?"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from qbroles.catalog import RoleKind
+from qbroles.errors import InputError
+from qbroles.iam.gateway import Gateway
+from qbroles.policy.documents import SourceScope, listed, statements
+from qbroles.policy.evaluate import Decision, Outcome, Policy, evaluate
+from qbroles.reconcile.actions import RolePlan
+from qbroles.reconcile.desired import DesiredRole
+from qbroles.reconcile.plan import after
+from qbroles.reconcile.state import RoleState
+from qbroles.reconcile.taskdef import (
+    UNKNOWN,
+    Requirement,
+    TaskDefinition,
+    needs_without_execution_role,
+    requirements,
+)
+from qbroles.report.report import Check, Severity
+from qbroles.spec.model import ROLE_ARN, policy_label
+
+
+def task_checks(
+    gateway: Gateway,
+    desired: Sequence[DesiredRole],
+    observed: Mapping[str, RoleState | None],
+    task: TaskDefinition,
+    kms_key_arn: str | None,
+    *,
+    exec_: bool = False,
+) -> dict[str, tuple[Check, ...]]:
+    """Return, per role, whether it can do what starting the task needs (evaluated locally)."""
+    here = gateway.source_scope()
+    needs = requirements(task, here, kms_key_arn=kms_key_arn, exec_=exec_)
+    documents: dict[str, Mapping[str, Any] | None] = {}
+
+    def managed(arn: str) -> Policy:
+        if arn not in documents:
+            documents[arn] = gateway.managed_policy_document(arn)
+        return Policy(policy_label(arn), documents[arn] or {})
+
+    checks: dict[str, tuple[Check, ...]] = {}
+    for role in desired:
+        state = observed[role.name]
+        if role.kind is None or state is None:
+            continue
+        policies = [managed(arn) for arn in sorted(state.managed_policies)]
+        policies += [Policy(f"inline {n}", d or {}) for n, d in state.inline_policies.items()]
+        boundary = managed(state.permissions_boundary) if state.permissions_boundary else None
+        found = [
+            _can(role.name, need, _decide(policies, need, boundary))
+            for need in needs
+            if need.kind == role.kind
+        ]
+        found.extend(_named_role(task, role.kind, state, here))
+        checks[role.name] = tuple(found)
+    return checks
+
+
+def _decide(policies: Sequence[Policy], need: Requirement, boundary: Policy | None) -> Decision:
+    """Return whether the policies allow a need; one with an unknown part only if every
+    value of that part is allowed.
+
+    When not every value is, but some value the policies name is (a secret's exact ARN),
+    the answer depends on the real value: "depends on condition", never "allowed".
+    """
+    decision = evaluate(policies, need.action, need.probe, boundary=boundary)
+    if not need.unknown or decision.outcome is not Outcome.NOT_ALLOWED:
+        return decision
+    known = need.resource.rstrip(UNKNOWN)
+    width = len(need.resource) - len(known)
+    candidates = {"A" * width}
+    for policy in policies:
+        for value in _resources(policy.document):
+            if value.startswith(known):
+                tail = value[len(known) :].replace("*", "A").replace("?", "A")
+                candidates.add((tail + "A" * width)[:width])
+    for candidate in sorted(candidates):
+        some = evaluate(policies, need.action, known + candidate, boundary=boundary)
+        if some.outcome is Outcome.ALLOWED:
+            return Decision(Outcome.CONDITIONAL, f"{some.by}, for some values of it only")
+    return decision
+
+
+def _resources(document: Mapping[str, Any]) -> Iterator[str]:
+    for statement in statements(document):
+        if statement.get("Effect") == "Allow":
+            yield from (str(value) for value in listed(statement.get("Resource", [])))
+
+
+def from_ecs(gateway: Gateway, reference: str) -> TaskDefinition:
+    """Return a task definition read from ECS; InputError if it is not there."""
+    found = gateway.task_definition(reference)
+    if found is None:
+        raise InputError(
+            f"task definition {reference} is neither a file nor a task definition in ECS "
+            f"({gateway.region}); check the path, family or revision."
+        )
+    return TaskDefinition(source=reference, document=found, raw=found)
+
+
+def live_tasks(
+    gateway: Gateway, observed: Mapping[str, RoleState | None]
+) -> list[tuple[str, TaskDefinition]]:
+    """Return (family:revision, task definition) of every ACTIVE one that uses a role here."""
+    here = gateway.source_scope()
+    arns = {state.arn for state in observed.values() if state is not None}
+    used = []
+    for document in gateway.live_task_definitions():
+        task = TaskDefinition(source=str(document.get("taskDefinitionArn")), document=document)
+        named = {_full_arn(arn, here) for arn in task.role_arns.values()}
+        if named & arns:
+            used.append((f"{document.get('family')}:{document.get('revision')}", task))
+    return sorted(used, key=lambda pair: pair[0])
+
+
+def labelled(check: Check, label: str) -> Check:
+    if not label:
+        return check
+    return replace(check, check=f"{label}: {check.check}", message=f"{label}: {check.message}")
+
+
+def live_breaks(
+    gateway: Gateway,
+    desired: Sequence[DesiredRole],
+    observed: Mapping[str, RoleState | None],
+    plans: Sequence[RolePlan],
+    kms_key_arn: str | None,
+    severity: Severity = Severity.ERROR,
+) -> dict[str, list[Check]]:
+    """Return, per role, what the plan would break in the live task definitions using it.
+
+    Each live task definition is checked against the roles as they are and as the plan
+    would leave them; a check that passes now and would fail then is a break.
+    """
+    later = {plan.role: after(observed.get(plan.role), plan.actions) for plan in plans}
+    later = {name: later[name] if observed.get(name) else None for name in later}
+    breaks: dict[str, list[Check]] = {}
+    for label, task in live_tasks(gateway, observed):
+        now = task_checks(gateway, desired, observed, task, kms_key_arn)
+        then = task_checks(gateway, desired, later, task, kms_key_arn)
+        for name, checks in then.items():
+            failing = {check.check for check in now.get(name, ()) if check.failed}
+            breaks.setdefault(name, []).extend(
+                Check(
+                    f"live {label} after the change: {check.check}",
+                    False,
+                    check.expected,
+                    check.actual,
+                    f"live task definition {label} would no longer start: {check.message}",
+                    severity,
+                )
+                for check in checks
+                if check.failed and check.check not in failing
+            )
+    return {name: checks for name, checks in breaks.items() if checks}
+
+
+def _full_arn(named: str, here: SourceScope) -> str:
+    """Return a role ARN as ECS reads it: a bare name is a role of the caller's account."""
+    if named.startswith("arn:"):
+        return named
+    return f"arn:{here.partition}:iam::{here.account}:role/{named}"
+
+
+def _named_role(
+    task: TaskDefinition, kind: RoleKind, state: RoleState, here: SourceScope
+) -> Iterator[Check]:
+    """Yield the check that the task definition names this role, its ARN compared whole.
+
+    ECS takes a bare role name as a role of the caller's account; a path needs the ARN
+    (RegisterTaskDefinition, executionRoleArn and taskRoleArn:
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html).
+    """
+    check = f"task definition {kind}RoleArn"
+    named = task.role_arns.get(kind)
+    if named is None:
+        if kind is not RoleKind.EXECUTION:
+            return
+        always, fargate = needs_without_execution_role(task)
+        if always or (fargate and task.on_fargate):
+            yield Check(
+                check,
+                False,
+                state.arn,
+                None,
+                f"the task definition names no execution role, so it cannot start: "
+                f"{'; '.join(always + (fargate if task.on_fargate else []))}; set "
+                f"executionRoleArn to {state.arn}",
+            )
+        elif fargate:
+            yield Check(
+                check,
+                False,
+                state.arn,
+                None,
+                f"the task definition names no execution role: on EC2 it starts only if the "
+                f"container instance role can do it ({'; '.join(fargate)}); set "
+                f"executionRoleArn to {state.arn}",
+                Severity.WARNING,
+            )
+        return
+    arn = _full_arn(named, here)
+    if arn == state.arn:
+        yield Check(check, True, state.arn, named, "names this role")
+        return
+    yield Check(
+        check,
+        False,
+        state.arn,
+        named,
+        f"names {named}, not {state.arn}: {_differs(arn, state.arn)}",
+    )
+
+
+def _differs(named: str, real: str) -> str:
+    """Return which part of a role ARN differs: partition, account, path or name."""
+    got, want = ROLE_ARN.fullmatch(named), ROLE_ARN.fullmatch(real)
+    if got is None or want is None:
+        return "that is not an IAM role ARN"
+    for part, label in (
+        ("partition", "another partition"),
+        ("account", "another account"),
+        ("path", "another path"),
+        ("name", "another role"),
+    ):
+        if got[part] != want[part]:
+            return f"{label} ({got[part]}, not {want[part]})"
+    return "another role"
+
+
+def _can(role: str, need: Requirement, decision: Decision) -> Check:
+    """Return the check of one need: allowed, a warning (it depends), or a failure."""
+    outcome = decision.outcome
+    severity = Severity.WARNING if outcome is Outcome.CONDITIONAL else Severity.ERROR
+    if outcome is Outcome.ALLOWED:
+        message = f"may {need.action} ({decision.by})"
+    elif need.elsewhere and outcome is Outcome.NOT_ALLOWED:
+        severity = Severity.WARNING
+        message = (
+            f"{role} may not {need.action} on {need.resource}, needed to {need.why}, unless "
+            f"{need.elsewhere} grants it"
+        )
+    elif need.unknown and outcome is Outcome.CONDITIONAL:
+        message = (
+            f"{role} may {need.action} on {need.resource} only for some values of what the "
+            f"file does not give ({need.unknown}); name the full ARN in the task definition, "
+            f"or allow every value (needed to {need.why})"
+        )
+    elif outcome is Outcome.CONDITIONAL:
+        message = f"may {need.action} on {need.resource} only under a condition ({decision.by})"
+    else:
+        message = f"{role} cannot {need.action} on {need.resource}, needed to {need.why}" + (
+            f" ({decision})" if decision.by else ""
+        )
+    return Check(
+        f"can {need.action}",
+        outcome is Outcome.ALLOWED,
+        need.resource,
+        str(decision),
+        message,
+        severity,
+    )
