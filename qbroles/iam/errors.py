@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from qbroles.iam.pacing import GaveUp
+from qbroles.errors import AwsError
+from qbroles.iam.pacing import GaveUp, Pacer
+from qbroles.policy.documents import NotIamAnswer
 
 # Error codes that mean the credentials themselves are bad.
 _CREDENTIAL_CODES = {
@@ -71,3 +76,61 @@ def client_error_message(exc: Any, action: str, where: str, gave_up: GaveUp | No
     if code == "ConcurrentModification":
         return f"{where}: IAM kept reporting a concurrent modification; rerun in a minute."
     return f"AWS refused {where}: {code}: {message}."
+
+
+@contextmanager
+def translated(
+    operation: str, where: str, *, endpoint: str, service: str, pacer: Pacer
+) -> Iterator[None]:
+    """Turn botocore's exceptions into one-line AwsErrors naming the call (``where``)."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        PartialCredentialsError,
+        ReadTimeoutError,
+    )
+    from botocore.parsers import ResponseParserError
+
+    try:
+        with pacer.calling(where):
+            yield
+    except ClientError as exc:
+        # The call that failed, exactly (one block may make several calls).
+        action = f"{service}:{getattr(exc, 'operation_name', None) or operation}"
+        raise AwsError(client_error_message(exc, action, where, pacer.gave_up())) from None
+    except (NoCredentialsError, PartialCredentialsError):
+        raise AwsError(
+            f"{where}: no usable AWS credentials; set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY."
+        ) from None
+    except (
+        EndpointConnectionError,
+        ConnectTimeoutError,
+        ReadTimeoutError,
+        ConnectionClosedError,
+    ):
+        gave_up = pacer.gave_up()
+        tried = f" ({gave_up.reason()})" if gave_up else ""
+        remedy = gave_up.remedy() if gave_up else "check the network or --endpoint-url"
+        raise AwsError(
+            f"{where}: could not reach IAM at {endpoint}{tried}; {remedy}, then rerun."
+        ) from None
+    except json.JSONDecodeError:
+        raise AwsError(
+            f"{where}: {endpoint} answered with a policy document that "
+            "is not JSON, as AWS IAM never does; check --endpoint-url."
+        ) from None
+    except ResponseParserError:
+        raise AwsError(
+            f"{where}: {endpoint} did not answer like AWS IAM; check --endpoint-url."
+        ) from None
+    except NotIamAnswer as exc:
+        raise AwsError(
+            f"{where}: {endpoint} did not answer like AWS IAM ({exc}); check --endpoint-url."
+        ) from None
+    except BotoCoreError as exc:
+        raise AwsError(f"{where} failed: {redacted(str(exc))}.") from None

@@ -4,19 +4,18 @@ Everything else receives a ``Gateway``; tests build one around a moto-backed cli
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
 from qbroles.errors import AwsError, InputError
-from qbroles.iam.errors import client_error_message, redacted, reject_non_xml
+from qbroles.iam.errors import redacted, reject_non_xml, translated
 from qbroles.iam.pacing import Pacer
 from qbroles.policy.documents import NotIamAnswer, SourceScope, decode_document
 from qbroles.reconcile.actions import Action
@@ -350,64 +349,17 @@ class Gateway:
             return not message.startswith("policy") and "role" in message
         return code == "MalformedPolicyDocument" and "invalid principal" in message
 
-    @contextmanager
     def _translated(
         self, operation: str, role: str, subject: str = "role", service: str = "iam"
-    ) -> Iterator[None]:
+    ) -> AbstractContextManager[None]:
         """Turn botocore's exceptions into one-line AwsErrors naming the call and the role."""
-        from botocore.exceptions import (
-            BotoCoreError,
-            ClientError,
-            ConnectionClosedError,
-            ConnectTimeoutError,
-            EndpointConnectionError,
-            NoCredentialsError,
-            PartialCredentialsError,
-            ReadTimeoutError,
+        return translated(
+            operation,
+            f"{operation} on {subject} {role}",
+            endpoint=redacted(str(self.client.meta.endpoint_url)),
+            service=service,
+            pacer=self.pacer,
         )
-        from botocore.parsers import ResponseParserError
-
-        where = f"{operation} on {subject} {role}"
-        endpoint = redacted(str(self.client.meta.endpoint_url))
-        try:
-            with self.pacer.calling(where):
-                yield
-        except ClientError as exc:
-            # The call that failed, exactly (one block may make several calls).
-            action = f"{service}:{getattr(exc, 'operation_name', None) or operation}"
-            raise AwsError(client_error_message(exc, action, where, self.pacer.gave_up())) from None
-        except (NoCredentialsError, PartialCredentialsError):
-            raise AwsError(
-                f"{where}: no usable AWS credentials; set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY."
-            ) from None
-        except (
-            EndpointConnectionError,
-            ConnectTimeoutError,
-            ReadTimeoutError,
-            ConnectionClosedError,
-        ):
-            gave_up = self.pacer.gave_up()
-            tried = f" ({gave_up.reason()})" if gave_up else ""
-            remedy = gave_up.remedy() if gave_up else "check the network or --endpoint-url"
-            raise AwsError(
-                f"{where}: could not reach IAM at {endpoint}{tried}; {remedy}, then rerun."
-            ) from None
-        except json.JSONDecodeError:
-            raise AwsError(
-                f"{where}: {endpoint} answered with a policy document that "
-                "is not JSON, as AWS IAM never does; check --endpoint-url."
-            ) from None
-        except ResponseParserError:
-            raise AwsError(
-                f"{where}: {endpoint} did not answer like AWS IAM; check --endpoint-url."
-            ) from None
-        except NotIamAnswer as exc:
-            raise AwsError(
-                f"{where}: {endpoint} did not answer like AWS IAM ({exc}); check --endpoint-url."
-            ) from None
-        except BotoCoreError as exc:
-            raise AwsError(f"{where} failed: {redacted(str(exc))}.") from None
 
 
 _reader = threading.local()  # marks the threads of the read pool
