@@ -16,10 +16,11 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from click.testing import CliRunner
 
-from qbroles.cli import _interrupt, cli
+from qbroles.cli import cli
 from qbroles.errors import AwsError, ExitCode
 from qbroles.iam.gateway import Gateway
 from qbroles.session import Finished
+from qbroles.streams import interrupt
 from tests.conftest import _Raw, inject
 from tests.figures import count
 from tests.servers import qbroles, tool
@@ -342,6 +343,6 @@ def test_a_signal_after_the_work_is_done_does_not_change_the_answer(
 ) -> None:
     monkeypatch.setattr(Finished, "done", False)
     with pytest.raises(KeyboardInterrupt):
-        _interrupt(15, None)
+        interrupt(15, None)
     monkeypatch.setattr(Finished, "done", True)
-    _interrupt(15, None)  # ignored: the result stands
+    interrupt(15, None)  # ignored: the result stands

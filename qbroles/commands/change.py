@@ -1,0 +1,294 @@
+"""The commands that change IAM: create (and plan, its dry run), delete, restore."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from qbroles import session
+from qbroles.errors import InputError, SafetyError
+from qbroles.session import Settings
+
+if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
+    from qbroles.reconcile.actions import RolePlan
+
+
+def _plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options create and plan share."""
+    for option in reversed(
+        [
+            click.option(
+                "--adopt",
+                is_flag=True,
+                help="Take over same-named roles that have no ManagedBy tag (tags and "
+                "converges them), and qbroles' roles another spec made (needed to --prune "
+                "them); a role another tool's ManagedBy tag claims is never taken.",
+            ),
+            click.option(
+                "--prune",
+                is_flag=True,
+                help="Also detach managed policies, and delete inline policies and a boundary, "
+                "that the spec does not list.",
+            ),
+            click.option(
+                "--detailed-exitcode",
+                is_flag=True,
+                help="With a dry run: exit 0 if there is nothing to do, 1 if changes are pending "
+                "(errors keep their own codes).",
+            ),
+            click.option(
+                "--check-live-task-definitions",
+                "check_live",
+                is_flag=True,
+                help="Check every ACTIVE task definition that uses the roles against the roles "
+                "as the plan would leave them, and name each one the change would break; "
+                "create then refuses (exit 4) before any write, unless --force.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+BACKUP_HELP = (
+    "Write the restore file here (default: .qbroles/backup-<UTC time>.json), before anything "
+    "is removed or replaced; qbroles restore FILE puts it back."
+)
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Show the plan as a diff per role; change nothing.")
+@_plan_options
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Go ahead without asking where a question is due: removing a permissions boundary, "
+    "rewriting the trust policy of an adopted role (needed off a terminal).",
+)
+@click.option("--backup", metavar="FILE", type=click.Path(dir_okay=False), help=BACKUP_HELP)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="With --check-live-task-definitions: apply even if live task definitions would break.",
+)
+@click.pass_obj
+def create(
+    settings: Settings,
+    dry_run: bool,
+    adopt: bool,
+    prune: bool,
+    detailed_exitcode: bool,
+    check_live: bool,
+    yes: bool,
+    backup: str | None,
+    force: bool,
+) -> int:
+    """Create or repair every role of the spec, then verify it.
+
+    Creates a missing role (trust policy, description, tags), updates a trust policy that
+    differs and a description or maximum session the spec states, adds missing tags and
+    attaches missing managed policies.
+    Running it again changes nothing. A role of the same name that qbroles does not own
+    is refused (exit 4) unless --adopt is given; nothing is changed then. Before it removes
+    or replaces anything it writes a restore file (see --backup). Removing a permissions
+    boundary, or rewriting the trust policy of a role being adopted, asks first on a
+    terminal and needs --yes elsewhere (exit 4 without).
+
+    \b
+    Examples:
+      qbroles create --dry-run
+      qbroles create
+      qbroles --app Billing create --prune
+      qbroles -o json create | jq '.roles[].arn'
+    """
+    if detailed_exitcode and not dry_run:
+        raise InputError(
+            "--detailed-exitcode goes with --dry-run (or use qbroles plan); "
+            "a create that applies exits 0 when the roles match."
+        )
+    return _create(
+        settings,
+        dry_run=dry_run,
+        adopt=adopt,
+        prune=prune,
+        detailed=detailed_exitcode,
+        yes=yes,
+        backup=backup,
+        check_live=check_live,
+        force=force,
+    )
+
+
+@click.command(short_help="Show what create would change, as a diff per role.")
+@_plan_options
+@click.pass_obj
+def plan(
+    settings: Settings, adopt: bool, prune: bool, detailed_exitcode: bool, check_live: bool
+) -> int:
+    """Show what create would change, as a diff per role; change nothing (create --dry-run).
+
+    Each role's changes are grouped under it: + adds (create, attach, put, tag), ~ changes
+    in place, - removes; a trust or inline policy that differs is shown as a JSON diff from
+    what IAM holds to what the spec asks for. With -o json, each change also carries its
+    "actual" and "expected" documents.
+
+    \b
+    Examples:
+      qbroles plan
+      qbroles --preset least-privilege plan --prune
+      qbroles plan --detailed-exitcode || echo "changes pending"   # 0 none, 1 pending
+      qbroles -o json plan | jq '.roles[].changes[].description'
+    """
+    return _create(
+        settings,
+        dry_run=True,
+        adopt=adopt,
+        prune=prune,
+        detailed=detailed_exitcode,
+        check_live=check_live,
+    )
+
+
+def _create(
+    settings: Settings,
+    *,
+    dry_run: bool,
+    adopt: bool,
+    prune: bool,
+    detailed: bool,
+    yes: bool = False,
+    backup: str | None = None,
+    check_live: bool = False,
+    force: bool = False,
+) -> int:
+    from qbroles.reconcile import engine
+
+    if force and not check_live:
+        raise InputError("--force goes with --check-live-task-definitions; drop it, or add that.")
+
+    spec = settings.spec()
+    saved: list[str] = []
+    report = settings.run(
+        "qbroles: planning" if dry_run else "qbroles: creating",
+        lambda gateway, progress: engine.create(
+            gateway,
+            spec,
+            adopt=adopt,
+            prune=prune,
+            dry_run=dry_run,
+            approve=settings.approval(
+                "create", yes=yes, backup=backup, progress=progress, question=_risky, saved=saved
+            ),
+            check_live=check_live,
+            force=force,
+            kms_key_arn=settings.scope.kms_key_arn,
+            workers=settings.workers,
+            progress=progress,
+        ),
+    )
+    return settings.show(replace(report, backup=saved[0] if saved else None), detailed=detailed)
+
+
+def _risky(plans: Sequence[RolePlan]) -> str | None:
+    """Return what in a create's plan needs a yes: widening a role, changing whom it trusts."""
+    from qbroles.reconcile.actions import DeleteBoundary, UpdateTrustPolicy
+
+    risky = [
+        action.describe()
+        for plan in plans
+        for action in plan.actions
+        if isinstance(action, DeleteBoundary)
+        or (plan.adopting and isinstance(action, UpdateTrustPolicy))
+    ]
+    return "; ".join(risky) if risky else None
+
+
+@click.command()
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for scripts).")
+@click.option("--dry-run", is_flag=True, help="Show what would be removed; change nothing.")
+@click.option(
+    "--adopt",
+    is_flag=True,
+    help="Also delete qbroles' roles that another spec (preset or file) made; without it they "
+    "are refused (exit 4).",
+)
+@click.option("--backup", metavar="FILE", type=click.Path(dir_okay=False), help=BACKUP_HELP)
+@click.pass_obj
+def delete(settings: Settings, yes: bool, dry_run: bool, adopt: bool, backup: str | None) -> int:
+    """Delete the roles of the spec that qbroles owns.
+
+    In the order IAM requires: removes each role from its instance profiles, detaches its
+    managed policies, deletes its inline policies, then deletes it. A role without the
+    ManagedBy=qbroles tag is refused (exit 4) and nothing is deleted. A role that is
+    already gone is fine. Asks first on a terminal; elsewhere --yes is required (exit 4).
+    Before deleting, writes a restore file (see --backup): qbroles restore FILE creates
+    the roles again as they were.
+
+    \b
+    Examples:
+      qbroles delete --dry-run
+      qbroles delete --yes
+    """
+    from qbroles.reconcile import engine
+
+    spec = settings.spec()
+    if not (yes or dry_run or session.interactive()):
+        raise SafetyError(
+            "delete needs confirmation and there is no terminal to ask on; "
+            "pass --yes to delete, or --dry-run to see what would go."
+        )
+
+    saved: list[str] = []
+    report = settings.run(
+        "qbroles: deleting",
+        lambda gateway, progress: engine.delete(
+            gateway,
+            spec,
+            dry_run=dry_run,
+            adopt=adopt,
+            approve=settings.approval(
+                "delete",
+                yes=yes,
+                backup=backup,
+                progress=progress,
+                question=lambda plans: "delete these roles",
+                saved=saved,
+            ),
+            workers=settings.workers,
+            progress=progress,
+        ),
+    )
+    return settings.show(replace(report, backup=saved[0] if saved else None))
+
+
+@click.command(short_help="Put back what a create or delete removed, from its restore file.")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Show what would be put back; change nothing.")
+@click.pass_obj
+def restore(settings: Settings, file: str, dry_run: bool) -> int:
+    """Put back what a create or delete removed or replaced, from the restore file it wrote.
+
+    Re-creates deleted roles as they were, re-attaches managed policies, puts inline
+    policies, a permissions boundary, tag values, the trust policy and description back.
+    It only adds and rewrites: what was added since stays. A role that exists but is not
+    qbroles' is refused (exit 4). The file is checked before any AWS call (exit 2).
+
+    \b
+    Examples:
+      qbroles restore .qbroles/backup-20261128T101500Z.json --dry-run
+      qbroles restore .qbroles/backup-20261128T101500Z.json
+    """
+    from qbroles.reconcile import backup, engine
+
+    plans = backup.load(file)
+    report = settings.run(
+        "qbroles: restoring",
+        lambda gateway, progress: engine.restore(
+            gateway, plans, dry_run=dry_run, workers=settings.workers, progress=progress
+        ),
+    )
+    return settings.show(report)

@@ -1,0 +1,104 @@
+"""The commands that write a file from the spec: init, export."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import click
+
+from qbroles.catalog import (
+    EXPORT_FORMATS,
+)
+from qbroles.errors import ExitCode, InputError
+from qbroles.session import Settings
+
+if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
+    pass
+
+
+@click.command(short_help="Write the active spec as a commented TOML file to customise.")
+@click.argument("path", default="qbroles.toml", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+@click.pass_obj
+def init(settings: Settings, path: str, force: bool) -> int:
+    """Write the active spec (preset and options applied) as a commented TOML file.
+
+    PATH defaults to qbroles.toml; - writes to stdout. An existing file is not replaced
+    without --force (exit 4). Edit the file, then pass it with --spec; role names keep
+    their {app}, so --app still applies. No AWS call.
+
+    \b
+    Examples:
+      qbroles init
+      qbroles --preset least-privilege --ssm-path /qb/prod/ init prod.toml
+      qbroles --spec prod.toml plan
+    """
+    from qbroles.files import write_new
+    from qbroles.spec.write import commented_toml
+
+    spec = settings.spec()
+    origin = f"preset {settings.preset or 'workshop'}" if not settings.spec_path else spec.source
+    text = commented_toml(spec, origin)
+    if path == "-":
+        click.echo(text, nl=False)
+        return ExitCode.OK
+    write_new(path, text, force=force)
+    settings.say(f"qbroles init: wrote {path}; use it with qbroles --spec {path} plan.")
+    return ExitCode.OK
+
+
+@click.command(short_help="Export the spec for CloudFormation StackSets or Terraform.")
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(EXPORT_FORMATS),
+    default="cloudformation",
+    show_default=True,
+    help="cloudformation: a template (JSON or YAML); terraform: a JSON configuration (.tf.json).",
+)
+@click.option(
+    "--out",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Write to FILE instead of stdout; for cloudformation, .json gives JSON and "
+    ".yaml/.yml YAML (stdout: YAML, or JSON with -o json).",
+)
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@click.pass_obj
+def export(settings: Settings, form: str, out: str | None, force: bool) -> int:
+    """Export the active spec for CloudFormation (StackSets) or Terraform. No AWS call.
+
+    The trust conditions, policy ARNs and inline policies use the template's own
+    partition, account and region (AWS::Partition, AWS::AccountId, AWS::Region), so one
+    template serves every account: roll it out to an organization with StackSets. The
+    two role ARNs are stack outputs. The roles carry the spec's tags and
+    ManagedBy=CloudFormation (or Terraform): they belong to the stack, and qbroles create
+    and delete leave them alone (verify still checks them).
+
+    \b
+    Examples:
+      qbroles export > roles.yaml
+      qbroles --preset least-privilege export --out roles.json
+      qbroles export --format terraform --out qbroles.tf.json
+    """
+    from qbroles import export as exporting
+    from qbroles.files import write_new
+
+    spec = settings.spec()
+    if form == "terraform":
+        if out not in (None, "-") and not str(out).endswith(".tf.json"):
+            raise InputError(
+                f"--out {out}: Terraform reads JSON configuration only from files ending in "
+                ".tf.json; name it so."
+            )
+        text = json.dumps(exporting.terraform(spec), indent=2) + "\n"
+    else:
+        stdout = "json" if settings.output == "json" else "yaml"
+        text = exporting.render(exporting.cloudformation(spec), out, stdout=stdout)
+    if out in (None, "-"):
+        click.echo(text, nl=False)
+    else:
+        write_new(out, text, force=force)
+        settings.say(f"qbroles export: wrote {out} ({form}, {len(spec.roles)} role(s)).")
+    return ExitCode.OK

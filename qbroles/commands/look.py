@@ -1,0 +1,265 @@
+"""The commands that only look: verify, explain, outputs, and the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from qbroles.catalog import (
+    OUTPUT_FORMATS,
+)
+from qbroles.errors import ExitCode, InputError
+from qbroles.iam.partitions import PARTITION
+from qbroles.session import Settings
+
+if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
+    from qbroles.report.report import Report
+
+
+# A task definition in ECS: family, family:revision, or its ARN (RegisterTaskDefinition:
+# a family is up to 255 letters, digits, hyphens and underscores).
+TASK_REFERENCE = re.compile(
+    rf"(arn:{PARTITION}:ecs:[a-z0-9-]+:\d{{12}}:task-definition/)?[A-Za-z0-9_-]{{1,255}}(:\d+)?"
+)
+
+
+@click.command()
+@click.option(
+    "--strict", is_flag=True, help="Security findings fail the check (exit 1) instead of warning."
+)
+@click.option(
+    "--task-definition",
+    "task_definition",
+    metavar="FILE|FAMILY[:REV]|ARN",
+    help="Also check that the roles can start this ECS task: a JSON file (as register- or "
+    "describe-task-definition has it), or, if no such file exists, a task definition read "
+    "from ECS in the run's region. Image pulls, logs, secrets, files, role ARNs.",
+)
+@click.option(
+    "--live-task-definitions",
+    is_flag=True,
+    help="Also check every ACTIVE task definition of the region whose execution or task role "
+    "is one of the spec's roles, one verdict each (ListTaskDefinitions, "
+    "DescribeTaskDefinition).",
+)
+@click.option(
+    "--exec",
+    "exec_",
+    is_flag=True,
+    help="The tasks run with ECS Exec turned on (it is switched on at run time, not in the "
+    "task definition): also check the task role's ssmmessages permissions.",
+)
+@click.pass_obj
+def verify(
+    settings: Settings,
+    strict: bool,
+    task_definition: str | None,
+    live_task_definitions: bool,
+    exec_: bool,
+) -> int:
+    """Compare the roles in IAM with the spec, check by check. Read only.
+
+    Checks for each role: it exists; its trust policy equals the spec's (compared by meaning);
+    its description and maximum session, where the spec states them; each expected managed
+    policy is attached; no other managed policy is attached; the spec's tags; the ownership
+    tag (a warning only). Then security findings (warnings; failures with --strict): a
+    trust policy without confused-deputy conditions (on the execution role, their presence
+    is reported instead), one anyone or another account may use, broad managed policies,
+    *:* grants, secrets readable but not decryptable under --kms-key-arn. Exit 0 in sync,
+    1 not.
+
+    \b
+    Examples:
+      qbroles verify
+      qbroles --preset least-privilege verify --strict
+      qbroles verify --task-definition taskdef.json    # before deploying: can it start?
+      qbroles verify --task-definition questionbank:7  # read from ECS
+      qbroles verify --live-task-definitions           # every task definition using them
+      if qbroles -o json verify > state.json; then echo in sync; fi
+    """
+    from qbroles.reconcile import engine
+    from qbroles.reconcile.taskdef import load_task_definition
+
+    spec = settings.spec()
+    task, reference = None, None
+    if task_definition and (
+        os.path.exists(task_definition) or not TASK_REFERENCE.fullmatch(task_definition)
+    ):
+        task = load_task_definition(task_definition)
+    elif task_definition:
+        reference = task_definition  # read from ECS once connected
+    report = settings.run(
+        "qbroles: verifying",
+        lambda gateway, progress: engine.verify(
+            gateway,
+            spec,
+            strict=strict,
+            kms_key_arn=settings.scope.kms_key_arn,
+            task=task,
+            task_reference=reference,
+            live=live_task_definitions,
+            exec_=exec_,
+            workers=settings.workers,
+            progress=progress,
+        ),
+    )
+    return settings.show(report)
+
+
+@click.command(short_help="What each role is for and what its policies grant (no AWS call).")
+@click.pass_obj
+def explain(settings: Settings) -> int:
+    """Explain the roles: what each is for, who uses it, what each policy grants. No AWS call.
+
+    First the guide's table (Task Execution Role: what ECS needs to run the container;
+    Task Role: what the application needs), then, for each role of the active spec or
+    preset, its trust and one line per policy on what it grants, then the security notes
+    on broad policies. With -o json, the same as one document.
+
+    \b
+    Examples:
+      qbroles explain
+      qbroles --preset least-privilege explain
+      qbroles -o json explain | jq '.roles[].policies[].name'
+    """
+    from qbroles.explain import explain as explanation
+    from qbroles.explain import print_explanation
+    from qbroles.report.render import write_json
+
+    preset = settings.preset or (None if settings.spec_path else "workshop")
+    document = explanation(settings.spec(), preset)
+    if settings.output == "json":
+        write_json(document)
+    elif not settings.quiet:
+        print_explanation(document, settings.console())
+    return ExitCode.OK
+
+
+@click.command()
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(OUTPUT_FORMATS),
+    help="env: KEY=value lines (docker --env-file, $GITHUB_ENV); shell: export lines for "
+    "eval; json: keyed like a task definition (default: json with -o json, else env).",
+)
+@click.option(
+    "--merge",
+    metavar="TASKDEF",
+    type=click.Path(dir_okay=False),
+    help="Print this task definition (register input or describe output) with "
+    "executionRoleArn and taskRoleArn set to the roles' ARNs, instead of the ARNs alone.",
+)
+@click.option(
+    "--out",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="With --merge: write the merged task definition to FILE instead of stdout.",
+)
+@click.option("--force", is_flag=True, help="With --out: replace FILE if it exists.")
+@click.pass_obj
+def outputs(
+    settings: Settings, form: str | None, merge: str | None, out: str | None, force: bool
+) -> int:
+    """Print the role ARNs for the next deployment step. Read only.
+
+    env and shell print QB_EXECUTION_ROLE_ARN and QB_TASK_ROLE_ARN; json prints
+    executionRoleArn and taskRoleArn, the keys of an ECS task definition, so jq can merge
+    it into one. Only roles that are the spec's own are printed: if one does not exist,
+    is not qbroles', was made by another spec or has another path, prints nothing on
+    stdout and exits 1 naming it (qbroles verify checks the rest). env values are
+    literal, as docker and $GITHUB_ENV read them; an ARN whose path holds other
+    characters than letters, digits and _+=,.@/:- is refused there (exit 2): use shell.
+
+    \b
+    Examples:
+      qbroles outputs >> "$GITHUB_ENV"
+      eval "$(qbroles outputs --format shell)"
+      qbroles outputs --format json > roles.json
+      qbroles outputs --merge taskdef.json --out taskdef-with-roles.json
+    """
+    from qbroles.catalog import RoleKind
+    from qbroles.outputs import render, roles_by_kind
+    from qbroles.reconcile import engine
+
+    if (out or force) and not merge:
+        raise InputError("--out and --force go with --merge TASKDEF; drop them, or add --merge.")
+    if merge and form:
+        raise InputError("--merge prints a task definition; drop --format.")
+    spec = settings.spec()
+    roles = roles_by_kind(spec)
+    task = None
+    if merge:
+        from qbroles.reconcile.taskdef import load_task_definition
+
+        task = load_task_definition(merge)
+    arns = settings.run(
+        "qbroles: reading",
+        lambda gateway, _: engine.role_arns(gateway, roles, spec.identity, settings.workers),
+    )
+    if task is not None:
+        text = json.dumps(task.with_roles(arns), indent=2) + "\n"
+        if out:
+            from qbroles.files import write_new
+
+            write_new(out, text, force=force)
+            settings.say(f"qbroles outputs: wrote {out} with the role ARNs set.")
+            return ExitCode.OK
+        click.echo(text, nl=False)
+        return ExitCode.OK
+    click.echo(render(arns, form or ("json" if settings.output == "json" else "env")), nl=False)
+    described = ", ".join(
+        f"{RoleKind(kind).task_definition_key} {role.name}" for kind, role in roles.items()
+    )
+    settings.say(f"qbroles outputs: {described}.")
+    return ExitCode.OK
+
+
+@click.command()
+@click.pass_obj
+def demo(settings: Settings) -> int:
+    """Run the whole story on a local AWS emulator; no account needed.
+
+    Runs in-process on moto, with no network. Creates the roles, verifies them, drifts one
+    by hand (detaches a policy, attaches an extra one), shows verify catching it, repairs it
+    with create --prune, and deletes the roles. Needs moto: pip install 'qbroles[local]'.
+    Honours --app, --spec and --output.
+
+    \b
+    Examples:
+      qbroles demo
+      qbroles --app Billing demo
+    """
+    from qbroles.demo import run_demo
+    from qbroles.report.render import report_document, write_json
+
+    if settings.aws.endpoint_url or settings.aws.profile:
+        raise InputError(
+            "demo always runs on its own in-process emulator; drop --endpoint-url and --profile "
+            "(use create/verify/delete to work on them)."
+        )
+    spec = settings.spec()
+    if settings.output != "json":
+        return run_demo(
+            spec,
+            settings.show,
+            announce=lambda step: None if settings.quiet else settings.console().rule(step),
+            workers=settings.workers,
+        )
+    steps: list[dict[str, Any]] = []
+    current = [""]
+
+    def record(report: Report) -> int:
+        steps.append({"step": current[0], **report_document(report)})
+        return report.exit_code()
+
+    def announce(step: str) -> None:
+        current[0] = step
+
+    code = run_demo(spec, record, announce=announce, workers=settings.workers)
+    write_json({"command": "demo", "ok": code == ExitCode.OK, "steps": steps})
+    return code
