@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -146,3 +147,22 @@ def grants(label: str) -> str:
     """Return what the managed policy of this label grants, in one line."""
     known = POLICIES.get(label)
     return UNKNOWN_GRANTS if known is None else known.grants
+
+
+# --- AWS formats qbroles reads
+
+# A private ECR image: the standard, FIPS (dkr.ecr-fips.) and dual-stack (dkr-ecr.REGION.on.aws)
+# registry endpoints (Amazon ECR endpoints and quotas, "Amazon ECR service endpoints":
+# https://docs.aws.amazon.com/general/latest/gr/ecr.html).
+ECR_IMAGE = re.compile(
+    r"(?P<account>\d{12})\.dkr(?:\.ecr|\.ecr-fips|-ecr)\.(?P<region>[a-z0-9-]+)"
+    r"\.(?:amazonaws\.com(?:\.cn)?|on\.aws)/(?P<repository>[^:@]+)"
+)
+# The random suffix Secrets Manager adds to a secret's name in its ARN: a hyphen and six
+# characters ("Secrets Manager ARN": https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_iam-permissions.html#iam-resources).
+SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}")
+
+
+def has_secret_suffix(name: str) -> bool:
+    """Return whether a secret's name, as an ARN gives it, ends in its random suffix."""
+    return len(name) > 7 and bool(SECRET_SUFFIX.fullmatch(name[-7:]))

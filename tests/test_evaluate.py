@@ -13,7 +13,8 @@ from qbroles.iam.gateway import Gateway
 from qbroles.policy.documents import SourceScope
 from qbroles.policy.evaluate import Outcome, Policy, evaluate
 from qbroles.reconcile import engine
-from qbroles.reconcile.taskdef import load_task_definition, requirements
+from qbroles.reconcile.needs import requirements
+from qbroles.reconcile.taskdef import load_task_definition
 from qbroles.spec.load import parse_spec
 from qbroles.spec.presets import Scope, preset_spec
 from tests.conftest import EXEC_ROLE

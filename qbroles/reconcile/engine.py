@@ -17,9 +17,7 @@ from qbroles.reconcile.desired import DesiredRole, resolve
 from qbroles.reconcile.plan import plan_create, plan_delete, unowned_refusal
 from qbroles.reconcile.state import RoleState
 from qbroles.reconcile.taskcheck import from_ecs, labelled, live_breaks, live_tasks, task_checks
-from qbroles.reconcile.taskdef import (
-    TaskDefinition,
-)
+from qbroles.reconcile.taskdef import TaskDefinition
 from qbroles.reconcile.verify import verify_absent, verify_role
 from qbroles.report.progress import Progress
 from qbroles.report.report import Check, Report, RoleReport, Severity

@@ -13,15 +13,10 @@ from qbroles.policy.documents import SourceScope, listed, statements
 from qbroles.policy.evaluate import Decision, Outcome, Policy, evaluate
 from qbroles.reconcile.actions import RolePlan
 from qbroles.reconcile.desired import DesiredRole
+from qbroles.reconcile.needs import UNKNOWN, Requirement, requirements
 from qbroles.reconcile.plan import after
 from qbroles.reconcile.state import RoleState
-from qbroles.reconcile.taskdef import (
-    UNKNOWN,
-    Requirement,
-    TaskDefinition,
-    needs_without_execution_role,
-    requirements,
-)
+from qbroles.reconcile.taskdef import TaskDefinition, needs_without_execution_role
 from qbroles.report.report import Check, Severity
 from qbroles.spec.model import ROLE_ARN, policy_label
 

@@ -9,10 +9,9 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from qbroles.catalog import DEFAULT_APP, PRESETS
+from qbroles.catalog import DEFAULT_APP, PRESETS, has_secret_suffix
 from qbroles.errors import InputError
 from qbroles.iam.partitions import PARTITION
-from qbroles.reconcile.taskdef import has_secret_suffix
 from qbroles.spec.load import parse_spec
 from qbroles.spec.model import DEFAULT_SERVICE, Spec
 
