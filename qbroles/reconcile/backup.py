@@ -14,23 +14,14 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from qbroles.errors import InputError, SafetyError
 from qbroles.files import read_input, write_new
 from qbroles.policy.documents import too_deep
 from qbroles.reconcile.actions import (
-    ACTION_NAMES,
     Action,
-    AddToInstanceProfile,
-    AttachPolicy,
-    CreateRole,
-    PutBoundary,
-    PutInlinePolicy,
     RolePlan,
-    TagRole,
-    UpdateRole,
-    UpdateTrustPolicy,
     action_name,
 )
 from qbroles.spec.load import INLINE_NAME, ROLE_PATH, DuplicateKeyError, unique_keys
@@ -39,20 +30,8 @@ from qbroles.spec.model import POLICY_ARN, ROLE_NAME
 FORMAT = "qbroles-restore/1"
 FOLDER = ".qbroles"
 
-# What a restore file may ask for: additions and rewrites, never a removal.
-RESTORING: dict[str, type[Any]] = {
-    ACTION_NAMES[kind]: kind
-    for kind in (
-        CreateRole,
-        UpdateTrustPolicy,
-        UpdateRole,
-        PutInlinePolicy,
-        PutBoundary,
-        TagRole,
-        AttachPolicy,
-        AddToInstanceProfile,
-    )
-}
+# What a restore file may ask for: additions and rewrites, never a removal (sign "-").
+RESTORING: dict[str, type[Any]] = {kind.NAME: kind for kind in get_args(Action) if kind.SIGN != "-"}
 
 
 def _is_document(value: Any) -> bool:
