@@ -53,9 +53,13 @@ def _plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-BACKUP_HELP = (
-    "Write the restore file here (default: .qbroles/backup-<UTC time>.json), before anything "
-    "is removed or replaced; qbroles restore FILE puts it back."
+# The restore file, for the commands that may remove or replace something.
+backup_option = click.option(
+    "--backup",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Write the restore file here (default: .qbroles/backup-<UTC time>.json), before "
+    "anything is removed or replaced; qbroles restore FILE puts it back.",
 )
 
 
@@ -69,7 +73,7 @@ BACKUP_HELP = (
     help="Go ahead without asking where a question is due: removing a permissions boundary, "
     "rewriting the trust policy of an adopted role (needed off a terminal).",
 )
-@click.option("--backup", metavar="FILE", type=click.Path(dir_okay=False), help=BACKUP_HELP)
+@backup_option
 @click.option(
     "--force",
     is_flag=True,
@@ -216,7 +220,7 @@ def _risky(plans: Sequence[RolePlan]) -> str | None:
     help="Also delete qbroles' roles that another spec (preset or file) made; without it they "
     "are refused (exit 4).",
 )
-@click.option("--backup", metavar="FILE", type=click.Path(dir_okay=False), help=BACKUP_HELP)
+@backup_option
 @click.pass_obj
 def delete(settings: Settings, yes: bool, dry_run: bool, adopt: bool, backup: str | None) -> int:
     """Delete the roles of the spec that qbroles owns.
