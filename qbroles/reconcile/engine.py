@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 
 from qbroles.catalog import DEFAULT_WORKERS, RoleKind
 from qbroles.errors import AwsError, InputError, MissingRoleError, SafetyError
 from qbroles.iam.gateway import Gateway
-from qbroles.iam.pacing import Pacer
 from qbroles.policy.findings import findings
 from qbroles.reconcile.actions import CreateRole, RolePlan
 from qbroles.reconcile.apply import apply_role
 from qbroles.reconcile.desired import DesiredRole, resolve
+from qbroles.reconcile.executor import for_each, observe_all
 from qbroles.reconcile.plan import plan_create, plan_delete, unowned_refusal
 from qbroles.reconcile.state import RoleState
 from qbroles.reconcile.taskcheck import from_ecs, labelled, live_breaks, live_tasks, task_checks
@@ -22,71 +20,6 @@ from qbroles.reconcile.verify import verify_absent, verify_role
 from qbroles.report.progress import Progress
 from qbroles.report.report import Check, Report, RoleReport, Severity
 from qbroles.spec.model import ROLE_ARN, RoleSpec, Spec
-
-T = TypeVar("T")
-
-
-R = TypeVar("R")
-
-
-def for_each(
-    items: Sequence[T], work: Callable[[T], R], workers: int, pacer: Pacer | None = None
-) -> list[R]:
-    """Run ``work`` on every item, at most ``workers`` at a time; results in the items' order.
-
-    With a ``pacer``, fewer go on while AWS throttles (see qbroles.pacing). Every item runs
-    to its end even when another fails (roles are independent); then the first failure, in
-    the items' order, is raised.
-    """
-    if workers <= 1 or len(items) <= 1:
-        results: list[R] = []
-        failures: list[Exception] = []
-        for item in items:
-            try:
-                results.append(work(item))
-            except Exception as failure:  # the others still run; an interrupt stops at once
-                failures.append(failure)
-        if failures:
-            raise failures[0]
-        return results
-    pool = ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="qbroles")
-
-    def paced(item: T) -> R:
-        if pacer is None:
-            return work(item)
-        with pacer.turn(workers):
-            return work(item)
-
-    try:
-        futures = [pool.submit(paced, item) for item in items]
-        errors = [future.exception() for future in futures]
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
-    for error in errors:
-        if error is not None:
-            raise error
-    return [future.result() for future in futures]
-
-
-def observe_all(
-    gateway: Gateway,
-    names: Sequence[str],
-    workers: int,
-    progress: Progress,
-    *,
-    for_delete: bool = False,
-) -> dict[str, RoleState | None]:
-    """Read every named role (and nothing else) from IAM."""
-
-    def read(name: str) -> RoleState | None:
-        progress.working(name, "reading")
-        state = gateway.observe(name, for_delete=for_delete)
-        progress.finished(name)
-        return state
-
-    return dict(zip(names, for_each(names, read, workers, gateway.pacer), strict=True))
 
 
 def _refuse(plans: Sequence[RolePlan]) -> None:

@@ -1,0 +1,77 @@
+"""Running work on many roles at once: a bounded pool, paced while AWS throttles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from qbroles.iam.gateway import Gateway
+from qbroles.iam.pacing import Pacer
+from qbroles.reconcile.state import RoleState
+from qbroles.report.progress import Progress
+
+T = TypeVar("T")
+
+
+R = TypeVar("R")
+
+
+def for_each(
+    items: Sequence[T], work: Callable[[T], R], workers: int, pacer: Pacer | None = None
+) -> list[R]:
+    """Run ``work`` on every item, at most ``workers`` at a time; results in the items' order.
+
+    With a ``pacer``, fewer go on while AWS throttles (see qbroles.pacing). Every item runs
+    to its end even when another fails (roles are independent); then the first failure, in
+    the items' order, is raised.
+    """
+    if workers <= 1 or len(items) <= 1:
+        results: list[R] = []
+        failures: list[Exception] = []
+        for item in items:
+            try:
+                results.append(work(item))
+            except Exception as failure:  # the others still run; an interrupt stops at once
+                failures.append(failure)
+        if failures:
+            raise failures[0]
+        return results
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="qbroles")
+
+    def paced(item: T) -> R:
+        if pacer is None:
+            return work(item)
+        with pacer.turn(workers):
+            return work(item)
+
+    try:
+        futures = [pool.submit(paced, item) for item in items]
+        errors = [future.exception() for future in futures]
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    for error in errors:
+        if error is not None:
+            raise error
+    return [future.result() for future in futures]
+
+
+def observe_all(
+    gateway: Gateway,
+    names: Sequence[str],
+    workers: int,
+    progress: Progress,
+    *,
+    for_delete: bool = False,
+) -> dict[str, RoleState | None]:
+    """Read every named role (and nothing else) from IAM."""
+
+    def read(name: str) -> RoleState | None:
+        progress.working(name, "reading")
+        state = gateway.observe(name, for_delete=for_delete)
+        progress.finished(name)
+        return state
+
+    return dict(zip(names, for_each(names, read, workers, gateway.pacer), strict=True))
