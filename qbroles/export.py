@@ -201,7 +201,7 @@ def _tf_literal(text: str) -> str:
 # --- writing
 
 
-def render(template: Mapping[str, Any], path: str | None, *, stdout: str = "yaml") -> str:
+def template_text(template: Mapping[str, Any], path: str | None, *, stdout: str = "yaml") -> str:
     """Return the template as JSON (.json) or YAML (.yaml, .yml) by ``path``'s extension.
 
     Without a path (or with -), in the ``stdout`` format.

@@ -38,7 +38,7 @@ def roles_by_kind(spec: Spec) -> dict[str, RoleSpec]:
 ENV_SAFE = re.compile(r"[A-Za-z0-9_+=,.@/:-]+")
 
 
-def render(arns: Mapping[str, str], form: str) -> str:
+def arns_text(arns: Mapping[str, str], form: str) -> str:
     """Return kind -> ARN in the chosen format, ending with a newline."""
     kinds = [kind for kind in RoleKind if kind in arns]
     if form == "json":

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from qbroles.catalog import POLICIES, PRESETS, UNKNOWN_GRANTS, broad, grants
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
-from qbroles.explain import explain
+from qbroles.explain import explanation
 from qbroles.spec.load import load_spec
 from qbroles.spec.presets import Scope, preset_spec
 
@@ -94,7 +94,7 @@ Resource = "*"
 Condition = { Bool = { "aws:SecureTransport" = "false" } }
 """
     )
-    document = explain(load_spec(spec_file), None)
+    document = explanation(load_spec(spec_file), None)
     role = document["roles"][0]
     assert role["title"] == "role"
     assert role["policies"][0]["grants"] == [UNKNOWN_GRANTS]

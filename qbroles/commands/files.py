@@ -82,7 +82,7 @@ def export(settings: Settings, form: str, out: str | None, force: bool) -> int:
       qbroles --preset least-privilege export --out roles.json
       qbroles export --format terraform --out qbroles.tf.json
     """
-    from qbroles import export as exporting
+    from qbroles.export import cloudformation, template_text, terraform
     from qbroles.files import write_new
 
     spec = settings.spec()
@@ -92,10 +92,10 @@ def export(settings: Settings, form: str, out: str | None, force: bool) -> int:
                 f"--out {out}: Terraform reads JSON configuration only from files ending in "
                 ".tf.json; name it so."
             )
-        text = json.dumps(exporting.terraform(spec), indent=2) + "\n"
+        text = json.dumps(terraform(spec), indent=2) + "\n"
     else:
         stdout = "json" if settings.output == "json" else "yaml"
-        text = exporting.render(exporting.cloudformation(spec), out, stdout=stdout)
+        text = template_text(cloudformation(spec), out, stdout=stdout)
     if out in (None, "-"):
         click.echo(text, nl=False)
     else:

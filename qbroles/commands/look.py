@@ -126,8 +126,7 @@ def explain(settings: Settings) -> int:
       qbroles --preset least-privilege explain
       qbroles -o json explain | jq '.roles[].policies[].name'
     """
-    from qbroles.explain import explain as explanation
-    from qbroles.explain import print_explanation
+    from qbroles.explain import explanation, print_explanation
     from qbroles.report.render import write_json
 
     preset = settings.preset or (None if settings.spec_path else "workshop")
@@ -183,7 +182,7 @@ def outputs(
       qbroles outputs --merge taskdef.json --out taskdef-with-roles.json
     """
     from qbroles.catalog import RoleKind
-    from qbroles.outputs import render, roles_by_kind
+    from qbroles.outputs import arns_text, roles_by_kind
     from qbroles.reconcile import engine
 
     if (out or force) and not merge:
@@ -211,7 +210,7 @@ def outputs(
             return ExitCode.OK
         click.echo(text, nl=False)
         return ExitCode.OK
-    click.echo(render(arns, form or ("json" if settings.output == "json" else "env")), nl=False)
+    click.echo(arns_text(arns, form or ("json" if settings.output == "json" else "env")), nl=False)
     described = ", ".join(
         f"{RoleKind(kind).task_definition_key} {role.name}" for kind, role in roles.items()
     )
