@@ -9,7 +9,8 @@ import pytest
 
 from qbroles.errors import AwsError
 from qbroles.iam.gateway import Gateway
-from tests.conftest import EXEC_ROLE, error_response, inject
+from qbroles.reconcile import engine
+from tests.conftest import EXEC_ROLE, default_spec, error_response, inject
 
 THROTTLE = error_response("Throttling", "Rate exceeded")
 UNAVAILABLE = error_response("ServiceUnavailable", "try again", status=503)
@@ -102,3 +103,20 @@ def test_a_role_waits_for_its_turn_while_the_workers_are_lowered(gateway: Gatewa
         assert not started.wait(0.2)  # one role at a time: the other waits its turn
     assert started.wait(5)  # and goes on once this one is done
     other.join()
+
+
+def test_the_retry_scale_shrinks_every_wait_iam_catching_up_included(
+    moto_iam: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qbroles.iam.connect import AwsOptions, connect
+
+    monkeypatch.setenv("QBROLES_RETRY_SCALE", "0.01")
+    gateway = connect(AwsOptions(region="us-east-1"))
+    waits: list[float] = []
+    gateway.pacer.sleep = waits.append
+    busy = error_response("ConcurrentModification", "Rate of modification too high")
+    inject(gateway.client, "CreateRole", [busy, busy, THROTTLE])
+    assert engine.create(gateway, default_spec(), workers=1).ok
+    # Unscaled, IAM catching up waits 0.25 s to 8 s and throttling up to 20 s.
+    assert len(waits) == 3
+    assert all(wait <= 0.08 for wait in waits), waits

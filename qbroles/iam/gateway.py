@@ -326,6 +326,7 @@ class Gateway:
             if before_retry is not None and code in retry_if:
                 why = before_retry()
             delay = min(8.0, 0.25 * 2 ** min(attempt, 5)) * random.uniform(0.5, 1.0)
+            delay *= self.pacer.scale  # QBROLES_RETRY_SCALE shrinks every wait alike
             wait = max(0.0, min(delay, deadline - self._clock()))
             left = max(0.0, deadline - self._clock())
             reason = f" ({why}; waiting up to {left:.0f} s more)" if why else ""
