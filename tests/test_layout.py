@@ -1,0 +1,50 @@
+"""The package's shape: no import cycle between its modules (start-up: test_startup.py)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "qbroles"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_at_load(path: Path) -> set[str]:
+    """Return the qbroles modules a module imports when it is loaded.
+
+    Imports inside functions (made when a command runs) and under TYPE_CHECKING (never
+    made) cannot form a cycle at load time, so they are left out.
+    """
+    found: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("qbroles"):
+            found.add(node.module)
+            if node.module == "qbroles":  # from qbroles import engine: a submodule
+                found |= {f"qbroles.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("qbroles")}
+    return found
+
+
+def test_no_module_imports_itself_back_through_others() -> None:
+    modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    graph = {name: imports_at_load(path) & set(modules) for name, path in modules.items()}
+    done: set[str] = set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        if name in trail:
+            cycle = [*trail[trail.index(name) :], name]
+            raise AssertionError("import cycle: " + " -> ".join(cycle))
+        if name in done:
+            return
+        for target in sorted(graph[name]):
+            visit(target, [*trail, name])
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, [])
+    assert len(done) == len(modules) > 40
