@@ -20,14 +20,9 @@ from qbroles.report.progress import Progress
 
 REGION_SHAPE = re.compile(r"[a-z]{2,}(-[a-z]+)+-\d{1,2}")
 
-
 # Where botocore looks for an endpoint when --endpoint-url is not given, most specific first.
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL")
-
-
 MAX_ATTEMPTS = 100  # per call; Terraform's AWS provider makes up to 25
-
-
 MAX_BUDGET = 3600.0  # seconds
 
 

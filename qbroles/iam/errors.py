@@ -22,8 +22,6 @@ _CREDENTIAL_CODES = {
     "InvalidAccessKeyId",
     "AuthFailure",
 }
-
-
 _DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 
 

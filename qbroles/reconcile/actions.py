@@ -512,7 +512,6 @@ Action = (
     | DeleteRole
 )
 
-
 # The stable names of actions in JSON output, from each action's NAME.
 ACTION_NAMES: dict[type[Any], str] = {kind: kind.NAME for kind in get_args(Action)}
 

@@ -12,8 +12,6 @@ from qbroles.reconcile.state import RoleState
 from qbroles.report.progress import Progress
 
 T = TypeVar("T")
-
-
 R = TypeVar("R")
 
 

@@ -72,7 +72,6 @@ _FIRELENS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "kinesis_streams": ("stream", "kinesis", ("kinesis:PutRecords",)),
 }
 
-
 # What ECS Exec needs of the task role ("Monitor Amazon ECS containers with ECS Exec", IAM
 # permissions required for ECS Exec:
 # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html).

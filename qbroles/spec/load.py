@@ -34,8 +34,6 @@ from qbroles.spec.model import (
 )
 
 TOP_KEYS = {"app", "role"}
-
-
 ROLE_KEYS = {
     "name",
     "kind",
@@ -49,14 +47,8 @@ ROLE_KEYS = {
     "path",
     "source_conditions",
 }
-
-
 MAX_INLINE_SIZE = 10240  # characters of all inline policy documents of a role, white space aside
-
-
 ROLE_PATH = re.compile(r"/([\x21-\x7e]+/)?")
-
-
 INLINE_NAME = re.compile(rf"{NAME_CHARS}{{1,128}}")
 
 

@@ -17,47 +17,27 @@ from qbroles.policy.documents import placeholders
 # For the aws-iso* and aws-eusc partitions no public AWS page names it; qbroles keeps this
 # name there too (a spec's trusted_service overrides it).
 DEFAULT_SERVICE = "ecs-tasks.amazonaws.com"
-
-
 OWNER_TAG = ("ManagedBy", "qbroles")
-
 
 # The spec's tag keys that qbroles set, space-separated: what it may untag when the spec drops one.
 RECORD_TAG = "qbroles:tags"
 
-
 # Which spec made the role (preset or file, and app): delete and --prune leave other specs' roles.
 SPEC_TAG = "qbroles:spec"
-
 
 # Keys under this prefix are qbroles' own; a spec may not set them.
 RESERVED_PREFIX = "qbroles:"
 
-
-# IAM's own limits (see the IAM quotas page).
+# IAM's own limits (IAM and AWS STS quotas:
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
 MAX_MANAGED_POLICIES = 20
-
-
 MAX_TAGS = 50
-
-
 MAX_DESCRIPTION = 1000
-
-
 NAME_CHARS = r"[A-Za-z0-9_+=,.@-]"
-
-
 ROLE_NAME = re.compile(rf"{NAME_CHARS}{{1,64}}")
-
-
 _POLICY_PATH_NAME = rf"(?:{NAME_CHARS}+/)*{NAME_CHARS}{{1,128}}"
-
-
 POLICY_SHORT = re.compile(_POLICY_PATH_NAME)
-
-
 POLICY_ARN = re.compile(rf"arn:{PARTITION}:iam::(aws|\d{{12}}):policy/{_POLICY_PATH_NAME}")
-
 
 # arn:PARTITION:iam::ACCOUNT:role/PATH/NAME (IAM identifiers: ARNs; the path is / or
 # /printable ASCII/, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html)
@@ -66,11 +46,7 @@ ROLE_ARN = re.compile(
     r"role(?P<path>/(?:[\x21-\x7e]+/)?)"
     rf"(?P<name>{NAME_CHARS}{{1,64}})"
 )
-
-
 SERVICE = re.compile(r"[a-z0-9][a-z0-9.-]*\.amazonaws\.com(\.cn)?")
-
-
 DESCRIPTION = re.compile(r"[\t\n\r\x20-\x7e\xa1-\xff]*")
 
 

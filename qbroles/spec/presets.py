@@ -54,7 +54,6 @@ WORKSHOP: dict[str, Any] = {
         },
     ]
 }
-
 SECRET_ARN = re.compile(rf"arn:{PARTITION}:secretsmanager:[a-z0-9-]+:\d{{12}}:secret:[\w/+=.@*?-]+")
 KMS_KEY_ARN = re.compile(rf"arn:{PARTITION}:kms:[a-z0-9-]+:\d{{12}}:key/[\w-]+")
 SSM_PATH = re.compile(r"/([\w.-]+/)*")
