@@ -23,7 +23,6 @@ from qbroles.reconcile.state import RoleState
 
 T = TypeVar("T")
 
-
 # The per-role listings: operation -> (boto3 paginator, key of the items in a page).
 _LISTINGS = {
     "ListAttachedRolePolicies": ("list_attached_role_policies", "AttachedPolicies"),
@@ -248,7 +247,7 @@ class Gateway:
                 items.extend(page[key])
         return items
 
-    # --- writes
+    # --- writes: each returns once IAM holds the change
 
     def execute(
         self,
@@ -261,46 +260,20 @@ class Gateway:
 
         Return False if IAM answered that it was so already (a code in the call's
         ``done_if``: the answer to an earlier attempt was lost, or another run raced us).
-        ``fresh``: the role was created moments ago. ``before_retry``: see ``_write``.
+
+        Throttling, 5xx and lost connections are retried by the pacer, inside botocore.
+        Retried here, with backoff for up to ``patience`` seconds, is what IAM's eventual
+        consistency makes pass: ConcurrentModification, the call's ``retry_if`` codes, and,
+        for a role created moments ago (``fresh``), IAM not seeing the role or its principal
+        yet. ``before_retry`` runs before each retry of a ``retry_if`` code: it may raise to
+        stop, and says why the call is waiting.
         """
         from botocore import xform_name
+        from botocore.exceptions import ClientError
 
         call = action.call()
         method = getattr(self.client, xform_name(call.operation))
-        return self._write(
-            call.operation,
-            action.role,
-            lambda: method(**call.params),
-            done_if=call.done_if,
-            retry_if=call.retry_if,
-            fresh=fresh,
-            before_retry=before_retry,
-        )
-
-    # --- the mechanism
-
-    def _write(
-        self,
-        operation: str,
-        role: str,
-        call: Callable[[], Any],
-        *,
-        done_if: set[str] | frozenset[str] = frozenset(),
-        retry_if: set[str] | frozenset[str] = frozenset(),
-        fresh: bool = False,
-        before_retry: Callable[[], str] | None = None,
-    ) -> bool:
-        """Run a write; return False if IAM answered with a code in ``done_if``.
-
-        botocore (standard mode) already retries throttling, 5xx and lost connections.
-        Retried here, with backoff for up to ``patience`` seconds, is what it does not
-        know to be passing: ConcurrentModification, the codes in ``retry_if``, and, for a
-        role created moments ago (``fresh``), IAM not seeing the role or its principal yet.
-        ``before_retry`` runs before each retry of a ``retry_if`` code: it may raise to stop,
-        and says why the call is waiting.
-        """
-        from botocore.exceptions import ClientError
-
+        operation, role = call.operation, action.role
         deadline = self._clock() + self.patience
         attempt = 0
         why = ""
@@ -308,14 +281,14 @@ class Gateway:
             attempt += 1
             with self._translated(operation, role):
                 try:
-                    call()
+                    method(**call.params)
                     return True
                 except ClientError as exc:
                     code = exc.response.get("Error", {}).get("Code", "")
-                    if code in done_if:
+                    if code in call.done_if:
                         return False
-                    passing = self._passing(code, exc, retry_if, fresh)
-                    if passing and code in retry_if and self._clock() >= deadline:
+                    passing = self._passing(code, exc, call.retry_if, fresh)
+                    if passing and code in call.retry_if and self._clock() >= deadline:
                         raise AwsError(
                             f"{operation} on role {role}: IAM kept answering {code} for "
                             f"{self.patience:.0f} s ({why or 'no reason given'}); resolve that, "
@@ -323,7 +296,7 @@ class Gateway:
                         ) from None
                     if not (passing and self._clock() < deadline):
                         raise
-            if before_retry is not None and code in retry_if:
+            if before_retry is not None and code in call.retry_if:
                 why = before_retry()
             delay = min(8.0, 0.25 * 2 ** min(attempt, 5)) * random.uniform(0.5, 1.0)
             delay *= self.pacer.scale  # QBROLES_RETRY_SCALE shrinks every wait alike
@@ -336,9 +309,7 @@ class Gateway:
             self.pacer.sleep(wait)
 
     @staticmethod
-    def _passing(
-        code: str, exc: Exception, retry_if: set[str] | frozenset[str], fresh: bool
-    ) -> bool:
+    def _passing(code: str, exc: Exception, retry_if: frozenset[str], fresh: bool) -> bool:
         if code == "ConcurrentModification" or code in retry_if:
             return True
         if not fresh:
