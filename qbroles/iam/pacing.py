@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from qbroles.report.progress import Progress
@@ -43,9 +43,12 @@ UNREACHABLE_ATTEMPTS = 3  # botocore's default, for a connection that cannot be 
 SCALE_VARIABLE = "QBROLES_RETRY_SCALE"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Figures:
-    """What the retries of a run came to, for the summary line and the JSON document."""
+    """What the retries of a run came to, for the summary line and the JSON document.
+
+    The pacer keeps one, changed only under its lock; ``Pacer.figures()`` hands out copies.
+    """
 
     requests: int = 0  # answers (and lost answers) from AWS, every attempt counted
     throttled: int = 0
@@ -143,13 +146,9 @@ class Pacer:
         self._throttling = ThrottledRetryableChecker().is_retryable
         self._cond = threading.Condition()
         self._calls = threading.local()  # per thread: where the call is, and its waits
-        self._requests = self._throttled = self._failed = self._retries = 0
-        self._waited = self._longest = 0.0
+        self._counts = Figures(budget=budget)
         self._limit: float | None = None  # roles at once; None until workers are paced
-        self._ceiling = 0
         self._active = 0
-        self._fewest = 0
-        self._shrunk = 0
 
     # --- botocore's side
 
@@ -177,13 +176,14 @@ class Pacer:
         unreachable = isinstance(
             context.caught_exception, EndpointConnectionError | ConnectTimeoutError
         )
+        counts = self._counts
         with self._cond:
-            self._requests += 1
+            counts.requests += 1
             if throttled:
-                self._throttled += 1
+                counts.throttled += 1
                 self._decrease()
             elif retryable:
-                self._failed += 1
+                counts.failed += 1
             elif context.caught_exception is None:
                 self._increase()
             if not retryable:
@@ -195,15 +195,15 @@ class Pacer:
                 limit = "unreachable"
             elif self.max_attempts is not None and attempt >= self.max_attempts:
                 limit = "attempts"
-            elif self._waited + wait > self.budget:
+            elif counts.waited + wait > self.budget:
                 limit = "budget"
             if limit is not None:
                 call.gave_up = GaveUp(attempt, call.waited, limit, throttled, self.budget)
                 return None
-            self._retries += 1
-            self._waited += wait
-            self._longest = max(self._longest, wait)
-            used = self._waited
+            counts.retries += 1
+            counts.waited += wait
+            counts.longest = max(counts.longest, wait)
+            used = counts.waited
         call.waited += wait
         what = _what(context, throttled)
         where = getattr(call, "where", None) or kwargs["operation"].name
@@ -236,8 +236,9 @@ class Pacer:
     def turn(self, workers: int) -> Iterator[None]:
         """Work on one role once fewer than the current number of workers are busy."""
         with self._cond:
-            if self._limit is None or self._ceiling != workers:
-                self._ceiling, self._limit, self._fewest = workers, float(workers), workers
+            if self._limit is None or self._counts.workers != workers:
+                self._limit = float(workers)
+                self._counts.workers = self._counts.fewest = workers
             while self._active >= int(self._limit):
                 self._cond.wait()
             self._active += 1
@@ -260,32 +261,22 @@ class Pacer:
         before = int(self._limit)
         self._limit = max(1.0, self._limit / 2)
         if int(self._limit) < before:
-            self._shrunk += 1
-            self._fewest = min(self._fewest, int(self._limit))
+            self._counts.shrunk += 1
+            self._counts.fewest = min(self._counts.fewest, int(self._limit))
 
     def _increase(self) -> None:
-        if self._limit is None or self._limit >= self._ceiling:
+        ceiling = self._counts.workers
+        if self._limit is None or self._limit >= ceiling:
             return
         before = int(self._limit)
-        self._limit = min(float(self._ceiling), self._limit + 1 / self._limit)
+        self._limit = min(float(ceiling), self._limit + 1 / self._limit)
         if int(self._limit) > before:
             self._cond.notify_all()
 
     def figures(self) -> Figures:
-        """Return what the retries of the run came to so far."""
+        """Return what the retries of the run came to so far (a copy)."""
         with self._cond:
-            return Figures(
-                requests=self._requests,
-                throttled=self._throttled,
-                failed=self._failed,
-                retries=self._retries,
-                waited=self._waited,
-                longest=self._longest,
-                budget=self.budget,
-                workers=self._ceiling,
-                fewest=self._fewest,
-                shrunk=self._shrunk,
-            )
+            return replace(self._counts, budget=self.budget)
 
 
 def _status(context: Any) -> int | None:
