@@ -164,6 +164,9 @@ def test_another_tools_mark_in_any_case_is_never_adopted(
         done = qbroles(env, "--spec", spec, *command)
         assert done.returncode == 4, done.stderr
         assert "managed by terraform" in done.stderr
+        # The tag named as IAM holds it: the key to remove by hand is this one.
+        assert f"(tag {key}=terraform)" in done.stderr
+        assert f"remove the tag {key} by hand" in done.stderr
     assert tags(iam, "Raced") == {key: "terraform"}
     assert attached(iam, "Raced") == set()
 

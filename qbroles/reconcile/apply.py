@@ -57,7 +57,7 @@ def _still_unclaimed(gateway: Gateway, plan: RolePlan) -> None:
         )
     if state.owner not in (None, OWNER_TAG[1]):
         raise SafetyError(
-            f"role {plan.role} was claimed by {state.owner} (tag {OWNER_TAG[0]}={state.owner}) "
+            f"role {plan.role} was claimed by {state.owner} (tag {state.owner_key}={state.owner}) "
             "while qbroles was about to adopt it; nothing was changed; change it through "
             f"{state.owner}."
         )
@@ -81,7 +81,7 @@ def _blockers_if_ours(gateway: Gateway, plan: RolePlan) -> str:
     changed = None
     if not state.owned:
         changed = (
-            f"its {OWNER_TAG[0]} tag is now {state.owner}"
+            f"its {state.owner_key} tag is now {state.owner}"
             if state.owner
             else f"its {OWNER_TAG[0]}={OWNER_TAG[1]} tag was removed"
         )

@@ -41,9 +41,9 @@ def unowned_refusal(state: RoleState, verb: str, remedy: str) -> str:
     owner = state.owner
     if owner:
         return (
-            f"role {state.name} exists and is managed by {owner} (tag {OWNER_TAG[0]}={owner}), "
+            f"role {state.name} exists and is managed by {owner} (tag {state.owner_key}={owner}), "
             f"so qbroles will not {verb} it; change it through {owner}, or choose another --app "
-            f"(to take it over anyway, remove the tag {OWNER_TAG[0]} by hand, then use --adopt)."
+            f"(to take it over anyway, remove the tag {state.owner_key} by hand, then use --adopt)."
         )
     return (
         f"role {state.name} exists but is not managed by qbroles (no tag "

@@ -35,6 +35,12 @@ class RoleState:
         return tag_value(self.tags, OWNER_TAG[0])
 
     @property
+    def owner_key(self) -> str:
+        """Return the ownership tag's key as IAM holds it (ManagedBy, managedby...)."""
+        wanted = OWNER_TAG[0].lower()
+        return next((key for key in self.tags if key.lower() == wanted), OWNER_TAG[0])
+
+    @property
     def owned(self) -> bool:
         """Return whether the role carries qbroles' ownership tag."""
         return self.owner == OWNER_TAG[1]
