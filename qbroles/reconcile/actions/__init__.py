@@ -1,0 +1,90 @@
+"""Actions: one frozen dataclass per IAM write, carrying the call that makes it; RolePlan.
+
+To add an IAM write, define its action beside its kin (role, policies, tags) and add it
+to ``Action`` below: the planner makes it, ``Gateway.execute`` runs it, JSON names it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, get_args
+
+from qbroles.reconcile.actions.base import GONE, IamCall, RoleAction
+from qbroles.reconcile.actions.policies import (
+    AttachPolicy,
+    DeleteBoundary,
+    DeleteInlinePolicy,
+    DetachPolicy,
+    PutBoundary,
+    PutInlinePolicy,
+)
+from qbroles.reconcile.actions.role import (
+    AddToInstanceProfile,
+    CreateRole,
+    DeleteRole,
+    RemoveFromInstanceProfile,
+    UpdateRole,
+    UpdateTrustPolicy,
+)
+from qbroles.reconcile.actions.tags import TagRole, UntagRole
+
+__all__ = [
+    "ACTION_NAMES",
+    "GONE",
+    "Action",
+    "AddToInstanceProfile",
+    "AttachPolicy",
+    "CreateRole",
+    "DeleteBoundary",
+    "DeleteInlinePolicy",
+    "DeleteRole",
+    "DetachPolicy",
+    "IamCall",
+    "PutBoundary",
+    "PutInlinePolicy",
+    "RemoveFromInstanceProfile",
+    "RoleAction",
+    "RolePlan",
+    "TagRole",
+    "UntagRole",
+    "UpdateRole",
+    "UpdateTrustPolicy",
+    "action_name",
+]
+
+Action = (
+    CreateRole
+    | UpdateTrustPolicy
+    | UpdateRole
+    | PutInlinePolicy
+    | PutBoundary
+    | DeleteBoundary
+    | TagRole
+    | UntagRole
+    | AttachPolicy
+    | DetachPolicy
+    | RemoveFromInstanceProfile
+    | AddToInstanceProfile
+    | DeleteInlinePolicy
+    | DeleteRole
+)
+
+# The stable names of actions in JSON output, from each action's NAME.
+ACTION_NAMES: dict[type[Any], str] = {kind: kind.NAME for kind in get_args(Action)}
+
+
+def action_name(action: Action) -> str:
+    return action.NAME
+
+
+@dataclass(frozen=True)
+class RolePlan:
+    """What to do to one role; ``refusal`` says why nothing may be done to it."""
+
+    role: str
+    actions: tuple[Action, ...] = ()
+    refusal: str | None = None
+    # The role as planned on: its IAM id (empty for a role still to be created), and
+    # whether qbroles takes it over (--adopt). Ownership is checked again before writing.
+    role_id: str = ""
+    adopting: bool = False
