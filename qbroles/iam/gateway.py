@@ -67,7 +67,7 @@ class Gateway:
 
     def get_role(self, name: str) -> dict[str, Any] | None:
         """Return GetRole's Role (with tags, description, trust), or None if there is none."""
-        with self._translated("GetRole", name):
+        with self.translating("GetRole", name):
             try:
                 answer = self.client.get_role(RoleName=name)
             except self.client.exceptions.NoSuchEntityException:
@@ -84,7 +84,7 @@ class Gateway:
     def role_state(self, name: str) -> RoleState | None:
         """Return what GetRole tells of a role (no policies), or None: one call."""
         role = self.get_role(name)
-        return None if role is None else _state(role, frozenset(), {})
+        return None if role is None else RoleState.from_get_role(role, frozenset(), {})
 
     def observe(self, name: str, *, for_delete: bool = False) -> RoleState | None:
         """Return the role as IAM holds it, or None.
@@ -102,8 +102,8 @@ class Gateway:
         ]
         if for_delete:  # IAM requires the role out of its instance profiles first
             reads.append(lambda: self._list("ListInstanceProfilesForRole", name))
-        managed, inline_names, *profiles = self._together(reads)
-        state = _state(role, managed, self._inline_documents(name, inline_names))
+        managed, inline_names, *profiles = self.together(reads)
+        state = RoleState.from_get_role(role, managed, self._inline_documents(name, inline_names))
         if profiles:
             names = tuple(profile["InstanceProfileName"] for profile in profiles[0])
             state = replace(state, instance_profiles=names)
@@ -121,19 +121,21 @@ class Gateway:
             "inline": lambda: self._list("ListRolePolicies", name),
         }
         wanted = [part for part in reads if part in parts]
-        got = dict(zip(wanted, self._together([reads[p] for p in wanted]), strict=True))
+        got = dict(zip(wanted, self.together([reads[p] for p in wanted]), strict=True))
         fresh = state
         if "role" in got:
             if got["role"] is None:
                 return None
-            fresh = _state(got["role"], state.managed_policies, state.inline_policies)
+            fresh = RoleState.from_get_role(
+                got["role"], state.managed_policies, state.inline_policies
+            )
         if "managed" in got:
             fresh = replace(fresh, managed_policies=got["managed"])
         if "inline" in got:  # the documents in a second round: no read waits on reads
             fresh = replace(fresh, inline_policies=self._inline_documents(name, got["inline"]))
         return fresh
 
-    def _together(self, reads: Sequence[Callable[[], T]]) -> list[T]:
+    def together(self, reads: Sequence[Callable[[], T]]) -> list[T]:
         """Return the results of independent reads, made at the same time (writes never are).
 
         A read must not call this itself: it would wait on the pool it occupies, and enough
@@ -152,11 +154,11 @@ class Gateway:
 
     def _inline_documents(self, name: str, policies: Sequence[str]) -> dict[str, Any]:
         fetch = [partial(self.inline_policy, name, policy) for policy in policies]
-        return dict(zip(policies, self._together(fetch), strict=True))
+        return dict(zip(policies, self.together(fetch), strict=True))
 
     def inline_policy(self, role: str, policy: str) -> dict[str, Any] | None:
         """Return an inline policy's document (None if it went away meanwhile)."""
-        with self._translated("GetRolePolicy", role):
+        with self.translating("GetRolePolicy", role):
             try:
                 answer = self.client.get_role_policy(RoleName=role, PolicyName=policy)
             except self.client.exceptions.NoSuchEntityException:
@@ -165,7 +167,7 @@ class Gateway:
 
     def managed_policy_document(self, arn: str) -> dict[str, Any] | None:
         """Return the default version of a managed policy's document (two reads)."""
-        with self._translated("GetPolicy", arn, subject="policy"):
+        with self.translating("GetPolicy", arn, subject="policy"):
             try:
                 version = self.client.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
                 answer = self.client.get_policy_version(PolicyArn=arn, VersionId=version)
@@ -182,7 +184,7 @@ class Gateway:
                 "these roles are scoped to the account and region, but no region is set; "
                 "pass --region or set AWS_REGION."
             )
-        with self._translated(
+        with self.translating(
             "GetCallerIdentity", "the caller", subject="identity of", service="sts"
         ):
             arn = self._sts().get_caller_identity()["Arn"]
@@ -205,42 +207,11 @@ class Gateway:
             self._ecs = self._ecs_client()
         return self._ecs
 
-    def task_definition(self, reference: str) -> dict[str, Any] | None:
-        """Return a task definition from ECS (family, family:revision or ARN), or None."""
-        from botocore.exceptions import ClientError
-
-        ecs = self.ecs()
-        with self._translated(
-            "DescribeTaskDefinition", reference, subject="task definition", service="ecs"
-        ):
-            try:
-                answer = ecs.describe_task_definition(taskDefinition=reference)
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in ("ClientException",):
-                    return None
-                raise
-            found = answer.get("taskDefinition")
-            if not isinstance(found, Mapping):
-                raise NotIamAnswer("no taskDefinition in the answer to DescribeTaskDefinition")
-            return dict(found)
-
-    def live_task_definitions(self) -> list[dict[str, Any]]:
-        """Return every ACTIVE task definition of the region (listed, then read, overlapped)."""
-        ecs = self.ecs()
-        arns: list[str] = []
-        with self._translated(
-            "ListTaskDefinitions", "of the region", subject="task definitions", service="ecs"
-        ):
-            for page in ecs.get_paginator("list_task_definitions").paginate(status="ACTIVE"):
-                arns.extend(page.get("taskDefinitionArns") or [])
-        found = self._together([partial(self.task_definition, arn) for arn in arns])
-        return [document for document in found if document is not None]
-
     def _list(self, operation: str, role: str) -> list[Any]:
         """Return every item of a paginated per-role listing."""
         paginator_name, key = _LISTINGS[operation]
         items: list[Any] = []
-        with self._translated(operation, role):
+        with self.translating(operation, role):
             for page in self.client.get_paginator(paginator_name).paginate(RoleName=role):
                 if not isinstance(page.get(key), list):
                     raise NotIamAnswer(f"no {key} in the answer to {operation}")
@@ -279,7 +250,7 @@ class Gateway:
         why = ""
         while True:
             attempt += 1
-            with self._translated(operation, role):
+            with self.translating(operation, role):
                 try:
                     method(**call.params)
                     return True
@@ -321,7 +292,7 @@ class Gateway:
             return not message.startswith("policy") and "role" in message
         return code == "MalformedPolicyDocument" and "invalid principal" in message
 
-    def _translated(
+    def translating(
         self, operation: str, role: str, subject: str = "role", service: str = "iam"
     ) -> AbstractContextManager[None]:
         """Turn botocore's exceptions into one-line AwsErrors naming the call and the role."""
@@ -340,22 +311,3 @@ _reader = threading.local()  # marks the threads of the read pool
 def _as_reader(read: Callable[[], T]) -> T:
     _reader.busy = True
     return read()
-
-
-def _state(
-    role: Mapping[str, Any], managed: frozenset[str], inline: Mapping[str, Any]
-) -> RoleState:
-    """Return a RoleState from GetRole's answer and the role's policies."""
-    return RoleState(
-        name=role["RoleName"],
-        arn=role["Arn"],
-        trust=decode_document(role.get("AssumeRolePolicyDocument")),
-        description=role.get("Description", ""),
-        tags={tag["Key"]: tag["Value"] for tag in role.get("Tags", [])},
-        managed_policies=managed,
-        inline_policies=dict(inline),
-        permissions_boundary=role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn"),
-        max_session_duration=role.get("MaxSessionDuration", 3600),
-        path=role.get("Path", "/"),
-        role_id=role.get("RoleId", ""),
-    )

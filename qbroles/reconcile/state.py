@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from qbroles.policy.documents import decode_document
 from qbroles.spec.model import OWNER_TAG, SPEC_TAG, tag_value
 
 
@@ -28,6 +29,25 @@ class RoleState:
     instance_profiles: tuple[str, ...] = ()
     # IAM's unique id: a role deleted and created again under the same name has another one.
     role_id: str = ""
+
+    @classmethod
+    def from_get_role(
+        cls, role: Mapping[str, Any], managed: frozenset[str], inline: Mapping[str, Any]
+    ) -> RoleState:
+        """Return a RoleState from GetRole's answer and the role's policies."""
+        return cls(
+            name=role["RoleName"],
+            arn=role["Arn"],
+            trust=decode_document(role.get("AssumeRolePolicyDocument")),
+            description=role.get("Description", ""),
+            tags={tag["Key"]: tag["Value"] for tag in role.get("Tags", [])},
+            managed_policies=managed,
+            inline_policies=dict(inline),
+            permissions_boundary=role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn"),
+            max_session_duration=role.get("MaxSessionDuration", 3600),
+            path=role.get("Path", "/"),
+            role_id=role.get("RoleId", ""),
+        )
 
     @property
     def owner(self) -> str | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from qbroles.catalog import RoleKind
 from qbroles.errors import InputError
+from qbroles.iam.ecs import live_task_definitions, task_definition
 from qbroles.iam.gateway import Gateway
 from qbroles.policy.documents import SourceScope, listed, statements
 from qbroles.policy.evaluate import Decision, Outcome, Policy, evaluate
@@ -91,7 +92,7 @@ def _resources(document: Mapping[str, Any]) -> Iterator[str]:
 
 def from_ecs(gateway: Gateway, reference: str) -> TaskDefinition:
     """Return a task definition read from ECS; InputError if it is not there."""
-    found = gateway.task_definition(reference)
+    found = task_definition(gateway, reference)
     if found is None:
         raise InputError(
             f"task definition {reference} is neither a file nor a task definition in ECS "
@@ -107,7 +108,7 @@ def live_tasks(
     here = gateway.source_scope()
     arns = {state.arn for state in observed.values() if state is not None}
     used = []
-    for document in gateway.live_task_definitions():
+    for document in live_task_definitions(gateway):
         task = TaskDefinition(source=str(document.get("taskDefinitionArn")), document=document)
         named = {_full_arn(arn, here) for arn in task.role_arns.values()}
         if named & arns:
