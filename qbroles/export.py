@@ -231,7 +231,8 @@ def yaml_dumps(data: Mapping[str, Any]) -> str:
     """Return block-style YAML for tables, lists, strings, integers and booleans.
 
     Strings are always double-quoted, in JSON's escapes (which YAML's include), so no
-    string is ever read back as a number, a boolean or a date.
+    string is ever read back as a number, a boolean or a date. (Why not PyYAML:
+    CONTRIBUTING.md.)
     """
     return "\n".join(_yaml_block(data, 0)) + "\n"
 

@@ -1,4 +1,4 @@
-"""The package's shape: no import cycle between its modules (start-up: test_startup.py)."""
+"""The package's shape: no import cycle, no module too long (start-up: test_startup.py)."""
 
 from __future__ import annotations
 
@@ -48,3 +48,17 @@ def test_no_module_imports_itself_back_through_others() -> None:
     for name in sorted(graph):
         visit(name, [])
     assert len(done) == len(modules) > 40
+
+
+# A module a reader takes in at one sitting. A few sit just over 300 lines, where
+# splitting them would part what belongs together; past this, split by what changes together.
+MAX_LINES = 330
+
+
+def test_no_module_is_longer_than_a_reader_takes_in_at_once() -> None:
+    long = {
+        module_name(path): lines
+        for path in PACKAGE.rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert not long, f"modules over {MAX_LINES} lines: {long}"

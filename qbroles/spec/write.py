@@ -2,7 +2,8 @@
 
 The standard library reads TOML but does not write it. Specs hold only tables, arrays,
 strings, integers and booleans, so a small writer suffices; the tests check that
-``tomllib`` reads back exactly what it wrote, for any such data.
+``tomllib`` reads back exactly what it wrote, for any such data. (Why not tomlkit:
+CONTRIBUTING.md.)
 """
 
 from __future__ import annotations
