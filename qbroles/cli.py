@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from qbroles import __version__
 from qbroles.catalog import (
     DEFAULT_APP,
+    DEFAULT_BUDGET,
     DEFAULT_WORKERS,
     OUTPUTS,
     PRESETS,
 )
-from qbroles.commands.change import create, delete, plan, restore
-from qbroles.commands.files import export, init
-from qbroles.commands.look import demo, explain, outputs, verify
+from qbroles.commands import COMMANDS
 from qbroles.errors import ExitCode, QbrolesError
-from qbroles.iam.pacing import DEFAULT_BUDGET
-from qbroles.session import Finished, Settings
-from qbroles.streams import guard_streams, interrupt
+from qbroles.streams import Finished, guard_streams, interrupt
 
-if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
-    pass
-
+MAX_HELP_WIDTH = 100
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -47,13 +42,50 @@ Exit codes:
 """
 
 
+def help_width() -> int:
+    """Return the width click wraps help to, found as click finds it but without shutil.
+
+    click asks shutil.get_terminal_size(), and importing shutil loads the compression
+    modules (zlib, bz2, lzma): a sixth of qbroles --help. Same rule: COLUMNS, else the
+    terminal of stdout, else 80 columns; at most 100, less 2, at least 50.
+    """
+    columns = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return max(min(columns or 80, MAX_HELP_WIDTH) - 2, 50)
+
+
 class QbrolesGroup(click.Group):
-    """The one error boundary: every command's result or error becomes an exit code here."""
+    """The one error boundary (every command's result or error becomes an exit code here),
+    and commands imported only when one runs or shows its own help.
+
+    Lazy commands follow click's "lazily loading subcommands" pattern
+    (https://click.palletsprojects.com/en/stable/complex/#lazily-loading-subcommands); the
+    summaries qbroles --help lists come from qbroles.commands, so listing imports none.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"qbroles.commands.{COMMANDS[cmd_name][0]}")
+        command: click.Command = getattr(module, cmd_name)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in self.list_commands(ctx)])
 
     def main(  # type: ignore[override]
         self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
     ) -> NoReturn:
         extra["standalone_mode"] = False
+        extra.setdefault("terminal_width", help_width())
         try:
             code = super().main(args=args, prog_name=prog_name or "qbroles", **extra)
             Finished.done = True  # a signal from now on does not change the answer
@@ -71,6 +103,8 @@ class QbrolesGroup(click.Group):
             exc.show()
             code = ExitCode.USAGE
         except Exception:
+            import traceback
+
             traceback.print_exc()
             click.echo(
                 "qbroles: internal error (a bug in qbroles); please report it with the "
@@ -84,7 +118,7 @@ class QbrolesGroup(click.Group):
 @click.group(
     name="qbroles",
     cls=QbrolesGroup,
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": MAX_HELP_WIDTH},
     epilog=EXIT_CODES_HELP,
 )
 @click.version_option(__version__, "--version", prog_name="qbroles")
@@ -194,8 +228,8 @@ class QbrolesGroup(click.Group):
     metavar="N",
     default=DEFAULT_WORKERS,
     show_default=True,
-    help="Roles worked on at the same time, at most (the calls for one role stay in order); "
-    "fewer while AWS throttles, then more again.",
+    help="Roles worked on at the same time, at most, and as many of one role's independent "
+    "writes; fewer while AWS throttles, then more again.",
 )
 @click.pass_context
 def cli(
@@ -234,6 +268,7 @@ def cli(
       qbroles --endpoint-url http://127.0.0.1:5000 verify
     """
     from qbroles.iam.connect import AwsOptions
+    from qbroles.session import Settings
     from qbroles.spec.presets import Scope
 
     ctx.obj = Settings(
@@ -253,10 +288,6 @@ def cli(
         color=not no_color,
         quiet=quiet,
     )
-
-
-for command in (create, plan, verify, delete, restore, explain, outputs, init, export, demo):
-    cli.add_command(command)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from qbroles.errors import InputError, SafetyError
+from qbroles.streams import Finished
 
 if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
     from rich.console import Console
@@ -169,9 +170,3 @@ def confirm(plans: Sequence[RolePlan], question: str) -> bool:
     if not answer:
         click.echo("", err=True)  # end of input: not confirmed
     return answer.strip().lower() in ("y", "yes")
-
-
-class Finished:
-    """Set once the command's work is done: a signal then no longer changes the outcome."""
-
-    done = False

@@ -7,13 +7,15 @@ import io
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qbroles.errors import ExitCode, QbrolesError
-from qbroles.session import Finished
 
-if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
-    pass
+
+class Finished:
+    """Set once the command's work is done: a signal then no longer changes the outcome."""
+
+    done = False
 
 
 def interrupt(signum: int, frame: object) -> None:

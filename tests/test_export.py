@@ -25,6 +25,7 @@ from qbroles.reconcile.desired import DesiredRole, resolve
 from qbroles.spec.load import load_spec
 from qbroles.spec.model import OWNER_TAG, RECORD_TAG, SPEC_TAG, Spec
 from qbroles.spec.presets import Scope, preset_spec
+from tests.conftest import all_commands
 from tests.figures import count
 from tests.servers import MotoServer, qbroles, tool
 from tests.strategies import tables
@@ -74,7 +75,7 @@ def test_pyyaml_reads_back_exactly_what_the_yaml_writer_wrote(document: dict[str
 
 
 def test_the_format_choices_are_the_formats_export_writes() -> None:
-    command = cli.commands["export"]  # type: ignore[attr-defined]
+    command = all_commands()["export"]
     (option,) = [p for p in command.params if p.name == "form"]
     assert tuple(option.type.choices) == FORMATS
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from qbroles.catalog import OUTPUT_FORMATS as FORMATS
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
-from tests.conftest import EXEC_ROLE, TASK_ROLE, TRUST, make_role
+from tests.conftest import EXEC_ROLE, TASK_ROLE, TRUST, all_commands, make_role
 
 TASKDEF = Path(__file__).parent / "taskdefs" / "questionbank.json"
 
@@ -27,7 +27,7 @@ def arns(iam: Any) -> tuple[str, str]:
 
 
 def test_the_format_choices_are_the_formats_outputs_renders() -> None:
-    command = cli.commands["outputs"]  # type: ignore[attr-defined]
+    command = all_commands()["outputs"]
     (option,) = [p for p in command.params if p.name == "form"]
     assert tuple(option.type.choices) == FORMATS
 

@@ -10,6 +10,7 @@ import click
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
 from qbroles.reconcile.actions import ACTION_NAMES
+from tests.conftest import all_commands
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -41,7 +42,8 @@ def test_every_global_option_is_documented() -> None:
 
 def test_every_command_is_documented() -> None:
     assert isinstance(cli, click.Group)
-    for name in cli.commands:
+    assert len(all_commands()) == 10
+    for name in all_commands():
         assert f"**`{name}" in COMMANDS, name
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +63,70 @@ def test_a_real_command_does_load_boto3(tmp_path: Path) -> None:
     )
     assert exit_code == 3
     assert "boto3" in modules
+
+
+LOADED = """
+import atexit, json, sys
+atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))
+sys.argv = ["qbroles", *sys.argv[1:]]
+from qbroles.cli import main
+main()
+"""
+
+
+def full_names(*args: str) -> set[str]:
+    """Return every module a fresh qbroles run had loaded when it exited."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED, *args], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-500:]
+    names: set[str] = set(json.loads(done.stderr.splitlines()[-1]))
+    return names
+
+
+def test_help_lists_the_commands_without_loading_them_or_shutil() -> None:
+    """qbroles --help reads the summaries from qbroles.commands; click's shutil (and the
+    compression modules it loads) is not needed to find the width."""
+    modules = full_names("--help")
+    assert "qbroles.commands" in modules  # the measurement sees qbroles' own modules
+    loaded = {m for m in modules if m.startswith("qbroles.commands.") or m == "qbroles.session"}
+    assert not loaded, sorted(loaded)
+    assert "shutil" not in modules
+    # A command's own help loads its module, and only it.
+    commands = {m for m in full_names("create", "--help") if m.startswith("qbroles.commands.")}
+    assert commands == {"qbroles.commands.change"}
+
+
+def test_the_help_summaries_are_the_commands_own() -> None:
+    from click.testing import CliRunner
+
+    from qbroles.cli import cli
+    from qbroles.commands import COMMANDS
+
+    listing = CliRunner().invoke(cli, ["--help"]).output
+    for name in COMMANDS:
+        command = cli.get_command(None, name)  # type: ignore[arg-type]
+        assert command is not None
+        assert command.name == name
+        assert command.get_short_help_str(limit=200) == COMMANDS[name][1]
+        assert re.search(rf"^  {name} +{re.escape(COMMANDS[name][1])}$", listing, re.M)
+
+
+def test_every_command_defined_is_one_the_group_lists() -> None:
+    import importlib
+    import pkgutil
+
+    import click
+
+    import qbroles.commands
+    from qbroles.commands import COMMANDS
+
+    defined = {}
+    for found in pkgutil.iter_modules(qbroles.commands.__path__):
+        module = importlib.import_module(f"qbroles.commands.{found.name}")
+        defined |= {
+            name: found.name
+            for name, value in vars(module).items()
+            if isinstance(value, click.Command)
+        }
+    assert defined == {name: module for name, (module, _) in COMMANDS.items()}

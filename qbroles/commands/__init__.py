@@ -1,1 +1,25 @@
-"""The commands of qbroles, by what they do; cli.py gathers them into the group."""
+"""The commands of qbroles: where each lives and its summary, read without importing it.
+
+``qbroles --help`` lists the summaries from here, so it loads none of the commands (click's
+"lazily loading subcommands" pattern); a command is imported when it runs or shows its
+own help, and takes its short help from here too.
+"""
+
+# name -> (module, summary); the function in the module has the command's name.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "create": ("change", "Create or repair every role of the spec, then verify it."),
+    "delete": ("change", "Delete the roles of the spec that qbroles owns."),
+    "demo": ("look", "Run the whole story on a local AWS emulator; no account needed."),
+    "explain": ("look", "What each role is for and what its policies grant (no AWS call)."),
+    "export": ("files", "Export the spec for CloudFormation StackSets or Terraform."),
+    "init": ("files", "Write the active spec as a commented TOML file to customise."),
+    "outputs": ("look", "Print the role ARNs for the next deployment step."),
+    "plan": ("change", "Show what create would change, as a diff per role."),
+    "restore": ("change", "Put back what a create or delete removed, from its restore file."),
+    "verify": ("look", "Compare the roles in IAM with the spec, check by check."),
+}
+
+
+def summary(name: str) -> str:
+    """Return a command's one-line summary, as qbroles --help shows it."""
+    return COMMANDS[name][1]

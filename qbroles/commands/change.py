@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from qbroles import session
+from qbroles.commands import summary
 from qbroles.errors import InputError, SafetyError
 from qbroles.session import Settings
 
@@ -63,7 +64,7 @@ backup_option = click.option(
 )
 
 
-@click.command()
+@click.command(short_help=summary("create"))
 @click.option("--dry-run", is_flag=True, help="Show the plan as a diff per role; change nothing.")
 @_plan_options
 @click.option(
@@ -95,7 +96,9 @@ def create(
 
     Creates a missing role (trust policy, description, tags), updates a trust policy that
     differs and a description or maximum session the spec states, adds missing tags and
-    attaches missing managed policies.
+    attaches missing managed policies. A role's independent writes go out together; it
+    is read back only where they changed it. Inline policies the spec does not list are
+    read (and reported) only with --prune: qbroles verify reports them always.
     Running it again changes nothing. A role of the same name that qbroles does not own
     is refused (exit 4) unless --adopt is given; nothing is changed then. Before it removes
     or replaces anything it writes a restore file (see --backup). Removing a permissions
@@ -127,7 +130,7 @@ def create(
     )
 
 
-@click.command(short_help="Show what create would change, as a diff per role.")
+@click.command(short_help=summary("plan"))
 @_plan_options
 @click.pass_obj
 def plan(
@@ -211,7 +214,7 @@ def _risky(plans: Sequence[RolePlan]) -> str | None:
     return "; ".join(risky) if risky else None
 
 
-@click.command()
+@click.command(short_help=summary("delete"))
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for scripts).")
 @click.option("--dry-run", is_flag=True, help="Show what would be removed; change nothing.")
 @click.option(
@@ -269,7 +272,7 @@ def delete(settings: Settings, yes: bool, dry_run: bool, adopt: bool, backup: st
     return settings.show(replace(report, backup=saved[0] if saved else None))
 
 
-@click.command(short_help="Put back what a create or delete removed, from its restore file.")
+@click.command(short_help=summary("restore"))
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Show what would be put back; change nothing.")
 @click.pass_obj

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING
-
 import click
 
 from qbroles.catalog import (
     EXPORT_FORMATS,
 )
+from qbroles.commands import summary
 from qbroles.errors import ExitCode, InputError
 from qbroles.session import Settings
 
-if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
-    pass
 
-
-@click.command(short_help="Write the active spec as a commented TOML file to customise.")
+@click.command(short_help=summary("init"))
 @click.argument("path", default="qbroles.toml", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--force", is_flag=True, help="Replace PATH if it exists.")
 @click.pass_obj
@@ -48,7 +43,7 @@ def init(settings: Settings, path: str, force: bool) -> int:
     return ExitCode.OK
 
 
-@click.command(short_help="Export the spec for CloudFormation StackSets or Terraform.")
+@click.command(short_help=summary("export"))
 @click.option(
     "--format",
     "form",
@@ -92,6 +87,8 @@ def export(settings: Settings, form: str, out: str | None, force: bool) -> int:
                 f"--out {out}: Terraform reads JSON configuration only from files ending in "
                 ".tf.json; name it so."
             )
+        import json
+
         text = json.dumps(terraform(spec), indent=2) + "\n"
     else:
         stdout = "json" if settings.output == "json" else "yaml"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from typing import TYPE_CHECKING, Any
@@ -12,6 +11,7 @@ import click
 from qbroles.catalog import (
     OUTPUT_FORMATS,
 )
+from qbroles.commands import summary
 from qbroles.errors import ExitCode, InputError
 from qbroles.iam.partitions import PARTITION
 from qbroles.session import Settings
@@ -27,7 +27,7 @@ TASK_REFERENCE = re.compile(
 )
 
 
-@click.command()
+@click.command(short_help=summary("verify"))
 @click.option(
     "--strict", is_flag=True, help="Security findings fail the check (exit 1) instead of warning."
 )
@@ -110,7 +110,7 @@ def verify(
     return settings.show(report)
 
 
-@click.command(short_help="What each role is for and what its policies grant (no AWS call).")
+@click.command(short_help=summary("explain"))
 @click.pass_obj
 def explain(settings: Settings) -> int:
     """Explain the roles: what each is for, who uses it, what each policy grants. No AWS call.
@@ -138,7 +138,7 @@ def explain(settings: Settings) -> int:
     return ExitCode.OK
 
 
-@click.command()
+@click.command(short_help=summary("outputs"))
 @click.option(
     "--format",
     "form",
@@ -201,6 +201,8 @@ def outputs(
         lambda gateway, _: engine.role_arns(gateway, roles, spec.identity, settings.workers),
     )
     if task is not None:
+        import json
+
         text = json.dumps(task.with_roles(arns), indent=2) + "\n"
         if out:
             from qbroles.files import write_new
@@ -218,7 +220,7 @@ def outputs(
     return ExitCode.OK
 
 
-@click.command()
+@click.command(short_help=summary("demo"))
 @click.pass_obj
 def demo(settings: Settings) -> int:
     """Run the whole story on a local AWS emulator; no account needed.

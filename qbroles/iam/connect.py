@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from qbroles.catalog import DEFAULT_BUDGET
 from qbroles.errors import AwsError, InputError
 from qbroles.iam.errors import redacted, reject_non_xml
 from qbroles.iam.gateway import Gateway
-from qbroles.iam.pacing import DEFAULT_BUDGET, SCALE_VARIABLE, Pacer
+from qbroles.iam.pacing import SCALE_VARIABLE, Pacer
 from qbroles.iam.partitions import partition_of
 from qbroles.report.progress import Progress
 

@@ -32,9 +32,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
+from qbroles.catalog import DEFAULT_BUDGET
 from qbroles.report.progress import Progress
 
-DEFAULT_BUDGET = 300.0  # seconds of waiting for retries, in all, a run
 MAX_BACKOFF = 20.0  # seconds: the cap AWS SDKs put on one wait
 THROTTLING_BASE = 1.0
 OTHER_BASE = 0.05
