@@ -13,6 +13,14 @@ another with 500/503, forwards some and then drops the connection without an ans
 change happened, the client never heard), and delays answers. It can also hold the request
 after the Nth write, so a test can interrupt qbroles mid-run, or hold chosen requests in
 turn (``hold_actions``), so a test can act, as a colleague would, between two of them.
+
+Two more, for overlapping writes: ``gather={"AttachRolePolicy": 4}`` holds each such
+request until four of one role have arrived (or ``gather_wait`` has passed), so a test
+knows whether they were in flight together; ``conflicts=True`` answers a write with
+ConcurrentModification while another write to the same role is in flight, as real IAM
+may (terraform-provider-aws#34371: parallel AttachRolePolicy on one role). ``overlap``
+records, per (action, role), the most requests that were in flight at once, and ``log``
+every request's (action, role, start, end) as the proxy saw them.
 """
 
 from __future__ import annotations
@@ -29,6 +37,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.conftest import WRITES
 
+CONFLICT_BODY = (
+    b"<ErrorResponse><Error><Type>Sender</Type><Code>ConcurrentModification</Code>"
+    b"<Message>Multiple requests to change this object were submitted simultaneously."
+    b"</Message></Error><RequestId>chaos</RequestId></ErrorResponse>"
+)
 THROTTLE_BODY = (
     b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
     b"<Message>Rate exceeded</Message></Error><RequestId>chaos</RequestId></ErrorResponse>"
@@ -55,6 +68,9 @@ class ChaosProxy:
         throttle_every: int | None = None,
         lose_every: int | None = None,
         throttle_after: int | None = None,
+        gather: dict[str, int] | None = None,
+        gather_wait: float = 3.0,
+        conflicts: bool = False,
     ) -> None:
         self.target = urlsplit(target)
         self.random = random.Random(seed)
@@ -64,6 +80,13 @@ class ChaosProxy:
         self.throttle_every, self.lose_every = throttle_every, lose_every
         self.throttle_after = throttle_after  # every request after this many is throttled
         self.counts: Counter[str] = Counter()
+        self.gather, self.gather_wait, self.conflicts = dict(gather or {}), gather_wait, conflicts
+        self.arrived: Counter[tuple[str, str]] = Counter()  # per (action, role)
+        self.in_flight: Counter[tuple[str, str]] = Counter()
+        self.overlap: Counter[tuple[str, str]] = Counter()  # the most in flight at once
+        self.writing: Counter[str] = Counter()  # per role: writes in flight
+        self.log: list[tuple[str, str, float, float]] = []
+        self._gathered = threading.Condition()
         self.held = threading.Event()
         self.release = threading.Event()
         self.holds = list(hold_actions)  # the next request of holds[0] is held, then the next
@@ -95,7 +118,36 @@ class ChaosProxy:
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         body = request.rfile.read(int(request.headers.get("Content-Length", 0)))
-        action = parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
+        form = parse_qs(body.decode("utf-8", "replace"))
+        action, role = form.get("Action", ["?"])[0], form.get("RoleName", [""])[0]
+        started = time.monotonic()
+        key = (action, role)
+        with self._gathered:
+            self.arrived[key] += 1
+            self.in_flight[key] += 1
+            self.overlap[key] = max(self.overlap[key], self.in_flight[key])
+            self._gathered.notify_all()
+            if action in self.gather:
+                self._gathered.wait_for(
+                    lambda: self.arrived[key] >= self.gather[action], self.gather_wait
+                )
+            conflict = self.conflicts and action in WRITES and self.writing[role] > 0
+            if action in WRITES:
+                self.writing[role] += 1
+        try:
+            if conflict:
+                time.sleep(self.latency)
+                self.counts["conflicts"] += 1
+                return self._answer(request, 409, CONFLICT_BODY)
+            return self._pass(request, body, action)
+        finally:
+            with self._gathered:
+                self.in_flight[key] -= 1
+                if action in WRITES:
+                    self.writing[role] -= 1
+                self.log.append((action, role, started, time.monotonic()))
+
+    def _pass(self, request: BaseHTTPRequestHandler, body: bytes, action: str) -> None:
         with self._lock:
             self.counts["requests"] += 1
             fate = self._fate()

@@ -211,3 +211,33 @@ hypothesis.settings.register_profile("deep", max_examples=1000)
 def default_spec(app: str | None = None) -> Spec:
     """The deployment guide's two roles for the given application name."""
     return preset_spec("workshop", app, Scope())
+
+
+def all_commands() -> dict[str, Any]:
+    """Return every qbroles command by name, loaded (the group loads them only when used)."""
+    import click
+
+    from qbroles.cli import cli
+
+    context = click.Context(cli)
+    return {name: cli.get_command(context, name) for name in cli.list_commands(context)}
+
+
+@pytest.fixture
+def proxy_for(server: MotoServer) -> Iterator[Any]:
+    """Make chaos proxies in front of the moto server; each is stopped after the test."""
+    from tests.chaos import ChaosProxy  # it reads WRITES from here
+    from tests.figures import count
+
+    made: list[ChaosProxy] = []
+
+    def make(**options: Any) -> ChaosProxy:
+        made.append(ChaosProxy(server.url, **options))
+        return made[-1]
+
+    yield make
+    for proxy in made:
+        proxy.stop()
+        for name in ("throttled", "failed", "lost"):
+            count(f"chaos: {name} answers survived or reported", proxy.counts[name])
+        count("chaos: requests through the proxy", proxy.counts["requests"])

@@ -9,7 +9,6 @@ import json
 import re
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,22 +29,6 @@ SCALE = {"QBROLES_RETRY_SCALE": "0.01"}
 def iam(server: MotoServer, env: dict[str, str]) -> Any:
     """A client straight to the moto server, behind any proxy: the judge of what IAM holds."""
     return server_client(server)
-
-
-@pytest.fixture
-def proxy_for(server: MotoServer) -> Iterator[Any]:
-    made: list[ChaosProxy] = []
-
-    def make(**options: Any) -> ChaosProxy:
-        made.append(ChaosProxy(server.url, **options))
-        return made[-1]
-
-    yield make
-    for proxy in made:
-        proxy.stop()
-        for name in ("throttled", "failed", "lost"):
-            count(f"chaos: {name} answers survived or reported", proxy.counts[name])
-        count("chaos: requests through the proxy", proxy.counts["requests"])
 
 
 def through(env: dict[str, str], proxy: ChaosProxy) -> dict[str, str]:

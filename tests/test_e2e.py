@@ -79,14 +79,23 @@ def test_create_verify_and_a_second_create_that_writes_nothing(
     actions = server.recorded_actions()
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["changed"] is False
-    # A converged create: per role one GetRole and one listing of each kind of policy; no write.
-    assert sorted(actions) == sorted(
-        ["GetRole", "ListAttachedRolePolicies", "ListRolePolicies"] * 2
-    )
+    # A converged create of a spec without inline policies: per role GetRole and the
+    # attached policies, nothing else (the inline ones decide nothing without --prune).
+    assert sorted(actions) == sorted(["GetRole", "ListAttachedRolePolicies"] * 2)
 
+    server.start_recording()
+    plan = qbroles(env, "plan", "--detailed-exitcode")
+    assert plan.returncode == 0, plan.stderr
+    assert sorted(server.recorded_actions()) == sorted(["GetRole", "ListAttachedRolePolicies"] * 2)
+
+    server.start_recording()
     verified = qbroles(env, "verify")
     assert verified.returncode == 0
     assert "all 2 role(s) match the spec" in verified.stderr
+    # verify reads three things a role: the inline policies too (what findings judge).
+    assert sorted(server.recorded_actions()) == sorted(
+        ["GetRole", "ListAttachedRolePolicies", "ListRolePolicies"] * 2
+    )
 
 
 def test_drift_by_hand_is_caught_and_repaired(env: dict[str, str]) -> None:

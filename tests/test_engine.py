@@ -72,8 +72,11 @@ def test_second_create_makes_no_write_and_reads_little(gateway: Gateway, calls: 
     assert not report.changed
     assert report.ok
     assert writes(calls) == []
-    # The call budget of a converged create: per role one GetRole and one listing of
-    # each kind of policy (no inline policy to read in the guide's roles).
+    # The call budget of a converged create: per role GetRole and the attached policies;
+    # the inline ones decide nothing (none in the spec, no --prune).
+    assert sorted(calls) == sorted(["GetRole", "ListAttachedRolePolicies"] * 2)
+    calls.clear()
+    assert engine.create(gateway, default_spec(), prune=True).ok
     assert sorted(calls) == sorted(["GetRole", "ListAttachedRolePolicies", "ListRolePolicies"] * 2)
 
 

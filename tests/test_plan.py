@@ -401,3 +401,31 @@ def test_adopt_takes_over_an_unclaimed_role_but_never_another_tools() -> None:
     assert claimed.actions == ()
     assert claimed.refusal is not None
     assert "change it through CloudFormation" in claimed.refusal
+
+
+def test_a_roles_writes_go_out_in_stages_additions_before_removals() -> None:
+    from qbroles.reconcile.actions import stages
+
+    name, trust = "R", trust_policy("ecs-tasks.amazonaws.com")
+    state = RoleState(name, "arn:aws:iam::1:role/R", trust, "d", {}, frozenset({ARN + "Old"}))
+    actions = (
+        DetachPolicy(name, ARN + "Old"),
+        AttachPolicy(name, ARN + "New"),
+        UntagRole(name, ("gone",)),
+        UpdateTrustPolicy(name, trust),
+        TagRole(name, {"ManagedBy": "qbroles"}),
+        PutInlinePolicy(name, "p", {"Version": "2012-10-17", "Statement": []}),
+        RemoveFromInstanceProfile(name, "profile"),
+        DeleteRole(name, was=state),
+        CreateRole(name, trust, "d", {}),
+    )
+    assert [[type(action).__name__ for action in stage] for stage in stages(actions)] == [
+        ["CreateRole"],
+        ["TagRole"],  # an adopted role is marked as qbroles' before anything else
+        ["AttachPolicy", "UpdateTrustPolicy", "PutInlinePolicy"],
+        ["DetachPolicy", "UntagRole", "RemoveFromInstanceProfile"],
+        ["DeleteRole"],
+    ]
+    # Every removal waits for the additions: the role never lacks what old or new grants.
+    for stage in stages(actions)[2:4]:
+        assert len({action.sign == "-" for action in stage}) == 1

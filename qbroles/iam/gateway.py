@@ -5,10 +5,8 @@ Everything else receives a ``Gateway``; tests build one around a moto-backed cli
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from functools import partial
@@ -16,6 +14,7 @@ from typing import Any, TypeVar
 
 from qbroles.errors import AwsError, InputError
 from qbroles.iam.errors import redacted, reject_non_xml, translated
+from qbroles.iam.overlap import POOL, Overlap
 from qbroles.iam.pacing import Pacer
 from qbroles.policy.documents import NotIamAnswer, SourceScope, decode_document
 from qbroles.reconcile.actions import Action
@@ -58,7 +57,7 @@ class Gateway:
         self._sts = sts  # builds the STS client, when the account is needed
         self._ecs_client = ecs  # builds the ECS client, when task definitions are read
         self._ecs: Any = None
-        self._readers: ThreadPoolExecutor | None = None  # for reads that may overlap
+        self._overlap = Overlap()  # for calls that may overlap
         self._scope: SourceScope | None = None  # the caller's identity, asked once a run
         self.patience = patience
         self._clock = clock
@@ -86,26 +85,29 @@ class Gateway:
         role = self.get_role(name)
         return None if role is None else RoleState.from_get_role(role, frozenset(), {})
 
-    def observe(self, name: str, *, for_delete: bool = False) -> RoleState | None:
+    def observe(
+        self, name: str, *, for_delete: bool = False, inline: bool = True
+    ) -> RoleState | None:
         """Return the role as IAM holds it, or None.
 
-        ``for_delete`` also reads the instance profiles. Inline documents are read in a
-        second round, never from inside a read: a read that waits on reads submitted to
-        the same bounded pool can deadlock it.
+        ``for_delete`` also reads the instance profiles; ``inline=False`` leaves the inline
+        policies unread (empty). Inline documents are read in a second round, never from
+        inside a read: a read that waits on reads submitted to the same bounded pool can
+        deadlock it.
         """
         role = self.get_role(name)
         if role is None:  # GetRole first: listing a missing role's policies would be wasted
             return None
-        reads: list[Callable[[], Any]] = [
-            lambda: self._managed(name),
-            lambda: self._list("ListRolePolicies", name),
-        ]
+        reads: list[Callable[[], Any]] = [lambda: self._managed(name)]
+        if inline:
+            reads.append(lambda: self._list("ListRolePolicies", name))
         if for_delete:  # IAM requires the role out of its instance profiles first
             reads.append(lambda: self._list("ListInstanceProfilesForRole", name))
-        managed, inline_names, *profiles = self.together(reads)
+        managed, *lists = self.together(reads)
+        inline_names = lists.pop(0) if inline else []
         state = RoleState.from_get_role(role, managed, self._inline_documents(name, inline_names))
-        if profiles:
-            names = tuple(profile["InstanceProfileName"] for profile in profiles[0])
+        if lists:
+            names = tuple(profile["InstanceProfileName"] for profile in lists[0])
             state = replace(state, instance_profiles=names)
         return state
 
@@ -135,18 +137,9 @@ class Gateway:
             fresh = replace(fresh, inline_policies=self._inline_documents(name, got["inline"]))
         return fresh
 
-    def together(self, reads: Sequence[Callable[[], T]]) -> list[T]:
-        """Return the results of independent reads, made at the same time (writes never are).
-
-        A read must not call this itself: it would wait on the pool it occupies, and enough
-        such waits deadlock it. Called from a reader thread, it runs the reads in turn.
-        """
-        if len(reads) <= 1 or getattr(_reader, "busy", False):
-            return [read() for read in reads]
-        if self._readers is None:
-            self._readers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="qbroles-read")
-        futures = [self._readers.submit(_as_reader, read) for read in reads]
-        return [future.result() for future in futures]
+    def together(self, calls: Sequence[Callable[[], T]], *, at_most: int = POOL) -> list[T]:
+        """Return the results of independent calls, made at the same time (iam.overlap)."""
+        return self._overlap.run(calls, at_most)
 
     def _managed(self, name: str) -> frozenset[str]:
         attached = self._list("ListAttachedRolePolicies", name)
@@ -281,6 +274,12 @@ class Gateway:
 
     @staticmethod
     def _passing(code: str, exc: Exception, retry_if: frozenset[str], fresh: bool) -> bool:
+        # ConcurrentModification: "multiple requests to change this object were submitted
+        # simultaneously. Wait a few minutes and submit your request again." (https://docs.
+        # aws.amazon.com/botocore/latest/reference/services/iam/client/exceptions/
+        # ConcurrentModificationException.html). A role's writes of one stage overlap, and
+        # IAM answers so even where a write's page does not list it, as to AttachRolePolicy
+        # (terraform-provider-aws#34371; Terraform retries it too).
         if code == "ConcurrentModification" or code in retry_if:
             return True
         if not fresh:
@@ -303,11 +302,3 @@ class Gateway:
             service=service,
             pacer=self.pacer,
         )
-
-
-_reader = threading.local()  # marks the threads of the read pool
-
-
-def _as_reader(read: Callable[[], T]) -> T:
-    _reader.busy = True
-    return read()

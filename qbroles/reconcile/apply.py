@@ -1,4 +1,4 @@
-"""Apply: the only code that changes IAM. Executes one role's actions in order."""
+"""Apply: the only code that changes IAM. Executes one role's actions, stage by stage."""
 
 from __future__ import annotations
 
@@ -6,33 +6,50 @@ from functools import partial
 
 from qbroles.errors import SafetyError
 from qbroles.iam.gateway import Gateway
-from qbroles.reconcile.actions import Action, CreateRole, DeleteRole, RolePlan
+from qbroles.reconcile.actions import ALL_PARTS, Action, CreateRole, DeleteRole, RolePlan, stages
 from qbroles.reconcile.plan import unowned_refusal
 from qbroles.report.progress import Progress
 from qbroles.spec.model import OWNER_TAG, policy_label
 
 
-def apply_role(gateway: Gateway, plan: RolePlan, progress: Progress) -> tuple[Action, ...]:
-    """Execute one role's actions in order and return them; the caller has checked refusals.
+def apply_role(gateway: Gateway, plan: RolePlan, progress: Progress) -> frozenset[str]:
+    """Execute one role's actions, stage by stage; return what to read back to verify them.
 
-    A role being adopted is read again just before the first write: if another tool
-    claimed it since the plan was made, nothing is written.
+    The writes of one stage go out together (as many as the workers the throttling
+    leaves), each stage once the one before has answered (see ``stages``). A role being
+    adopted is read again just before the first write: if another tool claimed it since
+    the plan was made, nothing is written. The caller has checked refusals.
     """
     if plan.adopting and plan.actions:
         _still_unclaimed(gateway, plan)
     fresh = False  # the role was created moments ago: IAM may not see it everywhere yet
-    for action in plan.actions:
-        progress.working(plan.role, action.describe())
-        blocked = None
-        if isinstance(action, DeleteRole):  # on DeleteConflict: still ours? what blocks it?
-            blocked = partial(_blockers_if_ours, gateway, plan)
-        went_through = gateway.execute(action, fresh=fresh, before_retry=blocked)
-        if isinstance(action, CreateRole):
-            if not went_through:  # it exists already: go on only if it is ours
-                _confirm_ours(gateway, action.role)
-            fresh = True
-        progress.done(action)
-    return plan.actions
+    reads: set[str] = set()
+    for stage in stages(plan.actions):
+        more = f" (and {len(stage) - 1} more at once)" if len(stage) > 1 else ""
+        progress.working(plan.role, stage[0].describe() + more)
+        calls = [partial(_execute, gateway, plan, progress, action, fresh) for action in stage]
+        went = gateway.together(calls, at_most=max(1, gateway.pacer.workers))
+        for action, through in zip(stage, went, strict=True):
+            reads |= action.READS
+            if isinstance(action, CreateRole):
+                fresh = True
+                if not through:  # it was there already (ours: checked): read all of it
+                    reads |= ALL_PARTS
+    return frozenset(reads)
+
+
+def _execute(
+    gateway: Gateway, plan: RolePlan, progress: Progress, action: Action, fresh: bool
+) -> bool:
+    """Make one write; after CreateRole met the role already there, go on only if it is ours."""
+    blocked = None
+    if isinstance(action, DeleteRole):  # on DeleteConflict: still ours? what blocks it?
+        blocked = partial(_blockers_if_ours, gateway, plan)
+    went_through = gateway.execute(action, fresh=fresh, before_retry=blocked)
+    if isinstance(action, CreateRole) and not went_through:
+        _confirm_ours(gateway, action.role)
+    progress.done(action)
+    return went_through
 
 
 def _confirm_ours(gateway: Gateway, role: str) -> None:

@@ -12,7 +12,7 @@ from qbroles.reconcile.actions import CreateRole, RolePlan
 from qbroles.reconcile.apply import apply_role
 from qbroles.reconcile.desired import DesiredRole, resolve
 from qbroles.reconcile.executor import for_each, observe_all
-from qbroles.reconcile.plan import plan_create, plan_delete, unowned_refusal
+from qbroles.reconcile.plan import after, plan_create, plan_delete, unowned_refusal
 from qbroles.reconcile.state import RoleState
 from qbroles.reconcile.taskcheck import from_ecs, labelled, live_breaks, live_tasks, task_checks
 from qbroles.reconcile.taskdef import TaskDefinition
@@ -50,7 +50,10 @@ def create(
     """
     progress = progress or Progress()
     desired = resolve_spec(gateway, spec)
-    observed = observe_all(gateway, spec.names, workers, progress)
+    # A role's inline policies decide something only if the spec has some, --prune may
+    # delete them, or the live task definitions are evaluated; verify always reads them.
+    reads_inline = {role.name for role in desired if role.inline_policies or prune or check_live}
+    observed = observe_all(gateway, spec.names, workers, progress, inline=reads_inline.__contains__)
     plans = plan_create(desired, observed, adopt=adopt, prune=prune)
     _refuse(plans)
     changing = [plan for plan in plans if plan.actions]
@@ -69,11 +72,11 @@ def create(
             raise SafetyError("create not confirmed; nothing was changed.")
 
         def apply_and_reread(plan: RolePlan) -> RoleState | None:
-            apply_role(gateway, plan, progress)
+            parts = apply_role(gateway, plan, progress)
             progress.working(plan.role, "reading it back to verify")
-            state = observed[plan.role]
-            parts = frozenset().union(*(action.READS for action in plan.actions))
-            fresh = gateway.observe(plan.role) if state is None else gateway.reread(state, parts)
+            # Only what the writes changed is read again; a new role, from the role as made.
+            before = observed[plan.role] or after(None, plan.actions[:1])
+            fresh = None if before is None else gateway.reread(before, parts)
             progress.finished(plan.role)
             return fresh
 

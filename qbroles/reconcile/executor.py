@@ -24,24 +24,25 @@ def for_each(
     to its end even when another fails (roles are independent); then the first failure, in
     the items' order, is raised.
     """
+
+    def paced(item: T) -> R:
+        if pacer is None:
+            return work(item)
+        with pacer.turn(workers):  # also one at a time: a role's writes follow the pace
+            return work(item)
+
     if workers <= 1 or len(items) <= 1:
         results: list[R] = []
         failures: list[Exception] = []
         for item in items:
             try:
-                results.append(work(item))
+                results.append(paced(item))
             except Exception as failure:  # the others still run; an interrupt stops at once
                 failures.append(failure)
         if failures:
             raise failures[0]
         return results
     pool = ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="qbroles")
-
-    def paced(item: T) -> R:
-        if pacer is None:
-            return work(item)
-        with pacer.turn(workers):
-            return work(item)
 
     try:
         futures = [pool.submit(paced, item) for item in items]
@@ -63,12 +64,13 @@ def observe_all(
     progress: Progress,
     *,
     for_delete: bool = False,
+    inline: Callable[[str], bool] = lambda name: True,
 ) -> dict[str, RoleState | None]:
-    """Read every named role (and nothing else) from IAM."""
+    """Read every named role (and nothing else) from IAM; its inline policies if ``inline``."""
 
     def read(name: str) -> RoleState | None:
         progress.working(name, "reading")
-        state = gateway.observe(name, for_delete=for_delete)
+        state = gateway.observe(name, for_delete=for_delete, inline=inline(name))
         progress.finished(name)
         return state
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, get_args
 
-from qbroles.reconcile.actions.base import GONE, IamCall, RoleAction
+from qbroles.reconcile.actions.base import ALL_PARTS, GONE, IamCall, RoleAction, stages
 from qbroles.reconcile.actions.policies import (
     AttachPolicy,
     DeleteBoundary,
@@ -30,6 +30,7 @@ from qbroles.reconcile.actions.tags import TagRole, UntagRole
 
 __all__ = [
     "ACTION_NAMES",
+    "ALL_PARTS",
     "GONE",
     "Action",
     "AddToInstanceProfile",
@@ -50,6 +51,7 @@ __all__ = [
     "UpdateRole",
     "UpdateTrustPolicy",
     "action_name",
+    "stages",
 ]
 
 Action = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -24,6 +24,10 @@ class IamCall:
 
 GONE = frozenset({"NoSuchEntity"})  # a removal that finds nothing to remove is done
 
+# The parts of a role that are read: "role" (GetRole: trust, description, tags, boundary,
+# session) and its policies, "managed" and "inline" (the listings).
+ALL_PARTS = frozenset({"role", "managed", "inline"})
+
 
 @dataclass(frozen=True)
 class RoleAction:
@@ -32,9 +36,11 @@ class RoleAction:
     NAME: ClassVar[str]
     # How a plan shows it: + adds (create, attach, put, tag), - removes, ~ changes in place.
     SIGN: ClassVar[str] = "~"
-    # What it changes, and so what is read again to verify it: "role" (GetRole: trust,
-    # description, tags, boundary, session), "managed" and "inline" (the policy listings).
+    # What it changes, and so what is read again to verify it (parts of ALL_PARTS).
     READS: ClassVar[frozenset[str]] = frozenset({"role"})
+    # When it goes among the role's writes (see ``stages``): 0 makes the role, 1 marks it,
+    # 2 adds and changes, 3 removes, 4 deletes the role.
+    STAGE: ClassVar[int] = 2
 
     def call(self) -> IamCall:
         """Return the IAM call that makes this change."""
@@ -72,3 +78,19 @@ def tag_params(tags: Mapping[str, str]) -> list[dict[str, str]]:
 
 def tag_list(tags: Mapping[str, str]) -> str:
     return ", ".join(f"{key}={value}" for key, value in sorted(tags.items()))
+
+
+def stages(actions: Sequence[Action]) -> list[list[Action]]:
+    """Return a role's actions in the rounds they go out in: each round's writes at the same
+    time, once the round before has answered (its order within a round kept).
+
+    0 CreateRole: the rest needs the role. 1 TagRole: a role being adopted is marked as
+    qbroles' before anything else changes. 2 additions and in-place changes, then 3 the
+    removals: a role being changed never lacks what its old or its new policies grant
+    (as Terraform's create_before_destroy). 4 DeleteRole, once nothing holds it: IAM
+    requires a role out of its instance profiles, detached and without inline policies.
+    """
+    rounds: dict[int, list[Action]] = {}
+    for action in actions:
+        rounds.setdefault(action.STAGE, []).append(action)
+    return [rounds[stage] for stage in sorted(rounds)]

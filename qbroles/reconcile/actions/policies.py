@@ -60,6 +60,7 @@ class PutInlinePolicy(RoleAction):
 @dataclass(frozen=True)
 class DeleteInlinePolicy(RoleAction):
     NAME: ClassVar[str] = "delete_inline_policy"
+    STAGE: ClassVar[int] = 3
     READS: ClassVar[frozenset[str]] = frozenset({"inline"})
     SIGN: ClassVar[str] = "-"
     policy: str
@@ -107,6 +108,7 @@ class AttachPolicy(RoleAction):
 @dataclass(frozen=True)
 class DetachPolicy(RoleAction):
     NAME: ClassVar[str] = "detach_policy"
+    STAGE: ClassVar[int] = 3
     READS: ClassVar[frozenset[str]] = frozenset({"managed"})
     SIGN: ClassVar[str] = "-"
     policy_arn: str
@@ -165,6 +167,7 @@ class PutBoundary(RoleAction):
 @dataclass(frozen=True)
 class DeleteBoundary(RoleAction):
     NAME: ClassVar[str] = "delete_permissions_boundary"
+    STAGE: ClassVar[int] = 3
     SIGN: ClassVar[str] = "-"
     policy_arn: str | None = field(default=None, compare=False)  # the boundary removed
 

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class CreateRole(RoleAction):
     NAME: ClassVar[str] = "create_role"
-    READS: ClassVar[frozenset[str]] = frozenset({"role", "managed", "inline"})
+    STAGE: ClassVar[int] = 0
+    # A new role has no policies but those its plan adds; reads them all if it existed.
+    READS: ClassVar[frozenset[str]] = frozenset({"role"})
     SIGN: ClassVar[str] = "+"
     trust: Mapping[str, Any]
     description: str
@@ -115,6 +117,7 @@ class UpdateRole(RoleAction):
 @dataclass(frozen=True)
 class DeleteRole(RoleAction):
     NAME: ClassVar[str] = "delete_role"
+    STAGE: ClassVar[int] = 4
     SIGN: ClassVar[str] = "-"
     # The role as it was (trust, description, tags, ...): what creating it again needs.
     was: RoleState | None = field(default=None, compare=False)
@@ -166,6 +169,7 @@ class DeleteRole(RoleAction):
 @dataclass(frozen=True)
 class RemoveFromInstanceProfile(RoleAction):
     NAME: ClassVar[str] = "remove_from_instance_profile"
+    STAGE: ClassVar[int] = 3
     SIGN: ClassVar[str] = "-"
     profile: str
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class TagRole(RoleAction):
     NAME: ClassVar[str] = "tag_role"
+    STAGE: ClassVar[int] = 1
     SIGN: ClassVar[str] = "+"
     tags: Mapping[str, str]
     # The values these keys had, for keys that were there already (IAM replaces them).
@@ -41,6 +42,7 @@ class TagRole(RoleAction):
 @dataclass(frozen=True)
 class UntagRole(RoleAction):
     NAME: ClassVar[str] = "untag_role"
+    STAGE: ClassVar[int] = 3
     SIGN: ClassVar[str] = "-"
     keys: tuple[str, ...]
     values: Mapping[str, str] = field(default_factory=dict, compare=False)  # what goes
