@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -103,6 +102,8 @@ def write_new(path: str, text: str, *, force: bool = False) -> None:
 
 def _temporary(target: Path, path: str) -> tuple[int, str]:
     """Create a new temporary file beside the target, mode 0666 less the umask."""
+    import secrets
+
     for _ in range(100):
         name = str(target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp")
         try:

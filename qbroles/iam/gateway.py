@@ -90,25 +90,34 @@ class Gateway:
     ) -> RoleState | None:
         """Return the role as IAM holds it, or None.
 
-        ``for_delete`` also reads the instance profiles; ``inline=False`` leaves the inline
-        policies unread (empty). Inline documents are read in a second round, never from
-        inside a read: a read that waits on reads submitted to the same bounded pool can
-        deadlock it.
+        GetRole and the policy listings go out together: one round trip for a role that
+        exists (every rerun), at the cost of listings answered NoSuchEntity for one that
+        does not. ``for_delete`` also lists the instance profiles; ``inline=False`` leaves
+        the inline policies unread (empty). Inline documents are read in a second round,
+        never from inside a read: a read that waits on reads submitted to the same bounded
+        pool can deadlock it.
         """
-        role = self.get_role(name)
-        if role is None:  # GetRole first: listing a missing role's policies would be wasted
-            return None
-        reads: list[Callable[[], Any]] = [lambda: self._managed(name)]
+        listings = ["ListAttachedRolePolicies"]
         if inline:
-            reads.append(lambda: self._list("ListRolePolicies", name))
+            listings.append("ListRolePolicies")
         if for_delete:  # IAM requires the role out of its instance profiles first
-            reads.append(lambda: self._list("ListInstanceProfilesForRole", name))
-        managed, *lists = self.together(reads)
-        inline_names = lists.pop(0) if inline else []
-        state = RoleState.from_get_role(role, managed, self._inline_documents(name, inline_names))
-        if lists:
-            names = tuple(profile["InstanceProfileName"] for profile in lists[0])
-            state = replace(state, instance_profiles=names)
+            listings.append("ListInstanceProfilesForRole")
+        reads: list[Callable[[], Any]] = [partial(self.get_role, name)]
+        reads += [partial(self._list, operation, name, missing_ok=True) for operation in listings]
+        role, *found = self.together(reads)
+        if role is None:
+            return None
+        if any(items is None for items in found):  # created between the reads: list again
+            found = self.together([partial(self._list, operation, name) for operation in listings])
+        lists = dict(zip(listings, found, strict=True))
+        managed = frozenset(policy["PolicyArn"] for policy in lists["ListAttachedRolePolicies"])
+        names = lists.get("ListRolePolicies", [])
+        state = RoleState.from_get_role(role, managed, self._inline_documents(name, names))
+        if for_delete:
+            profiles = lists["ListInstanceProfilesForRole"]
+            state = replace(
+                state, instance_profiles=tuple(p["InstanceProfileName"] for p in profiles)
+            )
         return state
 
     def reread(self, state: RoleState, parts: frozenset[str]) -> RoleState | None:
@@ -200,15 +209,21 @@ class Gateway:
             self._ecs = self._ecs_client()
         return self._ecs
 
-    def _list(self, operation: str, role: str) -> list[Any]:
-        """Return every item of a paginated per-role listing."""
+    def _list(self, operation: str, role: str, *, missing_ok: bool = False) -> Any:
+        """Return every item of a paginated per-role listing (None: no such role, if
+        ``missing_ok``)."""
         paginator_name, key = _LISTINGS[operation]
         items: list[Any] = []
         with self.translating(operation, role):
-            for page in self.client.get_paginator(paginator_name).paginate(RoleName=role):
-                if not isinstance(page.get(key), list):
-                    raise NotIamAnswer(f"no {key} in the answer to {operation}")
-                items.extend(page[key])
+            try:
+                for page in self.client.get_paginator(paginator_name).paginate(RoleName=role):
+                    if not isinstance(page.get(key), list):
+                        raise NotIamAnswer(f"no {key} in the answer to {operation}")
+                    items.extend(page[key])
+            except self.client.exceptions.NoSuchEntityException:
+                if not missing_ok:
+                    raise
+                return None
         return items
 
     # --- writes: each returns once IAM holds the change

@@ -16,10 +16,17 @@ PARTITION = r"aws(?:-[a-z]+)*"
 
 
 @lru_cache(maxsize=1)
-def _partitions() -> tuple[tuple[str, re.Pattern[str], frozenset[str]], ...]:
+def data_loader() -> Any:
+    """Return botocore's data loader for the run: connect() gives it to the session too, so
+    the bundled endpoint data (about 15 ms to parse) is read once, not once more per client."""
     import botocore.session
 
-    data: Any = botocore.session.get_session().get_component("data_loader").load_data("endpoints")
+    return botocore.session.get_session().get_component("data_loader")
+
+
+@lru_cache(maxsize=1)
+def _partitions() -> tuple[tuple[str, re.Pattern[str], frozenset[str]], ...]:
+    data: Any = data_loader().load_data("endpoints")
     return tuple(
         (
             str(partition["partition"]),

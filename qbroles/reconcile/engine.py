@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from qbroles.catalog import DEFAULT_WORKERS, RoleKind
 from qbroles.errors import AwsError, InputError, MissingRoleError, SafetyError
 from qbroles.iam.gateway import Gateway
-from qbroles.policy.findings import findings
 from qbroles.reconcile.actions import CreateRole, RolePlan
 from qbroles.reconcile.apply import apply_role
 from qbroles.reconcile.desired import DesiredRole, resolve
 from qbroles.reconcile.executor import for_each, observe_all
 from qbroles.reconcile.plan import after, plan_create, plan_delete, unowned_refusal
 from qbroles.reconcile.state import RoleState
-from qbroles.reconcile.taskcheck import from_ecs, labelled, live_breaks, live_tasks, task_checks
-from qbroles.reconcile.taskdef import TaskDefinition
 from qbroles.reconcile.verify import verify_absent, verify_role
 from qbroles.report.progress import Progress
 from qbroles.report.report import Check, Report, RoleReport, Severity
 from qbroles.spec.model import ROLE_ARN, RoleSpec, Spec
+
+if TYPE_CHECKING:  # imported where used: only task-definition checks and verify need them
+    from qbroles.reconcile.taskdef import TaskDefinition
 
 
 def _refuse(plans: Sequence[RolePlan]) -> None:
@@ -59,6 +60,8 @@ def create(
     changing = [plan for plan in plans if plan.actions]
     breaks: dict[str, list[Check]] = {}
     if check_live and changing:
+        from qbroles.reconcile.taskcheck import live_breaks
+
         severity = Severity.WARNING if force and not dry_run else Severity.ERROR
         breaks = live_breaks(gateway, desired, observed, plans, kms_key_arn, severity)
         if breaks and not dry_run and not force:
@@ -124,6 +127,9 @@ def verify(
             '--task-definition needs a role with kind = "execution" in the spec; '
             "the presets have one."
         )
+    from qbroles.policy.findings import findings
+    from qbroles.reconcile.taskcheck import from_ecs, labelled, live_tasks, task_checks
+
     desired = resolve_spec(gateway, spec)
     observed = observe_all(gateway, spec.names, workers, progress)
     tasks: list[tuple[str, TaskDefinition]] = [("", task)] if task else []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,6 +53,8 @@ INLINE_NAME = re.compile(rf"{NAME_CHARS}{{1,128}}")
 
 def load_spec(path: str | Path, app: str | None = None) -> Spec:
     """Read and validate a TOML spec file; ``app`` (from --app) overrides the file's own."""
+    import tomllib  # only for a spec file: the presets are data already
+
     source = str(path)
     text = read_input(path, "spec file")
     try:
