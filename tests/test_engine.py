@@ -610,3 +610,24 @@ def test_a_description_the_spec_states_is_verified_and_converged(
     assert engine.create(gateway, stated).ok
     role = iam.get_role(RoleName="R")["Role"]
     assert (role["Description"], role["MaxSessionDuration"]) == ("the spec's words", 7200)
+
+
+def test_a_role_created_between_get_role_and_its_listings_is_listed_again(
+    gateway: Gateway, iam: Any, calls: list[str]
+) -> None:
+    """GetRole and the listings go out together; a listing that found no role while
+    GetRole found one (the role was created in between) is made again, not trusted."""
+    engine.create(gateway, default_spec())
+    gone = error_response("NoSuchEntity", f"The role with name {EXEC_ROLE} cannot be found.", 404)
+    inject(gateway.client, "ListAttachedRolePolicies", [gone])
+    calls.clear()
+    state = gateway.observe(EXEC_ROLE)
+    # The first round (GetRole, both listings), then both listings once more.
+    assert sorted(calls) == [
+        "GetRole",
+        *["ListAttachedRolePolicies"] * 2,
+        *["ListRolePolicies"] * 2,
+    ]
+    assert state is not None
+    assert len(state.managed_policies) == 4
+    assert state.managed_policies == attached(iam, EXEC_ROLE)
