@@ -1,17 +1,23 @@
 """Benchmark qbroles against its peers and the floor, on a moto server on 127.0.0.1.
 
-    python bench/run.py [--rounds 5] [--latency 0.05] [--roles 50]
+    python bench/run.py [--rounds 5] [--latency 0.05] [--roles 50] [--with-ansible]
 
 Every request goes through a proxy that adds a fixed latency (default 50 ms, about an IAM
 call from a nearby region): on loopback moto answers in a few ms, which would hide what
 overlapping calls buys. Each comparison runs both sides in every round, alternating which
 goes first; medians of wall time and of requests counted at the proxy. Ratios are printed
 and written to BENCHMARKS.md with the core count and the date. Timings never go into tests.
+
+--with-ansible adds Ansible's amazon.aws.iam_role as a peer. Ansible (with its amazon.aws
+collection) is large, so it is installed once into .bench-cache/ansible, a folder the
+benchmark creates beside this one and reuses.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
+import contextlib
 import datetime
 import json
 import os
@@ -62,10 +68,11 @@ for name, policies in roles.items():
                         Tags=[{"Key": "ManagedBy", "Value": "qbroles"}])
         for arn in arns:
             iam.attach_role_policy(RoleName=name, PolicyArn=arn)
-    elif job == "read":
+    elif job in ("read", "converge"):  # converge: what a converged create needs to know
         iam.get_role(RoleName=name)
         iam.list_attached_role_policies(RoleName=name)
-        iam.list_role_policies(RoleName=name)
+        if job == "read":
+            iam.list_role_policies(RoleName=name)
     elif job == "delete":
         for arn in arns:
             iam.detach_role_policy(RoleName=name, PolicyArn=arn)
@@ -90,11 +97,61 @@ def aws_cli_script(roles: dict[str, list[str]]) -> str:
     return "\n".join(lines)
 
 
+CACHE = ROOT / ".bench-cache"
+
+# The guide's roles as an Ansible playbook: what an Ansible user would write.
+PLAYBOOK = """
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: the ECS task roles
+      amazon.aws.iam_role:
+        name: "{{ item.key }}"
+        assume_role_policy_document: "{{ trust }}"
+        managed_policies: "{{ item.value }}"
+        create_instance_profile: false
+        tags:
+          ManagedBy: ansible
+        endpoint_url: "{{ endpoint }}"
+        region: us-east-1
+      loop: "{{ task_roles | dict2items }}"
+"""
+
+
+def ansible() -> Path:
+    """Return ansible-playbook, installed into the cache folder on first use (with boto3)."""
+    venv = CACHE / "ansible"
+    playbook = venv / "bin" / "ansible-playbook"
+    if not playbook.exists():
+        print(f"installing ansible into {venv} (once) ...", file=sys.stderr)
+        subprocess.run([PY, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "ansible", "boto3"], check=True)
+    return playbook
+
+
+def ansible_command(playbook: Path, folder: Path, endpoint: str) -> list[str]:
+    """Return the command that runs the guide's playbook against ``endpoint``."""
+    book = folder / "roles.yml"
+    book.write_text(PLAYBOOK)
+    variables = {
+        "task_roles": {
+            name: [f"arn:aws:iam::aws:policy/{policy}" for policy in policies]
+            for name, policies in GUIDE.items()
+        },
+        "trust": TRUST,
+        "endpoint": endpoint,
+        "ansible_python_interpreter": str(playbook.parent / "python"),
+    }
+    return [str(playbook), "-i", "localhost,", "-e", json.dumps(variables), str(book)]
+
+
 @dataclass
 class Side:
     name: str
     command: list[str]
     setup: Callable[[], None]
+    direct: bool = False  # straight to moto, without the proxy's latency
 
 
 @dataclass
@@ -125,7 +182,8 @@ class Bench:
         side.setup()
         before = self.proxy.counts["requests"]
         start = time.perf_counter()
-        done = subprocess.run(side.command, env=self.env, capture_output=True, text=True)
+        env = self.direct if side.direct else self.env
+        done = subprocess.run(side.command, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - start
         if done.returncode != 0:
             raise SystemExit(f"{side.name} failed ({done.returncode}): {done.stderr[-500:]}")
@@ -166,14 +224,22 @@ class Bench:
         iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
         iam.create_role(RoleName="bench-warm-up", AssumeRolePolicyDocument=TRUST)  # lazy too
         iam.delete_role(RoleName="bench-warm-up")
+        # moto renders its first error answer slowly (about 100 ms): a cost real IAM does
+        # not have, which would land on whichever side reads a missing role first.
+        for read in (iam.get_role, iam.list_attached_role_policies):
+            with contextlib.suppress(iam.exceptions.NoSuchEntityException):
+                read(RoleName="bench-warm-up")
 
     def converged(self, *args: str) -> Callable[[], None]:
+        return self.arranged([str(BIN / "qbroles"), *args, "create"])
+
+    def arranged(self, command: list[str]) -> Callable[[], None]:
+        """Return a setup that resets the account and runs ``command`` on it, unmeasured."""
+
         def arrange() -> None:
             self.server.reset()
-            qbroles = str(BIN / "qbroles")
-            subprocess.run(
-                [qbroles, *args, "create"], env=self.direct, check=True, capture_output=True
-            )
+            self.warm()
+            subprocess.run(command, env=self.direct, check=True, capture_output=True)
 
         return arrange
 
@@ -194,15 +260,24 @@ def many_roles(count: int) -> tuple[dict[str, list[str]], str]:
     return roles, toml
 
 
+def shown(result: Result, delay: str) -> str:
+    """Return a side's figures for the table; straight to moto, the proxy counts no request."""
+    counted = "" if delay == "0 ms" else f", {result.requests:.0f} requests"
+    return f"{result.seconds:.3f} s{counted}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per request")
     parser.add_argument("--roles", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=8, help="qbroles --workers for many roles")
+    parser.add_argument("--with-ansible", action="store_true", help="add Ansible as a peer")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     options = parser.parse_args()
 
+    # Bytecode, as pip writes it on install: an editable checkout may have none (and
+    # PYTHONDONTWRITEBYTECODE keeps it so), which would time the compiler, not qbroles.
+    compileall.compile_dir(str(ROOT / "qbroles"), quiet=1)
     bench = Bench(options.latency, options.rounds)
     qb = [str(BIN / "qbroles"), "-o", "json"]
     guide = json.dumps(GUIDE)
@@ -210,40 +285,75 @@ def main() -> int:
     many, toml = many_roles(options.roles)
     spec = bench.folder / "many.toml"
     spec.write_text(toml)
-    rows: list[tuple[str, str, Result, Result, str]] = []
+    latency = f"{options.latency * 1000:.0f} ms"
+    rows: list[tuple[str, str, Result, Result, str, str]] = []
 
     def pair(label: str, ours: Side, theirs: Side, ratio_of: str, target: str) -> None:
         results = bench.compare([ours, theirs])
         a, b = results[ours.name], results[theirs.name]
-        ratio = (b.seconds / a.seconds) if ratio_of == "peer/qbroles" else (a.seconds / b.seconds)
-        rows.append((label, f"{theirs.name}", a, b, f"{ratio_of} = {ratio:.2f} (target {target})"))
+        if ratio_of == "peer/qbroles":
+            figure = f"{ratio_of} = {b.seconds / a.seconds:.2f}"
+        elif ratio_of == "qbroles - other":
+            figure = f"{ratio_of} = {(a.seconds - b.seconds) * 1000:+.0f} ms"
+        else:
+            figure = f"{ratio_of} = {a.seconds / b.seconds:.2f}"
+        figure += f" (target {target})"
+        rows.append((label, theirs.name, a, b, figure, "0 ms" if ours.direct else latency))
         print(
             f"{label}: qbroles {a.seconds:.3f}s/{a.requests:.0f} req, {theirs.name} "
-            f"{b.seconds:.3f}s/{b.requests:.0f} req -> {ratio_of} {ratio:.2f} (target {target})"
+            f"{b.seconds:.3f}s/{b.requests:.0f} req -> {figure}"
         )
 
+    def requests(label: str, side: Side, target: str) -> None:
+        (result,) = bench.compare([side]).values()
+        figure = f"{result.requests:.0f} requests (target {target})"
+        rows.append((label, "-", result, Result(0, 0), figure, latency))
+        print(f"{label}: {result.seconds:.3f}s/{result.requests:.0f} req -> {figure}")
+
+    create = Side("qbroles create", [*qb, "create"], bench.empty)
     try:
         pair(
             "fresh create, guide's roles",
-            Side("qbroles create", [*qb, "create"], bench.empty),
+            create,
             Side("AWS CLI script", ["bash", "-c", aws_cli_script(GUIDE)], bench.empty),
             "peer/qbroles",
-            ">= 6",
+            ">= 8",
         )
         pair(
-            "fresh create, guide's roles ",
-            Side("qbroles create", [*qb, "create"], bench.empty),
+            "fresh create, guide's roles",
+            create,
             Side("boto3 floor", [*floor, "create", guide, TRUST], bench.empty),
             "qbroles/floor",
-            "<= 0.85",
+            "<= 0.7",
         )
+        if options.with_ansible:
+            playbook = ansible_command(ansible(), bench.folder, bench.proxy.url)
+            direct = ansible_command(ansible(), bench.folder, bench.server.url)
+            pair(
+                "fresh create, guide's roles",
+                create,
+                Side("Ansible iam_role playbook", playbook, bench.empty),
+                "peer/qbroles",
+                ">= 4",
+            )
+            pair(
+                "converged rerun, guide's roles",
+                Side("qbroles create", [*qb, "create"], bench.converged()),
+                Side("Ansible iam_role playbook", playbook, bench.arranged(direct)),
+                "peer/qbroles",
+                ">= 6",
+            )
         pair(
             "converged create",
             Side("qbroles create", [*qb, "create"], bench.converged()),
-            Side("boto3 floor, same reads", [*floor, "read", guide, TRUST], bench.converged()),
+            Side("boto3 floor, same reads", [*floor, "converge", guide, TRUST], bench.converged()),
             "qbroles/floor",
             "<= 1.1",
         )
+        requests(
+            "converged create", Side("qbroles create", [*qb, "create"], bench.converged()), "<= 4"
+        )
+        requests("converged plan", Side("qbroles plan", [*qb, "plan"], bench.converged()), "<= 4")
         pair(
             "verify",
             Side("qbroles verify", [*qb, "verify"], bench.converged()),
@@ -251,6 +361,7 @@ def main() -> int:
             "qbroles/floor",
             "-",
         )
+        requests("verify", Side("qbroles verify", [*qb, "verify"], bench.converged()), "<= 6")
         pair(
             "delete",
             Side("qbroles delete", [*qb, "delete", "--yes"], bench.converged()),
@@ -260,21 +371,40 @@ def main() -> int:
         )
         pair(
             f"fresh create, {options.roles} roles",
+            Side("qbroles create", [*qb, "--spec", str(spec), "create"], bench.empty),
+            Side("boto3 floor", [*floor, "create", json.dumps(many), TRUST], bench.empty),
+            "qbroles/floor",
+            "<= 0.3",
+        )
+        pair(
+            f"fresh create, {options.roles} roles, --workers 8",
             Side(
                 "qbroles create",
-                [*qb, "--spec", str(spec), "--workers", str(options.workers), "create"],
+                [*qb, "--spec", str(spec), "--workers", "8", "create"],
                 bench.empty,
             ),
             Side("boto3 floor", [*floor, "create", json.dumps(many), TRUST], bench.empty),
             "qbroles/floor",
-            "<= 0.4",
+            "-",
+        )
+        pair(
+            "converged create, fixed cost",
+            Side("qbroles create", [*qb, "create"], bench.converged(), direct=True),
+            Side(
+                "boto3 floor, same reads",
+                [*floor, "converge", guide, TRUST],
+                bench.converged(),
+                direct=True,
+            ),
+            "qbroles - other",
+            "<= +40 ms",
         )
         pair(
             "start-up",
-            Side("qbroles --help", [str(BIN / "qbroles"), "--help"], lambda: None),
-            Side("python -c pass", [PY, "-c", "pass"], lambda: None),
-            "qbroles/floor",
-            "<= 2",
+            Side("qbroles --help", [str(BIN / "qbroles"), "--help"], lambda: None, direct=True),
+            Side("import click", [PY, "-c", "import click"], lambda: None, direct=True),
+            "qbroles - other",
+            "<= +10 ms",
         )
     finally:
         bench.stop()
@@ -282,19 +412,20 @@ def main() -> int:
     lines = [
         "# Benchmarks",
         "",
-        f"Written by `python bench/run.py --rounds {options.rounds} --latency {options.latency}` "
-        f"on {datetime.date.today().isoformat()}, {os.cpu_count()} cores. A moto server on "
-        f"127.0.0.1 behind a proxy adding {options.latency * 1000:.0f} ms to every request; "
-        f"medians of {options.rounds} rounds, the two sides alternating which goes first.",
+        f"Written by `python bench/run.py --rounds {options.rounds} --latency {options.latency}"
+        f"{' --with-ansible' if options.with_ansible else ''}` on "
+        f"{datetime.date.today().isoformat()}, {os.cpu_count()} cores. A moto server on "
+        f"127.0.0.1 behind a proxy adding {latency} to every request (the latency column; "
+        "0 ms: straight to moto, to show fixed costs); medians of "
+        f"{options.rounds} rounds, the sides alternating which goes first; the options a "
+        "user types (default workers).",
         "",
-        "| case | compared with | qbroles | other | ratio |",
-        "|---|---|---|---|---|",
+        "| case | compared with | latency | qbroles | other | figure |",
+        "|---|---|---|---|---|---|",
     ]
-    for label, other, a, b, ratio in rows:
-        lines.append(
-            f"| {label.strip()} | {other} | {a.seconds:.3f} s, {a.requests:.0f} requests | "
-            f"{b.seconds:.3f} s, {b.requests:.0f} requests | {ratio} |"
-        )
+    for label, other, a, b, figure, delay in rows:
+        theirs = "-" if other == "-" else shown(b, delay)
+        lines.append(f"| {label} | {other} | {delay} | {shown(a, delay)} | {theirs} | {figure} |")
     Path(options.out).write_text("\n".join(lines) + "\n")
     print(f"wrote {options.out}", file=sys.stderr)
     return 0
