@@ -91,7 +91,7 @@ class QbrolesGroup(click.Group):
             Finished.done = True  # a signal from now on does not change the answer
             sys.stdout.flush()  # a full or closed stdout is reported here, not at exit
         except QbrolesError as exc:
-            click.echo(f"qbroles: error: {exc}", err=True)
+            click.echo(f"qbroles: {exc.label}{exc}", err=True)
             code = exc.exit_code
         except click.exceptions.Abort:
             click.echo("qbroles: interrupted; rerun the same command to finish.", err=True)

@@ -21,6 +21,7 @@ class QbrolesError(Exception):
     """An error a user can cause: shown as one line, no traceback."""
 
     exit_code: ExitCode = ExitCode.BUG
+    label = "error: "  # after "qbroles: " on stderr
 
 
 class InputError(QbrolesError):
@@ -39,6 +40,13 @@ class SafetyError(QbrolesError):
     """Refused because it would touch something qbroles does not own, or is unconfirmed."""
 
     exit_code = ExitCode.SAFETY
+
+
+class Interrupted(QbrolesError):
+    """Interrupted (Ctrl-C) before anything was changed, as at a question."""
+
+    exit_code = ExitCode.INTERRUPTED
+    label = ""
 
 
 class MissingRoleError(QbrolesError):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from qbroles.errors import InputError, SafetyError
+from qbroles.errors import InputError, Interrupted, SafetyError
 from qbroles.streams import Finished
 
 if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
@@ -166,7 +166,11 @@ def confirm(plans: Sequence[RolePlan], question: str) -> bool:
 
     click.echo("qbroles will:\n" + describe_plans(plans), err=True)
     click.echo(f"{question[0].upper()}{question[1:]}? [y/N]: ", nl=False, err=True)
-    answer = sys.stdin.readline()
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:  # Ctrl-C at the question: before any write
+        click.echo("", err=True)
+        raise Interrupted("interrupted at the question; nothing was changed.") from None
     if not answer:
         click.echo("", err=True)  # end of input: not confirmed
     return answer.strip().lower() in ("y", "yes")

@@ -266,7 +266,7 @@ def test_demo_refuses_an_endpoint() -> None:
         (["verify", "--bogus"], ExitCode.USAGE, "No such option"),
         (["frobnicate"], ExitCode.USAGE, "No such command 'frobnicate'"),
         (["--app", "no spaces", "verify"], ExitCode.USAGE, "--app 'no spaces' is not a valid"),
-        (["--app", "x" * 60, "verify"], ExitCode.USAGE, "not a valid IAM role name"),
+        (["--app", "x" * 60, "verify"], ExitCode.USAGE, "IAM allows 64; use an application"),
         (
             ["--region", "mars", "verify"],
             ExitCode.USAGE,
@@ -431,3 +431,69 @@ def test_bad_task_definition_is_exit_2_before_any_call(
     assert result.exit_code == ExitCode.USAGE
     assert needle in result.stderr
     assert calls == []
+
+
+SSO_CONFIG = """
+[profile legacy]
+sso_start_url = https://example.awsapps.com/start
+sso_region = us-east-1
+sso_account_id = 123456789012
+sso_role_name = Deployer
+region = us-east-1
+
+[profile session]
+sso_session = corp
+sso_account_id = 123456789012
+sso_role_name = Deployer
+region = us-east-1
+
+[sso-session corp]
+sso_start_url = https://example.awsapps.com/start
+sso_region = us-east-1
+"""
+
+
+@pytest.mark.parametrize("profile", ["legacy", "session"])
+def test_an_sso_profile_without_a_sign_in_says_to_run_aws_sso_login(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: str
+) -> None:
+    (tmp_path / "aws-config").write_text(SSO_CONFIG)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.aws/sso/cache: never signed in
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing is sent anyway
+    result = run("--profile", profile, "verify")
+    assert result.exit_code == ExitCode.AWS, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"qbroles: error: GetRole on role {EXEC_ROLE}: the AWS SSO (IAM Identity Center) "
+        f"sign-in of profile {profile} is missing or expired; run aws sso login --profile "
+        f"{profile}, then rerun."
+    ]
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_an_unreachable_sts_is_named_with_its_own_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """IAM answers (moto); STS, asked for the account of the least-privilege roles, does not."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
+    result = run("--preset", "least-privilege", "plan")
+    assert result.exit_code == ExitCode.AWS, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(
+        "qbroles: error: GetCallerIdentity on identity of the caller: could not reach STS at "
+        "http://127.0.0.1:9"
+    ), line
+    assert "IAM" not in line
+
+
+def test_a_too_long_app_names_the_option_and_the_role_name_it_makes() -> None:
+    app = "A" * 60
+    result = run("--app", app, "plan")
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr.strip().splitlines() == [
+        f"qbroles: error: --app {app!r} makes the role name '{app}-ECS-TaskExecutionRole' 82 "
+        "characters long, and IAM allows 64; use an application name of at most 42 characters."
+    ]
+    # The longest it names does make valid names (and one more character does not).
+    assert run("--app", "A" * 42, "init", "-").exit_code == ExitCode.OK
+    assert run("--app", "A" * 43, "init", "-").exit_code == ExitCode.USAGE

@@ -9,6 +9,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -326,18 +327,6 @@ def test_a_closed_stderr_keeps_the_exit_code_and_stdout_clean(env: dict[str, str
     assert "Traceback" not in full.stdout
 
 
-@pytest.mark.usefixtures("moto_iam")
-def test_end_of_input_at_the_delete_question_is_not_confirmed(
-    monkeypatch: pytest.MonkeyPatch, iam: Any
-) -> None:
-    assert run("create").exit_code == 0
-    monkeypatch.setattr("qbroles.session.interactive", lambda: True)
-    result = run("delete", stdin="")
-    assert result.exit_code == ExitCode.SAFETY
-    assert "not confirmed" in result.stderr
-    assert len(iam.list_roles()["Roles"]) == 2
-
-
 def test_a_signal_after_the_work_is_done_does_not_change_the_answer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -346,3 +335,41 @@ def test_a_signal_after_the_work_is_done_does_not_change_the_answer(
         interrupt(15, None)
     monkeypatch.setattr(Finished, "done", True)
     interrupt(15, None)  # ignored: the result stands
+
+
+class CtrlC:
+    """Standard input where the user presses Ctrl-C at the question."""
+
+    def readline(self) -> str:
+        raise KeyboardInterrupt
+
+
+class SysWithCtrlC:
+    """The sys module as qbroles.session sees it, but for its standard input (CliRunner
+    sets its own sys.stdin, which cannot be interrupted)."""
+
+    stdin = CtrlC()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(sys, name)
+
+
+@pytest.mark.usefixtures("moto_iam")
+@pytest.mark.parametrize(
+    ("ctrl_c", "code", "said"),
+    [
+        (False, ExitCode.SAFETY, "not confirmed"),  # end of input: a no
+        (True, ExitCode.INTERRUPTED, "qbroles: interrupted at the question; nothing was changed."),
+    ],
+)
+def test_no_answer_at_the_delete_question_changes_nothing_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, iam: Any, ctrl_c: bool, code: int, said: str
+) -> None:
+    assert run("create").exit_code == 0
+    monkeypatch.setattr("qbroles.session.interactive", lambda: True)
+    if ctrl_c:
+        monkeypatch.setattr("qbroles.session.sys", SysWithCtrlC())
+    result = run("delete", stdin="")
+    assert result.exit_code == code
+    assert said in result.stderr.strip().splitlines()[-1]
+    assert len(iam.list_roles()["Roles"]) == 2

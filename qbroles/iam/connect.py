@@ -180,6 +180,7 @@ def connect(options: AwsOptions, progress: Progress | None = None) -> Gateway:
         ecs=lambda: client("ecs", region),
         patience=options.patience,
         pacer=pacer,
+        profile=core.profile or "default",
     )
 
 

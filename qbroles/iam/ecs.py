@@ -18,7 +18,7 @@ def task_definition(gateway: Gateway, reference: str) -> dict[str, Any] | None:
 
     ecs = gateway.ecs()
     with gateway.translating(
-        "DescribeTaskDefinition", reference, subject="task definition", service="ecs"
+        "DescribeTaskDefinition", reference, subject="task definition", service="ecs", client=ecs
     ):
         try:
             answer = ecs.describe_task_definition(taskDefinition=reference)
@@ -37,7 +37,11 @@ def live_task_definitions(gateway: Gateway) -> list[dict[str, Any]]:
     ecs = gateway.ecs()
     arns: list[str] = []
     with gateway.translating(
-        "ListTaskDefinitions", "of the region", subject="task definitions", service="ecs"
+        "ListTaskDefinitions",
+        "of the region",
+        subject="task definitions",
+        service="ecs",
+        client=ecs,
     ):
         for page in ecs.get_paginator("list_task_definitions").paginate(status="ACTIVE"):
             arns.extend(page.get("taskDefinitionArns") or [])

@@ -78,21 +78,32 @@ def client_error_message(exc: Any, action: str, where: str, gave_up: GaveUp | No
 
 @contextmanager
 def translated(
-    operation: str, where: str, *, endpoint: str, service: str, pacer: Pacer
+    operation: str,
+    where: str,
+    *,
+    endpoint: str,
+    service: str,
+    pacer: Pacer,
+    profile: str = "default",
 ) -> Iterator[None]:
-    """Turn botocore's exceptions into one-line AwsErrors naming the call (``where``)."""
+    """Turn botocore's exceptions into one-line AwsErrors naming the call (``where``);
+    ``profile`` is the AWS profile whose credentials signed it."""
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
         ConnectionClosedError,
         ConnectTimeoutError,
         EndpointConnectionError,
+        LoginError,
         NoCredentialsError,
         PartialCredentialsError,
         ReadTimeoutError,
+        SSOError,
+        TokenRetrievalError,
     )
     from botocore.parsers import ResponseParserError
 
+    name = service.upper()  # IAM, STS, ECS: the service whose endpoint is named
     try:
         with pacer.calling(where):
             yield
@@ -100,6 +111,18 @@ def translated(
         # The call that failed, exactly (one block may make several calls).
         action = f"{service}:{getattr(exc, 'operation_name', None) or operation}"
         raise AwsError(client_error_message(exc, action, where, pacer.gave_up())) from None
+    except (SSOError, TokenRetrievalError):
+        # The IAM Identity Center token is missing, expired or refused: only a new sign-in
+        # helps (https://docs.aws.amazon.com/cli/latest/userguide/sso-using-profile.html).
+        raise AwsError(
+            f"{where}: the AWS SSO (IAM Identity Center) sign-in of profile {profile} is "
+            f"missing or expired; run aws sso login --profile {profile}, then rerun."
+        ) from None
+    except LoginError:
+        raise AwsError(
+            f"{where}: the AWS console sign-in of profile {profile} is missing or expired; "
+            f"run aws login --profile {profile}, then rerun."
+        ) from None
     except (NoCredentialsError, PartialCredentialsError):
         raise AwsError(
             f"{where}: no usable AWS credentials; set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
@@ -115,20 +138,20 @@ def translated(
         tried = f" ({gave_up.reason()})" if gave_up else ""
         remedy = gave_up.remedy() if gave_up else "check the network or --endpoint-url"
         raise AwsError(
-            f"{where}: could not reach IAM at {endpoint}{tried}; {remedy}, then rerun."
+            f"{where}: could not reach {name} at {endpoint}{tried}; {remedy}, then rerun."
         ) from None
     except json.JSONDecodeError:
         raise AwsError(
             f"{where}: {endpoint} answered with a policy document that "
-            "is not JSON, as AWS IAM never does; check --endpoint-url."
+            f"is not JSON, as AWS {name} never does; check --endpoint-url."
         ) from None
     except ResponseParserError:
         raise AwsError(
-            f"{where}: {endpoint} did not answer like AWS IAM; check --endpoint-url."
+            f"{where}: {endpoint} did not answer like AWS {name}; check --endpoint-url."
         ) from None
     except NotIamAnswer as exc:
         raise AwsError(
-            f"{where}: {endpoint} did not answer like AWS IAM ({exc}); check --endpoint-url."
+            f"{where}: {endpoint} did not answer like AWS {name} ({exc}); check --endpoint-url."
         ) from None
     except BotoCoreError as exc:
         raise AwsError(f"{where} failed: {redacted(str(exc))}.") from None

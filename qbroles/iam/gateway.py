@@ -45,6 +45,7 @@ class Gateway:
         pacer: Pacer | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        profile: str = "default",
     ) -> None:
         self.client = client
         if pacer is None:  # a client built elsewhere: its own retries come first
@@ -53,6 +54,7 @@ class Gateway:
         self.pacer = pacer
         client.meta.events.register("before-parse.iam", reject_non_xml)
         self.partition = partition
+        self.profile = profile  # whose credentials sign the calls, for the messages
         self.region = region
         self._sts = sts  # builds the STS client, when the account is needed
         self._ecs_client = ecs  # builds the ECS client, when task definitions are read
@@ -186,10 +188,11 @@ class Gateway:
                 "these roles are scoped to the account and region, but no region is set; "
                 "pass --region or set AWS_REGION."
             )
+        sts = self._sts()
         with self.translating(
-            "GetCallerIdentity", "the caller", subject="identity of", service="sts"
+            "GetCallerIdentity", "the caller", subject="identity of", service="sts", client=sts
         ):
-            arn = self._sts().get_caller_identity()["Arn"]
+            arn = sts.get_caller_identity()["Arn"]
         _, partition, _, _, account, _ = arn.split(":", 5)
         self._scope = SourceScope(partition=partition, account=account, region=self.region)
         return self._scope
@@ -307,13 +310,20 @@ class Gateway:
         return code == "MalformedPolicyDocument" and "invalid principal" in message
 
     def translating(
-        self, operation: str, role: str, subject: str = "role", service: str = "iam"
+        self,
+        operation: str,
+        role: str,
+        subject: str = "role",
+        service: str = "iam",
+        client: Any = None,
     ) -> AbstractContextManager[None]:
-        """Turn botocore's exceptions into one-line AwsErrors naming the call and the role."""
+        """Turn botocore's exceptions into one-line AwsErrors naming the call and the role,
+        and the endpoint of the ``client`` that made it (IAM's unless given)."""
         return translated(
             operation,
             f"{operation} on {subject} {role}",
-            endpoint=redacted(str(self.client.meta.endpoint_url)),
+            endpoint=redacted(str((client or self.client).meta.endpoint_url)),
             service=service,
             pacer=self.pacer,
+            profile=self.profile,
         )

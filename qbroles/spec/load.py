@@ -76,8 +76,8 @@ def parse_spec(
     file_app = data.get("app", DEFAULT_APP)
     _expect(isinstance(file_app, str), f"{source}: key 'app' must be a string")
     chosen_app: str = app if app is not None else file_app
+    where_app = "--app" if app is not None else f"{source}: key 'app'"
     if not re.fullmatch(f"{NAME_CHARS}{{1,64}}", chosen_app):
-        where_app = "--app" if app is not None else f"{source}: key 'app'"
         raise InputError(
             f"{where_app} {chosen_app!r} is not a valid application name; "
             "use 1-64 letters, digits and _+=,.@- only."
@@ -89,7 +89,9 @@ def parse_spec(
     )
     assert isinstance(roles_raw, list)
     roles = tuple(
-        _parse_role(raw, app=chosen_app, where=f"{source}: role {index}", base=base)
+        _parse_role(
+            raw, app=chosen_app, where=f"{source}: role {index}", base=base, app_from=where_app
+        )
         for index, raw in enumerate(roles_raw, start=1)
     )
     seen: set[str] = set()
@@ -99,12 +101,21 @@ def parse_spec(
     return Spec(app=chosen_app, roles=roles, source=source)
 
 
-def _parse_role(raw: Any, *, app: str, where: str, base: Path | None) -> RoleSpec:
+def _parse_role(
+    raw: Any, *, app: str, where: str, base: Path | None, app_from: str = "app"
+) -> RoleSpec:
     _expect(isinstance(raw, Mapping), f"{where} must be a table")
     name_raw = raw.get("name")
     _expect(isinstance(name_raw, str), f"{where}: key 'name' is required and must be a string")
     assert isinstance(name_raw, str)
     name = name_raw.replace("{app}", app)
+    rest = len(name_raw) - name_raw.count("{app}") * len("{app}")  # what the app is added to
+    if "{app}" in name_raw and len(name) > 64 and ROLE_NAME.fullmatch(name[:64]):
+        longest = (64 - rest) // name_raw.count("{app}")
+        raise InputError(
+            f"{app_from} {app!r} makes the role name {name!r} {len(name)} characters long, "
+            f"and IAM allows 64; use an application name of at most {longest} characters."
+        )
     _expect(
         bool(ROLE_NAME.fullmatch(name)),
         f"{where}: key 'name': {name!r} is not a valid IAM role name "
