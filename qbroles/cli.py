@@ -1,13 +1,10 @@
-"""The command line: the qbroles group, its global options, its exit codes, main()."""
+"""The command line: the qbroles group's global options, its exit codes, main()."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 import sys
-from collections.abc import Sequence
-from typing import Any, NoReturn
 
 import click
 
@@ -19,11 +16,9 @@ from qbroles.catalog import (
     OUTPUTS,
     PRESETS,
 )
-from qbroles.commands import COMMANDS
-from qbroles.errors import ExitCode, QbrolesError
-from qbroles.streams import Finished, guard_streams, interrupt
-
-MAX_HELP_WIDTH = 100
+from qbroles.errors import ExitCode
+from qbroles.group import MAX_HELP_WIDTH, QbrolesGroup
+from qbroles.streams import guard_streams, interrupt
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -40,79 +35,6 @@ Exit codes:
   70   internal error (a bug: please report it with the traceback)
   130  interrupted
 """
-
-
-def help_width() -> int:
-    """Return the width click wraps help to, found as click finds it but without shutil.
-
-    click asks shutil.get_terminal_size(), and importing shutil loads the compression
-    modules (zlib, bz2, lzma): a sixth of qbroles --help. Same rule: COLUMNS, else the
-    terminal of stdout, else 80 columns; at most 100, less 2, at least 50.
-    """
-    columns = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return max(min(columns or 80, MAX_HELP_WIDTH) - 2, 50)
-
-
-class QbrolesGroup(click.Group):
-    """The one error boundary (every command's result or error becomes an exit code here),
-    and commands imported only when one runs or shows its own help.
-
-    Lazy commands follow click's "lazily loading subcommands" pattern
-    (https://click.palletsprojects.com/en/stable/complex/#lazily-loading-subcommands); the
-    summaries qbroles --help lists come from qbroles.commands, so listing imports none.
-    """
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in COMMANDS:
-            return None
-        module = importlib.import_module(f"qbroles.commands.{COMMANDS[cmd_name][0]}")
-        command: click.Command = getattr(module, cmd_name)
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        with formatter.section("Commands"):
-            formatter.write_dl([(name, COMMANDS[name][1]) for name in self.list_commands(ctx)])
-
-    def main(  # type: ignore[override]
-        self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
-    ) -> NoReturn:
-        extra["standalone_mode"] = False
-        extra.setdefault("terminal_width", help_width())
-        try:
-            code = super().main(args=args, prog_name=prog_name or "qbroles", **extra)
-            Finished.done = True  # a signal from now on does not change the answer
-            sys.stdout.flush()  # a full or closed stdout is reported here, not at exit
-        except QbrolesError as exc:
-            click.echo(f"qbroles: {exc.label}{exc}", err=True)
-            code = exc.exit_code
-        except click.exceptions.Abort:
-            click.echo("qbroles: interrupted; rerun the same command to finish.", err=True)
-            code = ExitCode.INTERRUPTED
-        except KeyboardInterrupt:
-            click.echo("qbroles: interrupted; rerun the same command to finish.", err=True)
-            code = ExitCode.INTERRUPTED
-        except click.ClickException as exc:
-            exc.show()
-            code = ExitCode.USAGE
-        except Exception:
-            import traceback
-
-            traceback.print_exc()
-            click.echo(
-                "qbroles: internal error (a bug in qbroles); please report it with the "
-                "traceback above.",
-                err=True,
-            )
-            code = ExitCode.BUG
-        sys.exit(int(code or 0))
 
 
 @click.group(
@@ -255,6 +177,10 @@ def cli(
 
     The Task Execution Role is what ECS needs to run the container (pull the image, ship the
     logs, inject secrets); the Task Role is what the application needs to do its job.
+
+    The options below may also come after the command (qbroles create --profile prod), and
+    each may be set in the environment as QBROLES_ and its name (QBROLES_PRESET,
+    QBROLES_APP, QBROLES_OUTPUT=json; --region: AWS_REGION); an option given wins.
 
     \b
     Examples:

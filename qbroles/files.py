@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from qbroles.errors import InputError, SafetyError
 
@@ -35,6 +36,20 @@ def read_input(path: str | Path, what: str, limit: int = MAX_INPUT) -> str:
         raise InputError(
             f"{what} {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8."
         ) from None
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object names the same key twice: which value was meant is anyone's guess."""
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build a JSON object, refusing one that names a key twice (json.loads keeps the last)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise DuplicateKeyError(f"the key {key!r} appears twice in one object")
+        found[key] = value
+    return found
 
 
 _KINDS = (

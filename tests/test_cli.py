@@ -497,3 +497,41 @@ def test_a_too_long_app_names_the_option_and_the_role_name_it_makes() -> None:
     # The longest it names does make valid names (and one more character does not).
     assert run("--app", "A" * 42, "init", "-").exit_code == ExitCode.OK
     assert run("--app", "A" * 43, "init", "-").exit_code == ExitCode.USAGE
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        ["explain", "-o", "json", "--preset", "least-privilege", "--app", "Shop"],
+        ["explain", "--output=json", "--preset=least-privilege", "--app=Shop"],
+        ["-o", "json", "explain", "--app", "Shop", "--preset", "least-privilege"],
+    ],
+)
+def test_global_options_may_come_after_the_command(after: list[str]) -> None:
+    before = run("-o", "json", "--preset", "least-privilege", "--app", "Shop", "explain")
+    assert before.exit_code == ExitCode.OK
+    moved = run(*after)
+    assert moved.exit_code == ExitCode.OK, moved.stderr
+    assert document(moved) == document(before)
+    assert document(moved)["source"] == "preset least-privilege"
+
+
+def test_a_command_keeps_its_own_options_and_a_global_one_needs_its_value() -> None:
+    # outputs' own --format is not a global option: it stays with outputs.
+    result = run("outputs", "--format", "yaml")
+    assert result.exit_code == ExitCode.USAGE
+    assert "'yaml' is not one of" in result.stderr
+    missing = run("create", "--profile")
+    assert missing.exit_code == ExitCode.USAGE
+    assert "Option '--profile' requires an argument." in missing.stderr
+
+
+def test_every_option_may_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QBROLES_PRESET", "least-privilege")
+    monkeypatch.setenv("QBROLES_OUTPUT", "json")
+    assert document(run("explain"))["source"] == "preset least-privilege"
+    assert document(run("--preset", "workshop", "explain"))["source"] == "preset workshop"
+    monkeypatch.setenv("QBROLES_APP", "no spaces")  # read, and validated like --app
+    result = run("explain")
+    assert result.exit_code == ExitCode.USAGE
+    assert "'no spaces' is not a valid application name" in result.stderr

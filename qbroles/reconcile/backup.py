@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any, get_args
 
 from qbroles.errors import InputError, SafetyError
-from qbroles.files import read_input, write_new
+from qbroles.files import DuplicateKeyError, read_input, unique_keys, write_new
 from qbroles.policy.documents import too_deep
 from qbroles.reconcile.actions import (
     Action,
     RolePlan,
     action_name,
 )
-from qbroles.spec.load import INLINE_NAME, ROLE_PATH, DuplicateKeyError, unique_keys
+from qbroles.spec.load import INLINE_NAME, ROLE_PATH
 from qbroles.spec.model import POLICY_ARN, ROLE_NAME
 
 FORMAT = "qbroles-restore/1"

@@ -9,9 +9,8 @@ from typing import Any
 
 from qbroles.catalog import ECR_IMAGE, RoleKind
 from qbroles.errors import InputError
-from qbroles.files import read_input
+from qbroles.files import DuplicateKeyError, read_input, unique_keys
 from qbroles.policy.documents import too_deep
-from qbroles.spec.load import DuplicateKeyError, unique_keys
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 from qbroles.catalog import DEFAULT_APP, RoleKind
 from qbroles.errors import InputError
-from qbroles.files import read_input
+from qbroles.files import DuplicateKeyError, read_input, unique_keys
 from qbroles.policy.documents import compact_size, fill, placeholders, policy_problem
 from qbroles.spec.model import (
     DEFAULT_SERVICE,
@@ -215,20 +215,6 @@ def _json_file(reference: str, base: Path | None, at: str) -> Any:
             f"{at}: {path} is not valid JSON ({exc or 'nested too deeply'}); fix the spec "
             "and rerun."
         ) from None
-
-
-class DuplicateKeyError(ValueError):
-    """A JSON object names the same key twice: which value was meant is anyone's guess."""
-
-
-def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Build a JSON object, refusing one that names a key twice (json.loads keeps the last)."""
-    found: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in found:
-            raise DuplicateKeyError(f"the key {key!r} appears twice in one object")
-        found[key] = value
-    return found
 
 
 def _policies(value: Any, where: str) -> tuple[str, ...]:
