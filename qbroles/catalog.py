@@ -13,6 +13,7 @@ PRESETS = ("workshop", "least-privilege")  # --preset
 OUTPUTS = ("table", "json")  # -o
 OUTPUT_FORMATS = ("env", "shell", "json")  # qbroles outputs --format
 EXPORT_FORMATS = ("cloudformation", "terraform")  # qbroles export --format
+DEFAULT_SPEC_FILE = "qbroles.toml"  # init writes it; read when no --spec or --preset is given
 DEFAULT_BUDGET = 300.0  # seconds of waiting for retries, in all, a run (--retry-budget)
 DEFAULT_WORKERS = 4  # IAM throttles hard: a few roles at a time overlap latency without a storm
 

@@ -43,12 +43,21 @@ class Settings:
     quiet: bool = False
     pacer: Pacer | None = None  # the last run's: its retries are reported with the result
 
-    def spec(self) -> Spec:
-        """Load and validate the spec (no AWS call, no boto3 import)."""
+    def spec(self, *, folder: bool = True) -> Spec:
+        """Load and validate the spec (no AWS call, no boto3 import): --spec, else --preset,
+        else (if ``folder``) ./qbroles.toml if there is one, else the workshop preset."""
+        from os.path import isfile as is_file
+
+        from qbroles.catalog import DEFAULT_SPEC_FILE
         from qbroles.spec.load import load_spec
         from qbroles.spec.presets import Scope, preset_spec
 
         if self.spec_path is None:
+            # Like terraform's *.tf: the spec of this folder, once init wrote it, so a plain
+            # qbroles create cannot silently turn its roles back into the preset's.
+            chosen = self.preset is not None or self.scope != Scope()
+            if folder and not chosen and is_file(DEFAULT_SPEC_FILE):
+                return load_spec(DEFAULT_SPEC_FILE, self.app)
             return preset_spec(self.preset or "workshop", self.app, self.scope)
         if self.preset is not None or self.scope != Scope():
             raise InputError(

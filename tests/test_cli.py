@@ -47,7 +47,8 @@ def test_create_then_verify_json(calls: list[str]) -> None:
     result = run("-o", "json", "create")
     assert result.exit_code == ExitCode.OK, result.stderr
     doc = document(result)
-    assert set(doc) == {"command", "ok", "changed", "dry_run", "roles", "retries"}
+    assert set(doc) == {"command", "spec", "ok", "changed", "dry_run", "roles", "retries"}
+    assert doc["spec"] == {"source": "preset workshop", "app": "QuestionBank"}
     # Every request counted once; nothing throttled, nothing retried, nothing said of it.
     assert doc["retries"]["requests"] == len(calls)
     assert doc["retries"]["throttled"] == doc["retries"]["retries"] == 0

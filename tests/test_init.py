@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,31 @@ def test_each_shell_gets_a_completion_script(shell: str) -> None:
     )
     assert result.exit_code == 0
     assert "_QBROLES_COMPLETE" in result.stdout
+
+
+def as_json(*args: str) -> dict[str, Any]:
+    result = run("-o", "json", *args)
+    assert result.exit_code == ExitCode.OK, result.stderr
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_the_folders_qbroles_toml_is_the_spec_unless_another_is_named() -> None:
+    """The tests run in a folder of their own (conftest's aws_env)."""
+    assert run("--app", "Billing", "--preset", "least-privilege", "init").exit_code == 0
+    planned = as_json("plan")
+    assert planned["spec"] == {"source": "qbroles.toml", "app": "Billing"}
+    assert [role["name"] for role in planned["roles"]] == [
+        "Billing-ECS-TaskExecutionRole",
+        "Billing-ECS-TaskRole",
+    ]
+    assert run("plan").stdout.splitlines()[0] == "Spec: qbroles.toml, app Billing"
+    named = as_json("--preset", "workshop", "plan")
+    assert named["spec"] == {"source": "preset workshop", "app": "QuestionBank"}
+    # The change of mind the file prevents: a plain create --prune after the
+    # least-privilege roles were made keeps them as they are.
+    assert as_json("create")["ok"]
+    again = as_json("create", "--prune")
+    assert again["changed"] is False
+    assert again["spec"]["source"] == "qbroles.toml"

@@ -124,7 +124,9 @@ def test_detailed_exitcode_is_1_while_changes_are_pending_then_0(iam: Any) -> No
     converged = run("plan", "--detailed-exitcode")
     assert converged.exit_code == ExitCode.OK
     assert "nothing to do: all 2 role(s) already as specified" in converged.stderr
-    assert converged.stdout == "No changes: the roles match the spec.\n"  # no check table
+    assert converged.stdout == (  # no check table
+        "Spec: preset workshop, app QuestionBank\nNo changes: the roles match the spec.\n"
+    )
     iam.detach_role_policy(RoleName=TASK_ROLE, PolicyArn=MANAGED + "AmazonRDSReadOnlyAccess")
     result = run("-o", "json", "plan", "--detailed-exitcode")
     assert result.exit_code == ExitCode.DIFFERENCES
@@ -136,7 +138,9 @@ def test_detailed_exitcode_is_1_while_changes_are_pending_then_0(iam: Any) -> No
 def test_a_delete_dry_run_with_nothing_to_delete_says_so() -> None:
     gone = run("delete", "--dry-run")
     assert gone.exit_code == ExitCode.OK
-    assert gone.stdout == "No changes: none of the roles exists.\n"
+    assert gone.stdout == (
+        "Spec: preset workshop, app QuestionBank\nNo changes: none of the roles exists.\n"
+    )
     assert gone.stderr == "qbroles delete: nothing to delete: none of the 2 role(s) exists.\n"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from qbroles.catalog import (
+    DEFAULT_SPEC_FILE,
     EXPORT_FORMATS,
 )
 from qbroles.commands import summary
@@ -13,15 +14,16 @@ from qbroles.session import Settings
 
 
 @click.command(short_help=summary("init"))
-@click.argument("path", default="qbroles.toml", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("path", default=DEFAULT_SPEC_FILE, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--force", is_flag=True, help="Replace PATH if it exists.")
 @click.pass_obj
 def init(settings: Settings, path: str, force: bool) -> int:
-    """Write the active spec (preset and options applied) as a commented TOML file.
+    """Write a spec (--spec, else the preset with its options) as a commented TOML file.
 
     PATH defaults to qbroles.toml; - writes to stdout. An existing file is not replaced
-    without --force (exit 4). Edit the file, then pass it with --spec; role names keep
-    their {app}, so --app still applies. No AWS call.
+    without --force (exit 4). Edit the file: every command in its folder reads
+    ./qbroles.toml when no --spec or --preset is given; another file is passed with
+    --spec. Role names keep their {app}, so --app still applies. No AWS call.
 
     \b
     Examples:
@@ -32,14 +34,15 @@ def init(settings: Settings, path: str, force: bool) -> int:
     from qbroles.files import write_new
     from qbroles.spec.write import commented_toml
 
-    spec = settings.spec()
+    spec = settings.spec(folder=False)  # a new file: from --spec or a preset, not itself
     origin = f"preset {settings.preset or 'workshop'}" if not settings.spec_path else spec.source
     text = commented_toml(spec, origin)
     if path == "-":
         click.echo(text, nl=False)
         return ExitCode.OK
     write_new(path, text, force=force)
-    settings.say(f"qbroles init: wrote {path}; use it with qbroles --spec {path} plan.")
+    use = "qbroles plan" if path == DEFAULT_SPEC_FILE else f"qbroles --spec {path} plan"
+    settings.say(f"qbroles init: wrote {path}; see what it would change with {use}.")
     return ExitCode.OK
 
 

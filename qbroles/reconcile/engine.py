@@ -97,7 +97,7 @@ def create(
         )
         for role, plan in zip(desired, plans, strict=True)
     )
-    return Report("create", dry_run=dry_run, roles=roles, changed=bool(changing))
+    return Report("create", dry_run=dry_run, roles=roles, changed=bool(changing), spec=_named(spec))
 
 
 def verify(
@@ -157,7 +157,7 @@ def verify(
                 checks=(*verify_role(role, state), *found, *can.get(role.name, ())),
             )
         )
-    return Report("verify", dry_run=False, roles=tuple(roles))
+    return Report("verify", dry_run=False, roles=tuple(roles), spec=_named(spec))
 
 
 def delete(
@@ -200,7 +200,7 @@ def delete(
         )
         for plan in plans
     )
-    return Report("delete", dry_run=dry_run, roles=roles, changed=bool(changing))
+    return Report("delete", dry_run=dry_run, roles=roles, changed=bool(changing), spec=_named(spec))
 
 
 def restore(
@@ -303,6 +303,11 @@ def resolve_spec(gateway: Gateway, spec: Spec) -> tuple[DesiredRole, ...]:
     """Return the spec made concrete; asks STS for the account only if the spec needs it."""
     scope = gateway.source_scope() if spec.needs_account else None
     return resolve(spec, scope.partition if scope else gateway.partition, scope)
+
+
+def _named(spec: Spec) -> dict[str, str]:
+    """Return which spec a report is of: where it came from, and its app."""
+    return {"source": spec.source, "app": spec.app}
 
 
 def _arn(state: RoleState | None) -> str | None:

@@ -21,8 +21,10 @@ if TYPE_CHECKING:
 def report_document(report: Report, retries: Figures | None = None) -> dict[str, Any]:
     """Return the stable JSON document of a report (documented in docs/json-output.md)."""
     backup = {"backup": report.backup} if report.backup else {}
+    spec = {"spec": dict(report.spec)} if report.spec else {}
     document = {
         "command": report.command,
+        **spec,
         "ok": report.ok,
         "changed": report.changed,
         "dry_run": report.dry_run,
@@ -109,6 +111,8 @@ def print_report(report: Report, out: Console) -> None:
     """
     from rich.text import Text
 
+    if report.spec:  # which roles these are: the first line says
+        out.print(Text(f"Spec: {report.spec['source']}, app {report.spec['app']}", style="dim"))
     if report.dry_run and not report.changed:
         if report.command == "delete":
             out.print("No changes: none of the roles exists.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -58,6 +59,8 @@ class Report:
     changed: bool = False
     # The restore file written before the run removed or replaced anything, if it did.
     backup: str | None = None
+    # The active spec: where it came from (a preset, a file) and its app; None for restore.
+    spec: Mapping[str, str] | None = None
 
     @property
     def ok(self) -> bool:

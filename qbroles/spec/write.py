@@ -74,7 +74,8 @@ def commented_toml(spec: Spec, origin: str) -> str:
     data = spec_data(spec)
     lines = [
         "# qbroles spec: the IAM roles qbroles creates, verifies and deletes.",
-        f"# Written by qbroles init from {origin}. Use it with:",
+        f"# Written by qbroles init from {origin}. As ./qbroles.toml every command in",
+        "# its folder reads it (unless --spec or --preset is given); elsewhere, use it with:",
         "#   qbroles --spec FILE plan      # what create would change",
         "#   qbroles --spec FILE create",
         "# {app} in a name or description stands for the application name below (or --app).",
