@@ -153,6 +153,12 @@ Exit codes:
     help="Roles worked on at the same time, at most, and as many of one role's independent "
     "writes; fewer while AWS throttles, then more again.",
 )
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Print each AWS request to stderr as it is answered: service, operation, role or "
+    "policy, status, attempt, time. Never a credential or a request body.",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -172,6 +178,7 @@ def cli(
     retry_budget: float,
     max_attempts: int | None,
     workers: int,
+    debug: bool,
 ) -> None:
     """Create, verify and delete the two IAM roles of an Amazon ECS / Fargate application.
 
@@ -204,6 +211,7 @@ def cli(
             endpoint_url=endpoint_url,
             max_attempts=max_attempts,
             retry_budget=retry_budget,
+            debug=debug,
         ),
         app=app,
         spec_path=spec_path,

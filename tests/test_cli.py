@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -536,3 +537,24 @@ def test_every_option_may_come_from_the_environment(monkeypatch: pytest.MonkeyPa
     result = run("explain")
     assert result.exit_code == ExitCode.USAGE
     assert "'no spaces' is not a valid application name" in result.stderr
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_debug_prints_each_request_and_never_a_credential_or_a_body(calls: list[str]) -> None:
+    result = run("--debug", "-o", "json", "create")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    debug = [line for line in result.stderr.splitlines() if line.startswith("qbroles: debug: ")]
+    assert len(debug) == len(calls) == document(result)["retries"]["requests"]
+    assert sorted(line.split()[3] for line in debug) == sorted(calls)  # the operations
+    assert any(
+        re.fullmatch(
+            rf"qbroles: debug: iam CreateRole RoleName={TASK_ROLE} -> 200 \(attempt 1, \d+ ms\)",
+            line,
+        )
+        for line in debug
+    ), debug
+    assert any(f"PolicyArn={MANAGED}AmazonRDSReadOnlyAccess" in line for line in debug)
+    text = result.stderr
+    for secret in ("testing", "Authorization", "Signature", "AssumeRolePolicyDocument", "{"):
+        assert secret not in text, secret
+    assert "qbroles: debug" not in run("-o", "json", "verify").stderr  # only when asked

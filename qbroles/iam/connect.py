@@ -38,6 +38,7 @@ class AwsOptions:
     max_attempts: int | None = None  # attempts per call, at most (else the budget decides)
     retry_budget: float = DEFAULT_BUDGET  # seconds of waiting for retries, a run in all
     patience: float = 120.0  # seconds to keep retrying what IAM's eventual consistency causes
+    debug: bool = False  # each request on stderr (--debug)
 
     def validate(self, environ: Mapping[str, str] | None = None) -> None:
         """Reject malformed settings, from options or the environment, before anything is sent."""
@@ -152,6 +153,10 @@ def connect(options: AwsOptions, progress: Progress | None = None) -> Gateway:
             service, region_name=region, endpoint_url=options.endpoint_url, config=config
         )
         pacer.attach(made)
+        if options.debug:
+            from qbroles.iam.debug import trace
+
+            trace(made)
         return made
 
     try:
