@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ConnectionClosedError
 from moto.core.models import botocore_stubber
 
-from qbroles.errors import AwsError, SafetyError
+from qbroles.errors import AwsError, InputError, SafetyError
 from qbroles.iam.gateway import Gateway
 from qbroles.policy.documents import trust_policy
 from qbroles.reconcile import engine
@@ -364,10 +364,13 @@ def test_a_missing_policy_is_not_waited_for(iam: Any) -> None:
     slept: list[float] = []
     gateway = Gateway(boto3.client("iam", region_name="us-east-1"), sleep=slept.append)
     with pytest.raises(
-        AwsError, match=r"does not exist.*service-role/AmazonECSTaskExecutionRolePolicy"
+        InputError,
+        match=r"AmazonECSTaskExecutionRolePolicy \(for R\), did you mean "
+        r"service-role/AmazonECSTaskExecutionRolePolicy\?",
     ):
-        engine.create(gateway, spec)
+        engine.create(gateway, spec)  # found before any write (preflight), not by the attach
     assert slept == []
+    assert iam.list_roles()["Roles"] == []
 
 
 def test_access_denied_names_the_action(gateway: Gateway) -> None:
@@ -631,3 +634,65 @@ def test_a_role_created_between_get_role_and_its_listings_is_listed_again(
     assert state is not None
     assert len(state.managed_policies) == 4
     assert state.managed_policies == attached(iam, EXEC_ROLE)
+
+
+def one_role(*policies: str, boundary: str | None = None) -> Any:
+    role: dict[str, Any] = {"name": "App-Role", "managed_policies": list(policies)}
+    if boundary:
+        role["permissions_boundary"] = boundary
+    return parse_spec({"role": [role]}, source="test")
+
+
+@pytest.mark.parametrize(
+    ("policies", "boundary", "named"),
+    [
+        (
+            ("AmazonS3ReadOnlyAccess", "AmazonS3FullAcess"),
+            None,
+            "AmazonS3FullAcess (for App-Role)",
+        ),
+        (  # a policy qbroles knows is near: it is suggested
+            ("AmazonS3ReadOnlyAccess",),
+            "PowerUserAcess",
+            "PowerUserAcess (for App-Role), did you mean PowerUserAccess?",
+        ),
+    ],
+)
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_misspelt_policy_or_boundary_stops_plan_and_create_before_any_write(
+    gateway: Gateway,
+    iam: Any,
+    calls: list[str],
+    policies: tuple[str, ...],
+    boundary: str | None,
+    named: str,
+    dry_run: bool,
+) -> None:
+    with pytest.raises(InputError) as caught:
+        engine.create(gateway, one_role(*policies, boundary=boundary), dry_run=dry_run)
+    assert str(caught.value).startswith(f"no such managed policy: {named};")
+    assert str(caught.value).endswith("nothing was changed.")
+    assert writes(calls) == []
+    assert iam.list_roles()["Roles"] == []
+
+
+def test_policies_spelt_right_are_asked_for_once_each_and_known_ones_not_at_all(
+    gateway: Gateway, iam: Any, calls: list[str]
+) -> None:
+    spec = one_role("AmazonS3ReadOnlyAccess", "AmazonRDSReadOnlyAccess")  # the 2nd: catalog's
+    assert engine.create(gateway, spec).ok
+    assert calls.count("GetPolicy") == 1
+    calls.clear()
+    assert engine.create(gateway, spec).ok  # attached already: nothing to ask
+    assert "GetPolicy" not in calls
+    # The guide's roles use only policies qbroles knows: no GetPolicy at all.
+    calls.clear()
+    assert engine.create(gateway, default_spec()).ok
+    assert "GetPolicy" not in calls
+
+
+def test_without_iam_get_policy_the_check_is_skipped_not_failed(gateway: Gateway, iam: Any) -> None:
+    denied = error_response("AccessDenied", "not authorized to perform: iam:GetPolicy", 403)
+    inject(gateway.client, "GetPolicy", [denied])
+    assert engine.create(gateway, one_role("AmazonS3ReadOnlyAccess")).ok
+    assert attached(iam, "App-Role") == {MANAGED + "AmazonS3ReadOnlyAccess"}

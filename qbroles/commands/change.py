@@ -96,7 +96,8 @@ def create(
 
     Creates a missing role (trust policy, description, tags), updates a trust policy that
     differs and a description or maximum session the spec states, adds missing tags and
-    attaches missing managed policies. A role's independent writes go out together; it
+    attaches missing managed policies. A managed policy or boundary that does not exist
+    stops it before any write (exit 2). A role's independent writes go out together; it
     is read back only where they changed it. Inline policies the spec does not list are
     read (and reported) only with --prune: qbroles verify reports them always.
     Running it again changes nothing. A role of the same name that qbroles does not own

@@ -169,16 +169,6 @@ class Gateway:
                 return None
             return decode_document(answer["PolicyDocument"])
 
-    def managed_policy_document(self, arn: str) -> dict[str, Any] | None:
-        """Return the default version of a managed policy's document (two reads)."""
-        with self.translating("GetPolicy", arn, subject="policy"):
-            try:
-                version = self.client.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
-                answer = self.client.get_policy_version(PolicyArn=arn, VersionId=version)
-            except self.client.exceptions.NoSuchEntityException:
-                return None
-            return decode_document(answer["PolicyVersion"]["Document"])
-
     def source_scope(self) -> SourceScope:
         """Return the caller's account, region and partition (one sts:GetCallerIdentity a run)."""
         if self._scope is not None:

@@ -13,6 +13,7 @@ from qbroles.reconcile.apply import apply_role
 from qbroles.reconcile.desired import DesiredRole, resolve
 from qbroles.reconcile.executor import for_each, observe_all
 from qbroles.reconcile.plan import after, plan_create, plan_delete, unowned_refusal
+from qbroles.reconcile.preflight import policies_exist, refuse
 from qbroles.reconcile.state import RoleState
 from qbroles.reconcile.verify import verify_absent, verify_role
 from qbroles.report.progress import Progress
@@ -21,12 +22,6 @@ from qbroles.spec.model import ROLE_ARN, RoleSpec, Spec
 
 if TYPE_CHECKING:  # imported where used: only task-definition checks and verify need them
     from qbroles.reconcile.taskdef import TaskDefinition
-
-
-def _refuse(plans: Sequence[RolePlan]) -> None:
-    refusals = [plan.refusal for plan in plans if plan.refusal]
-    if refusals:
-        raise SafetyError(" ".join(f"{r[0].upper()}{r[1:]}" for r in refusals))
 
 
 def create(
@@ -56,7 +51,8 @@ def create(
     reads_inline = {role.name for role in desired if role.inline_policies or prune or check_live}
     observed = observe_all(gateway, spec.names, workers, progress, inline=reads_inline.__contains__)
     plans = plan_create(desired, observed, adopt=adopt, prune=prune)
-    _refuse(plans)
+    refuse(plans)
+    policies_exist(gateway, plans)
     changing = [plan for plan in plans if plan.actions]
     breaks: dict[str, list[Check]] = {}
     if check_live and changing:
@@ -178,7 +174,7 @@ def delete(
     progress = progress or Progress()
     observed = observe_all(gateway, spec.names, workers, progress, for_delete=True)
     plans = plan_delete(spec.names, observed, made_by=spec.identity, adopt=adopt)
-    _refuse(plans)
+    refuse(plans)
     changing = [plan for plan in plans if plan.actions]
     if changing and not dry_run:
         if not approve(changing):
@@ -232,7 +228,7 @@ def restore(
                     "does not create it; run qbroles create first, then restore again.",
                 )
             )
-    _refuse(refusals)
+    refuse(refusals)
     if not dry_run:
 
         def put_back(plan: RolePlan) -> RoleState | None:

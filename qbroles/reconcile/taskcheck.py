@@ -10,6 +10,7 @@ from qbroles.catalog import RoleKind
 from qbroles.errors import InputError
 from qbroles.iam.ecs import live_task_definitions, task_definition
 from qbroles.iam.gateway import Gateway
+from qbroles.iam.policies import managed_policy_document
 from qbroles.policy.documents import SourceScope, listed, statements
 from qbroles.policy.evaluate import Decision, Outcome, Policy, evaluate
 from qbroles.reconcile.actions import RolePlan
@@ -38,7 +39,7 @@ def task_checks(
 
     def managed(arn: str) -> Policy:
         if arn not in documents:
-            documents[arn] = gateway.managed_policy_document(arn)
+            documents[arn] = managed_policy_document(gateway, arn)
         return Policy(policy_label(arn), documents[arn] or {})
 
     checks: dict[str, tuple[Check, ...]] = {}

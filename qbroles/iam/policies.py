@@ -1,0 +1,42 @@
+"""The reads of managed policies: whether one exists, and its default version's document."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from qbroles.policy.documents import decode_document
+
+if TYPE_CHECKING:
+    from qbroles.iam.gateway import Gateway
+
+_DENIED = ("AccessDenied", "AccessDeniedException")
+
+
+def policy_exists(gateway: Gateway, arn: str) -> bool | None:
+    """Return whether a managed policy exists (GetPolicy); None if the caller may not ask."""
+    from botocore.exceptions import ClientError
+
+    with gateway.translating("GetPolicy", arn, subject="policy"):
+        try:
+            gateway.client.get_policy(PolicyArn=arn)
+        except gateway.client.exceptions.NoSuchEntityException:
+            return False
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in (
+                "AccessDenied",
+                "AccessDeniedException",
+            ):
+                return None  # without iam:GetPolicy the attach itself will tell
+            raise
+    return True
+
+
+def managed_policy_document(gateway: Gateway, arn: str) -> dict[str, Any] | None:
+    """Return the default version of a managed policy's document (two reads)."""
+    with gateway.translating("GetPolicy", arn, subject="policy"):
+        try:
+            version = gateway.client.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+            answer = gateway.client.get_policy_version(PolicyArn=arn, VersionId=version)
+        except gateway.client.exceptions.NoSuchEntityException:
+            return None
+        return decode_document(answer["PolicyVersion"]["Document"])
