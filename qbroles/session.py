@@ -103,16 +103,21 @@ class Settings:
         progress: Progress,
         question: Callable[[Sequence[RolePlan]], str | None],
         saved: list[str],
+        on_terminal: Callable[[Sequence[RolePlan]], str | None] = lambda plans: None,
     ) -> Callable[[Sequence[RolePlan]], bool]:
         """Return what runs before the first write: the question if one is due, the restore file.
 
-        ``question`` says what needs a yes (None: nothing). Off a terminal, --yes is that yes.
-        The restore file's path, if one was written, is appended to ``saved``.
+        ``question`` says what needs a yes (None: nothing); off a terminal, --yes is that
+        yes. ``on_terminal`` says what is asked only when someone is there to answer (as
+        terraform apply asks); off a terminal the options given are the consent. The
+        restore file's path, if one was written, is appended to ``saved``.
         """
         from qbroles.reconcile import backup as restore_file
 
         def approve(plans: Sequence[RolePlan]) -> bool:
             asked = question(plans)
+            if not asked and not yes and interactive():
+                asked = on_terminal(plans)
             if asked and not yes:
                 if not interactive():
                     raise SafetyError(

@@ -558,3 +558,29 @@ def test_debug_prints_each_request_and_never_a_credential_or_a_body(calls: list[
     for secret in ("testing", "Authorization", "Signature", "AssumeRolePolicyDocument", "{"):
         assert secret not in text, secret
     assert "qbroles: debug" not in run("-o", "json", "verify").stderr  # only when asked
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_create_asks_on_a_terminal_before_removing_and_not_for_additions(
+    monkeypatch: pytest.MonkeyPatch, iam: Any
+) -> None:
+    monkeypatch.setattr("qbroles.session.interactive", lambda: True)
+    assert run("create", stdin="").exit_code == ExitCode.OK  # additions only: no question
+    iam.detach_role_policy(RoleName=TASK_ROLE, PolicyArn=MANAGED + "AmazonRDSReadOnlyAccess")
+    iam.attach_role_policy(RoleName=TASK_ROLE, PolicyArn=MANAGED + "AmazonS3FullAccess")
+    answered_no = run("create", "--prune", stdin="n\n")
+    assert answered_no.exit_code == ExitCode.SAFETY
+    assert "Apply this plan, which removes or replaces 1 thing(s)? [y/N]" in answered_no.stderr
+    assert "detach AmazonS3FullAccess" in answered_no.stderr
+    assert MANAGED + "AmazonS3FullAccess" in attached(iam, TASK_ROLE)  # nothing changed
+    assert MANAGED + "AmazonRDSReadOnlyAccess" not in attached(iam, TASK_ROLE)
+    answered_yes = run("create", "--prune", stdin="y\n")
+    assert answered_yes.exit_code == ExitCode.OK, answered_yes.stderr
+    assert MANAGED + "AmazonS3FullAccess" not in attached(iam, TASK_ROLE)
+    # --yes skips the question; off a terminal the options given are the consent.
+    iam.attach_role_policy(RoleName=TASK_ROLE, PolicyArn=MANAGED + "AmazonS3FullAccess")
+    assert run("create", "--prune", "--yes", stdin="").exit_code == ExitCode.OK
+    iam.attach_role_policy(RoleName=TASK_ROLE, PolicyArn=MANAGED + "AmazonS3FullAccess")
+    monkeypatch.setattr("qbroles.session.interactive", lambda: False)
+    assert run("create", "--prune", stdin="").exit_code == ExitCode.OK
+    assert MANAGED + "AmazonS3FullAccess" not in attached(iam, TASK_ROLE)

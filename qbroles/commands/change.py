@@ -102,9 +102,11 @@ def create(
     read (and reported) only with --prune: qbroles verify reports them always.
     Running it again changes nothing. A role of the same name that qbroles does not own
     is refused (exit 4) unless --adopt is given; nothing is changed then. Before it removes
-    or replaces anything it writes a restore file (see --backup). Removing a permissions
-    boundary, or rewriting the trust policy of a role being adopted, asks first on a
-    terminal and needs --yes elsewhere (exit 4 without).
+    or replaces anything it writes a restore file (see --backup). On a terminal it shows
+    the plan and asks before removing or replacing anything, as terraform apply does
+    (--yes skips the question); elsewhere the options given are the consent. Removing a
+    permissions boundary, or rewriting the trust policy of a role being adopted, also
+    needs --yes off a terminal (exit 4 without).
 
     \b
     Examples:
@@ -189,7 +191,13 @@ def _create(
             prune=prune,
             dry_run=dry_run,
             approve=settings.approval(
-                "create", yes=yes, backup=backup, progress=progress, question=_risky, saved=saved
+                "create",
+                yes=yes,
+                backup=backup,
+                progress=progress,
+                question=_risky,
+                saved=saved,
+                on_terminal=_takes_away,
             ),
             check_live=check_live,
             force=force,
@@ -213,6 +221,14 @@ def _risky(plans: Sequence[RolePlan]) -> str | None:
         or (plan.adopting and isinstance(action, UpdateTrustPolicy))
     ]
     return "; ".join(risky) if risky else None
+
+
+def _takes_away(plans: Sequence[RolePlan]) -> str | None:
+    """Return what in a create's plan removes or replaces something, asked about on a
+    terminal: a detach, an inline policy deleted or rewritten, a tag removed or changed,
+    the trust or a boundary replaced (what the restore file keeps)."""
+    count = sum(1 for plan in plans for action in plan.actions if action.removed() is not None)
+    return f"apply this plan, which removes or replaces {count} thing(s)" if count else None
 
 
 @click.command(short_help=summary("delete"))
