@@ -213,3 +213,30 @@ def test_quiet_prints_only_errors() -> None:
     assert result.stdout == ""
     assert result.stderr.startswith("qbroles: error: --app 'bad name'")
     assert json.loads(run("-q", "-o", "json", "verify").stdout)["ok"] is False
+
+
+SNEAKY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_plan_create_and_verify_agree_on_a_policy_the_spec_does_not_list(iam: Any) -> None:
+    """An admin-equivalent inline policy added by hand: plan shows it and exits 1 with
+    --detailed-exitcode, create keeps it with a warning, verify fails; --prune removes it."""
+    assert run("create").exit_code == ExitCode.OK
+    iam.put_role_policy(RoleName=TASK_ROLE, PolicyName="sneaky", PolicyDocument=json.dumps(SNEAKY))
+    plan = run("plan", "--detailed-exitcode")
+    assert plan.exit_code == ExitCode.DIFFERENCES
+    assert "No changes" not in plan.stdout
+    assert f"! {TASK_ROLE}: unexpected inline policy sneaky" in plan.stdout
+    assert "1 thing(s) not in the spec are kept (create --prune removes them" in plan.stderr
+    assert run("plan").exit_code == ExitCode.OK  # without the flag a plan is a success
+    kept = run("-o", "json", "create")
+    assert kept.exit_code == ExitCode.OK
+    assert "(1 warning(s))" in kept.stderr
+    assert run("verify").exit_code == ExitCode.DIFFERENCES
+    assert run("create", "--prune").exit_code == ExitCode.OK
+    assert iam.list_role_policies(RoleName=TASK_ROLE)["PolicyNames"] == []
+    assert run("plan", "--detailed-exitcode").exit_code == ExitCode.OK

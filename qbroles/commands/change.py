@@ -98,8 +98,8 @@ def create(
     differs and a description or maximum session the spec states, adds missing tags and
     attaches missing managed policies. A managed policy or boundary that does not exist
     stops it before any write (exit 2). A role's independent writes go out together; it
-    is read back only where they changed it. Inline policies the spec does not list are
-    read (and reported) only with --prune: qbroles verify reports them always.
+    is read back only where they changed it. What a role has that the spec does not list
+    (a managed or inline policy) is reported and kept; --prune removes it.
     Running it again changes nothing. A role of the same name that qbroles does not own
     is refused (exit 4) unless --adopt is given; nothing is changed then. Before it removes
     or replaces anything it writes a restore file (see --backup). On a terminal it shows

@@ -87,21 +87,16 @@ class Gateway:
         role = self.get_role(name)
         return None if role is None else RoleState.from_get_role(role, frozenset(), {})
 
-    def observe(
-        self, name: str, *, for_delete: bool = False, inline: bool = True
-    ) -> RoleState | None:
+    def observe(self, name: str, *, for_delete: bool = False) -> RoleState | None:
         """Return the role as IAM holds it, or None.
 
         GetRole and the policy listings go out together: one round trip for a role that
         exists (every rerun), at the cost of listings answered NoSuchEntity for one that
-        does not. ``for_delete`` also lists the instance profiles; ``inline=False`` leaves
-        the inline policies unread (empty). Inline documents are read in a second round,
-        never from inside a read: a read that waits on reads submitted to the same bounded
-        pool can deadlock it.
+        does not. ``for_delete`` also lists the instance profiles. Inline documents are read
+        in a second round, never from inside a read: a read that waits on reads submitted
+        to the same bounded pool can deadlock it.
         """
-        listings = ["ListAttachedRolePolicies"]
-        if inline:
-            listings.append("ListRolePolicies")
+        listings = ["ListAttachedRolePolicies", "ListRolePolicies"]
         if for_delete:  # IAM requires the role out of its instance profiles first
             listings.append("ListInstanceProfilesForRole")
         reads: list[Callable[[], Any]] = [partial(self.get_role, name)]
@@ -113,7 +108,7 @@ class Gateway:
             found = self.together([partial(self._list, operation, name) for operation in listings])
         lists = dict(zip(listings, found, strict=True))
         managed = frozenset(policy["PolicyArn"] for policy in lists["ListAttachedRolePolicies"])
-        names = lists.get("ListRolePolicies", [])
+        names = lists["ListRolePolicies"]
         state = RoleState.from_get_role(role, managed, self._inline_documents(name, names))
         if for_delete:
             profiles = lists["ListInstanceProfilesForRole"]

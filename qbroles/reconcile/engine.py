@@ -46,10 +46,10 @@ def create(
     """
     progress = progress or Progress()
     desired = resolve_spec(gateway, spec)
-    # A role's inline policies decide something only if the spec has some, --prune may
-    # delete them, or the live task definitions are evaluated; verify always reads them.
-    reads_inline = {role.name for role in desired if role.inline_policies or prune or check_live}
-    observed = observe_all(gateway, spec.names, workers, progress, inline=reads_inline.__contains__)
+    # Every difference verify would report, plan and create report too: an inline policy
+    # the spec does not list (Action * on *, say) is read, shown and kept unless --prune.
+    # The listing goes out with GetRole: two more requests, no more round trips.
+    observed = observe_all(gateway, spec.names, workers, progress)
     plans = plan_create(desired, observed, adopt=adopt, prune=prune)
     refuse(plans)
     policies_exist(gateway, plans)

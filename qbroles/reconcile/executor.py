@@ -64,13 +64,12 @@ def observe_all(
     progress: Progress,
     *,
     for_delete: bool = False,
-    inline: Callable[[str], bool] = lambda name: True,
 ) -> dict[str, RoleState | None]:
-    """Read every named role (and nothing else) from IAM; its inline policies if ``inline``."""
+    """Read every named role (and nothing else) from IAM."""
 
     def read(name: str) -> RoleState | None:
         progress.working(name, "reading")
-        state = gateway.observe(name, for_delete=for_delete, inline=inline(name))
+        state = gateway.observe(name, for_delete=for_delete)
         progress.finished(name)
         return state
 

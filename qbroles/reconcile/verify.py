@@ -7,7 +7,7 @@ from typing import Any
 from qbroles.policy.documents import same_policy, trust_summary
 from qbroles.reconcile.desired import DesiredRole
 from qbroles.reconcile.state import RoleState
-from qbroles.report.report import Check, Severity
+from qbroles.report.report import EXTRA, Check, Severity
 from qbroles.spec.model import OWNER_TAG, RECORD_TAG, SPEC_TAG, policy_label, tag_value
 
 PRESENT, MISSING = "present", "missing"
@@ -70,7 +70,7 @@ def verify_role(
     for name in sorted(set(state.inline_policies) - set(role.inline_policies)):
         checks.append(
             Check(
-                f"unexpected inline policy {name}",
+                f"{EXTRA}inline policy {name}",
                 False,
                 None,
                 state.inline_policies[name],
@@ -97,7 +97,7 @@ def verify_role(
         label = policy_label(arn)
         checks.append(
             Check(
-                f"unexpected policy {label}",
+                f"{EXTRA}policy {label}",
                 False,
                 NOT_ATTACHED,
                 ATTACHED,

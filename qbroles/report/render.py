@@ -113,7 +113,7 @@ def print_report(report: Report, out: Console) -> None:
 
     if report.spec:  # which roles these are: the first line says
         out.print(Text(f"Spec: {report.spec['source']}, app {report.spec['app']}", style="dim"))
-    if report.dry_run and not report.changed:
+    if report.dry_run and not report.changed and not report.kept:
         if report.command == "delete":
             out.print("No changes: none of the roles exists.")
         else:
@@ -130,6 +130,13 @@ def print_report(report: Report, out: Console) -> None:
                 out.print(Text.assemble("    ", (change.sign, colour), " ", change.describe()))
                 for line in _change_lines(change):
                     out.print(Text(f"        {line}", style=_diff_style(line)))
+    if report.dry_run and report.command == "create" and report.kept:
+        out.print(Text("Kept, not in the spec (create --prune removes them)", style="bold"))
+        for role in report.roles:
+            for check in role.checks:
+                if check in report.kept:
+                    what = f" {role.name}: {check.check}"
+                    out.print(Text.assemble("    ", ("!", "magenta"), what))
     if any(role.checks for role in report.roles) and not report.dry_run:
         out.print(check_table(report))
 

@@ -16,6 +16,11 @@ class Severity(Enum):
     WARNING = "warning"
 
 
+# How the checks of what a role has that the spec does not list begin: create keeps it
+# (a warning), and only --prune removes it.
+EXTRA = "unexpected "
+
+
 @dataclass(frozen=True)
 class Check:
     """One verified property of one role."""
@@ -71,12 +76,23 @@ class Report:
         """
         return self.dry_run or all(role.ok for role in self.roles)
 
+    @property
+    def kept(self) -> list[Check]:
+        """Return what roles have that the spec does not list, kept without --prune."""
+        return [
+            check
+            for role in self.roles
+            for check in role.checks
+            if not check.ok and check.check.startswith(EXTRA)
+        ]
+
     def exit_code(self, *, detailed: bool = False) -> ExitCode:
         """Return the exit code the report means: 0 every check passes, 1 some fail.
 
-        ``detailed`` (plan --detailed-exitcode): 1 also when changes are pending.
+        ``detailed`` (plan --detailed-exitcode): 1 also when changes are pending, or
+        something the spec does not list is kept (--prune would remove it).
         """
-        if (detailed and self.changed) or not self.ok:
+        if (detailed and (self.changed or self.kept)) or not self.ok:
             return ExitCode.DIFFERENCES
         return ExitCode.OK
 
@@ -100,6 +116,11 @@ class Report:
             )
         elif not self.changed and self.command == "delete":
             head = f"nothing to delete: none of the {roles} role(s) exists"
+        elif self.dry_run and not self.changed and self.kept:
+            head = (
+                f"no changes planned, but {len(self.kept)} thing(s) not in the spec are kept "
+                "(create --prune removes them; dry run)"
+            )
         elif self.dry_run and not self.changed:
             head = f"nothing to do: all {roles} role(s) already as specified (dry run)"
         elif self.dry_run:
