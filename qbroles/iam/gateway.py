@@ -96,25 +96,29 @@ class Gateway:
         in a second round, never from inside a read: a read that waits on reads submitted
         to the same bounded pool can deadlock it.
         """
-        listings = ["ListAttachedRolePolicies", "ListRolePolicies"]
-        if for_delete:  # IAM requires the role out of its instance profiles first
-            listings.append("ListInstanceProfilesForRole")
-        reads: list[Callable[[], Any]] = [partial(self.get_role, name)]
-        reads += [partial(self._list, operation, name, missing_ok=True) for operation in listings]
-        role, *found = self.together(reads)
+
+        def listings(missing_ok: bool) -> list[Callable[[], Any]]:
+            reads: list[Callable[[], Any]] = [
+                partial(self._managed, name, missing_ok=missing_ok),
+                partial(self._list, "ListRolePolicies", name, missing_ok=missing_ok),
+            ]
+            if for_delete:  # IAM requires the role out of its instance profiles first
+                reads.append(
+                    partial(self._list, "ListInstanceProfilesForRole", name, missing_ok=missing_ok)
+                )
+            return reads
+
+        first: list[Callable[[], Any]] = [partial(self.get_role, name), *listings(True)]
+        role, *found = self.together(first)
         if role is None:
             return None
         if any(items is None for items in found):  # created between the reads: list again
-            found = self.together([partial(self._list, operation, name) for operation in listings])
-        lists = dict(zip(listings, found, strict=True))
-        managed = frozenset(policy["PolicyArn"] for policy in lists["ListAttachedRolePolicies"])
-        names = lists["ListRolePolicies"]
+            found = self.together(listings(False))
+        managed, names, *profiles = found
         state = RoleState.from_get_role(role, managed, self._inline_documents(name, names))
-        if for_delete:
-            profiles = lists["ListInstanceProfilesForRole"]
-            state = replace(
-                state, instance_profiles=tuple(p["InstanceProfileName"] for p in profiles)
-            )
+        if profiles:
+            held = tuple(profile["InstanceProfileName"] for profile in profiles[0])
+            state = replace(state, instance_profiles=held)
         return state
 
     def reread(self, state: RoleState, parts: frozenset[str]) -> RoleState | None:
@@ -147,9 +151,11 @@ class Gateway:
         """Return the results of independent calls, made at the same time (iam.overlap)."""
         return self._overlap.run(calls, at_most)
 
-    def _managed(self, name: str) -> frozenset[str]:
-        attached = self._list("ListAttachedRolePolicies", name)
-        return frozenset(policy["PolicyArn"] for policy in attached)
+    def _managed(self, name: str, *, missing_ok: bool = False) -> frozenset[str] | None:
+        """Return the ARNs of the role's attached policies (None: no such role, if
+        ``missing_ok``)."""
+        attached = self._list("ListAttachedRolePolicies", name, missing_ok=missing_ok)
+        return None if attached is None else frozenset(p["PolicyArn"] for p in attached)
 
     def _inline_documents(self, name: str, policies: Sequence[str]) -> dict[str, Any]:
         fetch = [partial(self.inline_policy, name, policy) for policy in policies]

@@ -9,7 +9,7 @@ from qbroles.catalog import POLICIES
 from qbroles.errors import InputError, SafetyError
 from qbroles.iam.gateway import Gateway
 from qbroles.iam.policies import policy_exists
-from qbroles.reconcile.actions import AttachPolicy, CreateRole, PutBoundary, RolePlan
+from qbroles.reconcile.actions import Action, AttachPolicy, CreateRole, PutBoundary, RolePlan
 from qbroles.spec.model import policy_arn, policy_label
 
 
@@ -31,13 +31,7 @@ def policies_exist(gateway: Gateway, plans: Sequence[RolePlan]) -> None:
     roles: dict[str, list[str]] = {}
     for plan in plans:
         for action in plan.actions:
-            arn = (
-                action.permissions_boundary
-                if isinstance(action, CreateRole)
-                else action.policy_arn
-                if isinstance(action, AttachPolicy | PutBoundary)
-                else None
-            )
+            arn = _policy_set_by(action)
             if arn and arn not in known:
                 roles.setdefault(arn, []).append(plan.role)
     arns = sorted(roles)
@@ -53,6 +47,16 @@ def policies_exist(gateway: Gateway, plans: Sequence[RolePlan]) -> None:
             "policies are named as in the IAM console, some under a path such as "
             "service-role/); nothing was changed."
         )
+
+
+def _policy_set_by(action: Action) -> str | None:
+    """Return the managed policy an action attaches or sets as boundary, if any."""
+    match action:
+        case CreateRole(permissions_boundary=arn) | PutBoundary(policy_arn=arn):
+            return arn
+        case AttachPolicy(policy_arn=arn):
+            return arn
+    return None
 
 
 def _maybe(arn: str) -> str:
