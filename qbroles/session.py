@@ -46,7 +46,7 @@ class Settings:
     def spec(self, *, folder: bool = True) -> Spec:
         """Load and validate the spec (no AWS call, no boto3 import): --spec, else --preset,
         else (if ``folder``) ./qbroles.toml if there is one, else the workshop preset."""
-        from os.path import isfile as is_file
+        from os.path import lexists
 
         from qbroles.catalog import DEFAULT_SPEC_FILE
         from qbroles.spec.load import load_spec
@@ -56,7 +56,9 @@ class Settings:
             # Like terraform's *.tf: the spec of this folder, once init wrote it, so a plain
             # qbroles create cannot silently turn its roles back into the preset's.
             chosen = self.preset is not None or self.scope != Scope()
-            if folder and not chosen and is_file(DEFAULT_SPEC_FILE):
+            # Anything by that name (a directory, a device, a broken link) is read, and
+            # refused with its reason, rather than silently replaced by a preset.
+            if folder and not chosen and lexists(DEFAULT_SPEC_FILE):
                 return load_spec(DEFAULT_SPEC_FILE, self.app)
             return preset_spec(self.preset or "workshop", self.app, self.scope)
         if self.preset is not None or self.scope != Scope():

@@ -185,3 +185,26 @@ def test_the_folders_qbroles_toml_is_the_spec_unless_another_is_named() -> None:
     again = as_json("create", "--prune")
     assert again["changed"] is False
     assert again["spec"]["source"] == "qbroles.toml"
+
+
+@pytest.mark.parametrize("kind", ["directory", "device", "broken link"])
+def test_a_qbroles_toml_that_is_not_a_file_is_refused_not_replaced_by_a_preset(
+    tmp_path: Path, kind: str
+) -> None:
+    """The folder's spec that cannot be read stops the run (exit 2, why): falling back to
+    the workshop preset would turn the roles back into what the file was written against."""
+    spec = Path("qbroles.toml")  # the tests run in tmp_path
+    if kind == "directory":
+        spec.mkdir()
+        reason = "is a directory"
+    elif kind == "device":
+        spec.symlink_to("/dev/zero")
+        reason = "larger than 4 MiB"
+    else:
+        spec.symlink_to(tmp_path / "gone.toml")
+        reason = "does not exist"
+    result = run("plan")
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("qbroles: error: spec file qbroles.toml "), line
+    assert reason in line
