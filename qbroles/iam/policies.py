@@ -13,7 +13,12 @@ _DENIED = ("AccessDenied", "AccessDeniedException")
 
 
 def policy_exists(gateway: Gateway, arn: str) -> bool | None:
-    """Return whether a managed policy exists (GetPolicy); None if the caller may not ask."""
+    """Return whether a managed policy exists (GetPolicy); None if the caller may not ask.
+
+    GetPolicy answers NoSuchEntity for a policy that does not exist, and AccessDenied
+    without iam:GetPolicy (https://docs.aws.amazon.com/IAM/latest/APIReference/
+    API_GetPolicy.html).
+    """
     from botocore.exceptions import ClientError
 
     with gateway.translating("GetPolicy", arn, subject="policy"):

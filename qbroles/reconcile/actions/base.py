@@ -88,7 +88,9 @@ def stages(actions: Sequence[Action]) -> list[list[Action]]:
     qbroles' before anything else changes. 2 additions and in-place changes, then 3 the
     removals: a role being changed never lacks what its old or its new policies grant
     (as Terraform's create_before_destroy). 4 DeleteRole, once nothing holds it: IAM
-    requires a role out of its instance profiles, detached and without inline policies.
+    requires a role out of its instance profiles, detached and without inline policies
+    ("Before attempting to delete a role, remove the following attached items",
+    https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeleteRole.html).
     """
     rounds: dict[int, list[Action]] = {}
     for action in actions:
