@@ -17,6 +17,12 @@ T = TypeVar("T")
 
 POOL = 16  # threads for calls that overlap, shared by every role of the run
 
+# How often the main thread wakes while workers run. The kernel may hand Ctrl-C or SIGTERM
+# to a worker thread; Python then only notes it, and runs the handler in the main thread
+# (https://docs.python.org/3/library/signal.html) when that thread next runs: a main
+# thread blocked until the workers finish would wait out a hung call before stopping.
+SIGNAL_CHECK = 0.2
+
 
 class Overlap:
     """Runs independent calls at the same time on one bounded pool, made when first needed."""
@@ -77,7 +83,7 @@ def _run_bounded(
         while waiting and len(running) < at_most:
             index, call = waiting.popleft()
             running[pool.submit(_pooled_outcome, call)] = index
-        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+        finished, _ = wait(running, timeout=SIGNAL_CHECK, return_when=FIRST_COMPLETED)
         for future in finished:
             found[running.pop(future)] = future.result()
     return [found[index] for index in range(len(calls))]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TypeVar
 
 from qbroles.iam.gateway import Gateway
+from qbroles.iam.overlap import SIGNAL_CHECK
 from qbroles.iam.pacing import Pacer
 from qbroles.reconcile.state import RoleState
 from qbroles.report.progress import Progress
@@ -46,6 +47,8 @@ def for_each(
 
     try:
         futures = [pool.submit(paced, item) for item in items]
+        while wait(futures, timeout=SIGNAL_CHECK).not_done:
+            pass  # awake now and then, to run a signal's handler (see SIGNAL_CHECK)
         errors = [future.exception() for future in futures]
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
