@@ -121,11 +121,19 @@ Exit codes:
     "none anyway).",
 )
 @click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show every check of every role as a table, the passing ones too (by default: one "
+    "line per role, then each difference and warning in full).",
+)
+@click.option(
     "-q",
     "--quiet",
     is_flag=True,
     help="Print only errors: no table, plan, progress or summary line; the exit code is the "
-    "answer (-o json still writes its document).",
+    "answer (-o json still writes its document; explain, outputs and export still print "
+    "what they are asked for).",
 )
 @click.option(
     "--retry-budget",
@@ -174,6 +182,7 @@ def cli(
     kms_key_arn: str | None,
     output: str,
     no_color: bool,
+    verbose: bool,
     quiet: bool,
     retry_budget: float,
     max_attempts: int | None,
@@ -220,6 +229,7 @@ def cli(
         output=output,
         workers=workers,
         color=not no_color,
+        verbose=verbose,
         quiet=quiet,
     )
 

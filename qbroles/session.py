@@ -40,7 +40,9 @@ class Settings:
     output: str
     workers: int
     color: bool = True
+    verbose: bool = False
     quiet: bool = False
+    confirmed: bool = False  # someone saw the plan at the question and said yes
     pacer: Pacer | None = None  # the last run's: its retries are reported with the result
 
     def spec(self, *, folder: bool = True) -> Spec:
@@ -77,7 +79,11 @@ class Settings:
         from qbroles.report.progress import Progress, TerminalProgress
 
         shown = sys.stderr.isatty() and not self.quiet
-        progress = TerminalProgress(self.console(stderr=True), title) if shown else Progress()
+        if shown:  # no live line without colour: --no-color and NO_COLOR mean no escape codes
+            out = self.console(stderr=True)
+            progress: Progress = TerminalProgress(out, title, live=out.color_system is not None)
+        else:
+            progress = Progress()
         gateway = connect(self.aws, progress)
         self.pacer = gateway.pacer
         try:
@@ -128,8 +134,9 @@ class Settings:
                         "was changed."
                     )
                 with progress.paused():
-                    if not confirm(plans, asked):
+                    if not confirm(plans, asked, self.console(stderr=True)):
                         return False
+                self.confirmed = True
             path = restore_file.save(plans, command, backup)
             if path:
                 saved.append(path)
@@ -157,17 +164,19 @@ class Settings:
 
         ``detailed``: a dry run exits 1 when it has changes pending (--detailed-exitcode).
         """
-        from qbroles.report.render import print_report, report_document, write_json
+        from qbroles.report.render import report_document, write_json
+        from qbroles.report.view import print_report
 
         figures = self.pacer.figures() if self.pacer else None
         if self.output == "json":
             write_json(report_document(report, figures))
         elif not self.quiet:
-            print_report(report, self.console())
+            out = self.console()
+            print_report(report, out, verbose=self.verbose, plan_shown=self.confirmed)
         retried = figures.line() if figures else None
         if retried:
             self.say(retried)
-        self.say(report.summary())
+        self.say(report.summary(with_failures=self.output == "json"))
         return report.exit_code(detailed=detailed)
 
 
@@ -176,11 +185,13 @@ def interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def confirm(plans: Sequence[RolePlan], question: str) -> bool:
-    """Show the plan and ask on the terminal; end of input is a no, Ctrl-C an interruption."""
-    from qbroles.report.render import describe_plans
+def confirm(plans: Sequence[RolePlan], question: str, out: Console) -> bool:
+    """Show the plan in full on ``out`` (stderr) and ask on the terminal; end of input is a
+    no, Ctrl-C an interruption."""
+    from qbroles.report.view import print_plans
 
-    click.echo("qbroles will:\n" + describe_plans(plans), err=True)
+    out.print("qbroles will:", markup=False)
+    print_plans(((plan.role, plan.actions) for plan in plans), out)
     click.echo(f"{question[0].upper()}{question[1:]}? [y/N]: ", nl=False, err=True)
     try:
         answer = sys.stdin.readline()

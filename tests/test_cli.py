@@ -71,8 +71,10 @@ def test_create_then_verify_json(calls: list[str]) -> None:
             keys = {"check", "ok", "severity", "expected", "actual", "message"}
             # a managed policy's check also names its full ARN
             assert set(check) == keys | ({"arn"} if check["check"].startswith("policy ") else set())
-            assert check["ok"] is True
-    assert "10 change(s) applied" in result.stderr
+            # Passing, or a security finding of the workshop's broad policies (a warning).
+            assert check["ok"] or check["check"].startswith("finding: "), check
+            assert check["ok"] or check["severity"] == "warning"
+    assert "10 changes applied" in result.stderr
 
     calls.clear()
     again = run("-o", "json", "create")
@@ -80,7 +82,7 @@ def test_create_then_verify_json(calls: list[str]) -> None:
     assert document(again)["changed"] is False
     assert all(role["changes"] == [] for role in document(again)["roles"])
     assert writes(calls) == []
-    assert "no changes" in again.stderr
+    assert "No changes. 2 roles in sync" in again.stderr
 
     verified = run("-o", "json", "verify")
     assert verified.exit_code == ExitCode.OK
@@ -97,8 +99,9 @@ def test_verify_exit_1_names_missing_and_unexpected_policies(iam: Any) -> None:
     assert table.exit_code == ExitCode.DIFFERENCES
     assert "SecretsManagerReadWrite" in table.stdout
     assert "AmazonS3FullAccess" in table.stdout
-    assert "FAIL" in table.stdout
-    assert "2 difference(s) in 1 of 2 role(s)" in table.stderr
+    assert "x QuestionBank-ECS-TaskRole: policy SecretsManagerReadWrite" in table.stdout
+    assert "x QuestionBank-ECS-TaskRole: unexpected policy AmazonS3FullAccess" in table.stdout
+    assert "2 differences in 1 of 2 roles" in table.stderr
 
     doc = document(run("-o", "json", "verify"))
     assert doc["ok"] is False

@@ -92,7 +92,7 @@ def test_create_verify_and_a_second_create_that_writes_nothing(
     server.start_recording()
     verified = qbroles(env, "verify")
     assert verified.returncode == 0
-    assert "all 2 role(s) match the spec" in verified.stderr
+    assert "all 2 roles match the spec" in verified.stderr
     # verify reads three things a role: the inline policies too (what findings judge).
     assert sorted(server.recorded_actions()) == sorted(
         ["GetRole", "ListAttachedRolePolicies", "ListRolePolicies"] * 2

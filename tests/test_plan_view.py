@@ -14,8 +14,9 @@ from qbroles.cli import cli
 from qbroles.errors import ExitCode
 from qbroles.policy.documents import display_form, document_diff, same_policy, trust_policy
 from qbroles.reconcile.actions import PutInlinePolicy, UpdateRole, UpdateTrustPolicy
-from qbroles.report.render import print_report, report_document
+from qbroles.report.render import report_document
 from qbroles.report.report import Report, RoleReport
+from qbroles.report.view import print_report
 from tests.conftest import EXEC_ROLE, MANAGED, TASK_ROLE, writes
 
 ANSI = re.compile(r"\x1b\[")
@@ -44,7 +45,7 @@ def test_a_changed_trust_policy_is_shown_as_a_json_diff() -> None:
     assert lines[0] == "Plan (dry run, nothing changed)"
     assert lines[1].strip() == "R"
     assert lines[2].strip().startswith("~ update the trust policy of R")
-    diff = squash(lines[3:])
+    diff = squash(lines[3 : lines.index("")])
     assert diff[:2] == ["--- actual (IAM)", "+++ expected (spec)"]
     assert [line for line in diff if line[:1] in "+-" and line[:3] not in ("---", "+++")] == [
         '- "ec2.amazonaws.com"',
@@ -60,7 +61,9 @@ def test_an_inline_policy_that_exists_is_an_update_with_a_diff_a_new_one_a_put()
     assert '- "s3:Get*"' in lines
     assert '+ "s3:List*"' in lines
     fresh = [line.strip() for line in rendered(PutInlinePolicy("R", "p", new))]
-    assert fresh[2:] == ["+ put inline policy p on R"]
+    assert fresh[2] == "+ put inline policy p on R"
+    # What a new policy will grant is shown in full, as a diff from nothing.
+    assert json.loads("\n".join(line[1:] for line in fresh[3 : fresh.index("")])) == new
 
 
 def test_a_description_change_shows_old_and_new() -> None:
@@ -112,7 +115,7 @@ def test_plan_groups_changes_per_role_and_changes_nothing(calls: list[str]) -> N
         out.index("\n  " + TASK_ROLE)
     )
     assert writes(calls) == []
-    assert "10 change(s) planned" in result.stderr
+    assert "10 changes planned" in result.stderr
 
 
 @pytest.mark.usefixtures("moto_iam")
@@ -123,9 +126,10 @@ def test_detailed_exitcode_is_1_while_changes_are_pending_then_0(iam: Any) -> No
     assert run("create").exit_code == ExitCode.OK
     converged = run("plan", "--detailed-exitcode")
     assert converged.exit_code == ExitCode.OK
-    assert "nothing to do: all 2 role(s) already as specified" in converged.stderr
-    assert converged.stdout == (  # no check table
-        "Spec: preset workshop, app QuestionBank\nNo changes: the roles match the spec.\n"
+    assert converged.stdout == ""  # like terraform: one line says it, naming the spec
+    assert converged.stderr == (
+        "qbroles plan: No changes. 2 roles in sync (spec: preset workshop, app QuestionBank; "
+        "6 warnings, qbroles verify lists them).\n"
     )
     iam.detach_role_policy(RoleName=TASK_ROLE, PolicyArn=MANAGED + "AmazonRDSReadOnlyAccess")
     result = run("-o", "json", "plan", "--detailed-exitcode")
@@ -138,10 +142,11 @@ def test_detailed_exitcode_is_1_while_changes_are_pending_then_0(iam: Any) -> No
 def test_a_delete_dry_run_with_nothing_to_delete_says_so() -> None:
     gone = run("delete", "--dry-run")
     assert gone.exit_code == ExitCode.OK
-    assert gone.stdout == (
-        "Spec: preset workshop, app QuestionBank\nNo changes: none of the roles exists.\n"
+    assert gone.stdout == ""
+    assert gone.stderr == (
+        "qbroles delete: nothing to delete: none of the 2 roles exists "
+        "(spec: preset workshop, app QuestionBank).\n"
     )
-    assert gone.stderr == "qbroles delete: nothing to delete: none of the 2 role(s) exists.\n"
 
 
 def test_detailed_exitcode_needs_a_dry_run(calls: list[str]) -> None:
@@ -188,15 +193,25 @@ def test_colour_follows_the_terminal_no_color_and_the_option(
 
 
 @pytest.mark.usefixtures("moto_iam")
-@pytest.mark.parametrize("width", [60, 100])
-def test_tables_and_plans_fit_the_terminal_width(width: int) -> None:
+@pytest.mark.parametrize("width", [60, 80, 200])
+def test_reports_fit_the_width_and_never_break_a_word(iam: Any, width: int) -> None:
+    """At 80 columns and more every line fits; narrower, only a word longer than the line
+    (an ARN) overflows, whole. Each message is printed in full, never cut."""
     env = {"COLUMNS": str(width)}
-    for command in (("plan",), ("create",), ("verify",)):
+    words: set[str] = set()
+    for command in (("plan",), ("create",), ("verify",), ("plan",)):
         result = run(*command, env=env)
         assert result.exit_code == ExitCode.OK, result.stderr
         lines = result.stdout.splitlines()
-        assert lines
-        assert max(len(line) for line in lines) <= width, command
+        words |= {word for line in lines for word in line.split()}
+        for line in lines:
+            assert len(line) <= width or (width < 80 and len(line.split()) == 1), line
+        if command == ("verify",):
+            assert "…" not in result.stdout
+            text = " ".join(result.stdout.split())  # the lines joined again: the whole message
+            assert "grant secretsmanager:GetSecretValue on the app's secrets only" in text
+    # Role names are whole words: not folded as a table cell folds them.
+    assert {EXEC_ROLE, TASK_ROLE} <= words
 
 
 @pytest.mark.usefixtures("moto_iam")
@@ -231,11 +246,11 @@ def test_plan_create_and_verify_agree_on_a_policy_the_spec_does_not_list(iam: An
     assert plan.exit_code == ExitCode.DIFFERENCES
     assert "No changes" not in plan.stdout
     assert f"! {TASK_ROLE}: unexpected inline policy sneaky" in plan.stdout
-    assert "1 thing(s) not in the spec are kept (create --prune removes them" in plan.stderr
+    assert "1 thing not in the spec is kept (create --prune removes them" in plan.stderr
     assert run("plan").exit_code == ExitCode.OK  # without the flag a plan is a success
     kept = run("-o", "json", "create")
     assert kept.exit_code == ExitCode.OK
-    assert "(1 warning(s))" in kept.stderr
+    assert "no changes; 1 thing not in the spec is kept (create --prune" in kept.stderr
     assert run("verify").exit_code == ExitCode.DIFFERENCES
     assert run("create", "--prune").exit_code == ExitCode.OK
     assert iam.list_role_policies(RoleName=TASK_ROLE)["PolicyNames"] == []

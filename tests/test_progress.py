@@ -88,7 +88,7 @@ def test_off_a_terminal_stderr_has_only_the_summary(moto_iam: None) -> None:
     result = CliRunner().invoke(cli, ["create"])
     assert result.exit_code == ExitCode.OK
     assert len(result.stderr.splitlines()) == 1
-    assert result.stderr.startswith("qbroles create: 10 change(s) applied")
+    assert result.stderr.startswith("qbroles create: 10 changes applied")
 
 
 @pytest.fixture
@@ -119,6 +119,45 @@ def test_a_run_stopped_by_an_error_lists_what_it_changed_first() -> None:
     assert result.stdout == ""
 
 
+def read_terminal(leader: int) -> str:
+    """Return everything written to a pseudo-terminal until its other side closes."""
+    seen = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 60)
+        assert ready, "qbroles wrote nothing to the terminal for 60 s"
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the other side closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    return seen.decode(errors="replace")
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("how", ["NO_COLOR", "--no-color"])
+def test_without_colour_a_terminal_gets_no_escape_code_at_all(
+    env: dict[str, str], how: str
+) -> None:
+    """No colour, and no cursor movement either: no live line redrawn in place."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [tool("qbroles"), *([how] if how.startswith("--") else []), "create"],
+        env={k: v for k, v in env.items() if k != "NO_COLOR"}
+        | {"TERM": "xterm"}
+        | ({how: "1"} if how == "NO_COLOR" else {}),
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    terminal = read_terminal(leader)
+    assert process.wait(timeout=60) == ExitCode.OK
+    assert "qbroles create: 10 changes applied" in terminal
+    assert "\x1b" not in terminal, repr(terminal[:300])
+
+
 @pytest.mark.e2e
 def test_on_a_terminal_the_status_goes_to_stderr_and_stdout_stays_clean(
     env: dict[str, str],
@@ -133,22 +172,11 @@ def test_on_a_terminal_the_status_goes_to_stderr_and_stdout_stays_clean(
         text=True,
     )
     os.close(follower)
-    seen = b""
-    while True:
-        ready, _, _ = select.select([leader], [], [], 60)
-        assert ready, "qbroles wrote nothing to the terminal for 60 s"
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the other side closed
-            break
-        if not chunk:
-            break
-        seen += chunk
+    terminal = read_terminal(leader)
     stdout = process.stdout.read() if process.stdout else ""
     assert process.wait(timeout=60) == ExitCode.OK
-    terminal = seen.decode(errors="replace")
     assert "qbroles: creating" in terminal
     assert "\x1b[" in terminal  # drawn and redrawn in place
-    assert "qbroles create: 10 change(s) applied" in terminal
+    assert "qbroles create: 10 changes applied" in terminal
     assert "qbroles: creating" not in stdout
-    assert TASK_ROLE in stdout  # the table
+    assert TASK_ROLE in stdout  # the roles' lines

@@ -155,6 +155,7 @@ def plan(
     """
     return _create(
         settings,
+        command="plan",
         dry_run=True,
         adopt=adopt,
         prune=prune,
@@ -166,6 +167,7 @@ def plan(
 def _create(
     settings: Settings,
     *,
+    command: str = "create",
     dry_run: bool,
     adopt: bool,
     prune: bool,
@@ -206,7 +208,8 @@ def _create(
             progress=progress,
         ),
     )
-    return settings.show(replace(report, backup=saved[0] if saved else None), detailed=detailed)
+    kept = saved[0] if saved else None
+    return settings.show(replace(report, command=command, backup=kept), detailed=detailed)
 
 
 def _risky(plans: Sequence[RolePlan]) -> str | None:

@@ -133,7 +133,7 @@ def explain(settings: Settings) -> int:
     document = explanation(settings.spec(), preset)
     if settings.output == "json":
         write_json(document)
-    elif not settings.quiet:
+    else:  # the explanation is what was asked for: --quiet silences only the chatter
         print_explanation(document, settings.console())
     return ExitCode.OK
 

@@ -16,7 +16,7 @@ from qbroles.errors import AwsError, InputError
 from qbroles.iam.errors import redacted, reject_non_xml, translated
 from qbroles.iam.overlap import POOL, Overlap
 from qbroles.iam.pacing import Pacer
-from qbroles.policy.documents import NotIamAnswer, SourceScope, decode_document
+from qbroles.policy.documents import ROLES_SCOPED, NotIamAnswer, SourceScope, decode_document
 from qbroles.reconcile.actions import Action
 from qbroles.reconcile.state import RoleState
 
@@ -170,14 +170,17 @@ class Gateway:
                 return None
             return decode_document(answer["PolicyDocument"])
 
-    def source_scope(self) -> SourceScope:
-        """Return the caller's account, region and partition (one sts:GetCallerIdentity a run)."""
+    def source_scope(self, needed_for: str = ROLES_SCOPED) -> SourceScope:
+        """Return the caller's account, region and partition (one sts:GetCallerIdentity a run).
+
+        ``needed_for`` says why, in the message when no region is set: the roles' own
+        conditions, or the ARNs a task definition names by account and region.
+        """
         if self._scope is not None:
             return self._scope
         if self.region is None or self._sts is None:
             raise InputError(
-                "these roles are scoped to the account and region, but no region is set; "
-                "pass --region or set AWS_REGION."
+                f"{needed_for}, but no region is set; pass --region or set AWS_REGION."
             )
         sts = self._sts()
         with self.translating(

@@ -34,6 +34,13 @@ def trust_policy(service: str, *, source: SourceScope | None = None) -> dict[str
     return {"Version": POLICY_VERSION, "Statement": [statement]}
 
 
+# Why a run needs the caller's account and region: said when no region is set.
+ROLES_SCOPED = "these roles are scoped to the account and region"
+TASK_SCOPED = (
+    "the task definition names its secrets, parameters and log groups by account and region"
+)
+
+
 @dataclass(frozen=True)
 class SourceScope:
     """The account, region and partition a role's ARNs and conditions are scoped to."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from qbroles.catalog import RoleKind
 from qbroles.errors import InputError
-from qbroles.policy.documents import SourceScope, fill, trust_policy
+from qbroles.policy.documents import ROLES_SCOPED, SourceScope, fill, trust_policy
 from qbroles.spec.model import RoleSpec, Spec, policy_arn
 
 
@@ -38,10 +38,7 @@ class DesiredRole:
 def resolve(spec: Spec, partition: str, scope: SourceScope | None) -> tuple[DesiredRole, ...]:
     """Return the spec's roles made concrete for this partition (and account, if known)."""
     if spec.needs_account and scope is None:
-        raise InputError(
-            "these roles are scoped to the account and region, but no region is set; "
-            "pass --region or set AWS_REGION."
-        )
+        raise InputError(f"{ROLES_SCOPED}, but no region is set; pass --region or set AWS_REGION.")
     return tuple(resolve_role(role, partition, scope, spec.identity) for role in spec.roles)
 
 

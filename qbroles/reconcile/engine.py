@@ -81,18 +81,28 @@ def create(
 
         fresh = for_each(changing, apply_and_reread, workers, gateway.pacer)
         observed |= {plan.role: state for plan, state in zip(changing, fresh, strict=True)}
-    roles = tuple(
-        RoleReport(
-            name=role.name,
-            arn=_arn(observed[role.name]),
-            changes=plan.actions,
-            checks=(
-                *verify_role(role, observed[role.name], tolerate_extra=not prune),
-                *breaks.get(role.name, ()),
-            ),
+    from qbroles.policy.findings import findings
+
+    reports = []
+    for role, plan in zip(desired, plans, strict=True):
+        state = observed[role.name]
+        # The security findings of the role as the plan leaves it: what it would grant.
+        leaves = after(state, plan.actions) if dry_run else state
+        found = (
+            ()
+            if leaves is None
+            else findings(role.name, leaves, kms_key_arn=kms_key_arn, kind=role.kind)
         )
-        for role, plan in zip(desired, plans, strict=True)
-    )
+        checks = verify_role(role, state, tolerate_extra=not prune)
+        reports.append(
+            RoleReport(
+                name=role.name,
+                arn=_arn(state),
+                changes=plan.actions,
+                checks=(*checks, *found, *breaks.get(role.name, ())),
+            )
+        )
+    roles = tuple(reports)
     return Report("create", dry_run=dry_run, roles=roles, changed=bool(changing), spec=_named(spec))
 
 

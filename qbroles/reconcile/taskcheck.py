@@ -11,7 +11,7 @@ from qbroles.errors import InputError
 from qbroles.iam.ecs import live_task_definitions, task_definition
 from qbroles.iam.gateway import Gateway
 from qbroles.iam.policies import managed_policy_document
-from qbroles.policy.documents import SourceScope, listed, statements
+from qbroles.policy.documents import TASK_SCOPED, SourceScope, listed, statements
 from qbroles.policy.evaluate import Decision, Outcome, Policy, evaluate
 from qbroles.reconcile.actions import RolePlan
 from qbroles.reconcile.desired import DesiredRole
@@ -33,7 +33,7 @@ def task_checks(
     exec_: bool = False,
 ) -> dict[str, tuple[Check, ...]]:
     """Return, per role, whether it can do what starting the task needs (evaluated locally)."""
-    here = gateway.source_scope()
+    here = gateway.source_scope(TASK_SCOPED)
     needs = requirements(task, here, kms_key_arn=kms_key_arn, exec_=exec_)
     documents: dict[str, Mapping[str, Any] | None] = {}
 
@@ -106,7 +106,7 @@ def live_tasks(
     gateway: Gateway, observed: Mapping[str, RoleState | None]
 ) -> list[tuple[str, TaskDefinition]]:
     """Return (family:revision, task definition) of every ACTIVE one that uses a role here."""
-    here = gateway.source_scope()
+    here = gateway.source_scope(TASK_SCOPED)
     arns = {state.arn for state in observed.values() if state is not None}
     used = []
     for document in live_task_definitions(gateway):

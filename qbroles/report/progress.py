@@ -71,12 +71,14 @@ class TerminalProgress(Progress):
     after a write, and AWS throttling or failing a call (qbroles.pacing).
     """
 
-    def __init__(self, console: Console, title: str) -> None:
+    def __init__(self, console: Console, title: str, *, live: bool = True) -> None:
+        """``live``: keep a status line redrawn in place. Without it (--no-color, NO_COLOR)
+        no cursor movement or other escape code is sent; retries are still printed."""
         super().__init__()
         self._console = console
         self._title = title
         self._roles: dict[str, str] = {}
-        self._status = console.status(title)
+        self._status = console.status(title) if live else None
 
     def working(self, role: str, what: str) -> None:
         with self._lock:
@@ -94,18 +96,21 @@ class TerminalProgress(Progress):
 
     @contextmanager
     def paused(self) -> Iterator[None]:
-        self._status.stop()
+        self.stop()
         try:
             yield
         finally:
-            self._status.start()
+            self.start()
 
     def _update(self) -> None:
-        lines = [f"{role}: {what}" for role, what in self._roles.items()]
-        self._status.update("\n".join([self._title, *lines]))
+        if self._status is not None:
+            lines = [f"{role}: {what}" for role, what in self._roles.items()]
+            self._status.update("\n".join([self._title, *lines]))
 
     def start(self) -> None:
-        self._status.start()
+        if self._status is not None:
+            self._status.start()
 
     def stop(self) -> None:
-        self._status.stop()
+        if self._status is not None:
+            self._status.stop()

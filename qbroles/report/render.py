@@ -8,9 +8,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from qbroles.policy.documents import document_diff, trust_summary
-from qbroles.reconcile.actions import Action, RolePlan, action_name
-from qbroles.report.report import Check, Report, Severity
+from qbroles.policy.documents import trust_summary
+from qbroles.reconcile.actions import Action, action_name
+from qbroles.report.report import Check, Report, RoleReport, Severity
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -103,87 +103,26 @@ def console(*, stderr: bool = False, color: bool = True) -> Console:
     )
 
 
-def print_report(report: Report, out: Console) -> None:
-    """Print the changes per role (a diff for each rewritten document), then the checks.
+def check_table(role: RoleReport) -> Any:
+    """Return one role's checks as a rich table (--verbose): check, expected, actual, status.
 
-    A dry run prints the plan only, like terraform plan: its checks (the roles as they
-    are now) are in the JSON document; verify shows them as a table.
+    One table a role, titled with its name, so that no column of names squeezes the rest.
     """
-    from rich.text import Text
-
-    if report.spec:  # which roles these are: the first line says
-        out.print(Text(f"Spec: {report.spec['source']}, app {report.spec['app']}", style="dim"))
-    if report.dry_run and not report.changed and not report.kept:
-        if report.command == "delete":
-            out.print("No changes: none of the roles exists.")
-        else:
-            out.print("No changes: the roles match the spec.")
-
-    if any(role.changes for role in report.roles):
-        heading = "Plan (dry run, nothing changed)" if report.dry_run else "Changes applied"
-        out.print(Text(heading, style="bold"))
-        for role in report.roles:
-            if role.changes:
-                out.print(Text(f"  {role.name}", style="bold"))
-            for change in role.changes:
-                colour = _SIGN_COLOURS[change.sign]
-                out.print(Text.assemble("    ", (change.sign, colour), " ", change.describe()))
-                for line in _change_lines(change):
-                    out.print(Text(f"        {line}", style=_diff_style(line)))
-    if report.dry_run and report.command == "create" and report.kept:
-        out.print(Text("Kept, not in the spec (create --prune removes them)", style="bold"))
-        for role in report.roles:
-            for check in role.checks:
-                if check in report.kept:
-                    what = f" {role.name}: {check.check}"
-                    out.print(Text.assemble("    ", ("!", "magenta"), what))
-    if any(role.checks for role in report.roles) and not report.dry_run:
-        out.print(check_table(report))
-
-
-_SIGN_COLOURS = {"+": "green", "-": "red", "~": "yellow"}
-
-
-def _change_lines(change: Action) -> list[str]:
-    """Return the lines under a change: a diff of a rewritten document, or what is removed."""
-    pair = change.change()
-    if pair is not None:
-        return document_diff(*pair)
-    removed = change.removed()  # a deleted inline policy: its document, line by line
-    if isinstance(removed, Mapping) and "Statement" in removed and change.sign == "-":
-        return [f"-{line}" for line in json.dumps(removed, indent=2, default=str).splitlines()]
-    return []
-
-
-def _diff_style(line: str) -> str:
-    if line.startswith(("---", "+++")):
-        return "bold"
-    if line.startswith("@@"):
-        return "cyan"
-    return {"+": "green", "-": "red"}.get(line[:1], "")
-
-
-def check_table(report: Report) -> Any:
-    """Return a rich table: role, check, expected, actual, status."""
+    from rich.markup import escape
     from rich.table import Table
 
-    title = f"qbroles {report.command}"
-    table = Table(title=title, title_justify="left")
-    table.add_column("Role", overflow="fold", ratio=3)
+    table = Table(title=escape(role.name), title_justify="left", title_style="bold")
     table.add_column("Check", overflow="fold", ratio=4)
     table.add_column("Expected", overflow="fold", ratio=3)
     table.add_column("Actual", overflow="fold", ratio=3)
     table.add_column("Status", no_wrap=True, min_width=6)
-    for role in report.roles:
-        for index, check in enumerate(role.checks):
-            table.add_row(
-                role.name if index == 0 else "",
-                check.check,
-                _show(check.expected, full=not check.ok),
-                _show(check.actual, full=not check.ok),
-                _status(check),
-                end_section=index == len(role.checks) - 1,
-            )
+    for check in role.checks:
+        table.add_row(
+            escape(check.check),
+            _show(check.expected, full=not check.ok),
+            _show(check.actual, full=not check.ok),
+            _status(check),
+        )
     return table
 
 
@@ -213,11 +152,6 @@ def _show(value: Any, limit: int = 40, *, full: bool = False) -> str:
 
     # Escaped: a value is text, never rich markup ("[bold]" in a tag value stays as it is).
     return escape(text if full or len(text) <= limit else text[: limit - 1] + "…")
-
-
-def describe_plans(plans: Sequence[RolePlan]) -> str:
-    """Return the plan as lines, for the delete confirmation prompt."""
-    return describe_changes([action for plan in plans for action in plan.actions])
 
 
 def describe_changes(actions: Sequence[Action]) -> str:

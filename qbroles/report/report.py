@@ -19,6 +19,8 @@ class Severity(Enum):
 # How the checks of what a role has that the spec does not list begin: create keeps it
 # (a warning), and only --prune removes it.
 EXTRA = "unexpected "
+# How security findings begin (broad policies, a trust open to confused deputies).
+FINDING = "finding: "
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,11 @@ class Check:
     def failed(self) -> bool:
         """Return whether this check makes the role differ from the spec (warnings do not)."""
         return not self.ok and self.severity is Severity.ERROR
+
+    @property
+    def warns(self) -> bool:
+        """Return whether this check is a warning to read (a finding, something kept)."""
+        return not self.ok and self.severity is Severity.WARNING
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,15 @@ class Report:
         return self.dry_run or all(role.ok for role in self.roles)
 
     @property
+    def noop(self) -> bool:
+        """Return whether this is a create or plan with nothing to do and nothing to say but
+        its summary line: no change, no difference left, nothing kept the spec lacks."""
+        failed = any(check.failed for role in self.roles for check in role.checks)
+        return self.command in ("create", "plan", "delete") and not (
+            self.changed or failed or self.kept
+        )
+
+    @property
     def kept(self) -> list[Check]:
         """Return what roles have that the spec does not list, kept without --prune."""
         return [
@@ -96,46 +112,62 @@ class Report:
             return ExitCode.DIFFERENCES
         return ExitCode.OK
 
-    def summary(self) -> str:
-        """Return the one line for people, on stderr, that ends every command."""
+    def summary(self, *, with_failures: bool = False) -> str:
+        """Return the one line for people, on stderr, that ends every command.
+
+        ``with_failures``: each failure in full under it, for when no report for people was
+        printed (-o json): which secret, which log group, which bucket.
+        """
         roles = len(self.roles)
         failed = [c for role in self.roles for c in role.checks if c.failed]
-        warned = [
-            c
-            for role in self.roles
-            for c in role.checks
-            if not c.ok and c.severity is Severity.WARNING
-        ]
+        warned = [c for role in self.roles for c in role.checks if c.warns]
         count = sum(len(role.changes) for role in self.roles)
+        touched = _count(sum(1 for role in self.roles if role.changes), "role")
+        spec = f"spec: {self.spec['source']}, app {self.spec['app']}" if self.spec else ""
+        if self.noop:  # like terraform: one line, naming the spec and what else to read
+            also = f"{_count(len(warned), 'warning')}, qbroles verify lists them" if warned else ""
+            said = "; ".join(part for part in (spec, also) if part)
+            said = f" ({said})" if said else ""
+            if self.command == "delete":
+                return f"qbroles delete: nothing to delete: none of the {roles} roles exists{said}."
+            return f"qbroles {self.command}: No changes. {_count(roles, 'role')} in sync{said}."
         if self.command == "verify":
             differing = sum(1 for role in self.roles if not role.ok)
             head = (
-                f"{len(failed)} difference(s) in {differing} of {roles} role(s)"
+                f"{_count(len(failed), 'difference')} in {differing} of {_count(roles, 'role')}"
                 if failed
-                else f"all {roles} role(s) match the spec"
+                else f"all {_count(roles, 'role')} match the spec"
             )
-        elif not self.changed and self.command == "delete":
-            head = f"nothing to delete: none of the {roles} role(s) exists"
-        elif self.dry_run and not self.changed and self.kept:
-            head = (
-                f"no changes planned, but {len(self.kept)} thing(s) not in the spec are kept "
-                "(create --prune removes them; dry run)"
-            )
-        elif self.dry_run and not self.changed:
-            head = f"nothing to do: all {roles} role(s) already as specified (dry run)"
         elif self.dry_run:
-            head = f"{count} change(s) planned for {roles} role(s); nothing was changed (dry run)"
-        elif not self.changed:
-            head = f"no changes: all {roles} role(s) already as specified"
+            head = (
+                f"{_count(count, 'change')} planned for {touched}; nothing was changed"
+                if self.changed
+                else "no changes planned"
+            )
         else:
-            head = f"{count} change(s) applied to {roles} role(s)"
+            head = (
+                f"{_count(count, 'change')} applied to {touched}" if self.changed else "no changes"
+            )
             if failed:
-                head += f", but {len(failed)} check(s) still fail"
-        if warned:
-            head += f" ({len(warned)} warning(s))"
-        # Each failure in full, whatever the width: which secret, which log group, which bucket.
+                head += f", but {_count(len(failed), 'check')} still fail"
+        if self.kept:  # what only --prune removes: counts as pending for --detailed-exitcode
+            kept = len(self.kept)
+            head += (
+                f"; {_count(kept, 'thing')} not in the spec {'is' if kept == 1 else 'are'} kept "
+                "(create --prune removes them)"
+            )
+        findings = [c.check.removeprefix(FINDING) for c in warned if c.check.startswith(FINDING)]
+        if self.command == "plan" and findings:  # named, not only counted
+            head += f"; security findings: {', '.join(sorted(set(findings)))}"
+        elif warned:
+            head += f" ({_count(len(warned), 'warning')})"
         # A dry run's checks describe the roles before the plan, which it would fix; of those
         # only what the plan itself would break in live task definitions is listed.
         shown = [c for c in failed if c.check.startswith("live ")] if self.dry_run else failed
-        lines = [f"  {check.message}" for check in shown]
+        lines = [f"  {check.message}" for check in shown] if with_failures else []
         return "\n".join([f"qbroles {self.command}: {head}.", *lines])
+
+
+def _count(number: int, noun: str) -> str:
+    """Return "1 role", "2 roles": a count and its noun."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"

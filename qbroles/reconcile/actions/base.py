@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from qbroles.policy.documents import document_diff
 
 if TYPE_CHECKING:
     from qbroles.reconcile.actions import Action
@@ -64,12 +67,25 @@ class RoleAction:
         """Return what the action takes away from IAM (a document, an ARN, tags), or None."""
         return None
 
+    def details(self) -> list[str]:
+        """Return the lines a plan shows under the action: what it grants or takes, in full.
+
+        A rewritten document is shown as a diff from what IAM holds to what it will hold.
+        """
+        pair = self.change()
+        return [] if pair is None else document_diff(*pair)
+
     def inverse(self) -> tuple[Action, ...]:
         """Return the actions that put back what this one removes or replaces.
 
         Empty when nothing is lost (additions). The restore file holds these.
         """
         return ()
+
+
+def document_lines(document: Mapping[str, Any], sign: str = "") -> list[str]:
+    """Return a policy document as indented JSON lines, each led by ``sign`` (+ new, - gone)."""
+    return [f"{sign}{line}" for line in json.dumps(document, indent=2, default=str).splitlines()]
 
 
 def tag_params(tags: Mapping[str, str]) -> list[dict[str, str]]:

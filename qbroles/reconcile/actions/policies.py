@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from qbroles.reconcile.actions.base import GONE, IamCall, RoleAction
+from qbroles.reconcile.actions.base import GONE, IamCall, RoleAction, document_lines
 from qbroles.spec.model import policy_label
 
 if TYPE_CHECKING:
@@ -43,6 +43,10 @@ class PutInlinePolicy(RoleAction):
 
     def change(self) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
         return None if self.before is None else (self.before, self.document)
+
+    def details(self) -> list[str]:
+        """A new policy's document in full: what it will grant."""
+        return document_lines(self.document, "+") if self.before is None else super().details()
 
     def removed(self) -> Any:
         return self.before
@@ -80,6 +84,10 @@ class DeleteInlinePolicy(RoleAction):
 
     def removed(self) -> Any:
         return self.document
+
+    def details(self) -> list[str]:
+        """The document that goes, in full: what the role will no longer be granted."""
+        return [] if self.document is None else document_lines(self.document, "-")
 
     def inverse(self) -> tuple[Action, ...]:
         if self.document is None:

@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from qbroles.policy.documents import trust_summary
-from qbroles.reconcile.actions.base import GONE, IamCall, RoleAction, tag_params
+from qbroles.reconcile.actions.base import (
+    GONE,
+    IamCall,
+    RoleAction,
+    document_lines,
+    tag_list,
+    tag_params,
+)
 from qbroles.reconcile.state import RoleState
 
 if TYPE_CHECKING:
@@ -47,6 +54,17 @@ class CreateRole(RoleAction):
 
     def describe(self) -> str:
         return f"create role {self.role} ({trust_summary(self.trust)})"
+
+    def details(self) -> list[str]:
+        """Everything the new role is made with: its trust in full, not summarised."""
+        lines = [f"description: {self.description}", f"tags: {tag_list(self.tags)}"]
+        if self.path != "/":
+            lines.append(f"path: {self.path}")
+        if self.max_session_duration != 3600:
+            lines.append(f"maximum session: {self.max_session_duration} s")
+        if self.permissions_boundary:
+            lines.append(f"permissions boundary: {self.permissions_boundary}")
+        return [*lines, "trust policy:", *document_lines(self.trust, "+")]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,227 @@
+"""The report for people: one line per role, then everything that needs reading, in full.
+
+Like ``kubectl get`` and ``pytest -ra``: a line per role (name, status, how many
+differences and warnings, ARN), then each failing check and each warning whole, wrapped
+at spaces to the width (an ARN is never cut: which secret, which account). ``verbose``
+adds every check as a table. Each thing is said once: a plan the question showed is not
+listed again, and a broad policy appears as its finding only.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from qbroles.reconcile.actions import Action, CreateRole, DeleteRole
+from qbroles.report.report import Check, Report, RoleReport
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+_SIGN_STYLES = {"+": "green", "-": "red", "~": "yellow"}
+INDENT = "  "
+
+
+def print_report(
+    report: Report, out: Console, *, verbose: bool = False, plan_shown: bool = False
+) -> None:
+    """Print a report for people on ``out``.
+
+    ``plan_shown``: the changes were shown at the question just answered, so they are
+    not listed again. A create that changed nothing prints nothing here: its summary line
+    says it all, as terraform's "No changes." does.
+    """
+    if report.noop and not verbose:
+        return
+    if report.spec:  # which roles these are: the first line says
+        _line(out, f"Spec: {report.spec['source']}, app {report.spec['app']}", "dim")
+    if report.changed and not plan_shown:
+        heading = "Plan (dry run, nothing changed)" if report.dry_run else "Changes applied"
+        _line(out, heading, "bold")
+        for role in report.roles:  # what was applied is listed; what it granted, in -v
+            print_changes(role.name, role.changes, out, full=report.dry_run or verbose)
+    _heading(out, "Roles")
+    print_roles(report, out)
+    if verbose:
+        from qbroles.report.render import check_table
+
+        for role in report.roles:
+            out.print(check_table(role))
+    for title, checks in (("Differences", _differences(report)), ("Warnings", _warnings(report))):
+        if checks:
+            _heading(out, title)
+            for name, check in checks:
+                print_check(name, check, out)
+    step = next_step(report)
+    if step:
+        out.print()
+        _wrapped(out, f"Next: {step}", "", hang=4, style="bold")
+
+
+def print_changes(role: str, changes: Sequence[Action], out: Console, *, full: bool = True) -> None:
+    """Print one role's changes, each with its sign and (``full``) under it what it grants
+    or takes: a new role's trust, tags and description, a policy document, a diff."""
+    if not changes:
+        return
+    _line(out, f"{INDENT}{role}", "bold")
+    for change in changes:
+        _wrapped(out, f"{change.sign} {change.describe()}", INDENT * 2, hang=4, sign=True)
+        for line in change.details() if full else ():
+            if line[:1] in "+-@ ":  # a document or a diff: as it is, never re-wrapped
+                _line(out, f"{INDENT * 4}{line}", _detail_style(line))
+            else:
+                _wrapped(out, line, INDENT * 4, hang=4)
+
+
+def print_plans(plans: Iterable[tuple[str, Sequence[Action]]], out: Console) -> None:
+    """Print the changes of several roles (the plan shown at a question)."""
+    for role, changes in plans:
+        print_changes(role, changes, out)
+
+
+def print_roles(report: Report, out: Console) -> None:
+    """Print one line per role: name, status, ARN; the ARN goes under it if the line would
+    be wider than the terminal."""
+    rows = [(role.name, status(report, role), role.arn or "") for role in report.roles]
+    name_width = max((len(name) for name, _, _ in rows), default=0)
+    status_width = max((len(text) for _, text, _ in rows), default=0)
+    fits = all(
+        len(INDENT) + name_width + status_width + len(arn) + 4 <= out.width for *_, arn in rows
+    )
+    for (name, text, arn), role in zip(rows, report.roles, strict=True):
+        colour = "green" if role.ok else "red"
+        if fits:
+            line = f"{INDENT}{name:<{name_width}}  {text:<{status_width}}  {arn}".rstrip()
+            _line(out, line, colour)
+        else:
+            _line(out, f"{INDENT}{name}  {text}", colour)
+            _line(out, f"{INDENT * 3}{arn}", "", arn)
+
+
+def status(report: Report, role: RoleReport) -> str:
+    """Return a role's status in a few words: what happened to it, what is left to read."""
+    done = {type(change) for change in role.changes}
+    count = len(role.changes)
+    if report.command == "delete":
+        gone = DeleteRole in done
+        what = ("to delete" if report.dry_run else "deleted") if gone else "absent"
+    elif report.command in ("create", "plan", "restore") and CreateRole in done:
+        what = "to create" if report.dry_run else "created"
+    elif report.dry_run and count:
+        what = f"{_count(count, 'change')} to make"
+    elif count:
+        what = f"changed ({_count(count, 'change')})"
+    elif report.command == "verify" and not _exists(role):
+        what = "missing"
+    else:
+        what = "in sync" if role.ok or report.dry_run else ""  # the count says it
+    failed = [c for c in role.checks if c.failed and (not report.dry_run or _live(c))]
+    warned = [c for c in role.checks if c.warns]
+    extra = [_count(len(failed), "difference")] if failed and what != "missing" else []
+    extra += [_count(len(warned), "warning")] if warned else []
+    return ", ".join(part for part in (what, *extra) if part)
+
+
+def print_check(role: str, check: Check, out: Console) -> None:
+    """Print a failing check or a warning whole: its name, its message wrapped to the width,
+    and, for a document that differs, the diff."""
+    mark, colour = ("x", "red") if check.failed else ("!", "yellow")
+    _wrapped(out, f"{mark} {role}: {check.check}", INDENT, hang=4, style=colour)
+    _wrapped(out, check.message, INDENT * 3)
+    if check.failed and isinstance(check.expected, dict) and isinstance(check.actual, dict):
+        from qbroles.policy.documents import document_diff
+
+        for line in document_diff(check.actual, check.expected):
+            _line(out, f"{INDENT * 3}{line}", _detail_style(line))
+
+
+def next_step(report: Report) -> str | None:
+    """Return what to run next, after a plan, a create or a verify."""
+    if report.command == "plan" and report.changed:
+        return "qbroles create applies this plan."
+    if report.command not in ("create", "verify") or report.dry_run:
+        return None
+    if any(not _exists(role) for role in report.roles):
+        return "qbroles create makes the missing roles."
+    if not report.ok:
+        return "qbroles plan shows the repair; qbroles create applies it."
+    return (
+        "qbroles outputs --merge taskdef.json --out taskdef-with-roles.json sets these ARNs "
+        "as the task definition's executionRoleArn and taskRoleArn."
+    )
+
+
+def _differences(report: Report) -> list[tuple[str, Check]]:
+    """The failing checks to read. A plan's checks describe the roles before it, which it
+    would fix: of those only what it would break in live task definitions is listed."""
+    return [
+        (role.name, check)
+        for role in report.roles
+        for check in role.checks
+        if check.failed and (not report.dry_run or _live(check))
+    ]
+
+
+def _warnings(report: Report) -> list[tuple[str, Check]]:
+    return [(role.name, check) for role in report.roles for check in role.checks if check.warns]
+
+
+def _live(check: Check) -> bool:
+    return check.check.startswith("live ")
+
+
+def _exists(role: RoleReport) -> bool:
+    return not any(c.check == "exists" and not c.ok for c in role.checks)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _line(out: Console, text: str, style: str, when: object = True) -> None:
+    """Print one line as it is: never markup, never wrapped (``when``: only if truthy)."""
+    if when:
+        out.print(text, style=style, soft_wrap=True, markup=False)
+
+
+def _heading(out: Console, text: str) -> None:
+    out.print()
+    _line(out, text, "bold")
+
+
+def _wrapped(
+    out: Console,
+    text: str,
+    indent: str,
+    *,
+    hang: int = 0,
+    style: str | None = None,
+    sign: bool = False,
+) -> None:
+    """Print text wrapped at spaces to the width, lines after the first ``hang`` further in;
+    a word longer than a line (an ARN) is kept whole. ``sign``: the first character is a
+    plan sign, coloured as such."""
+    lines = textwrap.wrap(
+        text,
+        width=max(out.width, 40),
+        initial_indent=indent,
+        subsequent_indent=indent + " " * hang,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    from rich.text import Text
+
+    for number, line in enumerate(lines):
+        shown = Text(line, style=style or "")
+        if sign and number == 0:
+            shown.stylize(_SIGN_STYLES.get(text[:1], ""), len(indent), len(indent) + 1)
+        out.print(shown, soft_wrap=True)
+
+
+def _detail_style(line: str) -> str:
+    if line.startswith(("---", "+++")):
+        return "bold"
+    if line.startswith("@@"):
+        return "cyan"
+    return {"+": "green", "-": "red"}.get(line[:1], "")
