@@ -547,6 +547,7 @@ def test_tags_qbroles_set_follow_the_spec_and_others_stay(gateway: Gateway, iam:
         "ManagedBy": "qbroles",
         "qbroles:tags": "Team",
         "qbroles:spec": "file=test app=QuestionBank",
+        "qbroles:digest": spec_with({"Team": "ops"}).roles[0].digest,  # the spec applied last
     }
     assert engine.verify(gateway, spec_with({"Team": "ops"})).ok
 
@@ -614,7 +615,11 @@ def test_a_description_the_spec_states_is_verified_and_converged(
     unstated_checks = {c.check for r in engine.verify(gateway, unstated).roles for c in r.checks}
     assert "description" not in unstated_checks
     assert "max session duration" not in unstated_checks
-    assert engine.create(gateway, unstated).changed is False  # nothing it asks for differs
+    # Nothing it asks for differs: it only records that it, not the other spec, set R last.
+    (changes,) = (r.changes for r in engine.create(gateway, unstated).roles)
+    assert [(type(c).__name__, c.target) for c in changes] == [
+        ("TagRole", f"qbroles:digest={unstated.roles[0].digest}")
+    ]
     assert engine.create(gateway, stated).ok
     role = iam.get_role(RoleName="R")["Role"]
     assert (role["Description"], role["MaxSessionDuration"]) == ("the spec's words", 7200)

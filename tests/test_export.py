@@ -23,7 +23,7 @@ from qbroles.export import cloudformation, terraform, yaml_dumps
 from qbroles.policy.documents import SourceScope, decode_document
 from qbroles.reconcile.desired import DesiredRole, resolve
 from qbroles.spec.load import load_spec
-from qbroles.spec.model import OWNER_TAG, RECORD_TAG, SPEC_TAG, Spec
+from qbroles.spec.model import DIGEST_TAG, OWNER_TAG, RECORD_TAG, SPEC_TAG, Spec
 from qbroles.spec.presets import Scope, preset_spec
 from tests.conftest import all_commands
 from tests.figures import count
@@ -355,7 +355,7 @@ def test_terraform_configuration_is_consistent_and_resolves_to_the_spec(tmp_path
             assert {k: interpolate(v) for k, v in role["tags"].items()} == {
                 k: v
                 for k, v in wanted.tags.items()
-                if k not in (OWNER_TAG[0], RECORD_TAG, SPEC_TAG)
+                if k not in (OWNER_TAG[0], RECORD_TAG, SPEC_TAG, DIGEST_TAG)
             } | {"ManagedBy": "Terraform"}
             assert json.loads(interpolate(role["assume_role_policy"])) == wanted.trust
             attached = resources["aws_iam_role_policy_attachments_exclusive"][key]

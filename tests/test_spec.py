@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,9 @@ def test_default_spec_is_the_deployment_guide() -> None:
     assert execution.all_tags("preset=workshop app=QuestionBank") == {
         "ManagedBy": "qbroles",
         "qbroles:spec": "preset=workshop app=QuestionBank",
+        "qbroles:digest": execution.digest,
     }
+    assert re.fullmatch("[0-9a-f]{16}", execution.digest)
     assert default_spec().identity == "preset=workshop app=QuestionBank"
     assert "QuestionBank" in execution.description
 
@@ -74,6 +77,7 @@ def test_spec_file_is_read(tmp_path: Path) -> None:
         "ManagedBy": "qbroles",
         "qbroles:tags": "Team",
         "qbroles:spec": f"file={Path(spec.source).name} app=Shop",
+        "qbroles:digest": role.digest,
     }
     assert role.policy_arns("aws-us-gov") == (
         "arn:aws-us-gov:iam::aws:policy/AmazonRDSReadOnlyAccess",

@@ -26,7 +26,8 @@ def _plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 is_flag=True,
                 help="Take over same-named roles that have no ManagedBy tag (tags and "
                 "converges them), and qbroles' roles another spec made (needed to --prune "
-                "them); a role another tool's ManagedBy tag claims is never taken.",
+                "them; it is also the yes that applying this spec to them needs); a role "
+                "another tool's ManagedBy tag claims is never taken.",
             ),
             click.option(
                 "--prune",
@@ -71,8 +72,9 @@ backup_option = click.option(
     "--yes",
     "-y",
     is_flag=True,
-    help="Go ahead without asking where a question is due: removing a permissions boundary, "
-    "rewriting the trust policy of an adopted role (needed off a terminal).",
+    help="Go ahead without asking where a question is due: applying a spec other than the "
+    "one that last set a role, removing a permissions boundary, rewriting the trust policy "
+    "of an adopted role (needed off a terminal).",
 )
 @backup_option
 @click.option(
@@ -94,19 +96,18 @@ def create(
 ) -> int:
     """Create or repair every role of the spec, then verify it.
 
-    Creates a missing role (trust policy, description, tags), updates a trust policy that
-    differs and a description or maximum session the spec states, adds missing tags and
-    attaches missing managed policies. A managed policy or boundary that does not exist
-    stops it before any write (exit 2). A role's independent writes go out together; it
-    is read back only where they changed it. What a role has that the spec does not list
-    (a managed or inline policy) is reported and kept; --prune removes it.
-    Running it again changes nothing. A role of the same name that qbroles does not own
-    is refused (exit 4) unless --adopt is given; nothing is changed then. Before it removes
-    or replaces anything it writes a restore file (see --backup). On a terminal it shows
-    the plan and asks before removing or replacing anything, as terraform apply does
-    (--yes skips the question); elsewhere the options given are the consent. Removing a
-    permissions boundary, or rewriting the trust policy of a role being adopted, also
-    needs --yes off a terminal (exit 4 without).
+    Creates a missing role (trust, description, tags), updates a trust policy that differs
+    and a description or maximum session the spec states, adds missing tags and attaches
+    missing managed policies; a policy or boundary that does not exist stops it before any
+    write (exit 2). What a role has that the spec does not list is reported and kept;
+    --prune removes it. A rerun changes nothing. A same-named role qbroles does not own is
+    refused (exit 4) unless --adopt. Before removing or replacing anything it writes a
+    restore file (see --backup). On a terminal it shows the plan and asks before removing
+    or replacing anything, as terraform apply does (--yes skips it); elsewhere the options
+    given are the consent. Applying a spec other than the one that last set a role (another
+    preset or file, or an edited one: each role records a digest of what its spec said),
+    removing a boundary, or rewriting an adopted role's trust needs --yes off a terminal
+    (exit 4 without).
 
     \b
     Examples:
@@ -213,10 +214,17 @@ def _create(
 
 
 def _risky(plans: Sequence[RolePlan]) -> str | None:
-    """Return what in a create's plan needs a yes: widening a role, changing whom it trusts."""
+    """Return what in a create's plan needs a yes: applying a spec other than the one that
+    set a role (a change of mind: another preset, an edited file), widening a role, changing
+    whom an adopted role trusts."""
     from qbroles.reconcile.actions import DeleteBoundary, UpdateTrustPolicy
 
     risky = [
+        f"apply this spec to {plan.role}, last set by {plan.other_spec}"
+        for plan in plans
+        if plan.other_spec
+    ]
+    risky += [
         action.describe()
         for plan in plans
         for action in plan.actions

@@ -31,6 +31,7 @@ class DesiredRole:
     path: str = "/"
     kind: RoleKind | None = None
     made_by: str = ""  # the spec's identity, as the tag SPEC_TAG records it
+    digest: str = ""  # what the spec says of the role, as the tag DIGEST_TAG records it
     # The optional attributes the spec states; only these are verified and converged.
     stated: frozenset[str] = frozenset({"description", "max_session_duration"})
 
@@ -62,5 +63,6 @@ def resolve_role(
         path=role.path,
         kind=role.kind,
         made_by=made_by,
+        digest=role.digest,
         stated=role.stated,
     )

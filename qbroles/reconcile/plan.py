@@ -27,7 +27,8 @@ from qbroles.reconcile.actions import (
 )
 from qbroles.reconcile.desired import DesiredRole
 from qbroles.reconcile.state import RoleState
-from qbroles.spec.model import OWNER_TAG, RECORD_TAG, SPEC_TAG, tag_value
+from qbroles.reconcile.verify import spec_change
+from qbroles.spec.model import DIGEST_TAG, OWNER_TAG, RECORD_TAG, SPEC_TAG, tag_value
 
 Observed = Mapping[str, RoleState | None]
 
@@ -109,6 +110,7 @@ def plan_role(
     wanted = dict(role.tags)
     if other_spec and not adopt:  # still that spec's role: only --adopt hands it over
         wanted[SPEC_TAG] = str(state.made_by)
+        wanted[DIGEST_TAG] = state.digest or role.digest
     # Tags first: an adopted role is marked as qbroles' before anything else changes.
     missing_tags = {k: v for k, v in wanted.items() if tag_value(state.tags, k) != v}
     if missing_tags:
@@ -163,7 +165,14 @@ def plan_role(
     if prune:
         extra = sorted(state.managed_policies - set(role.managed_policies))
         actions.extend(DetachPolicy(role.name, arn) for arn in extra)
-    return RolePlan(role.name, tuple(actions), role_id=state.role_id, adopting=not state.owned)
+    return RolePlan(
+        role.name,
+        tuple(actions),
+        role_id=state.role_id,
+        adopting=not state.owned,
+        # --adopt hands the role to this spec: that is the consent a change of spec needs.
+        other_spec=spec_change(role, state) if actions and not adopt else None,
+    )
 
 
 def _dropped_tags(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qbroles.policy.documents import decode_document
-from qbroles.spec.model import OWNER_TAG, SPEC_TAG, tag_value
+from qbroles.spec.model import DIGEST_TAG, OWNER_TAG, SPEC_TAG, tag_value
 
 
 @dataclass(frozen=True)
@@ -69,3 +69,9 @@ class RoleState:
     def made_by(self) -> str | None:
         """Return which spec made the role, as its tag records it (None: not recorded)."""
         return tag_value(self.tags, SPEC_TAG)
+
+    @property
+    def digest(self) -> str | None:
+        """Return the digest of what the spec that last set the role said of it (None: not
+        recorded)."""
+        return tag_value(self.tags, DIGEST_TAG)

@@ -8,7 +8,14 @@ from qbroles.policy.documents import same_policy, trust_summary
 from qbroles.reconcile.desired import DesiredRole
 from qbroles.reconcile.state import RoleState
 from qbroles.report.report import EXTRA, Check, Severity
-from qbroles.spec.model import OWNER_TAG, RECORD_TAG, SPEC_TAG, policy_label, tag_value
+from qbroles.spec.model import (
+    DIGEST_TAG,
+    OWNER_TAG,
+    RECORD_TAG,
+    SPEC_TAG,
+    policy_label,
+    tag_value,
+)
 
 PRESENT, MISSING = "present", "missing"
 ATTACHED, NOT_ATTACHED = "attached", "not attached"
@@ -113,7 +120,7 @@ def verify_role(
 
     owner_key, owner_value = OWNER_TAG
     for key, value in role.tags.items():
-        if key not in (owner_key, RECORD_TAG, SPEC_TAG):
+        if key not in (owner_key, RECORD_TAG, SPEC_TAG, DIGEST_TAG):
             checks.append(_equal(f"tag {key}", value, tag_value(state.tags, key)))
     owner = state.owner
     if state.owned:
@@ -135,19 +142,39 @@ def verify_role(
             Severity.WARNING,
         )
     )
-    if state.owned and state.made_by and state.made_by != role.made_by:
+    changed = spec_change(role, state)
+    other = bool(state.owned and state.made_by and state.made_by != role.made_by)
+    if changed or other:
+        refusals = "; delete and create --prune refuse it without --adopt" if other else ""
         checks.append(
             Check(
                 "made by this spec",
                 False,
-                role.made_by,
-                state.made_by,
-                f"made by {state.made_by}, not {role.made_by}: delete and create --prune "
-                "refuse it without --adopt",
+                f"{role.made_by} (digest {role.digest})",
+                f"{state.made_by} (digest {state.digest or 'not recorded'})",
+                f"last set by {changed or f'another spec ({state.made_by})'}, not by this "
+                f"spec ({role.made_by}): create shows the plan and asks before applying this "
+                f"spec to it (--yes off a terminal){refusals}",
                 Severity.WARNING,
             )
         )
     return tuple(checks)
+
+
+def spec_change(role: DesiredRole, state: RoleState) -> str | None:
+    """Return which spec last set an owned role, if it said something else of it than this
+    one does (None: the same, or not recorded).
+
+    A role whose tag records a digest other than this spec's was set by another spec (a
+    preset, a file) or by an earlier version of this one: applying this one is a change of
+    mind, asked about first. A role set before digests were recorded is taken as this spec's.
+    """
+    if not state.owned or not state.digest or state.digest == role.digest:
+        return None
+    made = state.made_by or "not recorded"
+    if made == role.made_by:
+        return f"an earlier version of this spec ({made})"
+    return f"another spec ({made})"
 
 
 def _equal(check: str, expected: Any, actual: Any, remedy: str = "") -> Check:

@@ -19,6 +19,8 @@ class Severity(Enum):
 # How the checks of what a role has that the spec does not list begin: create keeps it
 # (a warning), and only --prune removes it.
 EXTRA = "unexpected "
+# The check that a role was last set by this spec (its identity and digest).
+OTHER_SPEC = "made by this spec"
 # How security findings begin (broad policies, a trust open to confused deputies).
 FINDING = "finding: "
 
@@ -155,6 +157,12 @@ class Report:
             head += (
                 f"; {_count(kept, 'thing')} not in the spec {'is' if kept == 1 else 'are'} kept "
                 "(create --prune removes them)"
+            )
+        other = sum(1 for c in warned if c.check == OTHER_SPEC)
+        if other and self.dry_run:  # a change of mind, said in the summary too
+            head += (
+                f"; {_count(other, 'role')} set by another spec or an earlier version of this "
+                "one (create asks first)"
             )
         findings = [c.check.removeprefix(FINDING) for c in warned if c.check.startswith(FINDING)]
         if self.command == "plan" and findings:  # named, not only counted

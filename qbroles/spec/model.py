@@ -25,6 +25,10 @@ RECORD_TAG = "qbroles:tags"
 # Which spec made the role (preset or file, and app): delete and --prune leave other specs' roles.
 SPEC_TAG = "qbroles:spec"
 
+# A digest of what the spec says of the role (see RoleSpec.digest): a plan made from a spec
+# that says something else (another preset, an edited file) is caught and asked about.
+DIGEST_TAG = "qbroles:digest"
+
 # Keys under this prefix are qbroles' own; a spec may not set them.
 RESERVED_PREFIX = "qbroles:"
 
@@ -76,9 +80,38 @@ class RoleSpec:
     )
 
     def all_tags(self, made_by: str) -> dict[str, str]:
-        """Return the tags the role must carry: the spec's, their record, whose spec, the owner."""
+        """Return the tags the role must carry: the spec's, their record, whose spec and its
+        digest, the owner."""
         record = {RECORD_TAG: " ".join(key for key, _ in self.tags)} if self.tags else {}
-        return {**dict(self.tags), **record, SPEC_TAG: made_by, OWNER_TAG[0]: OWNER_TAG[1]}
+        made = {SPEC_TAG: made_by, DIGEST_TAG: self.digest}
+        return {**dict(self.tags), **record, **made, OWNER_TAG[0]: OWNER_TAG[1]}
+
+    @property
+    def digest(self) -> str:
+        """Return a digest of everything the spec says of this role (16 hex digits of SHA-256).
+
+        The same for the same role however it is written (a preset, or the file init made
+        of it; comments, order and layout aside) and in every account, partition and region:
+        documents keep their {account} and {region} placeholders.
+        """
+        import hashlib
+        import json
+
+        said = {
+            "name": self.name,
+            "description": self.description,
+            "trusted_service": self.trusted_service,
+            "managed_policies": sorted(self.managed_policies),
+            "tags": sorted(self.tags),
+            "inline_policies": sorted(self.inline_policies),
+            "permissions_boundary": self.permissions_boundary,
+            "max_session_duration": self.max_session_duration,
+            "path": self.path,
+            "source_conditions": self.source_conditions,
+            "kind": self.kind.value if self.kind else None,
+        }
+        text = json.dumps(said, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def policy_arns(self, partition: str) -> tuple[str, ...]:
         """Return the managed policies as ARNs in the given partition."""

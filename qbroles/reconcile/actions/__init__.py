@@ -90,3 +90,5 @@ class RolePlan:
     # whether qbroles takes it over (--adopt). Ownership is checked again before writing.
     role_id: str = ""
     adopting: bool = False
+    # The spec that last set the role, if it said something else of it (None: this one).
+    other_spec: str | None = None

@@ -1,0 +1,123 @@
+"""The spec remembered: each role records a digest of what its spec said of it, and a
+change of mind (another preset, an edited file) is shown by plan and asked about by create."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from qbroles.cli import cli
+from qbroles.errors import ExitCode
+from qbroles.spec.presets import Scope, preset_spec
+from tests.conftest import EXEC_ROLE, MANAGED, TASK_ROLE, attached, writes
+
+NARROW = ("--preset", "least-privilege", "--region", "us-east-1")
+
+
+def run(*args: str, stdin: str | None = None) -> Any:
+    return CliRunner().invoke(cli, list(args), input=stdin)
+
+
+def tags(iam: Any, name: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in iam.get_role(RoleName=name)["Role"]["Tags"]}
+
+
+def test_the_digest_is_the_same_however_the_spec_is_written(tmp_path: Path) -> None:
+    """A preset and the file init writes of it say the same of each role; an edit does not."""
+    os.chdir(tmp_path)
+    assert run("init").exit_code == ExitCode.OK
+    from qbroles.spec.load import load_spec
+
+    written = load_spec("qbroles.toml", None)
+    preset = preset_spec("workshop", None, Scope())
+    assert [r.digest for r in written.roles] == [r.digest for r in preset.roles]
+    assert len({r.digest for r in preset.roles}) == 2  # each role its own
+    narrow = preset_spec("least-privilege", None, Scope())
+    assert not {r.digest for r in narrow.roles} & {r.digest for r in preset.roles}
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_another_preset_is_caught_by_plan_and_refused_by_create_without_a_terminal(
+    iam: Any, calls: list[str]
+) -> None:
+    assert run(*NARROW, "create").exit_code == ExitCode.OK
+    narrow = preset_spec("least-privilege", None, Scope())
+    assert tags(iam, TASK_ROLE)["qbroles:digest"] == narrow.roles[1].digest
+    before = attached(iam, TASK_ROLE)
+
+    plan = run("plan")
+    assert plan.exit_code == ExitCode.OK
+    assert "2 roles set by another spec or an earlier version of this one" in plan.stderr
+    said = " ".join(plan.stdout.split())
+    assert f"! {TASK_ROLE}: made by this spec" in said
+    assert "last set by another spec (preset=least-privilege app=QuestionBank)" in said
+
+    calls.clear()
+    refused = run("create")
+    assert refused.exit_code == ExitCode.SAFETY
+    assert f"apply this spec to {TASK_ROLE}, last set by another spec" in refused.stderr
+    assert "pass --yes to go ahead" in refused.stderr
+    assert writes(calls) == []
+    assert attached(iam, TASK_ROLE) == before
+
+    assert run("create", "--yes").exit_code == ExitCode.OK
+    assert MANAGED + "AmazonRDSReadOnlyAccess" in attached(iam, TASK_ROLE)
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_on_a_terminal_create_asks_before_applying_another_spec(
+    iam: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run(*NARROW, "create").exit_code == ExitCode.OK
+    monkeypatch.setattr("qbroles.session.interactive", lambda: True)
+    before = attached(iam, TASK_ROLE)
+    no = run("create", stdin="n\n")
+    assert no.exit_code == ExitCode.SAFETY
+    assert "last set by another spec" in no.stderr
+    assert "? [y/N]" in no.stderr
+    assert attached(iam, TASK_ROLE) == before
+    yes = run("create", stdin="y\n")
+    assert yes.exit_code == ExitCode.OK, yes.stderr
+    assert MANAGED + "AmazonRDSReadOnlyAccess" in attached(iam, TASK_ROLE)
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_an_edited_spec_file_is_a_change_of_mind_too(iam: Any, tmp_path: Path) -> None:
+    os.chdir(tmp_path)
+    assert run("init").exit_code == ExitCode.OK
+    assert run("create").exit_code == ExitCode.OK
+    spec = Path("qbroles.toml")
+    text = spec.read_text()
+    assert '"AmazonRDSReadOnlyAccess",' in text
+    spec.write_text(
+        text.replace(
+            '"AmazonRDSReadOnlyAccess",', '"AmazonRDSReadOnlyAccess", "AmazonS3ReadOnlyAccess",'
+        )
+    )
+    refused = run("create")
+    assert refused.exit_code == ExitCode.SAFETY
+    assert "last set by an earlier version of this spec (file=qbroles.toml" in refused.stderr
+    assert MANAGED + "AmazonS3ReadOnlyAccess" not in attached(iam, TASK_ROLE)
+    assert run("create", "--yes").exit_code == ExitCode.OK
+    assert MANAGED + "AmazonS3ReadOnlyAccess" in attached(iam, TASK_ROLE)
+    # The edit is now the spec that set the role: nothing more to ask, nothing to do.
+    again = run("plan", "--detailed-exitcode")
+    assert again.exit_code == ExitCode.OK, again.stderr
+    assert "No changes." in again.stderr
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_a_role_without_a_recorded_digest_gets_one_without_a_question(iam: Any) -> None:
+    assert run("create").exit_code == ExitCode.OK
+    iam.untag_role(RoleName=EXEC_ROLE, TagKeys=["qbroles:digest"])
+    result = run("create")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert "1 change applied to 1 role" in result.stderr
+    assert (
+        tags(iam, EXEC_ROLE)["qbroles:digest"]
+        == preset_spec("workshop", None, Scope()).roles[0].digest
+    )
