@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import IntEnum
 
 
@@ -34,6 +35,35 @@ class AwsError(QbrolesError):
     """AWS refused a call or could not be reached."""
 
     exit_code = ExitCode.AWS
+
+
+class AccessDenied(AwsError):
+    """AWS denied the caller one or more actions: each is named, so one grant fixes them all."""
+
+    def __init__(self, actions: Sequence[str], where: Sequence[str], detail: str) -> None:
+        self.actions = tuple(dict.fromkeys(actions))
+        self.where = tuple(dict.fromkeys(where))
+        self.detail = detail
+        listed = ", ".join(self.actions)
+        them = "it" if len(self.actions) == 1 else "them"
+        super().__init__(
+            f"AWS denied {listed} ({'; '.join(self.where)}): {detail}; grant {listed} to the "
+            f"caller or use a profile that has {them} (qbroles permissions prints the policy "
+            "each command needs)."
+        )
+
+
+def first_failure(failures: Sequence[BaseException]) -> BaseException:
+    """Return the failure to raise of several, the first in order; when that is an access
+    denied, every action denied among them is named in it, not one a run."""
+    denied = [failure for failure in failures if isinstance(failure, AccessDenied)]
+    if len(denied) < 2 or failures[0] is not denied[0]:
+        return failures[0]
+    return AccessDenied(
+        [action for failure in denied for action in failure.actions],
+        [where for failure in denied for where in failure.where],
+        denied[0].detail,
+    )
 
 
 class SafetyError(QbrolesError):

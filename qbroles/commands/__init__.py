@@ -10,12 +10,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "create": ("change", "Create or repair every role of the spec, then verify it."),
     "delete": ("change", "Delete the roles of the spec that qbroles owns."),
     "demo": ("look", "Run the whole story on a local AWS emulator; no account needed."),
-    "explain": ("look", "What each role is for and what its policies grant (no AWS call)."),
+    "explain": ("look", "What each role is for and what its policies grant; no AWS call."),
     "export": ("files", "Export the spec for CloudFormation StackSets or Terraform."),
     "init": ("files", "Write the active spec as a commented TOML file to customise."),
     "outputs": ("look", "Print the role ARNs for the next deployment step."),
+    "permissions": ("files", "Print the IAM policy qbroles' caller needs; no AWS call."),
     "plan": ("change", "Show what create would change, as a diff per role."),
-    "restore": ("change", "Put back what a create or delete removed, from its restore file."),
+    "restore": ("change", "Put back what a create or delete removed, from its backup."),
     "verify": ("look", "Compare the roles in IAM with the spec, check by check."),
 }
 

@@ -1,4 +1,4 @@
-"""The commands that write a file from the spec: init, export."""
+"""The commands that write a document from the spec: init, export, permissions."""
 
 from __future__ import annotations
 
@@ -101,4 +101,49 @@ def export(settings: Settings, form: str, out: str | None, force: bool) -> int:
     else:
         write_new(out, text, force=force)
         settings.say(f"qbroles export: wrote {out} ({form}, {len(spec.roles)} role(s)).")
+    return ExitCode.OK
+
+
+@click.command(short_help=summary("permissions"))
+@click.argument(
+    "command", default="all", type=click.Choice(["create", "verify", "delete", "restore", "all"])
+)
+@click.option(
+    "--account",
+    metavar="ID",
+    help="Scope the role ARNs to this account ID (default: *, which an identity policy can "
+    "only ever use in its own account).",
+)
+@click.pass_obj
+def permissions(settings: Settings, command: str, account: str | None) -> int:
+    """Print the IAM policy the caller of a command needs for the active spec, as JSON.
+
+    COMMAND is create (plan and --prune included), verify, delete, restore, or all (the
+    default). Role actions are scoped to the spec's roles by ARN; iam:TagRole is included
+    because CreateRole with tags needs it. Reading policy documents and task definitions
+    (the task-definition checks) is included for create and verify. The partition follows
+    --region. qbroles never passes the roles: whoever registers the task definition needs
+    iam:PassRole on them, which is said on stderr. No AWS call.
+
+    \b
+    Examples:
+      qbroles permissions create > qbroles-ci.json
+      aws iam put-role-policy --role-name ci --policy-name qbroles \\
+          --policy-document file://qbroles-ci.json
+      qbroles --preset least-privilege permissions verify --account 123456789012
+    """
+    import os
+
+    from qbroles.iam.partitions import partition_of
+    from qbroles.permissions import COMMANDS, pass_role_note, policy
+    from qbroles.report.render import write_json
+
+    if account is not None and not (account.isdigit() and len(account) == 12):
+        raise InputError(f"--account {account!r} is not a 12-digit AWS account ID.")
+    spec = settings.spec()
+    region = settings.aws.region or os.environ.get("AWS_DEFAULT_REGION")
+    partition = (partition_of(region) if region else None) or "aws"
+    chosen = COMMANDS if command == "all" else (command,)
+    write_json(policy(spec, chosen, partition, account or "*"))
+    settings.say(pass_role_note(spec, partition, account or "*"))
     return ExitCode.OK

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from qbroles.errors import AwsError
+from qbroles.errors import AccessDenied, AwsError
 from qbroles.iam.pacing import GaveUp, Pacer
 from qbroles.policy.documents import NotIamAnswer
 
@@ -50,11 +50,6 @@ def client_error_message(exc: Any, action: str, where: str, gave_up: GaveUp | No
         exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     )
     message = str(error.get("Message", "")).rstrip(".") or "no message"
-    if code in _DENIED_CODES:
-        return (
-            f"AWS denied {action} ({where}): {message}; grant {action} to the "
-            "caller or use a profile that has it."
-        )
     if code in _CREDENTIAL_CODES:
         return (
             f"AWS rejected the credentials ({where}): {message}; refresh them or check "
@@ -110,6 +105,10 @@ def translated(
     except ClientError as exc:
         # The call that failed, exactly (one block may make several calls).
         action = f"{service}:{getattr(exc, 'operation_name', None) or operation}"
+        error = exc.response.get("Error", {})
+        if error.get("Code") in _DENIED_CODES:
+            detail = str(error.get("Message", "")).rstrip(".") or "no message"
+            raise AccessDenied([action], [where], detail) from None
         raise AwsError(client_error_message(exc, action, where, pacer.gave_up())) from None
     except (SSOError, TokenRetrievalError):
         # The IAM Identity Center token is missing, expired or refused: only a new sign-in

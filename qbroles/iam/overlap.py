@@ -13,6 +13,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
+from qbroles.errors import first_failure
+
 T = TypeVar("T")
 
 POOL = 16  # threads for calls that overlap, shared by every role of the run
@@ -45,9 +47,9 @@ class Overlap:
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(POOL, thread_name_prefix="qbroles-call")
             outcomes = _run_bounded(self._pool, calls, at_most)
-        for failure in outcomes:
-            if isinstance(failure, _Failed):
-                raise failure.error
+        failures = [outcome.error for outcome in outcomes if isinstance(outcome, _Failed)]
+        if failures:
+            raise first_failure(failures)
         return cast("list[T]", outcomes)
 
 

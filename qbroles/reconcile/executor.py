@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TypeVar
 
+from qbroles.errors import first_failure
 from qbroles.iam.gateway import Gateway
 from qbroles.iam.overlap import SIGNAL_CHECK
 from qbroles.iam.pacing import Pacer
@@ -41,7 +42,7 @@ def for_each(
             except Exception as failure:  # the others still run; an interrupt stops at once
                 failures.append(failure)
         if failures:
-            raise failures[0]
+            raise first_failure(failures)
         return results
     pool = ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="qbroles")
 
@@ -54,9 +55,9 @@ def for_each(
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
-    for error in errors:
-        if error is not None:
-            raise error
+    failed = [error for error in errors if error is not None]
+    if failed:
+        raise first_failure(failed)
     return [future.result() for future in futures]
 
 

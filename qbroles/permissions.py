@@ -1,0 +1,119 @@
+"""What qbroles itself needs: the IAM policy its caller must hold, per command, for a spec.
+
+Every AWS call the commands make (docs/aws-calls.md) is listed here as the IAM action
+that authorises it, with the resources it acts on, in the Service Authorization
+Reference's terms (https://docs.aws.amazon.com/service-authorization/latest/reference/
+list_awsidentityandaccessmanagementiam.html). tests/test_permissions.py checks the list
+against the calls the commands really make.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from qbroles.spec.model import Spec
+
+# A role's reads: GetRole and the listings go out together; GetRolePolicy per inline policy.
+READ_ROLES = (
+    "iam:GetRole",
+    "iam:GetRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListRolePolicies",
+)
+# The writes create may make, --prune's removals included. CreateRole with Tags is also
+# authorised as iam:TagRole ("Permissions required for tagging IAM roles",
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/id_tags_roles.html): the ownership tag
+# goes on with the role, so without iam:TagRole no role can be made.
+WRITE_ROLES = (
+    "iam:AttachRolePolicy",
+    "iam:CreateRole",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole",
+)
+DELETE_ROLES = (
+    "iam:DeleteRole",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:ListInstanceProfilesForRole",
+)
+# Before a write, GetPolicy asks whether each policy to attach exists; --task-definition
+# and --check-live-task-definitions read the documents of the roles' managed policies.
+READ_POLICIES = ("iam:GetPolicy", "iam:GetPolicyVersion")
+# ECS's task-definition reads support no resource-level permissions: the Resource is "*"
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/
+# list_amazonelasticcontainerservice.html).
+READ_TASKS = ("ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions")
+# RemoveRoleFromInstanceProfile acts on the instance profile (delete takes the role out of
+# any it is in); restore puts it back, which also passes the role (iam:PassRole, a
+# dependent action of AddRoleToInstanceProfile in the reference above).
+LEAVE_PROFILES = ("iam:RemoveRoleFromInstanceProfile",)
+JOIN_PROFILES = ("iam:AddRoleToInstanceProfile",)
+# sts:GetCallerIdentity needs no permission, and cannot be denied
+# (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
+
+COMMANDS = ("create", "verify", "delete", "restore")
+# What each command needs, by kind of resource: roles, policies, instance profiles, ECS.
+NEEDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    "create": {"role": READ_ROLES + WRITE_ROLES, "policy": READ_POLICIES, "ecs": READ_TASKS},
+    "verify": {"role": READ_ROLES, "policy": READ_POLICIES, "ecs": READ_TASKS},
+    "delete": {"role": READ_ROLES + DELETE_ROLES, "profile": LEAVE_PROFILES},
+    "restore": {"role": READ_ROLES + WRITE_ROLES + ("iam:PassRole",), "profile": JOIN_PROFILES},
+}
+_SIDS = {
+    "role": "QbrolesRoles",
+    "policy": "QbrolesReadPolicies",
+    "profile": "QbrolesInstanceProfiles",
+    "ecs": "QbrolesReadTaskDefinitions",
+}
+
+
+def needed(commands: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Return the actions the commands need, by kind of resource, each sorted and once."""
+    kinds: dict[str, set[str]] = {}
+    for command in commands:
+        for kind, actions in NEEDS[command].items():
+            kinds.setdefault(kind, set()).update(actions)
+    return {kind: tuple(sorted(actions)) for kind, actions in kinds.items()}
+
+
+def policy(spec: Spec, commands: Iterable[str], partition: str, account: str) -> dict[str, Any]:
+    """Return the identity policy that lets its holder run ``commands`` on the spec's roles.
+
+    Role actions are scoped to the spec's roles by ARN (path and name); ``account`` is an
+    account ID, or "*" (IAM acts only on the caller's own account anyway).
+    """
+    resources = {
+        "role": sorted(f"arn:{partition}:iam::{account}:role{r.path}{r.name}" for r in spec.roles),
+        "policy": [f"arn:{partition}:iam::*:policy/*"],  # AWS's managed ones and the account's
+        "profile": [f"arn:{partition}:iam::{account}:instance-profile/*"],
+        "ecs": ["*"],
+    }
+    statements = [
+        {
+            "Sid": _SIDS[kind],
+            "Effect": "Allow",
+            "Action": list(actions),
+            "Resource": resources[kind],
+        }
+        for kind, actions in needed(commands).items()
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def pass_role_note(spec: Spec, partition: str, account: str) -> str:
+    """Return what whoever registers the task definition needs, which qbroles does not."""
+    arns = ", ".join(f"arn:{partition}:iam::{account}:role{r.path}{r.name}" for r in spec.roles)
+    return (
+        "qbroles: whoever registers or runs the task definition (aws ecs "
+        "register-task-definition, a deploy pipeline) also needs iam:PassRole on "
+        f"{arns}, with the condition iam:PassedToService = ecs-tasks.amazonaws.com; "
+        "qbroles itself does not pass the roles."
+    )

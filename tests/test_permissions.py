@@ -1,0 +1,156 @@
+"""What qbroles itself needs: `qbroles permissions`, checked against the calls the commands
+really make, and an access denied that names every action denied, not one a run."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import botocore.handlers
+import pytest
+from click.testing import CliRunner
+
+from qbroles.cli import cli
+from qbroles.errors import ExitCode
+from qbroles.permissions import needed
+from qbroles.policy.documents import policy_problem
+from tests.conftest import EXEC_ROLE, MANAGED, TASK_ROLE, error_response
+from tests.test_taskdefs import TASKDEFS
+
+ECS = {"DescribeTaskDefinition", "ListTaskDefinitions", "RegisterTaskDefinition"}
+NARROW = ("--preset", "least-privilege", "--region", "us-east-1")
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args))
+
+
+def actions_of(calls: list[str]) -> set[str]:
+    """Return the IAM actions that authorise the calls (sts:GetCallerIdentity needs none)."""
+    return {
+        f"{'ecs' if name in ECS else 'iam'}:{name}" for name in calls if name != "GetCallerIdentity"
+    }
+
+
+def allowed(command: str) -> set[str]:
+    return {action for actions in needed([command]).values() for action in actions}
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_every_call_each_command_makes_is_in_its_policy(
+    iam: Any, calls: list[str], tmp_path: Path
+) -> None:
+    """Fresh, converged, drifted and pruned, with task-definition checks; then delete and
+    restore: every call is one the printed policy allows."""
+    made: dict[str, set[str]] = {"create": set(), "verify": set(), "delete": set()}
+
+    def step(command: str, *args: str) -> Any:
+        calls.clear()
+        result = run(*args)
+        made[command] = made.get(command, set()) | actions_of(calls)
+        return result
+
+    taskdef = str(TASKDEFS / "ssm-parameter.json")
+    assert step("create", *NARROW, "create").exit_code == ExitCode.OK
+    iam.attach_role_policy(RoleName=TASK_ROLE, PolicyArn=MANAGED + "AmazonS3ReadOnlyAccess")
+    iam.put_role_policy(
+        RoleName=TASK_ROLE,
+        PolicyName="extra",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+            }
+        ),
+    )
+    iam.tag_role(
+        RoleName=TASK_ROLE,
+        Tags=[{"Key": "qbroles:tags", "Value": "Old"}, {"Key": "Old", "Value": "x"}],
+    )
+    step("verify", *NARROW, "verify", "--task-definition", taskdef)
+    step("create", *NARROW, "create", "--prune", "--check-live-task-definitions")
+    step("create", "create", "--adopt", "--prune", "--yes")  # another spec: every kind of write
+    backup = tmp_path / "backup.json"
+    assert step("delete", "delete", "--yes", "--adopt", "--backup", str(backup)).exit_code == 0
+    assert step("restore", "restore", str(backup)).exit_code == ExitCode.OK
+    assert made["create"] >= {"iam:CreateRole", "iam:AttachRolePolicy", "iam:DetachRolePolicy"}
+    assert "iam:DeleteRole" in made["delete"]
+    for command, actions in made.items():
+        assert actions <= allowed(command), (command, actions - allowed(command))
+    printed = json.loads(run("permissions").stdout)
+    everything = {a for statement in printed["Statement"] for a in statement["Action"]}
+    assert set().union(*made.values()) <= everything
+
+
+def test_the_policy_is_scoped_to_the_spec_roles_and_valid(tmp_path: Path) -> None:
+    result = run("--app", "Billing", "permissions", "create")
+    assert result.exit_code == ExitCode.OK
+    document = json.loads(result.stdout)
+    assert policy_problem(document) is None
+    (roles,) = [s for s in document["Statement"] if s["Sid"] == "QbrolesRoles"]
+    assert roles["Resource"] == [
+        "arn:aws:iam::*:role/Billing-ECS-TaskExecutionRole",
+        "arn:aws:iam::*:role/Billing-ECS-TaskRole",
+    ]
+    # CreateRole with tags is authorised as iam:TagRole too: without it no role is made.
+    assert {"iam:CreateRole", "iam:TagRole"} <= set(roles["Action"])
+    assert "iam:DeleteRole" not in roles["Action"]  # create never deletes a role
+    # Whoever registers the task definition needs iam:PassRole; qbroles does not pass them.
+    assert "iam:PassRole on arn:aws:iam::*:role/Billing-ECS-TaskExecutionRole" in result.stderr
+    assert "iam:PassedToService = ecs-tasks.amazonaws.com" in result.stderr
+    assert run("-q", "permissions").stderr == ""
+
+    china = json.loads(
+        run("--region", "cn-north-1", "permissions", "delete", "--account", "123456789012").stdout
+    )
+    (roles,) = [s for s in china["Statement"] if s["Sid"] == "QbrolesRoles"]
+    assert (
+        roles["Resource"][0]
+        == "arn:aws-cn:iam::123456789012:role/QuestionBank-ECS-TaskExecutionRole"
+    )
+    assert "iam:DeleteRole" in roles["Action"]
+    os.chdir(tmp_path)  # the folder's own spec is the one asked about
+    Path("qbroles.toml").write_text('app = "Shop"\n[[role]]\nname = "Shop-Task"\n')
+    shop = json.loads(run("permissions", "verify").stdout)
+    assert shop["Statement"][0]["Resource"] == ["arn:aws:iam::*:role/Shop-Task"]
+    bad = run("permissions", "--account", "12")
+    assert bad.exit_code == ExitCode.USAGE
+    assert "12-digit" in bad.stderr
+
+
+@pytest.fixture
+def reads_denied() -> Iterator[None]:
+    """Every client made during the test is denied ListRolePolicies and
+    ListAttachedRolePolicies, as a caller with only iam:GetRole is."""
+
+    def denier(name: str) -> Any:
+        message = (
+            f"User: arn:aws:iam::123456789012:user/ci is not authorized to perform: iam:{name}"
+        )
+        return lambda **_: error_response("AccessDenied", message, 403)
+
+    hooks = [
+        (f"before-send.iam.{name}", denier(name))
+        for name in ("ListRolePolicies", "ListAttachedRolePolicies")
+    ]
+    botocore.handlers.BUILTIN_HANDLERS.extend(hooks)
+    yield
+    for hook in hooks:
+        botocore.handlers.BUILTIN_HANDLERS.remove(hook)
+
+
+@pytest.mark.usefixtures("moto_iam", "reads_denied")
+def test_access_denied_names_every_action_denied_at_once() -> None:
+    result = run("verify")
+    assert result.exit_code == ExitCode.AWS
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("qbroles: error: AWS denied iam:")
+    for action in ("iam:ListAttachedRolePolicies", "iam:ListRolePolicies"):
+        assert line.count(action) >= 2  # named as denied, and as what to grant
+    for role in (EXEC_ROLE, TASK_ROLE):
+        assert role in line
+    assert "qbroles permissions" in line
+    assert result.stdout == ""
