@@ -253,6 +253,16 @@ def test_demo_table_runs_without_moto_already_active() -> None:
     result = run("demo")
     assert result.exit_code == 0, result.stderr
     assert "verify catches the drift" in result.stdout
+    # It ends with what to run against a real account, each of them a command that exists.
+    ending = result.stdout[result.stdout.index("Against a real account") :].splitlines()[1:]
+    commands = [line.split("#")[0].split() for line in ending]
+    assert [words[0] for words in commands] == ["qbroles"] * 5
+    names = [
+        next(word for word in words[1:] if not word.startswith("-") and word != "PROFILE")
+        for words in commands
+    ]
+    assert names == ["permissions", "init", "plan", "create", "outputs"]
+    assert set(names) <= set(all_commands())
 
 
 def test_demo_refuses_an_endpoint() -> None:

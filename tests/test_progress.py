@@ -135,6 +135,19 @@ def read_terminal(leader: int) -> str:
     return seen.decode(errors="replace")
 
 
+def answer_on_terminal(args: list[str], env: dict[str, str], answer: bytes) -> tuple[int, str]:
+    """Run qbroles on a pseudo-terminal, as a person at it who types ``answer``; return its
+    exit code and everything it showed."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [tool("qbroles"), *args], env=env, stdin=follower, stdout=follower, stderr=follower
+    )
+    os.close(follower)
+    os.write(leader, answer)
+    terminal = read_terminal(leader)
+    return process.wait(timeout=60), terminal
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize("how", ["NO_COLOR", "--no-color"])
 def test_without_colour_a_terminal_gets_no_escape_code_at_all(

@@ -53,7 +53,7 @@ def test_another_preset_is_caught_by_plan_and_refused_by_create_without_a_termin
     assert plan.exit_code == ExitCode.OK
     assert "2 roles set by another spec or an earlier version of this one" in plan.stderr
     said = " ".join(plan.stdout.split())
-    assert f"! {TASK_ROLE}: made by this spec" in said
+    assert f"! {EXEC_ROLE}, {TASK_ROLE}: made by this spec" in said  # said once, of both
     assert "last set by another spec (preset=least-privilege app=QuestionBank)" in said
 
     calls.clear()
@@ -121,3 +121,25 @@ def test_a_role_without_a_recorded_digest_gets_one_without_a_question(iam: Any) 
         tags(iam, EXEC_ROLE)["qbroles:digest"]
         == preset_spec("workshop", None, Scope()).roles[0].digest
     )
+
+
+@pytest.mark.e2e
+def test_through_a_terminal_create_shows_the_change_of_spec_and_waits_for_a_yes(
+    env: dict[str, str],
+) -> None:
+    """A pseudo-terminal, as a person at it: the plan in full, the question, a no."""
+    import subprocess
+
+    from tests.servers import tool
+    from tests.test_progress import answer_on_terminal
+
+    made = subprocess.run([tool("qbroles"), *NARROW, "create"], env=env, capture_output=True)
+    assert made.returncode == ExitCode.OK, made.stderr
+    code, terminal = answer_on_terminal(["create"], env, b"n\n")
+    assert code == ExitCode.SAFETY, terminal
+    said = " ".join(terminal.split())
+    assert f"apply this spec to {TASK_ROLE}, last set by another spec" in said
+    assert f"+ attach AmazonRDSReadOnlyAccess to {TASK_ROLE}" in said
+    assert "create not confirmed; nothing was changed." in said
+    again = subprocess.run([tool("qbroles"), "-o", "json", "verify"], env=env, capture_output=True)
+    assert again.returncode == ExitCode.DIFFERENCES  # still the least-privilege roles

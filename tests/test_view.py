@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
 import subprocess
 from typing import Any
 
@@ -15,7 +13,7 @@ from qbroles.cli import cli
 from qbroles.errors import ExitCode
 from tests.conftest import EXEC_ROLE, MANAGED, TASK_ROLE
 from tests.servers import tool
-from tests.test_progress import read_terminal
+from tests.test_progress import answer_on_terminal
 
 WIDE = {"COLUMNS": "200"}
 
@@ -47,8 +45,12 @@ def test_verify_shows_one_line_per_role_then_each_difference_in_full(iam: Any) -
     # The difference is named once, in full, under the roles; passing checks are not shown.
     assert text.count(f"x {TASK_ROLE}: policy SecretsManagerReadWrite") == 1
     assert "ok" not in text.split()
-    # A broad policy appears once per role, as its finding, not also as a passing check.
-    assert text.count(f"! {EXEC_ROLE}: finding: broad policy CloudWatchLogsFullAccess") == 1
+    # A broad policy appears once, as its finding naming both roles: not also as a passing
+    # check, nor once per role.
+    said = " ".join(text.split())
+    both = f"! {EXEC_ROLE}, {TASK_ROLE}: finding: broad policy CloudWatchLogsFullAccess"
+    assert said.count(both) == 1
+    assert said.count("CloudWatchLogsFullAccess grants logs:*") == 1
     assert "Next: qbroles plan shows the repair; qbroles create applies it." in text
     # -v adds every check, the passing ones too, as a table per role.
     verbose = run("-v", "verify", env=WIDE)
@@ -159,14 +161,8 @@ def test_a_task_definition_without_a_region_is_not_said_to_scope_the_workshop_ro
 def test_delete_on_a_terminal_shows_its_plan_once(env: dict[str, str]) -> None:
     """Through a pseudo-terminal: the plan at the question, then the result, not the plan again."""
     assert subprocess.run([tool("qbroles"), "create"], env=env, capture_output=True).returncode == 0
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [tool("qbroles"), "delete"], env=env, stdin=follower, stdout=follower, stderr=follower
-    )
-    os.close(follower)
-    os.write(leader, b"y\n")
-    terminal = read_terminal(leader)
-    assert process.wait(timeout=60) == ExitCode.OK, terminal
+    code, terminal = answer_on_terminal(["delete"], env, b"y\n")
+    assert code == ExitCode.OK, terminal
     assert "Delete these roles? [y/N]" in terminal
     assert terminal.count(f"detach AmazonRDSReadOnlyAccess from {TASK_ROLE}") == 1
     assert f"delete role {TASK_ROLE}" in terminal

@@ -220,6 +220,16 @@ def outputs(
     return ExitCode.OK
 
 
+# What the demo ends with: the same story against a real account.
+REAL_ACCOUNT = """
+Against a real account (a profile whose caller may manage these roles):
+  qbroles permissions create > qbroles-policy.json   # what that caller needs, to attach
+  qbroles init                                       # optional: ./qbroles.toml to customise
+  qbroles --profile PROFILE plan                     # what create would do; changes nothing
+  qbroles --profile PROFILE create                   # create both roles, then verify them
+  qbroles --profile PROFILE outputs --merge taskdef.json --out taskdef-with-roles.json"""
+
+
 @click.command(short_help=summary("demo"))
 @click.pass_obj
 def demo(settings: Settings) -> int:
@@ -245,12 +255,15 @@ def demo(settings: Settings) -> int:
         )
     spec = settings.spec()
     if settings.output != "json":
-        return run_demo(
+        code = run_demo(
             spec,
             settings.show,
             announce=lambda step: None if settings.quiet else settings.console().rule(step),
             workers=settings.workers,
         )
+        if not settings.quiet:
+            settings.console().print(REAL_ACCOUNT, markup=False, highlight=False)
+        return code
     steps: list[dict[str, Any]] = []
     current = [""]
 

@@ -51,8 +51,8 @@ def print_report(
     for title, checks in (("Differences", _differences(report)), ("Warnings", _warnings(report))):
         if checks:
             _heading(out, title)
-            for name, check in checks:
-                print_check(name, check, out)
+            for names, check in _once(checks):
+                print_check(", ".join(names), check, out)
     step = next_step(report)
     if step:
         out.print()
@@ -165,6 +165,15 @@ def _differences(report: Report) -> list[tuple[str, Check]]:
 
 def _warnings(report: Report) -> list[tuple[str, Check]]:
     return [(role.name, check) for role in report.roles for check in role.checks if check.warns]
+
+
+def _once(checks: list[tuple[str, Check]]) -> list[tuple[list[str], Check]]:
+    """Return each check once with every role it was found on: the same finding on both
+    roles (a broad policy, word for word) is read once, naming both."""
+    found: dict[tuple[str, str], tuple[list[str], Check]] = {}
+    for name, check in checks:
+        found.setdefault((check.check, check.message), ([], check))[0].append(name)
+    return list(found.values())
 
 
 def _live(check: Check) -> bool:
