@@ -255,10 +255,11 @@ def test_demo_table_runs_without_moto_already_active() -> None:
     assert "verify catches the drift" in result.stdout
     # It ends with what to run against a real account, each of them a command that exists.
     ending = result.stdout[result.stdout.index("Against a real account") :].splitlines()[1:]
+    assert max(map(len, ending)) <= 80
     commands = [line.split("#")[0].split() for line in ending]
     assert [words[0] for words in commands] == ["qbroles"] * 5
     names = [
-        next(word for word in words[1:] if not word.startswith("-") and word != "PROFILE")
+        next(word for word in words[1:] if not word.startswith("-") and word != "NAME")
         for words in commands
     ]
     assert names == ["permissions", "init", "plan", "create", "outputs"]

@@ -222,12 +222,12 @@ def outputs(
 
 # What the demo ends with: the same story against a real account.
 REAL_ACCOUNT = """
-Against a real account (a profile whose caller may manage these roles):
-  qbroles permissions create > qbroles-policy.json   # what that caller needs, to attach
-  qbroles init                                       # optional: ./qbroles.toml to customise
-  qbroles --profile PROFILE plan                     # what create would do; changes nothing
-  qbroles --profile PROFILE create                   # create both roles, then verify them
-  qbroles --profile PROFILE outputs --merge taskdef.json --out taskdef-with-roles.json"""
+Against a real account (NAME: an AWS profile):
+  qbroles permissions create > policy.json   # the IAM policy its caller needs
+  qbroles init                          # optional: ./qbroles.toml to customise
+  qbroles --profile NAME plan           # what create would do; changes nothing
+  qbroles --profile NAME create         # create both roles, then verify them
+  qbroles --profile NAME outputs --merge taskdef.json   # the ARNs set in it"""
 
 
 @click.command(short_help=summary("demo"))
@@ -262,7 +262,7 @@ def demo(settings: Settings) -> int:
             workers=settings.workers,
         )
         if not settings.quiet:
-            settings.console().print(REAL_ACCOUNT, markup=False, highlight=False)
+            settings.console().print(REAL_ACCOUNT, markup=False, soft_wrap=True)
         return code
     steps: list[dict[str, Any]] = []
     current = [""]
