@@ -246,7 +246,7 @@ def test_plan_create_and_verify_agree_on_a_policy_the_spec_does_not_list(iam: An
     assert plan.exit_code == ExitCode.DIFFERENCES
     assert "No changes" not in plan.stdout
     assert f"! {TASK_ROLE}: unexpected inline policy sneaky" in plan.stdout
-    assert "1 thing not in the spec is kept (create --prune removes them" in plan.stderr
+    assert "1 thing not in the spec is kept (create --prune removes it" in plan.stderr
     assert run("plan").exit_code == ExitCode.OK  # without the flag a plan is a success
     kept = run("-o", "json", "create")
     assert kept.exit_code == ExitCode.OK

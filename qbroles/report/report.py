@@ -156,7 +156,7 @@ class Report:
             kept = len(self.kept)
             head += (
                 f"; {_count(kept, 'thing')} not in the spec {'is' if kept == 1 else 'are'} kept "
-                "(create --prune removes them)"
+                f"(create --prune removes {'it' if kept == 1 else 'them'})"
             )
         other = sum(1 for c in warned if c.check == OTHER_SPEC)
         if other and self.dry_run:  # a change of mind, said in the summary too
