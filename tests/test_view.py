@@ -167,3 +167,24 @@ def test_delete_on_a_terminal_shows_its_plan_once(env: dict[str, str]) -> None:
     assert terminal.count(f"detach AmazonRDSReadOnlyAccess from {TASK_ROLE}") == 1
     assert f"delete role {TASK_ROLE}" in terminal
     assert "deleted" in terminal
+
+
+@pytest.mark.e2e
+def test_create_on_a_terminal_asks_before_it_removes_and_not_for_additions(
+    env: dict[str, str],
+) -> None:
+    """Through a pseudo-terminal, as terraform apply: the plan in full, then the question."""
+    code, terminal = answer_on_terminal(["create"], env, b"")
+    assert code == ExitCode.OK, terminal
+    assert "[y/N]" not in terminal  # additions need no question
+    extra = f"{MANAGED}AmazonS3FullAccess"
+    attach = [tool("aws"), "iam", "attach-role-policy", "--role-name", TASK_ROLE]
+    done = subprocess.run([*attach, "--policy-arn", extra], env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    code, terminal = answer_on_terminal(["create", "--prune"], env, b"n\n")
+    assert code == ExitCode.SAFETY, terminal
+    assert "Apply this plan, which removes or replaces 1 thing(s)? [y/N]" in terminal
+    assert f"- detach AmazonS3FullAccess from {TASK_ROLE}" in terminal
+    code, terminal = answer_on_terminal(["create", "--prune"], env, b"y\n")
+    assert code == ExitCode.OK, terminal
+    assert terminal.count(f"detach AmazonS3FullAccess from {TASK_ROLE}") == 1  # shown once
