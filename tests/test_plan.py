@@ -269,7 +269,8 @@ def test_a_record_found_on_a_role_qbroles_did_not_own_removes_nothing() -> None:
 # --- roles another spec made
 
 
-OTHER = {**OWNED, "qbroles:spec": "preset=workshop app=App"}
+# Another spec, which said something else of the role (another digest).
+OTHER = {**OWNED, "qbroles:spec": "preset=workshop app=App", "qbroles:digest": "0123456789abcdef"}
 
 
 def test_prune_of_a_role_another_spec_made_is_refused_without_adopt() -> None:
@@ -287,7 +288,22 @@ def test_create_without_prune_keeps_the_other_specs_mark() -> None:
 def test_adopt_hands_a_role_of_another_spec_to_this_one() -> None:
     plan = plan_role(DESIRED, state(tags=OTHER), adopt=True, prune=True)
     assert plan.refusal is None
+    assert plan.actions == (
+        TagRole(ROLE.name, {"qbroles:spec": SPEC, "qbroles:digest": ROLE.digest}),
+    )
+
+
+def test_a_spec_that_said_the_same_of_a_role_is_no_other_spec() -> None:
+    """The preset, then the file init wrote of it: same digest, so the role is this spec's;
+    the record of its name follows, and prune and delete need no --adopt."""
+    same = {**OWNED, "qbroles:spec": "preset=workshop app=App"}
+    plan = plan_role(DESIRED, state(tags=same), prune=True)
+    assert plan.refusal is None
+    assert plan.other_spec is None
     assert plan.actions == (TagRole(ROLE.name, {"qbroles:spec": SPEC}),)
+    found = {ROLE.name: state(tags=same)}
+    (deleted,) = plan_delete([ROLE.name], found, made_by=SPEC, digests={ROLE.name: ROLE.digest})
+    assert deleted.refusal is None
 
 
 def test_delete_of_a_role_another_spec_made_is_refused_without_adopt() -> None:

@@ -3,6 +3,7 @@ change of mind (another preset, an edited file) is shown by plan and asked about
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,22 @@ def test_through_a_terminal_create_shows_the_change_of_spec_and_waits_for_a_yes(
     assert "create not confirmed; nothing was changed." in said
     again = subprocess.run([tool("qbroles"), "-o", "json", "verify"], env=env, capture_output=True)
     assert again.returncode == ExitCode.DIFFERENCES  # still the least-privilege roles
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_init_after_a_preset_create_is_the_same_spec_no_question_no_refusal(
+    iam: Any, tmp_path: Path
+) -> None:
+    """The README's order: create from the preset, later init to customise. The file says
+    the same of each role, so nothing is asked or refused; the label moves to the file."""
+    os.chdir(tmp_path)
+    assert run("create").exit_code == ExitCode.OK
+    assert run("init").exit_code == ExitCode.OK
+    verified = run("-o", "json", "verify")
+    assert verified.exit_code == ExitCode.OK
+    checks = [c["check"] for r in json.loads(verified.stdout)["roles"] for c in r["checks"]]
+    assert "made by this spec" not in checks
+    pruned = run("create", "--prune")  # off a terminal: neither a question nor a refusal
+    assert pruned.exit_code == ExitCode.OK, pruned.stderr
+    assert tags(iam, TASK_ROLE)["qbroles:spec"] == "file=qbroles.toml app=QuestionBank"
+    assert run("delete", "--yes").exit_code == ExitCode.OK

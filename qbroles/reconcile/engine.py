@@ -183,7 +183,8 @@ def delete(
     """
     progress = progress or Progress()
     observed = observe_all(gateway, spec.names, workers, progress, for_delete=True)
-    plans = plan_delete(spec.names, observed, made_by=spec.identity, adopt=adopt)
+    digests = {role.name: role.digest for role in spec.roles}
+    plans = plan_delete(spec.names, observed, made_by=spec.identity, digests=digests, adopt=adopt)
     refuse(plans)
     changing = [plan for plan in plans if plan.actions]
     if changing and not dry_run:

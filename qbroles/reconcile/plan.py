@@ -199,6 +199,8 @@ def _other_spec(role: DesiredRole, state: RoleState) -> str | None:
     spec's, and tagged with it.
     """
     made_by = state.made_by
+    if state.digest == role.digest:  # that spec said the same of it: nothing to protect
+        return None
     return made_by if state.owned and made_by and made_by != role.made_by else None
 
 
@@ -277,11 +279,13 @@ def plan_delete(
     observed: Observed,
     *,
     made_by: str | None = None,
+    digests: Mapping[str, str] | None = None,
     adopt: bool = False,
 ) -> tuple[RolePlan, ...]:
     """Return, per named role, what removes it in the order IAM requires.
 
-    A role another spec made (its SPEC_TAG is not ``made_by``) is refused unless ``adopt``.
+    A role another spec made (its SPEC_TAG is not ``made_by``) is refused unless ``adopt``,
+    or unless that spec said the same of it as this one (its digest is in ``digests``).
     """
     plans = []
     for name in names:
@@ -291,7 +295,13 @@ def plan_delete(
         elif not state.owned:
             remedy = "delete it by hand, or tag it first if it really is qbroles'"
             plans.append(RolePlan(name, refusal=unowned_refusal(state, "delete", remedy)))
-        elif made_by and state.made_by and state.made_by != made_by and not adopt:
+        elif (
+            made_by
+            and state.made_by
+            and state.made_by != made_by
+            and state.digest != (digests or {}).get(name)
+            and not adopt
+        ):
             plans.append(RolePlan(name, refusal=other_spec_refusal(state, made_by, "delete")))
         else:
             plans.append(RolePlan(name, _removal(state), role_id=state.role_id))

@@ -143,9 +143,18 @@ def verify_role(
         )
     )
     changed = spec_change(role, state)
-    other = bool(state.owned and state.made_by and state.made_by != role.made_by)
+    other = bool(
+        state.owned
+        and state.made_by
+        and state.made_by != role.made_by
+        and state.digest != role.digest  # a spec that said the same of it is no other
+    )
     if changed or other:
         refusals = "; delete and create --prune refuse it without --adopt" if other else ""
+        asks = (
+            ": create shows the plan and asks before applying this spec to it (--yes off "
+            "a terminal)"
+        )
         checks.append(
             Check(
                 "made by this spec",
@@ -153,8 +162,7 @@ def verify_role(
                 f"{role.made_by} (digest {role.digest})",
                 f"{state.made_by} (digest {state.digest or 'not recorded'})",
                 f"last set by {changed or f'another spec ({state.made_by})'}, not by this "
-                f"spec ({role.made_by}): create shows the plan and asks before applying this "
-                f"spec to it (--yes off a terminal){refusals}",
+                f"spec ({role.made_by}){asks if changed else ''}{refusals}",
                 Severity.WARNING,
             )
         )
