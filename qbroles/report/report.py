@@ -85,6 +85,12 @@ class Report:
         """
         return self.dry_run or all(role.ok for role in self.roles)
 
+    def to_read(self, check: Check) -> bool:
+        """Return whether a failing check is one people must read. A dry run's checks
+        describe the roles before the plan, which it would fix: of those only what the plan
+        itself would break in live task definitions is."""
+        return check.failed and (not self.dry_run or check.check.startswith("live "))
+
     @property
     def noop(self) -> bool:
         """Return whether this is a create or plan with nothing to do and nothing to say but
@@ -169,9 +175,7 @@ class Report:
             head += f"; security findings: {', '.join(sorted(set(findings)))}"
         elif warned:
             head += f" ({_count(len(warned), 'warning')})"
-        # A dry run's checks describe the roles before the plan, which it would fix; of those
-        # only what the plan itself would break in live task definitions is listed.
-        shown = [c for c in failed if c.check.startswith("live ")] if self.dry_run else failed
+        shown = [check for check in failed if self.to_read(check)]
         lines = [f"  {check.message}" for check in shown] if with_failures else []
         return "\n".join([f"qbroles {self.command}: {head}.", *lines])
 

@@ -90,7 +90,8 @@ def print_roles(report: Report, out: Console) -> None:
         len(INDENT) + name_width + status_width + len(arn) + 4 <= out.width for *_, arn in rows
     )
     for (name, text, arn), role in zip(rows, report.roles, strict=True):
-        colour = "green" if role.ok else "red"
+        pending = report.dry_run and bool(role.changes)
+        colour = "yellow" if pending else "green" if role.ok or report.dry_run else "red"
         if fits:
             line = f"{INDENT}{name:<{name_width}}  {text:<{status_width}}  {arn}".rstrip()
             _line(out, line, colour)
@@ -106,7 +107,7 @@ def status(report: Report, role: RoleReport) -> str:
     if report.command == "delete":
         gone = DeleteRole in done
         what = ("to delete" if report.dry_run else "deleted") if gone else "absent"
-    elif report.command in ("create", "plan", "restore") and CreateRole in done:
+    elif CreateRole in done:
         what = "to create" if report.dry_run else "created"
     elif report.dry_run and count:
         what = f"{_count(count, 'change')} to make"
@@ -118,7 +119,7 @@ def status(report: Report, role: RoleReport) -> str:
         what = f"{kept} kept, not in the spec"  # in sync but for what only --prune removes
     else:
         what = "in sync" if role.ok or report.dry_run else ""  # the count says it
-    failed = [c for c in role.checks if c.failed and (not report.dry_run or _live(c))]
+    failed = [c for c in role.checks if report.to_read(c)]
     warned = [c for c in role.checks if c.warns]
     extra = [_count(len(failed), "difference")] if failed and what != "missing" else []
     extra += [_count(len(warned), "warning")] if warned else []
@@ -155,14 +156,7 @@ def next_step(report: Report) -> str | None:
 
 
 def _differences(report: Report) -> list[tuple[str, Check]]:
-    """The failing checks to read. A plan's checks describe the roles before it, which it
-    would fix: of those only what it would break in live task definitions is listed."""
-    return [
-        (role.name, check)
-        for role in report.roles
-        for check in role.checks
-        if check.failed and (not report.dry_run or _live(check))
-    ]
+    return [(role.name, c) for role in report.roles for c in role.checks if report.to_read(c)]
 
 
 def _warnings(report: Report) -> list[tuple[str, Check]]:
@@ -176,10 +170,6 @@ def _once(checks: list[tuple[str, Check]]) -> list[tuple[list[str], Check]]:
     for name, check in checks:
         found.setdefault((check.check, check.message), ([], check))[0].append(name)
     return list(found.values())
-
-
-def _live(check: Check) -> bool:
-    return check.check.startswith("live ")
 
 
 def _exists(role: RoleReport) -> bool:
