@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -12,9 +12,6 @@ from qbroles import session
 from qbroles.commands import summary
 from qbroles.errors import InputError, SafetyError
 from qbroles.session import Settings
-
-if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
-    from qbroles.reconcile.actions import RolePlan
 
 
 def _plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -143,9 +140,12 @@ def plan(
     """Show what create would change, as a diff per role; change nothing (create --dry-run).
 
     Each role's changes are grouped under it: + adds (create, attach, put, tag), ~ changes
-    in place, - removes; a trust or inline policy that differs is shown as a JSON diff from
-    what IAM holds to what the spec asks for. With -o json, each change also carries its
-    "actual" and "expected" documents.
+    in place, - removes; a new role's trust, description and tags and a new inline policy
+    are shown in full, a trust or inline policy that differs as a JSON diff from what IAM
+    holds to what the spec asks for. Then a line per role, what is kept that the spec
+    lacks (--prune removes it), a role another spec set, and the security findings of the
+    roles as the plan leaves them, named in the summary line. With -o json, each change
+    also carries its "actual" and "expected" documents.
 
     \b
     Examples:
@@ -179,6 +179,7 @@ def _create(
     force: bool = False,
 ) -> int:
     from qbroles.reconcile import engine
+    from qbroles.reconcile.consent import needs_yes, takes_away
 
     if force and not check_live:
         raise InputError("--force goes with --check-live-task-definitions; drop it, or add that.")
@@ -198,9 +199,9 @@ def _create(
                 yes=yes,
                 backup=backup,
                 progress=progress,
-                question=_risky,
+                question=needs_yes,
                 saved=saved,
-                on_terminal=_takes_away,
+                on_terminal=takes_away,
             ),
             check_live=check_live,
             force=force,
@@ -211,35 +212,6 @@ def _create(
     )
     kept = saved[0] if saved else None
     return settings.show(replace(report, command=command, backup=kept), detailed=detailed)
-
-
-def _risky(plans: Sequence[RolePlan]) -> str | None:
-    """Return what in a create's plan needs a yes: applying a spec other than the one that
-    set a role (a change of mind: another preset, an edited file), widening a role, changing
-    whom an adopted role trusts."""
-    from qbroles.reconcile.actions import DeleteBoundary, UpdateTrustPolicy
-
-    risky = [
-        f"apply this spec to {plan.role}, last set by {plan.other_spec}"
-        for plan in plans
-        if plan.other_spec
-    ]
-    risky += [
-        action.describe()
-        for plan in plans
-        for action in plan.actions
-        if isinstance(action, DeleteBoundary)
-        or (plan.adopting and isinstance(action, UpdateTrustPolicy))
-    ]
-    return "; ".join(risky) if risky else None
-
-
-def _takes_away(plans: Sequence[RolePlan]) -> str | None:
-    """Return what in a create's plan removes or replaces something, asked about on a
-    terminal: a detach, an inline policy deleted or rewritten, a tag removed or changed,
-    the trust or a boundary replaced (what the restore file keeps)."""
-    count = sum(1 for plan in plans for action in plan.actions if action.removed() is not None)
-    return f"apply this plan, which removes or replaces {count} thing(s)" if count else None
 
 
 @click.command(short_help=summary("delete"))

@@ -70,7 +70,8 @@ def verify(
     trust policy without confused-deputy conditions (on the execution role, their presence
     is reported instead), one anyone or another account may use, broad managed policies,
     *:* grants, secrets readable but not decryptable under --kms-key-arn. Exit 0 in sync,
-    1 not.
+    1 not. Printed: a line per role (status, ARN), then each difference and warning in
+    full; -v shows every check.
 
     \b
     Examples:
