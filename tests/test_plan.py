@@ -281,8 +281,19 @@ def test_prune_of_a_role_another_spec_made_is_refused_without_adopt() -> None:
     assert "--adopt" in plan.refusal
 
 
-def test_create_without_prune_keeps_the_other_specs_mark() -> None:
-    assert actions(state(tags=OTHER)) == ()
+def test_create_without_prune_keeps_the_mark_of_a_spec_that_recorded_no_digest() -> None:
+    before = {key: value for key, value in OTHER.items() if key != "qbroles:digest"}
+    assert actions(state(tags=before)) == (TagRole(ROLE.name, {"qbroles:digest": ROLE.digest}),)
+    assert plan_role(DESIRED, state(tags=before)).other_spec is None  # nobody is asked
+
+
+def test_applying_another_spec_hands_the_role_over_once_asked() -> None:
+    """The change of spec is a question (other_spec); its yes hands the role over."""
+    plan = plan_role(DESIRED, state(tags=OTHER))
+    assert plan.other_spec == "another spec (preset=workshop app=App)"
+    assert plan.actions == (
+        TagRole(ROLE.name, {"qbroles:spec": SPEC, "qbroles:digest": ROLE.digest}),
+    )
 
 
 def test_adopt_hands_a_role_of_another_spec_to_this_one() -> None:

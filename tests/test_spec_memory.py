@@ -67,6 +67,15 @@ def test_another_preset_is_caught_by_plan_and_refused_by_create_without_a_termin
 
     assert run("create", "--yes").exit_code == ExitCode.OK
     assert MANAGED + "AmazonRDSReadOnlyAccess" in attached(iam, TASK_ROLE)
+    # The yes handed the roles over: this spec set them last, nothing is asked again.
+    assert tags(iam, TASK_ROLE)["qbroles:spec"] == "preset=workshop app=QuestionBank"
+    assert run("create").exit_code == ExitCode.OK
+    checks = [
+        c["check"]
+        for r in json.loads(run("-o", "json", "verify").stdout)["roles"]
+        for c in r["checks"]
+    ]
+    assert "made by this spec" not in checks
 
 
 @pytest.mark.usefixtures("moto_iam")

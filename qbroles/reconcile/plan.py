@@ -108,7 +108,10 @@ def plan_role(
 
     actions: list[Action] = []
     wanted = dict(role.tags)
-    if other_spec and not adopt:  # still that spec's role: only --adopt hands it over
+    changed_spec = spec_change(role, state)
+    if other_spec and not adopt and not changed_spec:
+        # Set before digests were recorded: nobody is asked, so the record stays that
+        # spec's. Where a change of spec is asked about, the yes hands the role over.
         wanted[SPEC_TAG] = str(state.made_by)
         wanted[DIGEST_TAG] = state.digest or role.digest
     # Tags first: an adopted role is marked as qbroles' before anything else changes.
@@ -171,7 +174,7 @@ def plan_role(
         role_id=state.role_id,
         adopting=not state.owned,
         # --adopt hands the role to this spec: that is the consent a change of spec needs.
-        other_spec=spec_change(role, state) if actions and not adopt else None,
+        other_spec=changed_spec if actions and not adopt else None,
     )
 
 
