@@ -118,15 +118,24 @@ def test_least_privilege_end_to_end_on_moto(gateway: Gateway, iam: Any) -> None:
 def test_switching_from_workshop_to_least_privilege(gateway: Gateway, iam: Any) -> None:
     engine.create(gateway, preset_spec("workshop", None, Scope()))
     narrow = preset_spec("least-privilege", None, Scope())
-    kept = engine.create(gateway, narrow)
+    # The roles are the workshop preset's: pruning them takes --adopt, refused before a write.
+    with pytest.raises(SafetyError, match="made by another spec"):
+        engine.create(gateway, narrow, prune=True)
+    # Applying the other spec is a change of mind: the approval sees it, and a no stops it.
+    seen: list[str | None] = []
+
+    def refuse(plans: Any) -> bool:
+        seen.extend(plan.other_spec for plan in plans)
+        return False
+
+    with pytest.raises(SafetyError, match="not confirmed"):
+        engine.create(gateway, narrow, approve=refuse)
+    assert seen == ["another spec (preset=workshop app=QuestionBank)"] * 2
+    assert MANAGED + "SecretsManagerReadWrite" in attached(iam, TASK_ROLE)
+    kept = engine.create(gateway, narrow)  # a yes: the roles are handed to this spec
     assert kept.ok  # the broad policies stay without --prune, as warnings
     assert MANAGED + "SecretsManagerReadWrite" in attached(iam, TASK_ROLE)
     assert not engine.verify(gateway, narrow).ok
-    # The roles are the workshop preset's: pruning them takes --adopt, which hands them over.
-    with pytest.raises(SafetyError, match="made by another spec"):
-        engine.create(gateway, narrow, prune=True)
-    assert MANAGED + "SecretsManagerReadWrite" in attached(iam, TASK_ROLE)
-    assert engine.create(gateway, narrow, prune=True, adopt=True).ok
-    assert engine.create(gateway, narrow, prune=True).ok
+    assert engine.create(gateway, narrow, prune=True).ok  # now this spec's: no --adopt
     assert attached(iam, TASK_ROLE) == set()
     assert engine.verify(gateway, narrow).ok
