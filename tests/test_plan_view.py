@@ -252,6 +252,10 @@ def test_plan_create_and_verify_agree_on_a_policy_the_spec_does_not_list(iam: An
     assert kept.exit_code == ExitCode.OK
     assert "no changes; 1 thing not in the spec is kept (create --prune" in kept.stderr
     assert run("verify").exit_code == ExitCode.DIFFERENCES
+    pruning = run("plan", "--prune")  # with --prune it is removed, not kept
+    assert "- delete inline policy sneaky" in pruning.stdout
+    assert "kept" not in pruning.stderr
+    assert "kept" not in pruning.stdout
     assert run("create", "--prune").exit_code == ExitCode.OK
     assert iam.list_role_policies(RoleName=TASK_ROLE)["PolicyNames"] == []
     assert run("plan", "--detailed-exitcode").exit_code == ExitCode.OK

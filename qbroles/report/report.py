@@ -61,6 +61,12 @@ class RoleReport:
     def ok(self) -> bool:
         return not any(check.failed for check in self.checks)
 
+    @property
+    def kept(self) -> list[Check]:
+        """Return what the role has that the spec does not list, kept: a warning without
+        --prune (with it, a difference the plan removes)."""
+        return [check for check in self.checks if check.warns and check.check.startswith(EXTRA)]
+
 
 @dataclass(frozen=True)
 class Report:
@@ -103,12 +109,7 @@ class Report:
     @property
     def kept(self) -> list[Check]:
         """Return what roles have that the spec does not list, kept without --prune."""
-        return [
-            check
-            for role in self.roles
-            for check in role.checks
-            if not check.ok and check.check.startswith(EXTRA)
-        ]
+        return [check for role in self.roles for check in role.kept]
 
     def exit_code(self, *, detailed: bool = False) -> ExitCode:
         """Return the exit code the report means: 0 every check passes, 1 some fail.

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from qbroles.reconcile.actions import Action, CreateRole, DeleteRole
-from qbroles.report.report import EXTRA, Check, Report, RoleReport
+from qbroles.report.report import Check, Report, RoleReport
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -115,8 +115,8 @@ def status(report: Report, role: RoleReport) -> str:
         what = f"changed ({_count(count, 'change')})"
     elif report.command == "verify" and not _exists(role):
         what = "missing"
-    elif kept := sum(1 for c in role.checks if c.warns and c.check.startswith(EXTRA)):
-        what = f"{kept} kept, not in the spec"  # in sync but for what only --prune removes
+    elif role.kept:  # in sync but for what only --prune removes
+        what = f"{len(role.kept)} kept, not in the spec"
     else:
         what = "in sync" if role.ok or report.dry_run else ""  # the count says it
     failed = [c for c in role.checks if report.to_read(c)]
