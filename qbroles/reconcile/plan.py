@@ -95,7 +95,7 @@ def plan_role(
     if not state.owned and (not adopt or state.owner is not None):
         remedy = "rerun with --adopt to take it over, or choose another --app"
         return RolePlan(role.name, refusal=unowned_refusal(state, "modify", remedy))
-    other_spec = _other_spec(role, state)
+    other_spec = state.other_spec(role.made_by, role.digest)
     if other_spec and prune and not adopt:
         return RolePlan(role.name, refusal=other_spec_refusal(state, role.made_by, "prune"))
     if state.path != role.path:
@@ -195,18 +195,6 @@ def _dropped_tags(
     )
 
 
-def _other_spec(role: DesiredRole, state: RoleState) -> str | None:
-    """Return the spec that made an owned role, if it is not this one (None: this one, or unknown).
-
-    Roles made before qbroles recorded its spec carry no record: they are taken as this
-    spec's, and tagged with it.
-    """
-    made_by = state.made_by
-    if state.digest == role.digest:  # that spec said the same of it: nothing to protect
-        return None
-    return made_by if state.owned and made_by and made_by != role.made_by else None
-
-
 def other_spec_refusal(state: RoleState, this: str, verb: str) -> str:
     """Return the sentence that refuses to prune or delete a role another spec made."""
     return (
@@ -298,13 +286,7 @@ def plan_delete(
         elif not state.owned:
             remedy = "delete it by hand, or tag it first if it really is qbroles'"
             plans.append(RolePlan(name, refusal=unowned_refusal(state, "delete", remedy)))
-        elif (
-            made_by
-            and state.made_by
-            and state.made_by != made_by
-            and state.digest != (digests or {}).get(name)
-            and not adopt
-        ):
+        elif made_by and state.other_spec(made_by, (digests or {}).get(name)) and not adopt:
             plans.append(RolePlan(name, refusal=other_spec_refusal(state, made_by, "delete")))
         else:
             plans.append(RolePlan(name, _removal(state), role_id=state.role_id))

@@ -75,3 +75,12 @@ class RoleState:
         """Return the digest of what the spec that last set the role said of it (None: not
         recorded)."""
         return tag_value(self.tags, DIGEST_TAG)
+
+    def other_spec(self, made_by: str | None, digest: str | None) -> str | None:
+        """Return the spec that made this role of qbroles', if it is another than ``made_by``
+        and said something else of it than ``digest`` (None: this spec, or one that said the
+        same, or no record: roles made before qbroles recorded its spec are taken as this
+        spec's)."""
+        if not (self.owned and made_by and self.made_by) or self.made_by == made_by:
+            return None
+        return None if digest is not None and self.digest == digest else self.made_by

@@ -143,12 +143,7 @@ def verify_role(
         )
     )
     changed = spec_change(role, state)
-    other = bool(
-        state.owned
-        and state.made_by
-        and state.made_by != role.made_by
-        and state.digest != role.digest  # a spec that said the same of it is no other
-    )
+    other = state.other_spec(role.made_by, role.digest) is not None
     if changed or other:
         refusals = "; delete and create --prune refuse it without --adopt" if other else ""
         asks = (
