@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from qbroles.errors import AccessDenied
 from qbroles.policy.documents import decode_document
 
 if TYPE_CHECKING:
     from qbroles.iam.gateway import Gateway
-
-_DENIED = ("AccessDenied", "AccessDeniedException")
 
 
 def policy_exists(gateway: Gateway, arn: str) -> bool | None:
@@ -19,20 +18,14 @@ def policy_exists(gateway: Gateway, arn: str) -> bool | None:
     without iam:GetPolicy (https://docs.aws.amazon.com/IAM/latest/APIReference/
     API_GetPolicy.html).
     """
-    from botocore.exceptions import ClientError
-
-    with gateway.translating("GetPolicy", arn, subject="policy"):
-        try:
-            gateway.client.get_policy(PolicyArn=arn)
-        except gateway.client.exceptions.NoSuchEntityException:
-            return False
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in (
-                "AccessDenied",
-                "AccessDeniedException",
-            ):
-                return None  # without iam:GetPolicy the attach itself will tell
-            raise
+    try:
+        with gateway.translating("GetPolicy", arn, subject="policy"):
+            try:
+                gateway.client.get_policy(PolicyArn=arn)
+            except gateway.client.exceptions.NoSuchEntityException:
+                return False
+    except AccessDenied:
+        return None  # without iam:GetPolicy the attach itself will tell
     return True
 
 
