@@ -8,7 +8,7 @@ from typing import Any
 from qbroles.catalog import NARROWER, RoleKind, broad
 from qbroles.policy.documents import listed, statements
 from qbroles.reconcile.state import RoleState
-from qbroles.report.report import Check, Severity
+from qbroles.report.report import FINDING, Check, Severity
 from qbroles.spec.model import policy_label
 
 
@@ -32,7 +32,7 @@ def findings(
     if kind != RoleKind.EXECUTION and _trusts_service_without_source(state.trust):
         found.append(
             Check(
-                "finding: confused deputy",
+                f"{FINDING}confused deputy",
                 False,
                 "aws:SourceAccount and aws:SourceArn conditions",
                 "none",
@@ -49,7 +49,7 @@ def findings(
             why, instead = too_broad.why, too_broad.instead
             found.append(
                 Check(
-                    f"finding: broad policy {label}",
+                    f"{FINDING}broad policy {label}",
                     False,
                     "narrow grants",
                     label,
@@ -61,7 +61,7 @@ def findings(
         if document is not None and any(_everything(s) for s in _allows(document)):
             found.append(
                 Check(
-                    f"finding: broad inline policy {policy}",
+                    f"{FINDING}broad inline policy {policy}",
                     False,
                     "narrow grants",
                     "*:* on *",
@@ -73,7 +73,7 @@ def findings(
     if kms_key_arn and _reads_secrets(state) and not _decrypts(state, kms_key_arn):
         found.append(
             Check(
-                "finding: secrets without kms:Decrypt",
+                f"{FINDING}secrets without kms:Decrypt",
                 False,
                 f"kms:Decrypt on {kms_key_arn}",
                 "none",
@@ -102,7 +102,7 @@ def _trust_findings(
             text = str(value)
             if text == "*":
                 yield Check(
-                    "finding: anyone may assume it",
+                    f"{FINDING}anyone may assume it",
                     False,
                     "named principals",
                     f"{key}: *",
@@ -112,7 +112,7 @@ def _trust_findings(
                 )
             elif key == "AWS" and account and account not in text:
                 yield Check(
-                    "finding: another account may assume it",
+                    f"{FINDING}another account may assume it",
                     False,
                     f"principals of {account}",
                     text,
@@ -128,7 +128,7 @@ def _trust_findings(
                     str, listed(values)
                 ):
                     yield Check(
-                        f"finding: {key} is *",
+                        f"{FINDING}{key} is *",
                         False,
                         "this account",
                         "*",
@@ -142,7 +142,7 @@ def _trust_findings(
         and any(_allows(state.trust or {}))
     ):
         yield Check(
-            "finding: conditions on the execution role's trust",
+            f"{FINDING}conditions on the execution role's trust",
             False,
             "no aws:SourceAccount/aws:SourceArn conditions",
             "conditions",

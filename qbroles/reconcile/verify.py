@@ -7,7 +7,7 @@ from typing import Any
 from qbroles.policy.documents import same_policy, trust_summary
 from qbroles.reconcile.desired import DesiredRole
 from qbroles.reconcile.state import RoleState
-from qbroles.report.report import EXTRA, Check, Severity
+from qbroles.report.report import EXTRA, OTHER_SPEC, Check, Severity
 from qbroles.spec.model import (
     DIGEST_TAG,
     OWNER_TAG,
@@ -152,7 +152,7 @@ def verify_role(
         )
         checks.append(
             Check(
-                "made by this spec",
+                OTHER_SPEC,
                 False,
                 f"{role.made_by} (digest {role.digest})",
                 f"{state.made_by} (digest {state.digest or 'not recorded'})",

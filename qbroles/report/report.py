@@ -91,6 +91,11 @@ class Report:
         """
         return self.dry_run or all(role.ok for role in self.roles)
 
+    @property
+    def spec_label(self) -> str | None:
+        """Return which spec the report is of, for people: "preset workshop, app Billing"."""
+        return f"{self.spec['source']}, app {self.spec['app']}" if self.spec else None
+
     def to_read(self, check: Check) -> bool:
         """Return whether a failing check is one people must read. A dry run's checks
         describe the roles before the plan, which it would fix: of those only what the plan
@@ -131,56 +136,57 @@ class Report:
         failed = [c for role in self.roles for c in role.checks if c.failed]
         warned = [c for role in self.roles for c in role.checks if c.warns]
         count = sum(len(role.changes) for role in self.roles)
-        touched = _count(sum(1 for role in self.roles if role.changes), "role")
-        spec = f"spec: {self.spec['source']}, app {self.spec['app']}" if self.spec else ""
+        touched = plural(sum(1 for role in self.roles if role.changes), "role")
+        spec = f"spec: {self.spec_label}" if self.spec_label else ""
         if self.noop:  # like terraform: one line, naming the spec and what else to read
-            also = f"{_count(len(warned), 'warning')}, qbroles verify lists them" if warned else ""
+            also = f"{plural(len(warned), 'warning')}, qbroles verify lists them" if warned else ""
             said = "; ".join(part for part in (spec, also) if part)
             said = f" ({said})" if said else ""
             if self.command == "delete":
-                return f"qbroles delete: nothing to delete: none of the {roles} roles exists{said}."
-            return f"qbroles {self.command}: No changes. {_count(roles, 'role')} in sync{said}."
+                none = f"none of the {plural(roles, 'role')} exists"
+                return f"qbroles delete: nothing to delete: {none}{said}."
+            return f"qbroles {self.command}: No changes. {plural(roles, 'role')} in sync{said}."
         if self.command == "verify":
             differing = sum(1 for role in self.roles if not role.ok)
             head = (
-                f"{_count(len(failed), 'difference')} in {differing} of {_count(roles, 'role')}"
+                f"{plural(len(failed), 'difference')} in {differing} of {plural(roles, 'role')}"
                 if failed
-                else f"all {_count(roles, 'role')} match the spec"
+                else f"all {plural(roles, 'role')} match the spec"
             )
         elif self.dry_run:
             head = (
-                f"{_count(count, 'change')} planned for {touched}; nothing was changed"
+                f"{plural(count, 'change')} planned for {touched}; nothing was changed"
                 if self.changed
                 else "no changes planned"
             )
         else:
             head = (
-                f"{_count(count, 'change')} applied to {touched}" if self.changed else "no changes"
+                f"{plural(count, 'change')} applied to {touched}" if self.changed else "no changes"
             )
             if failed:
-                head += f", but {_count(len(failed), 'check')} still fail"
+                head += f", but {plural(len(failed), 'check')} still fail"
         if self.kept:  # what only --prune removes: counts as pending for --detailed-exitcode
             kept = len(self.kept)
             head += (
-                f"; {_count(kept, 'thing')} not in the spec {'is' if kept == 1 else 'are'} kept "
+                f"; {plural(kept, 'thing')} not in the spec {'is' if kept == 1 else 'are'} kept "
                 f"(create --prune removes {'it' if kept == 1 else 'them'})"
             )
         other = sum(1 for c in warned if c.check == OTHER_SPEC)
         if other and self.dry_run:  # a change of mind, said in the summary too
             head += (
-                f"; {_count(other, 'role')} set by another spec or an earlier version of this "
+                f"; {plural(other, 'role')} set by another spec or an earlier version of this "
                 "one (create asks first)"
             )
         findings = [c.check.removeprefix(FINDING) for c in warned if c.check.startswith(FINDING)]
         if self.command == "plan" and findings:  # named, not only counted
             head += f"; security findings: {', '.join(sorted(set(findings)))}"
         elif warned:
-            head += f" ({_count(len(warned), 'warning')})"
+            head += f" ({plural(len(warned), 'warning')})"
         shown = [check for check in failed if self.to_read(check)]
         lines = [f"  {check.message}" for check in shown] if with_failures else []
         return "\n".join([f"qbroles {self.command}: {head}.", *lines])
 
 
-def _count(number: int, noun: str) -> str:
+def plural(number: int, noun: str) -> str:
     """Return "1 role", "2 roles": a count and its noun."""
     return f"{number} {noun}{'' if number == 1 else 's'}"

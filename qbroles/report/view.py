@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from qbroles.reconcile.actions import Action, CreateRole, DeleteRole
-from qbroles.report.report import Check, Report, RoleReport
+from qbroles.report.report import Check, Report, RoleReport, plural
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,8 +34,8 @@ def print_report(
     """
     if report.noop and not verbose:
         return
-    if report.spec:  # which roles these are: the first line says
-        _line(out, f"Spec: {report.spec['source']}, app {report.spec['app']}", "dim")
+    if report.spec_label:  # which roles these are: the first line says
+        _line(out, f"Spec: {report.spec_label}", "dim")
     if report.changed and not plan_shown:
         heading = "Plan (dry run, nothing changed)" if report.dry_run else "Changes applied"
         _line(out, heading, "bold")
@@ -110,9 +110,9 @@ def status(report: Report, role: RoleReport) -> str:
     elif CreateRole in done:
         what = "to create" if report.dry_run else "created"
     elif report.dry_run and count:
-        what = f"{_count(count, 'change')} to make"
+        what = f"{plural(count, 'change')} to make"
     elif count:
-        what = f"changed ({_count(count, 'change')})"
+        what = f"changed ({plural(count, 'change')})"
     elif report.command == "verify" and not _exists(role):
         what = "missing"
     elif role.kept:  # in sync but for what only --prune removes
@@ -121,8 +121,8 @@ def status(report: Report, role: RoleReport) -> str:
         what = "in sync" if role.ok or report.dry_run else ""  # the count says it
     failed = [c for c in role.checks if report.to_read(c)]
     warned = [c for c in role.checks if c.warns]
-    extra = [_count(len(failed), "difference")] if failed and what != "missing" else []
-    extra += [_count(len(warned), "warning")] if warned else []
+    extra = [plural(len(failed), "difference")] if failed and what != "missing" else []
+    extra += [plural(len(warned), "warning")] if warned else []
     return ", ".join(part for part in (what, *extra) if part)
 
 
@@ -174,10 +174,6 @@ def _once(checks: list[tuple[str, Check]]) -> list[tuple[list[str], Check]]:
 
 def _exists(role: RoleReport) -> bool:
     return not any(c.check == "exists" and not c.ok for c in role.checks)
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _line(out: Console, text: str, style: str, when: object = True) -> None:
