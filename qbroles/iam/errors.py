@@ -22,6 +22,10 @@ _CREDENTIAL_CODES = {
     "InvalidAccessKeyId",
     "AuthFailure",
 }
+# Error codes that mean the caller lacks a permission: IAM and STS (query APIs) answer
+# AccessDenied, JSON APIs such as ECS AccessDeniedException ("Common Errors",
+# https://docs.aws.amazon.com/IAM/latest/APIReference/CommonErrors.html), EC2-style ones
+# UnauthorizedOperation. Each becomes an AccessDenied naming the action.
 _DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 
 
