@@ -6,10 +6,14 @@ import json
 import re
 import shlex
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from qbroles.catalog import RoleKind
-from qbroles.errors import InputError
-from qbroles.spec.model import RoleSpec, Spec
+from qbroles.errors import AwsError, InputError, MissingRoleError
+from qbroles.spec.model import ROLE_ARN, RoleSpec, Spec
+
+if TYPE_CHECKING:
+    from qbroles.iam.gateway import Gateway
 
 
 def roles_by_kind(spec: Spec) -> dict[str, RoleSpec]:
@@ -54,3 +58,56 @@ def arns_text(arns: Mapping[str, str], form: str) -> str:
     export = "export " if form == "shell" else ""
     quote = shlex.quote if form == "shell" else str
     return "".join(f"{export}{kind.env_var}={quote(arns[kind])}\n" for kind in kinds)
+
+
+def role_arns(
+    gateway: Gateway, roles: Mapping[str, RoleSpec], made_by: str, workers: int
+) -> dict[str, str]:
+    """Return key -> ARN of each role (one GetRole each), only if all are the spec's own.
+
+    A role must exist, carry qbroles' ownership tag, not be another spec's (one that said
+    something else of it: ``RoleState.other_spec``), and have the
+    spec's path; otherwise MissingRoleError (exit 1) names it. An ARN that is not an IAM
+    role ARN is an endpoint that does not answer like IAM (exit 3).
+    """
+    keys = list(roles)
+    from qbroles.reconcile.executor import for_each
+
+    found = for_each(keys, lambda key: gateway.role_state(roles[key].name), workers, gateway.pacer)
+    problems = []
+    for key, state in zip(keys, found, strict=True):
+        role = roles[key]
+        if state is None:
+            continue
+        arn = ROLE_ARN.fullmatch(state.arn)
+        if not arn or arn["name"] != role.name or arn["path"] != state.path:
+            raise AwsError(
+                f"GetRole on role {role.name}: the endpoint answered the ARN {state.arn!r}, "
+                "which is not this role's IAM ARN; it did not answer like AWS IAM, check "
+                "--endpoint-url."
+            )
+        if state.owner and not state.owned:
+            problems.append(
+                f"role {role.name} is managed by {state.owner}, not qbroles (take its ARN "
+                f"from {state.owner})"
+            )
+        elif not state.owned:
+            problems.append(f"role {role.name} is not qbroles' (no tag ManagedBy=qbroles)")
+        elif state.other_spec(made_by, role.digest):  # the one rule delete and prune follow
+            problems.append(f"role {role.name} was made by another spec ({state.made_by})")
+        elif state.path != role.path:
+            problems.append(f"role {role.name} has the path {state.path}, not {role.path}")
+    missing = [roles[key].name for key, state in zip(keys, found, strict=True) if state is None]
+    if missing:
+        which = (
+            f"role {missing[0]} does not exist, so it has"
+            if len(missing) == 1
+            else f"roles {' and '.join(missing)} do not exist, so they have"
+        )
+        problems.insert(0, f"{which} no ARN yet")
+    if problems:
+        raise MissingRoleError(
+            f"{'; '.join(problems)}: nothing printed; run qbroles create first (qbroles plan "
+            "shows what it would do)."
+        )
+    return {key: state.arn for key, state in zip(keys, found, strict=True) if state}

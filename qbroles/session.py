@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay i
     from qbroles.iam.gateway import Gateway
     from qbroles.iam.pacing import Pacer
     from qbroles.reconcile.actions import RolePlan
+    from qbroles.reconcile.path import Plan
     from qbroles.report.progress import Progress
     from qbroles.report.report import Report
     from qbroles.spec.model import Spec
@@ -42,7 +43,6 @@ class Settings:
     color: bool = True
     verbose: bool = False
     quiet: bool = False
-    confirmed: bool = False  # someone saw the plan at the question and said yes
     pacer: Pacer | None = None  # the last run's: its retries are reported with the result
 
     def spec(self, *, folder: bool = True) -> Spec:
@@ -102,51 +102,81 @@ class Settings:
                 )
             raise
 
-    def approval(
+    def change(
         self,
-        command: str,
+        title: str,
+        make: Callable[[Gateway, Progress], Plan],
         *,
-        yes: bool,
-        backup: str | None,
-        progress: Progress,
-        question: Callable[[Sequence[RolePlan]], str | None],
-        saved: list[str],
-        on_terminal: Callable[[Sequence[RolePlan]], str | None] = lambda plans: None,
-    ) -> Callable[[Sequence[RolePlan]], bool]:
-        """Return what runs before the first write: the question if one is due, the restore file.
+        yes: bool = False,
+        dry_run: bool = False,
+        backup: str | None = None,
+        detailed: bool = False,
+    ) -> int:
+        """Take a change down the one path and show its report; return the exit code.
 
-        ``question`` says what needs a yes (None: nothing); off a terminal, --yes is that
-        yes. ``on_terminal`` says what is asked only when someone is there to answer (as
-        terraform apply asks); off a terminal the options given are the consent. The
-        restore file's path, if one was written, is appended to ``saved``.
+        The plan is made (``make``: observe + plan), shown and consented to (a question on
+        a terminal, --yes off one, as ``consent.asks`` says); just before the first write
+        each role is read again, and if what the plan removes or replaces changed, the new
+        plan is asked about again (off a terminal, or with --yes: stop, exit 4); the
+        restore file is written from that read; then the writes, and the report.
         """
         from qbroles.reconcile import backup as restore_file
+        from qbroles.reconcile import path
 
-        def approve(plans: Sequence[RolePlan]) -> bool:
-            asked = question(plans)
-            if not asked and not yes and interactive():
-                asked = on_terminal(plans)
-            if asked and not yes:
-                if not interactive():
-                    raise SafetyError(
-                        f"{asked}, which needs confirmation, and there is no terminal to ask "
-                        "on; pass --yes to go ahead, or see the plan with --dry-run; nothing "
-                        "was changed."
-                    )
-                with progress.paused():
-                    if not confirm(plans, asked, self.console(stderr=True)):
-                        return False
-                self.confirmed = True
-            path = restore_file.save(plans, command, backup)
-            if path:
-                saved.append(path)
+        def work(gateway: Gateway, progress: Progress) -> tuple[Report, bool]:
+            plan = make(gateway, progress)
+            if dry_run or not plan.changing:
+                return path.report(plan, dry_run=dry_run), False
+            shown = self._consent(plan, yes=yes, progress=progress)
+            while True:
+                fresh, drift = path.refresh(gateway, plan, workers=self.workers, progress=progress)
+                if not drift:
+                    break
+                if yes or not interactive():
+                    path.stop_if(drift, shown=shown)
+                question = f"{'; '.join(drift)}. Apply the plan as it is now"
+                self._ask(fresh, question, progress)
+                plan, shown = fresh, True
+            arns = [state.arn for state in fresh.observed.values() if state]
+            saved = restore_file.save(fresh.changing, plan.command, backup, arns)
+            if saved:
                 self.say(
-                    f"qbroles: kept what this run removes or replaces in {path}; "
-                    f"qbroles restore {path} puts it back."
+                    f"qbroles: kept what this run removes or replaces in {saved}; "
+                    f"qbroles restore {saved} puts it back."
                 )
-            return True
+            applied = path.apply(
+                gateway, fresh, workers=self.workers, progress=progress, backup=saved
+            )
+            return applied, shown
 
-        return approve
+        report, shown = self.run(title, work)
+        return self.show(report, detailed=detailed, plan_shown=shown)
+
+    def _consent(self, plan: Plan, *, yes: bool, progress: Progress) -> bool:
+        """Ask where the plan needs a yes; return whether the plan was shown at a question.
+
+        What ``consent.asks`` says needs a yes: --yes off a terminal (exit 4 without); what
+        it asks only on a terminal: nothing off one, the options given being the consent.
+        """
+        from qbroles.reconcile.consent import asks
+
+        needed, on_terminal = asks(plan)
+        asked = needed or (on_terminal if interactive() else None)
+        if not asked or yes:
+            return False
+        if not interactive():
+            raise SafetyError(
+                f"{asked}, which needs confirmation, and there is no terminal to ask on; pass "
+                "--yes to go ahead, or see the plan with --dry-run; nothing was changed."
+            )
+        self._ask(plan, asked, progress)
+        return True
+
+    def _ask(self, plan: Plan, question: str, progress: Progress) -> None:
+        """Show the plan and ask on the terminal; a no stops the run before any write."""
+        with progress.paused():
+            if not confirm(plan.changing, question, self.console(stderr=True)):
+                raise SafetyError(f"{plan.command} not confirmed; nothing was changed.")
 
     def console(self, *, stderr: bool = False) -> Console:
         """Return the console people read, honouring --no-color."""
@@ -159,10 +189,11 @@ class Settings:
         if not self.quiet:
             click.echo(message, err=True)
 
-    def show(self, report: Report, *, detailed: bool = False) -> int:
+    def show(self, report: Report, *, detailed: bool = False, plan_shown: bool = False) -> int:
         """Render a report (JSON on stdout, or a table) and return the exit code it means.
 
         ``detailed``: a dry run exits 1 when it has changes pending (--detailed-exitcode).
+        ``plan_shown``: people saw the plan at a question, so it is not listed again.
         """
         from qbroles.report.render import report_document, write_json
         from qbroles.report.view import print_report
@@ -172,7 +203,7 @@ class Settings:
             write_json(report_document(report, figures))
         elif not self.quiet:
             out = self.console()
-            print_report(report, out, verbose=self.verbose, plan_shown=self.confirmed)
+            print_report(report, out, verbose=self.verbose, plan_shown=plan_shown)
         retried = figures.line() if figures else None
         if retried:
             self.say(retried)

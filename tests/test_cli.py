@@ -394,7 +394,7 @@ def test_interrupt_is_exit_130_without_traceback(monkeypatch: pytest.MonkeyPatch
     def interrupted(*_: Any, **__: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("qbroles.reconcile.engine.create", interrupted)
+    monkeypatch.setattr("qbroles.reconcile.engine.create_plan", interrupted)
     result = run("create")
     assert result.exit_code == ExitCode.INTERRUPTED
     assert "interrupted" in result.stderr

@@ -209,10 +209,15 @@ def test_delete_of_absent_roles_is_fine(gateway: Gateway, calls: list[str]) -> N
     assert writes(calls) == []
 
 
-def test_delete_not_confirmed_changes_nothing(gateway: Gateway, iam: Any) -> None:
+def test_a_delete_plan_is_a_value_that_changes_nothing(
+    gateway: Gateway, iam: Any, calls: list[str]
+) -> None:
+    """Planning reads and plans; the writes wait until the command layer hands it back."""
     engine.create(gateway, default_spec())
-    with pytest.raises(SafetyError, match="not confirmed"):
-        engine.delete(gateway, default_spec(), approve=lambda plans: False)
+    calls.clear()
+    plan = engine.delete_plan(gateway, default_spec())
+    assert writes(calls) == []
+    assert [type(plan.actions[-1]).__name__ for plan in plan.changing] == ["DeleteRole"] * 2
     assert len(iam.list_roles()["Roles"]) == 2
 
 

@@ -75,7 +75,7 @@ def test_every_call_each_command_makes_is_in_its_policy(
     step("create", "create", "--adopt", "--prune", "--yes")  # another spec: every kind of write
     backup = tmp_path / "backup.json"
     assert step("delete", "delete", "--yes", "--adopt", "--backup", str(backup)).exit_code == 0
-    assert step("restore", "restore", str(backup)).exit_code == ExitCode.OK
+    assert step("restore", "restore", str(backup), "--yes").exit_code == ExitCode.OK
     assert made["create"] >= {"iam:CreateRole", "iam:AttachRolePolicy", "iam:DetachRolePolicy"}
     assert "iam:DeleteRole" in made["delete"]
     for command, actions in made.items():

@@ -126,11 +126,17 @@ def test_prune_then_restore_gives_back_the_state_before_key_by_key(spec: str, ia
     assert backup.startswith(".qbroles/backup-")
     assert f"qbroles restore {backup}" in pruned.stderr
     assert snapshot(iam, "Kept") != before
-    restored = run("-o", "json", "restore", backup)
+    # What it puts back grants access (a policy, the trust): off a terminal, --yes.
+    unasked = run("-o", "json", "restore", backup)
+    assert unasked.exit_code == 4, unasked.stderr
+    assert "restore what grants access: attach AmazonSQSFullAccess to Kept" in unasked.stderr
+    restored = run("-o", "json", "restore", backup, "--yes")
     assert restored.exit_code == 0, restored.stderr
+    assert document(restored)["changed"] is True
     assert snapshot(iam, "Kept") == before
-    again = run("restore", backup)  # idempotent: the same state
+    again = run("-o", "json", "restore", backup)  # nothing left to put back: no question
     assert again.exit_code == 0, again.stderr
+    assert document(again)["changed"] is False
     assert snapshot(iam, "Kept") == before
     count("restore: prune then restore, key by key")
 
@@ -146,9 +152,11 @@ def test_delete_then_restore_makes_the_role_again_as_it_was(
     deleted = run("--spec", spec, "delete", "--yes", "--backup", file)
     assert deleted.exit_code == 0, deleted.stderr
     assert iam.list_roles()["Roles"] == []
-    restored = run("restore", file)
+    restored = run("restore", file, "--yes")
     assert restored.exit_code == 0, restored.stderr
     assert snapshot(iam, "Kept") == before
+    # Made again as qbroles' own: delete knows it as the role it deleted.
+    assert run("--spec", spec, "delete", "--yes").exit_code == 0
     count("restore: delete then restore, key by key")
 
 
@@ -202,6 +210,18 @@ def test_rewriting_the_trust_of_an_adopted_role_needs_yes(
     assert run("--spec", str(path), "create", "--adopt", "--yes").exit_code == 0
 
 
+def _attach(role: str) -> dict[str, str]:
+    return {
+        "action": "attach_policy",
+        "role": role,
+        "policy_arn": MANAGED + "AmazonS3ReadOnlyAccess",
+    }
+
+
+def _file(*roles: Any) -> str:
+    return json.dumps({"format": "qbroles-restore/1", "roles": list(roles)})
+
+
 @pytest.mark.parametrize(
     ("content", "needle"),
     [
@@ -224,6 +244,63 @@ def test_rewriting_the_trust_of_an_adopted_role_needs_yes(
             + 'AmazonS3ReadOnlyAccess"}]}]}',
             "another role",
         ),
+        (_file({"restore": [_attach("Kept")]}), "'role' must be an IAM role name"),
+        (_file({"role": "../../etc", "restore": [_attach("Kept")]}), "'role' must be"),
+        (_file({"role": "Kept", "restore": []}), "its 'restore' list is empty"),
+        (_file(), "'roles' must be a non-empty list"),
+        (
+            _file(
+                {"role": "Kept", "restore": [_attach("Kept")]},
+                {"role": "KEPT", "restore": [_attach("KEPT")]},
+            ),
+            "role KEPT is listed already as role 1",
+        ),
+        (
+            _file(
+                {
+                    "role": "Kept",
+                    "restore": [
+                        {
+                            "action": "update_trust_policy",
+                            "role": "Kept",
+                            "trust": {
+                                "Version": "2012-10-17",
+                                "Statement": [
+                                    {
+                                        "Effect": "Allow",
+                                        "Principal": {"AWS": "*"},
+                                        "Action": "sts:AssumeRole",
+                                        "Resource": "*",
+                                    }
+                                ],
+                            },
+                        }
+                    ],
+                }
+            ),
+            "a trust policy names no Resource",
+        ),
+        (
+            _file(
+                {
+                    "role": "Kept",
+                    "restore": [
+                        {
+                            "action": "put_inline_policy",
+                            "role": "Kept",
+                            "policy": "p",
+                            "document": {"Version": "2012-10-17", "Statement": []},
+                        }
+                    ],
+                }
+            ),
+            "'Statement' must be a statement or a non-empty list",
+        ),
+        (
+            '{"format": "qbroles-restore/1", "roles": [{"role": "Kept", "restore": [{"action": '
+            '"update_role", "role": "Kept", "description": "d", "max_session_duration": NaN}]}]}',
+            "NaN is not a JSON number",
+        ),
     ],
 )
 def test_a_bad_restore_file_is_one_line_and_no_request(
@@ -237,3 +314,104 @@ def test_a_bad_restore_file_is_one_line_and_no_request(
     assert len(result.stderr.strip().splitlines()) == 1
     assert calls == []
     assert not set(writes(calls)) & WRITES
+
+
+# --- a restore file is input: edited by hand, copied, or left where someone else writes
+
+
+def _deleted(spec: str, tmp_path: Path) -> dict[str, Any]:
+    """Delete the role with a restore file; return the file's content, to edit."""
+    file = tmp_path / "kept-backup.json"
+    assert run("--spec", spec, "delete", "--yes", "--backup", str(file)).exit_code == 0
+    content: dict[str, Any] = json.loads(file.read_text())
+    return content
+
+
+def _widened(content: dict[str, Any]) -> dict[str, Any]:
+    """The file as an attacker edits it: AdministratorAccess, and a trust of anyone."""
+    (entry,) = content["roles"]
+    for action in entry["restore"]:
+        if action["action"] == "create_role":
+            action["trust"]["Statement"].append(
+                {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
+            )
+            action["tags"] = {"Team": "web"}  # and no ManagedBy tag
+    entry["restore"].append(
+        {"action": "attach_policy", "role": "Kept", "policy_arn": MANAGED + "AdministratorAccess"}
+    )
+    return content
+
+
+def test_a_hand_edited_file_that_widens_is_asked_about_and_refused_without_yes(
+    spec: str, iam: Any, tmp_path: Path, calls: list[str]
+) -> None:
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(_widened(_deleted(spec, tmp_path))))
+    calls.clear()
+    refused = run("restore", str(edited))
+    assert refused.exit_code == 4, refused.stderr
+    said = refused.stderr
+    assert 'trusting anyone ("AWS": "*") outside this account' in said
+    assert "attach AdministratorAccess to Kept" in said
+    assert "pass --yes" in said
+    assert not set(writes(calls)) & WRITES
+    assert iam.list_roles()["Roles"] == []
+    # With the yes it is done, tagged as qbroles' own, and what it grants is reported.
+    done = run("-o", "json", "restore", str(edited), "--yes")
+    assert done.exit_code == 0, done.stderr
+    assert snapshot(iam, "Kept")["Tags"]["ManagedBy"] == "qbroles"
+    found = {c["check"] for r in document(done)["roles"] for c in r["checks"]}
+    assert "finding: broad policy AdministratorAccess" in found
+    assert run("--spec", spec, "delete", "--yes").exit_code == 0  # delete knows it
+
+
+def test_a_file_of_another_account_is_refused_naming_both(
+    spec: str, iam: Any, tmp_path: Path, calls: list[str]
+) -> None:
+    content = _deleted(spec, tmp_path)
+    assert content["account"] == "123456789012"  # the restore file says whose it is
+    content["account"] = "999999999999"
+    moved = tmp_path / "moved.json"
+    moved.write_text(json.dumps(content))
+    calls.clear()
+    refused = run("restore", str(moved), "--yes")
+    assert refused.exit_code == 4, refused.stderr
+    assert "is of account 999999999999" in refused.stderr
+    assert "of account 123456789012" in refused.stderr
+    assert not set(writes(calls)) & WRITES
+
+
+def test_a_customer_policy_of_another_account_in_the_file_is_refused(
+    spec: str, iam: Any, tmp_path: Path
+) -> None:
+    content = _deleted(spec, tmp_path)
+    del content["account"]  # an older file: its ARNs still say whose it is
+    content["roles"][0]["restore"].append(
+        {
+            "action": "attach_policy",
+            "role": "Kept",
+            "policy_arn": "arn:aws:iam::111122223333:policy/Theirs",
+        }
+    )
+    moved = tmp_path / "moved.json"
+    moved.write_text(json.dumps(content))
+    refused = run("restore", str(moved), "--yes")
+    assert refused.exit_code == 4, refused.stderr
+    assert "is of account 111122223333" in refused.stderr
+
+
+def test_restore_refuses_another_tools_role_naming_only_its_own_options(
+    moto_iam: None, iam: Any, tmp_path: Path
+) -> None:
+    iam.create_role(
+        RoleName="Kept",
+        AssumeRolePolicyDocument=json.dumps(OTHER_TRUST),
+        Tags=[{"Key": "ManagedBy", "Value": "Terraform"}],
+    )
+    file = tmp_path / "file.json"
+    file.write_text(_file({"role": "Kept", "restore": [_attach("Kept")]}))
+    refused = run("restore", str(file), "--yes")
+    assert refused.exit_code == 4, refused.stderr
+    assert "managed by Terraform" in refused.stderr
+    assert "--adopt" not in refused.stderr  # restore has no such option
+    assert attached(iam, "Kept") == set()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import click
@@ -179,39 +178,31 @@ def _create(
     force: bool = False,
 ) -> int:
     from qbroles.reconcile import engine
-    from qbroles.reconcile.consent import needs_yes, takes_away
 
     if force and not check_live:
         raise InputError("--force goes with --check-live-task-definitions; drop it, or add that.")
 
     spec = settings.spec()
-    saved: list[str] = []
-    report = settings.run(
+    return settings.change(
         "qbroles: planning" if dry_run else "qbroles: creating",
-        lambda gateway, progress: engine.create(
+        lambda gateway, progress: engine.create_plan(
             gateway,
             spec,
+            command=command,
             adopt=adopt,
             prune=prune,
             dry_run=dry_run,
-            approve=settings.approval(
-                "create",
-                yes=yes,
-                backup=backup,
-                progress=progress,
-                question=needs_yes,
-                saved=saved,
-                on_terminal=takes_away,
-            ),
             check_live=check_live,
             force=force,
             kms_key_arn=settings.scope.kms_key_arn,
             workers=settings.workers,
             progress=progress,
         ),
+        yes=yes,
+        dry_run=dry_run,
+        backup=backup,
+        detailed=detailed,
     )
-    kept = saved[0] if saved else None
-    return settings.show(replace(report, command=command, backup=kept), detailed=detailed)
 
 
 @click.command(short_help=summary("delete"))
@@ -249,53 +240,55 @@ def delete(settings: Settings, yes: bool, dry_run: bool, adopt: bool, backup: st
             "pass --yes to delete, or --dry-run to see what would go."
         )
 
-    saved: list[str] = []
-    report = settings.run(
+    return settings.change(
         "qbroles: deleting",
-        lambda gateway, progress: engine.delete(
-            gateway,
-            spec,
-            dry_run=dry_run,
-            adopt=adopt,
-            approve=settings.approval(
-                "delete",
-                yes=yes,
-                backup=backup,
-                progress=progress,
-                question=lambda plans: "delete these roles",
-                saved=saved,
-            ),
-            workers=settings.workers,
-            progress=progress,
+        lambda gateway, progress: engine.delete_plan(
+            gateway, spec, adopt=adopt, workers=settings.workers, progress=progress
         ),
+        yes=yes,
+        dry_run=dry_run,
+        backup=backup,
     )
-    return settings.show(replace(report, backup=saved[0] if saved else None))
 
 
 @click.command(short_help=summary("restore"))
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Show what would be put back; change nothing.")
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Go ahead without asking: needed off a terminal when the file grants access (a "
+    "role made again, a trust, a policy attached or put, a boundary, an instance profile).",
+)
 @click.pass_obj
-def restore(settings: Settings, file: str, dry_run: bool) -> int:
+def restore(settings: Settings, file: str, dry_run: bool, yes: bool) -> int:
     """Put back what a create or delete removed or replaced, from the restore file it wrote.
 
-    Re-creates deleted roles as they were, re-attaches managed policies, puts inline
-    policies, a permissions boundary, tag values, the trust policy and description back.
-    It only adds and rewrites: what was added since stays. A role that exists but is not
-    qbroles' is refused (exit 4). The file is checked before any AWS call (exit 2).
+    Re-creates deleted roles as they were (tagged as qbroles' own), re-attaches managed
+    policies, puts inline policies, a permissions boundary, tag values, the trust policy
+    and description back. It only adds and rewrites, and only what IAM does not hold
+    already: what was added since stays, and a file with nothing left to do changes
+    nothing. The whole file is checked before any AWS call (exit 2), as a spec is. It is
+    shown as a plan; whatever in it grants access (a role made again, a trust, a policy,
+    a boundary, an instance profile) is asked about on a terminal and needs --yes off one
+    (exit 4 without), as a hand-edited file may grant more than was removed. A role that
+    exists but is not qbroles', or a file of another account or partition, is refused
+    (exit 4).
 
     \b
     Examples:
       qbroles restore .qbroles/backup-20261128T101500Z.json --dry-run
-      qbroles restore .qbroles/backup-20261128T101500Z.json
+      qbroles restore .qbroles/backup-20261128T101500Z.json --yes
     """
     from qbroles.reconcile import backup, engine
 
-    plans = backup.load(file)
-    report = settings.run(
+    restoring = backup.load(file)
+    return settings.change(
         "qbroles: restoring",
-        lambda gateway, progress: engine.restore(
-            gateway, plans, dry_run=dry_run, workers=settings.workers, progress=progress
+        lambda gateway, progress: engine.restore_plan(
+            gateway, restoring, workers=settings.workers, progress=progress
         ),
+        yes=yes,
+        dry_run=dry_run,
     )
-    return settings.show(report)

@@ -183,8 +183,7 @@ def outputs(
       qbroles outputs --merge taskdef.json --out taskdef-with-roles.json
     """
     from qbroles.catalog import RoleKind
-    from qbroles.outputs import arns_text, roles_by_kind
-    from qbroles.reconcile import engine
+    from qbroles.outputs import arns_text, role_arns, roles_by_kind
 
     if (out or force) and not merge:
         raise InputError("--out and --force go with --merge TASKDEF; drop them, or add --merge.")
@@ -199,7 +198,7 @@ def outputs(
         task = load_task_definition(merge)
     arns = settings.run(
         "qbroles: reading",
-        lambda gateway, _: engine.role_arns(gateway, roles, spec.identity, settings.workers),
+        lambda gateway, _: role_arns(gateway, roles, spec.identity, settings.workers),
     )
     if task is not None:
         import json

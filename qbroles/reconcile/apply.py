@@ -16,12 +16,9 @@ def apply_role(gateway: Gateway, plan: RolePlan, progress: Progress) -> frozense
     """Execute one role's actions, stage by stage; return what to read back to verify them.
 
     The writes of one stage go out together (as many as the workers the throttling
-    leaves), each stage once the one before has answered (see ``stages``). A role being
-    adopted is read again just before the first write: if another tool claimed it since
-    the plan was made, nothing is written. The caller has checked refusals.
+    leaves), each stage once the one before has answered (see ``stages``). The caller
+    has checked refusals, and read the role again just before (path.refresh).
     """
-    if plan.adopting and plan.actions:
-        _still_unclaimed(gateway, plan)
     fresh = False  # the role was created moments ago: IAM may not see it everywhere yet
     reads: set[str] = set()
     for stage in stages(plan.actions):
@@ -44,7 +41,7 @@ def _execute(
     """Make one write; after CreateRole met the role already there, go on only if it is ours."""
     blocked = None
     if isinstance(action, DeleteRole):  # on DeleteConflict: still ours? what blocks it?
-        blocked = partial(_blockers_if_ours, gateway, plan)
+        blocked = partial(_blockers_if_ours, gateway, action)
     went_through = gateway.execute(action, fresh=fresh, before_retry=blocked)
     if isinstance(action, CreateRole) and not went_through:
         _confirm_ours(gateway, action.role)
@@ -64,51 +61,24 @@ def _confirm_ours(gateway: Gateway, role: str) -> None:
         raise SafetyError(unowned_refusal(state, "modify", remedy))
 
 
-def _still_unclaimed(gateway: Gateway, plan: RolePlan) -> None:
-    """Refuse to adopt a role another tool claimed, or that was replaced, since it was read."""
-    state = gateway.role_state(plan.role)
-    if state is None:
-        raise SafetyError(
-            f"role {plan.role} was deleted while qbroles was about to adopt it; nothing was "
-            "changed; rerun to create it."
-        )
-    if state.owner not in (None, OWNER_TAG[1]):
-        raise SafetyError(
-            f"role {plan.role} was claimed by {state.owner} (tag {state.owner_key}={state.owner}) "
-            "while qbroles was about to adopt it; nothing was changed; change it through "
-            f"{state.owner}."
-        )
-    if state.role_id != plan.role_id:
-        raise SafetyError(
-            f"role {plan.role} was deleted and created again while qbroles was about to adopt "
-            "it; nothing was changed; rerun to see the new role's plan."
-        )
-
-
-def _blockers_if_ours(gateway: Gateway, plan: RolePlan) -> str:
+def _blockers_if_ours(gateway: Gateway, action: DeleteRole) -> str:
     """Before DeleteRole is tried again: read the role, stop if it is no longer ours.
 
     Return what keeps IAM from deleting it (DeleteConflict), for the waiting message. The
     owner is read again because a colleague may have claimed the role in the meantime,
     and the id because a role deleted and created again under its name is another role.
     """
-    state = gateway.observe(plan.role, for_delete=True)
+    state = gateway.observe(action.role, for_delete=True)
     if state is None:
         return "it is gone already"
-    changed = None
-    if not state.owned:
-        changed = (
-            f"its {state.owner_key} tag is now {state.owner}"
-            if state.owner
-            else f"its {OWNER_TAG[0]}={OWNER_TAG[1]} tag was removed"
-        )
-    elif plan.role_id and state.role_id != plan.role_id:
-        changed = "it was deleted and created again under the same name"
-    if changed:
+    changed = action.was.changed_hands(state) if action.was else None
+    if changed or not state.owned:
+        changed = changed or f"it has no {OWNER_TAG[0]}={OWNER_TAG[1]} tag"
         raise SafetyError(
-            f"role {plan.role} changed while qbroles waited to delete it ({changed}), so it is "
-            "no longer qbroles' to delete and nothing more was removed; find out who changed "
-            "it, and rerun qbroles delete only if it should still go."
+            f"role {action.role} changed while qbroles waited to delete it "
+            f"({changed}), so it is no longer qbroles' to "
+            "delete and nothing more was removed; find out who changed it, and rerun qbroles "
+            "delete only if it should still go."
         )
     blockers = [
         *(f"policy {policy_label(arn)}" for arn in sorted(state.managed_policies)),

@@ -12,20 +12,21 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any, get_args
 
 from qbroles.errors import InputError, SafetyError
 from qbroles.files import DuplicateKeyError, read_input, unique_keys, write_new
-from qbroles.policy.documents import too_deep
+from qbroles.policy.documents import policy_problem, too_deep
+from qbroles.policy.trust import trust_problem
 from qbroles.reconcile.actions import (
     Action,
     RolePlan,
     action_name,
 )
 from qbroles.spec.load import INLINE_NAME, ROLE_PATH
-from qbroles.spec.model import POLICY_ARN, ROLE_NAME
+from qbroles.spec.model import POLICY_ARN, ROLE_ARN, ROLE_NAME
 
 FORMAT = "qbroles-restore/1"
 FOLDER = ".qbroles"
@@ -38,6 +39,17 @@ def _is_document(value: Any) -> bool:
     return isinstance(value, Mapping) and not too_deep(value)
 
 
+@dataclass(frozen=True)
+class RestoreFile:
+    """A restore file as read and checked: per role what puts it back, and where it came
+    from (the accounts and partitions its ARNs name), to be refused elsewhere."""
+
+    path: str
+    plans: tuple[RolePlan, ...]
+    accounts: frozenset[str] = frozenset()
+    partitions: frozenset[str] = frozenset()
+
+
 def _is_tags(value: Any) -> bool:
     return isinstance(value, Mapping) and all(
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
@@ -47,7 +59,7 @@ def _is_tags(value: Any) -> bool:
 # Per field of an action: what its value must be, and how to say so.
 _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "role": (lambda v: isinstance(v, str) and bool(ROLE_NAME.fullmatch(v)), "an IAM role name"),
-    "trust": (_is_document, "a policy document"),
+    "trust": (_is_document, "a trust policy document"),
     "document": (_is_document, "a policy document"),
     "description": (lambda v: isinstance(v, str) and len(v) <= 1000, "a description"),
     "tags": (_is_tags, "a table of tag values"),
@@ -78,12 +90,20 @@ def restoring(plans: Sequence[RolePlan]) -> tuple[RolePlan, ...]:
     return tuple(plan for plan in undo if plan.actions)
 
 
-def document(plans: Sequence[RolePlan], command: str, made: datetime.datetime) -> dict[str, Any]:
-    """Return the restore file's content for these plans."""
+def document(
+    plans: Sequence[RolePlan],
+    command: str,
+    made: datetime.datetime,
+    arns: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Return the restore file's content for these plans; ``arns``, the roles' ARNs as
+    read, say which account and partition it belongs to."""
+    where = [found.groupdict() for arn in arns if (found := ROLE_ARN.fullmatch(arn))]
     return {
         "format": FORMAT,
         "made": made.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command": command,
+        **({"account": where[0]["account"], "partition": where[0]["partition"]} if where else {}),
         "restore with": "qbroles restore FILE",
         "roles": [
             {
@@ -106,7 +126,9 @@ def _action_document(action: Action) -> dict[str, Any]:
     return {"action": action_name(action), **values}
 
 
-def save(plans: Sequence[RolePlan], command: str, path: str | None) -> str | None:
+def save(
+    plans: Sequence[RolePlan], command: str, path: str | None, arns: Sequence[str] = ()
+) -> str | None:
     """Write the restore file for the plans, if they lose anything; return its path.
 
     ``path`` None: a new .qbroles/backup-<UTC time>.json in the working folder.
@@ -114,7 +136,7 @@ def save(plans: Sequence[RolePlan], command: str, path: str | None) -> str | Non
     if not restoring(plans):
         return None
     made = datetime.datetime.now(datetime.UTC)
-    text = json.dumps(document(plans, command, made), indent=2) + "\n"
+    text = json.dumps(document(plans, command, made, arns), indent=2) + "\n"
     if path is not None:
         write_new(path, text)
         return path
@@ -137,34 +159,92 @@ def save(plans: Sequence[RolePlan], command: str, path: str | None) -> str | Non
     raise InputError(f"cannot find a free name for the restore file in {FOLDER}.")
 
 
-def load(path: str) -> tuple[RolePlan, ...]:
-    """Read a restore file; InputError (exit 2) names what is wrong, before any AWS call."""
+def load(path: str) -> RestoreFile:
+    """Read a restore file and check all of it; InputError (exit 2) names what is wrong,
+    before any AWS call: every role's name, every action's fields and documents, a role
+    listed twice (IAM role names are unique without case), an empty entry."""
     text = read_input(path, "restore file")
     try:
-        data = json.loads(text, object_pairs_hook=unique_keys)
-    except (json.JSONDecodeError, DuplicateKeyError, RecursionError) as exc:
+        data = json.loads(text, object_pairs_hook=unique_keys, parse_constant=_no_constant)
+    except (json.JSONDecodeError, DuplicateKeyError, RecursionError, ValueError) as exc:
         raise InputError(f"restore file {path} is not valid JSON ({exc}).") from None
     if not isinstance(data, Mapping) or data.get("format") != FORMAT:
         raise InputError(
             f'restore file {path} is not a qbroles restore file (no "format": "{FORMAT}").'
         )
     roles = data.get("roles")
-    if not isinstance(roles, list):
-        raise InputError(f"restore file {path}: 'roles' must be a list.")
-    plans = []
+    if not isinstance(roles, list) or not roles:
+        raise InputError(f"restore file {path}: 'roles' must be a non-empty list.")
+    plans: list[RolePlan] = []
+    seen: dict[str, int] = {}
     for index, entry in enumerate(roles, start=1):
         where = f"restore file {path}: role {index}"
         if not isinstance(entry, Mapping) or not isinstance(entry.get("restore"), list):
-            raise InputError(f"{where} must be a table with a 'restore' list.")
+            raise InputError(f"{where} must be a table with a 'role' and a 'restore' list.")
+        role = entry.get("role")
+        check, meaning = _FIELDS["role"]
+        if not isinstance(role, str) or not check(role):
+            raise InputError(
+                f"{where}: 'role' must be {meaning} (1-64 of letters, digits, +=,.@_-)."
+            )
+        if role.lower() in seen:
+            raise InputError(
+                f"{where}: role {role} is listed already as role {seen[role.lower()]} (IAM "
+                "role names are unique without case); keep one entry per role."
+            )
+        seen[role.lower()] = index
+        if not entry["restore"]:
+            raise InputError(f"{where}: its 'restore' list is empty; drop the entry.")
         actions = tuple(
             _action(raw, f"{where}, action {number}")
             for number, raw in enumerate(entry["restore"], start=1)
         )
-        names = {action.role for action in actions} | {entry.get("role")}
-        if len(names) != 1:
-            raise InputError(f"{where}: its actions name another role than {entry.get('role')!r}.")
-        plans.append(RolePlan(str(entry["role"]), actions))
-    return tuple(plans)
+        if any(action.role != role for action in actions):
+            raise InputError(f"{where}: its actions name another role than {role!r}.")
+        plans.append(RolePlan(role, actions))
+    accounts, partitions = _origin(data)
+    return RestoreFile(path, tuple(plans), accounts, partitions)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _origin(data: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
+    """Return the accounts and partitions a restore file names: its header's, and those of
+    every ARN in it (policies, boundaries, the roles it removed); AWS's own policies
+    (account "aws") belong to every account."""
+    accounts: set[str] = set()
+    partitions: set[str] = set()
+    if isinstance(data.get("account"), str):
+        accounts.add(data["account"])
+    if isinstance(data.get("partition"), str):
+        partitions.add(data["partition"])
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Mapping):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, str) and value.startswith("arn:"):
+            parts = value.split(":", 5)
+            if len(parts) == 6 and parts[2] == "iam":
+                partitions.add(parts[1])
+                if parts[4] not in ("", "aws"):
+                    accounts.add(parts[4])
+
+    for entry in data.get("roles", []):
+        if isinstance(entry, Mapping):
+            for action in entry.get("restore", []):
+                if isinstance(action, Mapping):
+                    for key in ("policy_arn", "permissions_boundary"):
+                        walk(action.get(key))
+            for removed in entry.get("removed", []) or []:
+                if isinstance(removed, Mapping) and isinstance(removed.get("removed"), Mapping):
+                    walk(removed["removed"].get("Arn"))
+    return frozenset(accounts), frozenset(partitions)
 
 
 def _action(raw: Any, where: str) -> Action:
@@ -187,6 +267,10 @@ def _action(raw: Any, where: str) -> Action:
         check, meaning = _FIELDS[spec.name]
         if not check(raw[spec.name]):
             raise InputError(f"{where}: {spec.name!r} must be {meaning}.")
+        validate = {"trust": trust_problem, "document": policy_problem}.get(spec.name)
+        problem = validate(raw[spec.name]) if validate else None
+        if problem:
+            raise InputError(f"{where}: {spec.name!r}: {problem}.")
         values[spec.name] = raw[spec.name]
     action: Action = kind(**values)
     return action

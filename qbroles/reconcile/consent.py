@@ -1,11 +1,28 @@
-"""What in a create's plan needs a yes before the first write, and what is asked about only
-when someone is at a terminal (as terraform apply asks)."""
+"""What in a plan needs a yes before the first write, and what is asked about only when
+someone is at a terminal (as terraform apply asks)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from qbroles.reconcile.actions import DeleteBoundary, RolePlan, UpdateTrustPolicy
+
+if TYPE_CHECKING:
+    from qbroles.reconcile.path import Plan
+
+
+def asks(plan: Plan) -> tuple[str | None, str | None]:
+    """Return what the plan needs a yes for (asked on a terminal, --yes off one), and what
+    is asked about only on a terminal (off one, the options given are the consent)."""
+    changing = plan.changing
+    if plan.command == "delete":
+        return "delete these roles", None
+    if plan.command == "restore":
+        from qbroles.reconcile.restore import widens
+
+        return widens(changing, plan.account), "put these back"
+    return needs_yes(changing), takes_away(changing)
 
 
 def needs_yes(plans: Sequence[RolePlan]) -> str | None:

@@ -41,10 +41,16 @@ def unowned_refusal(state: RoleState, verb: str, remedy: str) -> str:
     """
     owner = state.owner
     if owner:
+        # Only create takes a role over (--adopt), and only one without an owner's tag.
+        over = (
+            f" (to take it over anyway, remove the tag {state.owner_key} by hand, then use --adopt)"
+            if verb == "modify"
+            else ""
+        )
         return (
             f"role {state.name} exists and is managed by {owner} (tag {state.owner_key}={owner}), "
-            f"so qbroles will not {verb} it; change it through {owner}, or choose another --app "
-            f"(to take it over anyway, remove the tag {state.owner_key} by hand, then use --adopt)."
+            f"so qbroles will not {verb} it; change it through {owner}, or choose another "
+            f"--app{over}."
         )
     return (
         f"role {state.name} exists but is not managed by qbroles (no tag "

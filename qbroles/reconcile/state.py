@@ -84,3 +84,20 @@ class RoleState:
         if not (self.owned and made_by and self.made_by) or self.made_by == made_by:
             return None
         return None if digest is not None and self.digest == digest else self.made_by
+
+    def changed_hands(self, now: RoleState | None, *, gone_ok: bool = False) -> str | None:
+        """Return how the role changed hands between this read and ``now``: deleted, made
+        again under its name (another IAM id), or its ownership tag changed (None: the same
+        role, owned as it was; ``gone_ok``: deleted counts as unchanged).
+
+        The one rule every write follows before it touches a role it read earlier.
+        """
+        if now is None:
+            return None if gone_ok else "it was deleted"
+        if self.role_id and now.role_id != self.role_id:
+            return "it was deleted and created again under the same name"
+        if now.owner == self.owner:
+            return None
+        if now.owner is None:
+            return f"its {self.owner_key} tag was removed"
+        return f"its {now.owner_key} tag is now {now.owner}"
