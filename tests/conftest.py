@@ -18,6 +18,7 @@ from qbroles.iam.connect import AwsOptions, connect
 from qbroles.iam.gateway import Gateway
 from qbroles.spec.model import Spec
 from qbroles.spec.presets import Scope, preset_spec
+from tests.moto_policies import parse_once
 from tests.servers import MotoServer
 
 MANAGED = "arn:aws:iam::aws:policy/"
@@ -195,6 +196,10 @@ def env(server: MotoServer, tmp_path: Path) -> dict[str, str]:
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
         "NO_COLOR": "1",
     }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    parse_once()  # moto's AWS managed policies, for every in-process mock of the run
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

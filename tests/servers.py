@@ -40,9 +40,10 @@ class MotoServer:
             MOTO_RECORDER_FILEPATH=str(log.with_name(log.name + ".recording")),
         )
         self._log = log.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+        self.process = subprocess.Popen(  # moto's server, its policies parsed once
+            [sys.executable, "-m", "tests.moto_policies", "-H", "127.0.0.1", "-p", str(self.port)],
             env=env,
+            cwd=Path(__file__).resolve().parent.parent,  # where tests.moto_policies is found
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
