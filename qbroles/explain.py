@@ -10,7 +10,7 @@ from qbroles.policy.documents import statements
 from qbroles.spec.model import RoleSpec, Spec, policy_label
 
 
-def explanation(spec: Spec, preset: str | None) -> dict[str, Any]:
+def explanation(spec: Spec) -> dict[str, Any]:
     """Return what the spec's roles are for and what they grant, as data (the JSON form)."""
     roles = [_role(role) for role in spec.roles]
     sorted_broad = sorted({p["name"] for role in roles for p in role["policies"] if p["broad"]})
@@ -34,7 +34,7 @@ def explanation(spec: Spec, preset: str | None) -> dict[str, Any]:
     return {
         "command": "explain",
         "source": spec.source,
-        "preset": preset,
+        "preset": spec.preset,
         "app": spec.app,
         "kinds": [
             {

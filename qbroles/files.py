@@ -52,6 +52,35 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
+def parse_json(text: str) -> Any:
+    """Parse JSON as the files qbroles reads must be: ValueError says what is not.
+
+    Refused besides what the JSON standard refuses: a key twice in one object, and the
+    numbers Python's parser takes but JSON has not (NaN, Infinity, and numbers too large
+    for a float, such as 1e400, which would become Infinity and be written back as no
+    JSON reader takes it; RFC 8259, section 6: "Numeric values that cannot be
+    represented ... (such as Infinity and NaN) are not permitted").
+    """
+    import json
+    import math
+
+    def finite(number: str) -> float:
+        value = float(number)
+        if not math.isfinite(value):
+            raise ValueError(f"{number} is too large for a JSON number")
+        return value
+
+    def constant(name: str) -> Any:
+        raise ValueError(f"{name} is not a JSON number")
+
+    try:
+        return json.loads(
+            text, object_pairs_hook=unique_keys, parse_float=finite, parse_constant=constant
+        )
+    except RecursionError:
+        raise ValueError("it nests too deeply") from None
+
+
 _KINDS = (
     (stat.S_ISLNK, "a symbolic link"),
     (stat.S_ISCHR, "a character device"),
@@ -67,11 +96,11 @@ def check_encodable(text: str, form: str) -> None:
         raise InputError(f"{text!r} holds a lone surrogate, which {form} cannot hold.")
 
 
-def write_new(path: str, text: str, *, force: bool = False) -> None:
+def write_new(path: str, text: str, *, force: bool = False, mode: int = 0o666) -> None:
     """Write a file that must not exist yet, unless ``force``; never leave half a file.
 
     Only a regular file is ever replaced (its mode kept); a link, device, FIFO or socket
-    is refused, whatever ``force`` says. A new file gets the mode the umask allows.
+    is refused, whatever ``force`` says. A new file gets ``mode`` less the umask.
     """
     target = Path(path)
     try:
@@ -94,7 +123,7 @@ def write_new(path: str, text: str, *, force: bool = False) -> None:
         )
     if not target.parent.is_dir():
         raise InputError(f"the directory of {path} does not exist; create it first.")
-    handle, temporary = _temporary(target, path)
+    handle, temporary = _temporary(target, path, mode)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             if found is not None:
@@ -115,14 +144,14 @@ def write_new(path: str, text: str, *, force: bool = False) -> None:
             os.unlink(temporary)
 
 
-def _temporary(target: Path, path: str) -> tuple[int, str]:
-    """Create a new temporary file beside the target, mode 0666 less the umask."""
+def _temporary(target: Path, path: str, mode: int) -> tuple[int, str]:
+    """Create a new temporary file beside the target, ``mode`` less the umask."""
     import secrets
 
     for _ in range(100):
         name = str(target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp")
         try:
-            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), name
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), name
         except FileExistsError:
             continue
         except OSError as exc:
@@ -130,3 +159,37 @@ def _temporary(target: Path, path: str) -> tuple[int, str]:
                 f"cannot write {path} ({exc.strerror}); choose a folder you can write to."
             ) from None
     raise InputError(f"cannot write {path}: no free temporary name beside it.")
+
+
+def private_folder(name: str, instead: str) -> Path:
+    """Return the folder ``name``, made 0700 if it is not there; refuse (SafetyError) one
+    that someone else could change: a symbolic link, not a directory, another user's, or
+    writable by its group or by everyone. What goes in it is the caller's to keep private;
+    ``instead`` says how to do without the folder.
+    """
+    folder = Path(name)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise InputError(
+            f"cannot make the folder {name} ({exc.strerror}); {instead}, or run from a "
+            "folder you can write to."
+        ) from None
+    found = os.lstat(folder)
+    why = None
+    if stat.S_ISLNK(found.st_mode):
+        why = "is a symbolic link"
+    elif not stat.S_ISDIR(found.st_mode):
+        why = "is not a directory"
+    elif found.st_uid != os.getuid():
+        why = f"belongs to another user (uid {found.st_uid})"
+    elif found.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        why = f"can be written by others (mode {stat.S_IMODE(found.st_mode):o})"
+    if why:
+        raise SafetyError(
+            f"the folder {name} {why}, so qbroles will not keep policy documents in it; "
+            f"remove or fix it (chmod 700 {name}), or {instead}."
+        )
+    return folder

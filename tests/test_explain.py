@@ -94,7 +94,7 @@ Resource = "*"
 Condition = { Bool = { "aws:SecureTransport" = "false" } }
 """
     )
-    document = explanation(load_spec(spec_file), None)
+    document = explanation(load_spec(spec_file))
     role = document["roles"][0]
     assert role["title"] == "role"
     assert role["policies"][0]["grants"] == [UNKNOWN_GRANTS]

@@ -22,7 +22,7 @@ import pytest
 
 from qbroles.errors import ExitCode
 from tests.chaos import ChaosProxy
-from tests.conftest import MANAGED, server_client
+from tests.conftest import MANAGED, TRUST, server_client
 from tests.servers import MotoServer, qbroles, tool
 
 pytestmark = pytest.mark.e2e
@@ -98,18 +98,7 @@ def replace_role(iam: Any) -> None:
     iam.delete_role(RoleName="Raced")
     iam.create_role(
         RoleName="Raced",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
+        AssumeRolePolicyDocument=TRUST,
         Tags=[{"Key": "ManagedBy", "Value": "qbroles"}],
     )
     iam.put_role_policy(RoleName="Raced", PolicyName="extra", PolicyDocument=SEEN)

@@ -135,7 +135,7 @@ STATEMENT = (
         (ROLE + 'tags = { "qbroles:tags" = "me" }\n', "set by qbroles itself"),
         (ROLE + 'tags = { "Cost Center" = "1" }\n', "a key cannot hold white space"),
         (ROLE + 'tags = { "a;b" = "y" }\n', "is not a valid IAM tag"),
-        (ROLE + "[role.tags]\n" + "".join(f'k{i} = "v"\n' for i in range(48)), "at most 47 tags"),
+        (ROLE + "[role.tags]\n" + "".join(f'k{i} = "v"\n' for i in range(47)), "at most 46 tags"),
         (ROLE + '[role.tags]\nTeam = "a"\nteam = "b"\n', "are one key to IAM"),
         (ROLE + '[role.tags]\nmanagedby = "me"\n', "set by qbroles itself"),
         (ROLE + '[role.tags]\n"QBROLES:TAGS" = "x"\n', "set by qbroles itself"),

@@ -110,7 +110,10 @@ def test_an_edited_spec_file_is_a_change_of_mind_too(iam: Any, tmp_path: Path) -
     )
     refused = run("create")
     assert refused.exit_code == ExitCode.SAFETY
-    assert "last set by an earlier version of this spec (file=qbroles.toml" in refused.stderr
+    assert (
+        "last set by an earlier version of this spec, or another of the same name "
+        "(file=qbroles.toml" in refused.stderr
+    )
     assert MANAGED + "AmazonS3ReadOnlyAccess" not in attached(iam, TASK_ROLE)
     assert run("create", "--yes").exit_code == ExitCode.OK
     assert MANAGED + "AmazonS3ReadOnlyAccess" in attached(iam, TASK_ROLE)

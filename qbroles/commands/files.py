@@ -34,9 +34,13 @@ def init(settings: Settings, path: str, force: bool) -> int:
     from qbroles.files import write_new
     from qbroles.spec.write import commented_toml
 
+    if path == "-" and settings.output == "json":
+        raise InputError(
+            "init writes TOML, and -o json promises one JSON document on stdout; drop -o json "
+            "to print the TOML, or name a file to write."
+        )
     spec = settings.spec(folder=False)  # a new file: from --spec or a preset, not itself
-    origin = f"preset {settings.preset or 'workshop'}" if not settings.spec_path else spec.source
-    text = commented_toml(spec, origin)
+    text = commented_toml(spec, spec.source)
     if path == "-":
         click.echo(text, nl=False)
         return ExitCode.OK

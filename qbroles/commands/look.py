@@ -130,8 +130,7 @@ def explain(settings: Settings) -> int:
     from qbroles.explain import explanation, print_explanation
     from qbroles.report.render import write_json
 
-    preset = settings.preset or (None if settings.spec_path else "workshop")
-    document = explanation(settings.spec(), preset)
+    document = explanation(settings.spec())
     if settings.output == "json":
         write_json(document)
     else:  # the explanation is what was asked for: --quiet silences only the chatter

@@ -13,11 +13,10 @@ import datetime
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
-from pathlib import Path
 from typing import Any, get_args
 
 from qbroles.errors import InputError, SafetyError
-from qbroles.files import DuplicateKeyError, read_input, unique_keys, write_new
+from qbroles.files import parse_json, private_folder, read_input, write_new
 from qbroles.policy.documents import policy_problem, too_deep
 from qbroles.policy.trust import trust_problem
 from qbroles.reconcile.actions import (
@@ -137,22 +136,16 @@ def save(
         return None
     made = datetime.datetime.now(datetime.UTC)
     text = json.dumps(document(plans, command, made, arns), indent=2) + "\n"
+    # The documents it holds say what the roles may do: 0600, in a folder of 0700.
     if path is not None:
-        write_new(path, text)
+        write_new(path, text, mode=0o600)
         return path
-    folder = Path(FOLDER)
-    try:
-        folder.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise InputError(
-            f"cannot make the folder {FOLDER} for the restore file ({exc.strerror}); "
-            "pass --backup FILE, or run from a folder you can write to."
-        ) from None
+    folder = private_folder(FOLDER, "pass --backup FILE")
     stamp = made.strftime("%Y%m%dT%H%M%SZ")
     for number in range(1, 100):
         name = f"backup-{stamp}.json" if number == 1 else f"backup-{stamp}-{number}.json"
         try:
-            write_new(str(folder / name), text)
+            write_new(str(folder / name), text, mode=0o600)
         except SafetyError:  # a run in the same second wrote that one
             continue
         return str(folder / name)
@@ -165,8 +158,8 @@ def load(path: str) -> RestoreFile:
     listed twice (IAM role names are unique without case), an empty entry."""
     text = read_input(path, "restore file")
     try:
-        data = json.loads(text, object_pairs_hook=unique_keys, parse_constant=_no_constant)
-    except (json.JSONDecodeError, DuplicateKeyError, RecursionError, ValueError) as exc:
+        data = parse_json(text)
+    except ValueError as exc:
         raise InputError(f"restore file {path} is not valid JSON ({exc}).") from None
     if not isinstance(data, Mapping) or data.get("format") != FORMAT:
         raise InputError(
@@ -204,10 +197,6 @@ def load(path: str) -> RestoreFile:
         plans.append(RolePlan(role, actions))
     accounts, partitions = _origin(data)
     return RestoreFile(path, tuple(plans), accounts, partitions)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def _origin(data: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]]:

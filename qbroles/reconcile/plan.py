@@ -40,13 +40,18 @@ def unowned_refusal(state: RoleState, verb: str, remedy: str) -> str:
     them) is to be changed through that tool, whatever ``remedy`` suggests.
     """
     owner = state.owner
-    if owner:
-        # Only create takes a role over (--adopt), and only one without an owner's tag.
-        over = (
-            f" (to take it over anyway, remove the tag {state.owner_key} by hand, then use --adopt)"
-            if verb == "modify"
-            else ""
+    # Only create takes a role over (--adopt), and only one without an owner's tag.
+    over = (
+        f" (to take it over anyway, remove the tag {state.owner_key} by hand, then use --adopt)"
+        if verb == "modify"
+        else ""
+    )
+    if owner == "":  # a tag that claims nobody is still a claim: not adopted, not looped on
+        return (
+            f"role {state.name} exists with an empty {state.owner_key} tag, which names no "
+            f"owner, so qbroles will not {verb} it; find out whose it is{over}."
         )
+    if owner:
         return (
             f"role {state.name} exists and is managed by {owner} (tag {state.owner_key}={owner}), "
             f"so qbroles will not {verb} it; change it through {owner}, or choose another "
@@ -102,7 +107,10 @@ def plan_role(
         remedy = "rerun with --adopt to take it over, or choose another --app"
         return RolePlan(role.name, refusal=unowned_refusal(state, "modify", remedy))
     other_spec = state.other_spec(role.made_by, role.digest)
-    if other_spec and prune and not adopt:
+    # --prune of a role a spec of another name made needs the hand-over; one of this name
+    # that said something else (an edited file, or another project's of the same name) is
+    # a change of spec, asked about first like any (consent.needs_yes).
+    if other_spec and prune and not adopt and state.made_by != role.made_by:
         return RolePlan(role.name, refusal=other_spec_refusal(state, role.made_by, "prune"))
     if state.path != role.path:
         return RolePlan(
@@ -203,10 +211,17 @@ def _dropped_tags(
 
 def other_spec_refusal(state: RoleState, this: str, verb: str) -> str:
     """Return the sentence that refuses to prune or delete a role another spec made."""
+    which = (
+        f"another spec of the same name ({SPEC_TAG}={state.made_by}, but its digest of the "
+        f"role is {state.digest}: another project's file of that name, or an earlier "
+        "version of this one)"
+        if state.made_by == this
+        else f"another spec ({SPEC_TAG}={state.made_by}, this is {this})"
+    )
     return (
-        f"role {state.name} was made by another spec ({SPEC_TAG}={state.made_by}, this is "
-        f"{this}), so qbroles will not {verb} it: that would remove what the other spec set; "
-        f"use that spec, or rerun with --adopt to hand the role to this one."
+        f"role {state.name} was made by {which}, so qbroles will not {verb} it: that would "
+        "remove what the other spec set; use that spec, or rerun with --adopt to hand the "
+        "role to this one."
     )
 
 

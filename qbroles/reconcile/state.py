@@ -77,13 +77,19 @@ class RoleState:
         return tag_value(self.tags, DIGEST_TAG)
 
     def other_spec(self, made_by: str | None, digest: str | None) -> str | None:
-        """Return the spec that made this role of qbroles', if it is another than ``made_by``
-        and said something else of it than ``digest`` (None: this spec, or one that said the
-        same, or no record: roles made before qbroles recorded its spec are taken as this
-        spec's)."""
-        if not (self.owned and made_by and self.made_by) or self.made_by == made_by:
+        """Return the spec that made this role of qbroles', if it is another than the one
+        named ``made_by`` whose digest of the role is ``digest`` (None: this spec).
+
+        A spec is known by what it says, not by its file's name: where both digests are
+        recorded they decide (``init``'s file of a preset is the same spec; two projects'
+        ``qbroles.toml`` that say different things are two). Without a recorded digest
+        the names decide, and a role with no record at all is taken as this spec's.
+        """
+        if not (self.owned and made_by and self.made_by):
             return None
-        return None if digest is not None and self.digest == digest else self.made_by
+        if digest is not None and self.digest is not None:
+            return None if self.digest == digest else self.made_by
+        return None if self.made_by == made_by else self.made_by
 
     def changed_hands(self, now: RoleState | None, *, gone_ok: bool = False) -> str | None:
         """Return how the role changed hands between this read and ``now``: deleted, made

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from qbroles.catalog import ECR_IMAGE, RoleKind
 from qbroles.errors import InputError
-from qbroles.files import DuplicateKeyError, read_input, unique_keys
+from qbroles.files import parse_json, read_input
 from qbroles.policy.documents import too_deep
 
 
@@ -53,13 +52,9 @@ def load_task_definition(path: str) -> TaskDefinition:
     """
     text = read_input(path, "task definition")
     try:
-        data = json.loads(text, object_pairs_hook=unique_keys)
-    except (json.JSONDecodeError, DuplicateKeyError) as exc:
+        data = parse_json(text)
+    except ValueError as exc:
         raise InputError(f"task definition {path} is not valid JSON ({exc}).") from None
-    except RecursionError:
-        raise InputError(
-            f"task definition {path} nests too deeply for a task definition."
-        ) from None
     if too_deep(data):
         raise InputError(f"task definition {path} nests too deeply for a task definition.")
     document = data.get("taskDefinition", data) if isinstance(data, Mapping) else None

@@ -176,7 +176,7 @@ def spec_change(role: DesiredRole, state: RoleState) -> str | None:
         return None
     made = state.made_by or "not recorded"
     if made == role.made_by:
-        return f"an earlier version of this spec ({made})"
+        return f"an earlier version of this spec, or another of the same name ({made})"
     return f"another spec ({made})"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 from qbroles.catalog import DEFAULT_APP, RoleKind
 from qbroles.errors import InputError
-from qbroles.files import DuplicateKeyError, read_input, unique_keys
+from qbroles.files import parse_json, read_input
 from qbroles.policy.documents import compact_size, fill, placeholders, policy_problem
 from qbroles.spec.model import (
     DEFAULT_SERVICE,
@@ -20,6 +19,7 @@ from qbroles.spec.model import (
     MAX_MANAGED_POLICIES,
     MAX_TAGS,
     NAME_CHARS,
+    OWN_TAGS,
     OWNER_TAG,
     POLICY_ARN,
     POLICY_SHORT,
@@ -94,10 +94,17 @@ def parse_spec(
         )
         for index, raw in enumerate(roles_raw, start=1)
     )
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for role in roles:
-        _expect(role.name not in seen, f"{source}: role name {role.name!r} appears twice")
-        seen.add(role.name)
+        twin = seen.get(role.name.lower())
+        _expect(
+            twin is None,
+            f"{source}: role name {role.name!r} appears twice"
+            if twin == role.name
+            else f"{source}: roles {twin!r} and {role.name!r} are one role to IAM (IAM role "
+            "names are unique without case); keep one",
+        )
+        seen[role.name.lower()] = role.name
     return Spec(app=chosen_app, roles=roles, source=source)
 
 
@@ -209,11 +216,10 @@ def _json_file(reference: str, base: Path | None, at: str) -> Any:
     except InputError as exc:
         raise InputError(f"{at}: {exc} Fix the spec and rerun.") from None
     try:
-        return json.loads(text, object_pairs_hook=unique_keys)
-    except (json.JSONDecodeError, DuplicateKeyError, RecursionError) as exc:
+        return parse_json(text)
+    except ValueError as exc:
         raise InputError(
-            f"{at}: {path} is not valid JSON ({exc or 'nested too deeply'}); fix the spec "
-            "and rerun."
+            f"{at}: {path} is not valid JSON ({exc}); fix the spec and rerun."
         ) from None
 
 
@@ -291,9 +297,10 @@ def _tags(value: Any, where: str) -> tuple[tuple[str, str], ...]:
         if twins
         else "",
     )
+    room = MAX_TAGS - len(OWN_TAGS)
     _expect(
-        len(value) <= MAX_TAGS - 3,
-        f"{key}: at most {MAX_TAGS - 3} tags (IAM allows {MAX_TAGS}; qbroles sets three itself)",
+        len(value) <= room,
+        f"{key}: at most {room} tags (IAM allows {MAX_TAGS}; qbroles sets {len(OWN_TAGS)} itself)",
     )
     _expect(
         len(" ".join(value)) <= 256,

@@ -29,6 +29,10 @@ SPEC_TAG = "qbroles:spec"
 # that says something else (another preset, an edited file) is caught and asked about.
 DIGEST_TAG = "qbroles:digest"
 
+# The tags qbroles sets itself on a role that has tags of the spec (``all_tags``): what the
+# spec may have is IAM's limit less these.
+OWN_TAGS = (RECORD_TAG, SPEC_TAG, DIGEST_TAG, OWNER_TAG[0])
+
 # Keys under this prefix are qbroles' own; a spec may not set them.
 RESERVED_PREFIX = "qbroles:"
 
@@ -144,11 +148,15 @@ class Spec:
         A file is named by its base name, so the same file read from another folder is
         the same spec. Characters IAM refuses in a tag value become _.
         """
-        kind, _, name = self.source.partition(" ")
-        if kind != "preset" or not name:
-            kind, name = "file", Path(self.source).name
+        kind, name = ("preset", self.preset) if self.preset else ("file", Path(self.source).name)
         text = f"{kind}={name} app={self.app}"
         return "".join(c if tag_text(c) else "_" for c in text)[:256]
+
+    @property
+    def preset(self) -> str | None:
+        """Return the built-in preset this spec is (None: a file, whatever it was made from)."""
+        kind, _, name = self.source.partition(" ")
+        return name if kind == "preset" and name else None
 
     @property
     def needs_account(self) -> bool:
