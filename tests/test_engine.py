@@ -711,3 +711,19 @@ def test_without_iam_get_policy_the_check_is_skipped_not_failed(gateway: Gateway
     inject(gateway.client, "GetPolicy", [denied])
     assert engine.create(gateway, one_role("AmazonS3ReadOnlyAccess")).ok
     assert attached(iam, "App-Role") == {MANAGED + "AmazonS3ReadOnlyAccess"}
+
+
+def test_a_missing_role_is_told_by_its_error_code_not_by_a_class_of_a_racing_build(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore builds a client's exception classes on first use, without a lock: threads
+    making a new client's first calls at once may each build a set, and an error raised
+    from one set is no instance of the other's class. Here every use builds a new set."""
+
+    def fresh_set(client: Any) -> Any:
+        return client._exceptions_factory._create_client_exceptions(client._service_model)
+
+    monkeypatch.setattr(type(gateway.client), "exceptions", property(fresh_set))
+    assert gateway.observe("NoSuchRole") is None
+    assert gateway.inline_policy("NoSuchRole", "p") is None
+    assert engine.verify(gateway, default_spec()).roles[0].arn is None

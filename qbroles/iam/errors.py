@@ -75,6 +75,21 @@ def client_error_message(exc: Any, action: str, where: str, gave_up: GaveUp | No
     return f"AWS refused {where}: {code}: {message}."
 
 
+def no_such_entity(exc: BaseException) -> bool:
+    """Return whether IAM answered NoSuchEntity, told by the answer's error code.
+
+    Not by ``client.exceptions.NoSuchEntityException``: botocore builds those classes on
+    a client's first use of them, without a lock, so threads making a new client's first
+    calls at once may each build a set, and an error raised from one set is not caught
+    as the other's class.
+    """
+    from botocore.exceptions import ClientError
+
+    return (
+        isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "NoSuchEntity"
+    )
+
+
 @contextmanager
 def translated(
     operation: str,

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from qbroles.errors import AwsError, InputError
-from qbroles.iam.errors import redacted, reject_non_xml, translated
+from qbroles.iam.errors import no_such_entity, redacted, reject_non_xml, translated
 from qbroles.iam.overlap import POOL, Overlap
 from qbroles.iam.pacing import Pacer
 from qbroles.policy.documents import ROLES_SCOPED, NotIamAnswer, SourceScope, decode_document
@@ -71,7 +71,9 @@ class Gateway:
         with self.translating("GetRole", name):
             try:
                 answer = self.client.get_role(RoleName=name)
-            except self.client.exceptions.NoSuchEntityException:
+            except Exception as exc:
+                if not no_such_entity(exc):
+                    raise
                 return None
             role = answer.get("Role")
             if not isinstance(role, Mapping):
@@ -166,7 +168,9 @@ class Gateway:
         with self.translating("GetRolePolicy", role):
             try:
                 answer = self.client.get_role_policy(RoleName=role, PolicyName=policy)
-            except self.client.exceptions.NoSuchEntityException:
+            except Exception as exc:
+                if not no_such_entity(exc):
+                    raise
                 return None
             return decode_document(answer["PolicyDocument"])
 
@@ -217,8 +221,8 @@ class Gateway:
                     if not isinstance(page.get(key), list):
                         raise NotIamAnswer(f"no {key} in the answer to {operation}")
                     items.extend(page[key])
-            except self.client.exceptions.NoSuchEntityException:
-                if not missing_ok:
+            except Exception as exc:
+                if not (missing_ok and no_such_entity(exc)):
                     raise
                 return None
         return items

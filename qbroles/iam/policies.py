@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from qbroles.errors import AccessDenied
+from qbroles.iam.errors import no_such_entity
 from qbroles.policy.documents import decode_document
 
 if TYPE_CHECKING:
@@ -22,7 +23,9 @@ def policy_exists(gateway: Gateway, arn: str) -> bool | None:
         with gateway.translating("GetPolicy", arn, subject="policy"):
             try:
                 gateway.client.get_policy(PolicyArn=arn)
-            except gateway.client.exceptions.NoSuchEntityException:
+            except Exception as exc:
+                if not no_such_entity(exc):
+                    raise
                 return False
     except AccessDenied:
         return None  # without iam:GetPolicy the attach itself will tell
@@ -35,6 +38,8 @@ def managed_policy_document(gateway: Gateway, arn: str) -> dict[str, Any] | None
         try:
             version = gateway.client.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
             answer = gateway.client.get_policy_version(PolicyArn=arn, VersionId=version)
-        except gateway.client.exceptions.NoSuchEntityException:
+        except Exception as exc:
+            if not no_such_entity(exc):
+                raise
             return None
         return decode_document(answer["PolicyVersion"]["Document"])
