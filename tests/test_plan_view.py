@@ -259,3 +259,15 @@ def test_plan_create_and_verify_agree_on_a_policy_the_spec_does_not_list(iam: An
     assert run("create", "--prune").exit_code == ExitCode.OK
     assert iam.list_role_policies(RoleName=TASK_ROLE)["PolicyNames"] == []
     assert run("plan", "--detailed-exitcode").exit_code == ExitCode.OK
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_plan_and_create_dry_run_say_the_same_but_for_their_name() -> None:
+    """Documented as the same: the same report, the same summary, the same next step."""
+    from tests.test_cli import run
+
+    plan, dry = run("plan"), run("create", "--dry-run")
+    assert (plan.exit_code, dry.exit_code) == (0, 0)
+    assert plan.stdout == dry.stdout
+    assert plan.stderr.replace("qbroles plan:", "qbroles create:") == dry.stderr
+    assert "security findings: broad policy" in dry.stderr

@@ -103,6 +103,12 @@ class Report:
         return check.failed and (not self.dry_run or check.check.startswith("live "))
 
     @property
+    def planned(self) -> bool:
+        """Return whether this is a create's plan: qbroles plan, or create --dry-run (the
+        same, reported the same but for the command's name)."""
+        return self.dry_run and self.command in ("create", "plan")
+
+    @property
     def noop(self) -> bool:
         """Return whether this is a create or plan with nothing to do and nothing to say but
         its summary line: no change, no difference left, nothing kept the spec lacks."""
@@ -178,7 +184,7 @@ class Report:
                 "one (create asks first)"
             )
         findings = [c.check.removeprefix(FINDING) for c in warned if c.check.startswith(FINDING)]
-        if self.command == "plan" and findings:  # named, not only counted
+        if self.planned and findings:  # named, not only counted
             head += f"; security findings: {', '.join(sorted(set(findings)))}"
         elif warned:
             head += f" ({plural(len(warned), 'warning')})"

@@ -141,7 +141,7 @@ def print_check(role: str, check: Check, out: Console) -> None:
 
 def next_step(report: Report) -> str | None:
     """Return what to run next, after a plan, a create or a verify."""
-    if report.command == "plan" and report.changed:
+    if report.planned and report.changed:
         return "qbroles create applies this plan."
     if report.command not in ("create", "verify") or report.dry_run:
         return None
