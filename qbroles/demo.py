@@ -10,8 +10,8 @@ from unittest import mock
 
 from qbroles.catalog import DEFAULT_WORKERS
 from qbroles.errors import ExitCode, InputError
+from qbroles.model.report import Report
 from qbroles.reconcile import engine
-from qbroles.report.report import Report
 from qbroles.spec.model import Spec, policy_label
 
 EXTRA_POLICY = "arn:aws:iam::aws:policy/AmazonS3FullAccess"

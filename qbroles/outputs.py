@@ -86,13 +86,9 @@ def role_arns(
                 "which is not this role's IAM ARN; it did not answer like AWS IAM, check "
                 "--endpoint-url."
             )
-        if state.owner and not state.owned:
-            problems.append(
-                f"role {role.name} is managed by {state.owner}, not qbroles (take its ARN "
-                f"from {state.owner})"
-            )
-        elif not state.owned:
-            problems.append(f"role {role.name} is not qbroles' (no tag ManagedBy=qbroles)")
+        if not state.owned:
+            take = f" (take its ARN from {state.owner})" if state.owner else ""
+            problems.append(f"role {role.name} {state.claim}{take}")
         elif state.other_spec(made_by, role.digest):  # the one rule delete and prune follow
             problems.append(f"role {role.name} was made by another spec ({state.made_by})")
         elif state.path != role.path:

@@ -18,10 +18,10 @@ if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay i
     from qbroles.iam.connect import AwsOptions
     from qbroles.iam.gateway import Gateway
     from qbroles.iam.pacing import Pacer
-    from qbroles.reconcile.actions import RolePlan
+    from qbroles.model.actions import RolePlan
+    from qbroles.model.events import Progress
+    from qbroles.model.report import Report
     from qbroles.reconcile.path import Plan
-    from qbroles.report.progress import Progress
-    from qbroles.report.report import Report
     from qbroles.spec.model import Spec
     from qbroles.spec.presets import Scope
 
@@ -76,7 +76,8 @@ class Settings:
         If the work fails after changing something, what it changed is listed first.
         """
         from qbroles.iam.connect import connect
-        from qbroles.report.progress import Progress, TerminalProgress
+        from qbroles.model.events import Progress
+        from qbroles.report.progress import TerminalProgress
 
         shown = sys.stderr.isatty() and not self.quiet
         if shown:  # no live line without colour: --no-color and NO_COLOR mean no escape codes

@@ -11,9 +11,9 @@ from moto.core.models import botocore_stubber
 
 from qbroles.errors import AwsError, InputError, SafetyError
 from qbroles.iam.gateway import Gateway
+from qbroles.model.events import Progress
 from qbroles.policy.documents import trust_policy
 from qbroles.reconcile import engine
-from qbroles.report.progress import Progress
 from qbroles.spec.load import parse_spec
 from tests.conftest import (
     EXEC_ROLE,
@@ -128,7 +128,7 @@ def test_create_refuses_an_unowned_role_and_changes_nothing(
 ) -> None:
     make_role(iam, TASK_ROLE, owned=False)
     calls.clear()
-    with pytest.raises(SafetyError, match=f"{TASK_ROLE} exists but is not managed by qbroles"):
+    with pytest.raises(SafetyError, match=f"{TASK_ROLE} exists and is not managed by qbroles"):
         engine.create(gateway, default_spec())
     assert writes(calls) == []
     assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == [TASK_ROLE]

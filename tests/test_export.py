@@ -255,7 +255,10 @@ def test_a_stack_on_moto_cloudformation_yields_the_roles(
     printed = qbroles(env, "--preset", "least-privilege", "outputs", "--format", "json")
     assert printed.returncode == ExitCode.DIFFERENCES
     assert printed.stdout == ""
-    assert "managed by CloudFormation, not qbroles" in printed.stderr
+    assert (
+        "is managed by CloudFormation (tag ManagedBy=CloudFormation) (take its ARN from "
+        "CloudFormation)" in printed.stderr
+    )
     # moto answers GetRolePolicy on these roles with a Python repr: one line, exit 3.
     broken = qbroles(env, "--preset", "least-privilege", "verify")
     assert broken.returncode == ExitCode.AWS

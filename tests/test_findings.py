@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from qbroles.iam.gateway import Gateway
+from qbroles.model.checks import Severity
+from qbroles.model.state import RoleState
 from qbroles.policy.documents import SourceScope, trust_policy
-from qbroles.policy.findings import findings
 from qbroles.reconcile import engine
-from qbroles.reconcile.state import RoleState
-from qbroles.report.report import Severity
+from qbroles.reconcile.findings import findings
 from qbroles.spec.presets import Scope, preset_spec
 from tests.conftest import EXEC_ROLE, MANAGED, TASK_ROLE
 

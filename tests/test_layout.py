@@ -62,3 +62,73 @@ def test_no_module_is_longer_than_a_reader_takes_in_at_once() -> None:
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+# The layers, bottom first: a module may import its own layer and those below, never one
+# above (the vocabulary every layer shares sits in model/, below the stages that use it).
+LAYERS = (
+    (
+        "base",
+        (
+            "qbroles",
+            "qbroles.catalog",
+            "qbroles.errors",
+            "qbroles.files",
+            "qbroles.streams",
+            "qbroles.partitions",
+        ),
+    ),
+    ("policy documents", ("qbroles.policy",)),
+    ("spec", ("qbroles.spec",)),
+    ("model", ("qbroles.model",)),
+    ("iam", ("qbroles.iam",)),
+    ("reconcile", ("qbroles.reconcile",)),
+    ("report", ("qbroles.report",)),
+    (
+        "features",
+        (
+            "qbroles.explain",
+            "qbroles.export",
+            "qbroles.outputs",
+            "qbroles.permissions",
+            "qbroles.demo",
+        ),
+    ),
+    (
+        "commands",
+        ("qbroles.session", "qbroles.commands", "qbroles.group", "qbroles.cli", "qbroles.__main__"),
+    ),
+)
+
+
+def layer_of(module: str) -> int:
+    """Return the rank of a module's layer: the longest prefix that names it decides."""
+    best = max(
+        (len(prefix), rank)
+        for rank, (_, prefixes) in enumerate(LAYERS)
+        for prefix in prefixes
+        if module == prefix or module.startswith(prefix + ".")
+    )
+    return best[1]
+
+
+def every_import(path: Path) -> set[str]:
+    """Return every qbroles module a module imports: at load, in functions, for types."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("qbroles"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("qbroles")}
+    return found
+
+
+def test_no_module_imports_from_a_layer_above_its_own() -> None:
+    modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    upward = sorted(
+        f"{name} ({LAYERS[layer_of(name)][0]}) imports {target} ({LAYERS[layer_of(target)][0]})"
+        for name, path in modules.items()
+        for target in every_import(path)
+        if layer_of(target) > layer_of(name)
+    )
+    assert not upward, "\n".join(upward)

@@ -163,7 +163,7 @@ def test_only_the_specs_own_roles_are_printed(iam: Any) -> None:
     result = run("outputs")
     assert result.exit_code == ExitCode.DIFFERENCES
     assert result.stdout == ""
-    assert f"role {EXEC_ROLE} is not qbroles'" in result.stderr
+    assert f"role {EXEC_ROLE} is not managed by qbroles (no tag ManagedBy=qbroles)" in result.stderr
     assert f"role {TASK_ROLE} was made by another spec" in result.stderr
 
 

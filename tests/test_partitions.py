@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
-from qbroles.iam.partitions import partition_of
+from qbroles.partitions import partition_of
 
 # One region of each partition (eusc-de-east-1 is a real region of aws-eusc; the iso ones
 # are listed by botocore; the last is unknown to it but matches aws's region pattern).

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from qbroles.policy.documents import SourceScope, trust_policy
-from qbroles.reconcile.actions import (
+from qbroles.model.actions import (
     AttachPolicy,
     CreateRole,
     DeleteBoundary,
@@ -23,9 +22,10 @@ from qbroles.reconcile.actions import (
     UpdateRole,
     UpdateTrustPolicy,
 )
+from qbroles.model.state import RoleState
+from qbroles.policy.documents import SourceScope, trust_policy
 from qbroles.reconcile.desired import DesiredRole, resolve_role
 from qbroles.reconcile.plan import plan_create, plan_delete, plan_role
-from qbroles.reconcile.state import RoleState
 from qbroles.spec.model import RoleSpec
 
 SPEC = "file=test.toml app=App"  # the spec identity these roles are planned for
@@ -441,7 +441,7 @@ def test_adopt_takes_over_an_unclaimed_role_but_never_another_tools() -> None:
 
 
 def test_a_roles_writes_go_out_in_stages_additions_before_removals() -> None:
-    from qbroles.reconcile.actions import stages
+    from qbroles.model.actions import stages
 
     name, trust = "R", trust_policy("ecs-tasks.amazonaws.com")
     state = RoleState(name, "arn:aws:iam::1:role/R", trust, "d", {}, frozenset({ARN + "Old"}))

@@ -12,10 +12,10 @@ from rich.console import Console
 
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
+from qbroles.model.actions import PutInlinePolicy, UpdateRole, UpdateTrustPolicy
+from qbroles.model.report import Report, RoleReport
 from qbroles.policy.documents import display_form, document_diff, same_policy, trust_policy
-from qbroles.reconcile.actions import PutInlinePolicy, UpdateRole, UpdateTrustPolicy
 from qbroles.report.render import report_document
-from qbroles.report.report import Report, RoleReport
 from qbroles.report.view import print_report
 from tests.conftest import EXEC_ROLE, MANAGED, TASK_ROLE, writes
 

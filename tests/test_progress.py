@@ -18,9 +18,10 @@ from rich.console import Console
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
 from qbroles.iam.gateway import Gateway
+from qbroles.model.actions import stages
+from qbroles.model.events import Progress
 from qbroles.reconcile import engine
-from qbroles.reconcile.actions import stages
-from qbroles.report.progress import Progress, TerminalProgress
+from qbroles.report.progress import TerminalProgress
 from tests.conftest import EXEC_ROLE, TASK_ROLE, default_spec, error_response, inject
 from tests.servers import tool
 

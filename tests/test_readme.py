@@ -9,7 +9,7 @@ import click
 
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
-from qbroles.reconcile.actions import ACTION_NAMES
+from qbroles.model.actions import ACTION_NAMES
 from tests.conftest import all_commands
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from qbroles.reconcile.actions import (
+from qbroles.model.actions import (
     AttachPolicy,
     DeleteBoundary,
     PutInlinePolicy,
@@ -12,7 +12,7 @@ from qbroles.reconcile.actions import (
     UntagRole,
     UpdateRole,
 )
-from qbroles.report.report import Report, RoleReport
+from qbroles.model.report import Report, RoleReport
 from qbroles.report.view import print_report
 
 

@@ -138,7 +138,7 @@ def permissions(settings: Settings, command: str, account: str | None) -> int:
     """
     import os
 
-    from qbroles.iam.partitions import partition_of
+    from qbroles.partitions import partition_of
     from qbroles.permissions import COMMANDS, pass_role_note, policy
     from qbroles.report.render import write_json
 

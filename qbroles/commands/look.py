@@ -13,11 +13,11 @@ from qbroles.catalog import (
 )
 from qbroles.commands import summary
 from qbroles.errors import ExitCode, InputError
-from qbroles.iam.partitions import PARTITION
+from qbroles.partitions import PARTITION
 from qbroles.session import Settings
 
 if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
-    from qbroles.report.report import Report
+    from qbroles.model.report import Report
 
 
 # A task definition in ECS: family, family:revision, or its ARN (RegisterTaskDefinition:

@@ -17,8 +17,8 @@ from qbroles.errors import AwsError, InputError
 from qbroles.iam.errors import redacted, reject_non_xml
 from qbroles.iam.gateway import Gateway
 from qbroles.iam.pacing import SCALE_VARIABLE, Pacer
-from qbroles.iam.partitions import data_loader, partition_of
-from qbroles.report.progress import Progress
+from qbroles.model.events import Progress
+from qbroles.partitions import data_loader, partition_of
 
 REGION_SHAPE = re.compile(r"[a-z]{2,}(-[a-z]+)+-\d{1,2}")
 

@@ -16,9 +16,9 @@ from qbroles.errors import AwsError, InputError
 from qbroles.iam.errors import no_such_entity, redacted, reject_non_xml, translated
 from qbroles.iam.overlap import POOL, Overlap
 from qbroles.iam.pacing import Pacer
+from qbroles.model.actions import Action
+from qbroles.model.state import RoleState
 from qbroles.policy.documents import ROLES_SCOPED, NotIamAnswer, SourceScope, decode_document
-from qbroles.reconcile.actions import Action
-from qbroles.reconcile.state import RoleState
 
 T = TypeVar("T")
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from qbroles.catalog import DEFAULT_BUDGET
-from qbroles.report.progress import Progress
+from qbroles.model.events import Progress
 
 MAX_BACKOFF = 20.0  # seconds: the cap AWS SDKs put on one wait
 THROTTLING_BASE = 1.0

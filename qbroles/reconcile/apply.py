@@ -6,9 +6,9 @@ from functools import partial
 
 from qbroles.errors import SafetyError
 from qbroles.iam.gateway import Gateway
-from qbroles.reconcile.actions import ALL_PARTS, Action, CreateRole, DeleteRole, RolePlan, stages
+from qbroles.model.actions import ALL_PARTS, Action, CreateRole, DeleteRole, RolePlan, stages
+from qbroles.model.events import Progress
 from qbroles.reconcile.plan import unowned_refusal
-from qbroles.report.progress import Progress
 from qbroles.spec.model import OWNER_TAG, policy_label
 
 

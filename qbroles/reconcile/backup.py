@@ -17,13 +17,13 @@ from typing import Any, get_args
 
 from qbroles.errors import InputError, SafetyError
 from qbroles.files import parse_json, private_folder, read_input, write_new
-from qbroles.policy.documents import policy_problem, too_deep
-from qbroles.policy.trust import trust_problem
-from qbroles.reconcile.actions import (
+from qbroles.model.actions import (
     Action,
     RolePlan,
     action_name,
 )
+from qbroles.policy.documents import policy_problem, too_deep
+from qbroles.policy.trust import trust_problem
 from qbroles.spec.load import INLINE_NAME, ROLE_PATH
 from qbroles.spec.model import POLICY_ARN, ROLE_ARN, ROLE_NAME
 

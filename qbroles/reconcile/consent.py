@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from qbroles.reconcile.actions import DeleteBoundary, RolePlan, UpdateTrustPolicy
+from qbroles.model.actions import DeleteBoundary, RolePlan, UpdateTrustPolicy
 
 if TYPE_CHECKING:
     from qbroles.reconcile.path import Plan

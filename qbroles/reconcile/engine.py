@@ -7,16 +7,17 @@ from typing import TYPE_CHECKING, Any
 from qbroles.catalog import DEFAULT_WORKERS, RoleKind
 from qbroles.errors import InputError, SafetyError
 from qbroles.iam.gateway import Gateway
+from qbroles.model.actions import RolePlan
+from qbroles.model.checks import Check, Severity
+from qbroles.model.events import Progress
+from qbroles.model.report import Report, RoleReport
+from qbroles.model.state import RoleState
 from qbroles.reconcile import path
-from qbroles.reconcile.actions import RolePlan
 from qbroles.reconcile.desired import DesiredRole, resolve
 from qbroles.reconcile.executor import observe_all
 from qbroles.reconcile.plan import plan_delete, plan_role
 from qbroles.reconcile.preflight import policies_exist, refuse
-from qbroles.reconcile.state import RoleState
 from qbroles.reconcile.verify import verify_absent, verify_role
-from qbroles.report.progress import Progress
-from qbroles.report.report import Check, Report, RoleReport, Severity
 from qbroles.spec.model import Spec
 
 if TYPE_CHECKING:  # imported where used: only task-definition checks and verify need them
@@ -72,7 +73,7 @@ def create_plan(
             )
 
     def assess(plan: RolePlan, state: RoleState | None, dry_run: bool) -> tuple[Check, ...]:
-        from qbroles.policy.findings import findings
+        from qbroles.reconcile.findings import findings
 
         role = by_name[plan.role]
         # The security findings of the role as the plan leaves it: what it would grant.
@@ -133,8 +134,8 @@ def restore_plan(
     exists and is not qbroles', a role that is gone when the file cannot create it again;
     stops (exit 2) if a managed policy it attaches does not exist.
     """
-    from qbroles.policy.findings import findings
     from qbroles.reconcile import restore
+    from qbroles.reconcile.findings import findings
 
     progress = progress or Progress()
     wanted = {plan.role: plan for plan in restoring.plans}
@@ -250,7 +251,7 @@ def verify(
             '--task-definition needs a role with kind = "execution" in the spec; '
             "the presets have one."
         )
-    from qbroles.policy.findings import findings
+    from qbroles.reconcile.findings import findings
     from qbroles.reconcile.taskcheck import from_ecs, labelled, live_tasks, task_checks
 
     desired = resolve_spec(gateway, spec)

@@ -10,8 +10,8 @@ from qbroles.errors import first_failure
 from qbroles.iam.gateway import Gateway
 from qbroles.iam.overlap import SIGNAL_CHECK
 from qbroles.iam.pacing import Pacer
-from qbroles.reconcile.state import RoleState
-from qbroles.report.progress import Progress
+from qbroles.model.events import Progress
+from qbroles.model.state import RoleState
 
 T = TypeVar("T")
 R = TypeVar("R")

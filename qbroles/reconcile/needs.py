@@ -16,7 +16,7 @@ UNKNOWN = "?"
 
 def partition_of(region: str) -> str:
     """Return the partition a region belongs to, as botocore knows it (aws if none)."""
-    from qbroles.iam.partitions import partition_of as known
+    from qbroles.partitions import partition_of as known
 
     return known(region) or "aws"
 

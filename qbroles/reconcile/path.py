@@ -14,13 +14,14 @@ from typing import Any
 
 from qbroles.errors import SafetyError
 from qbroles.iam.gateway import Gateway
-from qbroles.reconcile.actions import ALL_PARTS, Action, DeleteRole, RolePlan
+from qbroles.model.actions import ALL_PARTS, Action, DeleteRole, RolePlan
+from qbroles.model.checks import Check
+from qbroles.model.events import Progress
+from qbroles.model.report import Report, RoleReport
+from qbroles.model.state import RoleState
 from qbroles.reconcile.apply import apply_role
 from qbroles.reconcile.executor import for_each
 from qbroles.reconcile.plan import after
-from qbroles.reconcile.state import RoleState
-from qbroles.report.progress import Progress
-from qbroles.report.report import Check, Report, RoleReport
 
 # Plan one role again from a fresh read of it (None: it does not exist).
 Replan = Callable[[str, RoleState | None], RolePlan]

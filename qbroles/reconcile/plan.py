@@ -6,8 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import assert_never
 
-from qbroles.policy.documents import same_policy
-from qbroles.reconcile.actions import (
+from qbroles.model.actions import (
     Action,
     AddToInstanceProfile,
     AttachPolicy,
@@ -25,10 +24,11 @@ from qbroles.reconcile.actions import (
     UpdateRole,
     UpdateTrustPolicy,
 )
+from qbroles.model.state import Ownership, RoleState
+from qbroles.policy.documents import same_policy
 from qbroles.reconcile.desired import DesiredRole
-from qbroles.reconcile.state import RoleState
 from qbroles.reconcile.verify import spec_change
-from qbroles.spec.model import DIGEST_TAG, OWNER_TAG, RECORD_TAG, SPEC_TAG, tag_value
+from qbroles.spec.model import DIGEST_TAG, RECORD_TAG, SPEC_TAG, tag_value
 
 Observed = Mapping[str, RoleState | None]
 
@@ -37,30 +37,22 @@ def unowned_refusal(state: RoleState, verb: str, remedy: str) -> str:
     """Return the sentence that refuses to touch a role qbroles does not own.
 
     A role tagged as another tool's (ManagedBy=CloudFormation, as qbroles export tags
-    them) is to be changed through that tool, whatever ``remedy`` suggests.
+    them) is to be changed through that tool, whatever ``remedy`` suggests; one whose tag
+    is empty, by whoever set it.
     """
-    owner = state.owner
     # Only create takes a role over (--adopt), and only one without an owner's tag.
     over = (
         f" (to take it over anyway, remove the tag {state.owner_key} by hand, then use --adopt)"
         if verb == "modify"
         else ""
     )
-    if owner == "":  # a tag that claims nobody is still a claim: not adopted, not looped on
-        return (
-            f"role {state.name} exists with an empty {state.owner_key} tag, which names no "
-            f"owner, so qbroles will not {verb} it; find out whose it is{over}."
-        )
-    if owner:
-        return (
-            f"role {state.name} exists and is managed by {owner} (tag {state.owner_key}={owner}), "
-            f"so qbroles will not {verb} it; change it through {owner}, or choose another "
-            f"--app{over}."
-        )
-    return (
-        f"role {state.name} exists but is not managed by qbroles (no tag "
-        f"{OWNER_TAG[0]}={OWNER_TAG[1]}), so qbroles will not {verb} it; {remedy}."
-    )
+    said = f"role {state.name} exists and {state.claim}, so qbroles will not {verb} it"
+    match state.ownership:
+        case Ownership.ANOTHER:
+            return f"{said}; change it through {state.owner}, or choose another --app{over}."
+        case Ownership.UNCLEAR:
+            return f"{said}; find out whose it is{over}."
+    return f"{said}; {remedy}."
 
 
 def plan_create(
@@ -103,7 +95,7 @@ def plan_role(
             ),
         )
     # --adopt takes over a role nobody claims, never one tagged as another tool's.
-    if not state.owned and (not adopt or state.owner is not None):
+    if not state.owned and not (adopt and state.ownership is Ownership.NOBODY):
         remedy = "rerun with --adopt to take it over, or choose another --app"
         return RolePlan(role.name, refusal=unowned_refusal(state, "modify", remedy))
     other_spec = state.other_spec(role.made_by, role.digest)

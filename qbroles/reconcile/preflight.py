@@ -9,7 +9,7 @@ from qbroles.catalog import POLICIES
 from qbroles.errors import InputError, SafetyError
 from qbroles.iam.gateway import Gateway
 from qbroles.iam.policies import policy_exists
-from qbroles.reconcile.actions import Action, AttachPolicy, CreateRole, PutBoundary, RolePlan
+from qbroles.model.actions import Action, AttachPolicy, CreateRole, PutBoundary, RolePlan
 from qbroles.spec.model import policy_arn, policy_label
 
 

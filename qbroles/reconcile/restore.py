@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from qbroles.policy.trust import outside_principals
-from qbroles.reconcile.actions import (
+from qbroles.model.actions import (
     Action,
     AddToInstanceProfile,
     AttachPolicy,
@@ -17,8 +16,9 @@ from qbroles.reconcile.actions import (
     RolePlan,
     UpdateTrustPolicy,
 )
+from qbroles.model.state import RoleState
+from qbroles.policy.trust import outside_principals
 from qbroles.reconcile.plan import after, unowned_refusal
-from qbroles.reconcile.state import RoleState
 from qbroles.spec.model import OWNER_TAG, ROLE_ARN
 
 

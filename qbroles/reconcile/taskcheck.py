@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from qbroles.catalog import RoleKind
@@ -11,16 +12,19 @@ from qbroles.errors import InputError
 from qbroles.iam.ecs import live_task_definitions, task_definition
 from qbroles.iam.gateway import Gateway
 from qbroles.iam.policies import managed_policy_document
+from qbroles.model.actions import RolePlan
+from qbroles.model.checks import Check, CheckKind, Severity
+from qbroles.model.state import RoleState
 from qbroles.policy.documents import TASK_SCOPED, SourceScope, listed, statements
 from qbroles.policy.evaluate import Decision, Outcome, Policy, evaluate
-from qbroles.reconcile.actions import RolePlan
 from qbroles.reconcile.desired import DesiredRole
 from qbroles.reconcile.needs import UNKNOWN, Requirement, requirements
 from qbroles.reconcile.plan import after
-from qbroles.reconcile.state import RoleState
 from qbroles.reconcile.taskdef import TaskDefinition, needs_without_execution_role
-from qbroles.report.report import Check, Severity
 from qbroles.spec.model import ROLE_ARN, policy_label
+
+# What a task definition needs of a role: every check made of it has this kind.
+_task = partial(Check, kind=CheckKind.TASK)
 
 
 def task_checks(
@@ -152,6 +156,7 @@ def live_breaks(
                     check.actual,
                     f"live task definition {label} would no longer start: {check.message}",
                     severity,
+                    kind=CheckKind.LIVE,
                 )
                 for check in checks
                 if check.failed and check.check not in failing
@@ -182,7 +187,7 @@ def _named_role(
             return
         always, fargate = needs_without_execution_role(task)
         if always or (fargate and task.on_fargate):
-            yield Check(
+            yield _task(
                 check,
                 False,
                 state.arn,
@@ -192,7 +197,7 @@ def _named_role(
                 f"executionRoleArn to {state.arn}",
             )
         elif fargate:
-            yield Check(
+            yield _task(
                 check,
                 False,
                 state.arn,
@@ -205,9 +210,9 @@ def _named_role(
         return
     arn = _full_arn(named, here)
     if arn == state.arn:
-        yield Check(check, True, state.arn, named, "names this role")
+        yield _task(check, True, state.arn, named, "names this role")
         return
-    yield Check(
+    yield _task(
         check,
         False,
         state.arn,
@@ -256,7 +261,7 @@ def _can(role: str, need: Requirement, decision: Decision) -> Check:
         message = f"{role} cannot {need.action} on {need.resource}, needed to {need.why}" + (
             f" ({decision})" if decision.by else ""
         )
-    return Check(
+    return _task(
         f"can {need.action}",
         outcome is Outcome.ALLOWED,
         need.resource,

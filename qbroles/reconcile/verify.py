@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from qbroles.model.checks import EXTRA, OTHER_SPEC, Check, CheckKind, Severity
+from qbroles.model.state import Ownership, RoleState
 from qbroles.policy.documents import same_policy, trust_summary
 from qbroles.reconcile.desired import DesiredRole
-from qbroles.reconcile.state import RoleState
-from qbroles.report.report import EXTRA, OTHER_SPEC, Check, Severity
 from qbroles.spec.model import (
     DIGEST_TAG,
     OWNER_TAG,
@@ -83,6 +83,7 @@ def verify_role(
                 state.inline_policies[name],
                 f"inline policy {name} is not in the spec (create --prune deletes it)",
                 extra_severity,
+                kind=CheckKind.EXTRA,
             )
         )
 
@@ -111,6 +112,7 @@ def verify_role(
                 f"{label} is attached but not in the spec (create --prune detaches it)",
                 extra_severity,
                 arn=arn,
+                kind=CheckKind.EXTRA,
             )
         )
     if not extra:
@@ -123,15 +125,21 @@ def verify_role(
         if key not in (owner_key, RECORD_TAG, SPEC_TAG, DIGEST_TAG):
             checks.append(_equal(f"tag {key}", value, tag_value(state.tags, key)))
     owner = state.owner
-    if state.owned:
-        message = "carries the ownership tag"
-    elif owner:
-        message = f"managed by {owner} ({owner_key}={owner}): create and delete leave it to {owner}"
-    else:
-        message = (
-            f"no tag {owner_key}={owner_value}: create refuses to change it without --adopt, "
-            "delete never deletes it"
-        )
+    match state.ownership:
+        case Ownership.QBROLES:
+            message = "carries the ownership tag"
+        case Ownership.ANOTHER:
+            message = (
+                f"managed by {owner} ({state.owner_key}={owner}): create and delete leave it "
+                f"to {owner}"
+            )
+        case Ownership.UNCLEAR:
+            message = f"{state.claim}: create and delete leave it alone"
+        case Ownership.NOBODY:
+            message = (
+                f"no tag {owner_key}={owner_value}: create refuses to change it without "
+                "--adopt, delete never deletes it"
+            )
     checks.append(
         Check(
             "owned by qbroles",
@@ -145,7 +153,13 @@ def verify_role(
     changed = spec_change(role, state)
     other = state.other_spec(role.made_by, role.digest) is not None
     if changed or other:
-        refusals = "; delete and create --prune refuse it without --adopt" if other else ""
+        refusals = (
+            ""
+            if not other
+            else "; delete refuses it without --adopt"
+            if state.made_by == role.made_by
+            else "; delete and create --prune refuse it without --adopt"
+        )
         asks = (
             ": create shows the plan and asks before applying this spec to it (--yes off "
             "a terminal)"
@@ -159,6 +173,7 @@ def verify_role(
                 f"last set by {changed or f'another spec ({state.made_by})'}, not by this "
                 f"spec ({role.made_by}){asks if changed else ''}{refusals}",
                 Severity.WARNING,
+                kind=CheckKind.OTHER_SPEC,
             )
         )
     return tuple(checks)

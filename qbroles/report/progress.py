@@ -1,67 +1,15 @@
-"""What a run reports while it works: the roles in hand, retries and their waits, actions done.
-
-``Progress`` records the actions applied, so that a run stopped by an error can still say
-what it changed; it shows nothing. ``TerminalProgress`` also shows a live status line on a
-terminal's stderr. Both are called from the workers' threads.
-"""
+"""What a run shows while it works on a terminal: a live status line (``TerminalProgress``)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import TracebackType
 from typing import TYPE_CHECKING
+
+from qbroles.model.events import Progress
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-    from qbroles.reconcile.actions import Action
-
-
-class Progress:
-    """Records the actions applied; shows nothing (off a terminal, or with --quiet)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.applied: list[Action] = []
-
-    def working(self, role: str, what: str) -> None:
-        """Say what is being done to a role now."""
-
-    def finished(self, role: str) -> None:
-        """Say that the work on a role is over."""
-
-    def waiting(self, what: str, seconds: float) -> None:
-        """Say that a call is retried after a wait (throttling, or IAM catching up)."""
-
-    def done(self, action: Action) -> None:
-        """Record an action IAM has applied."""
-        with self._lock:
-            self.applied.append(action)
-
-    @contextmanager
-    def paused(self) -> Iterator[None]:
-        """Stop showing progress while something else talks to the terminal (a question)."""
-        yield
-
-    def start(self) -> None:
-        """Start showing progress."""
-
-    def stop(self) -> None:
-        """Stop showing progress (the output is left as the terminal shows it)."""
-
-    def __enter__(self) -> Progress:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 class TerminalProgress(Progress):

@@ -8,9 +8,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
+from qbroles.model.actions import Action, action_name
+from qbroles.model.checks import Check, Severity
+from qbroles.model.report import Report, RoleReport
 from qbroles.policy.documents import trust_summary
-from qbroles.reconcile.actions import Action, action_name
-from qbroles.report.report import Check, Report, RoleReport, Severity
 
 if TYPE_CHECKING:
     from rich.console import Console

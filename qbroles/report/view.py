@@ -13,8 +13,9 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from qbroles.reconcile.actions import Action, CreateRole, DeleteRole
-from qbroles.report.report import Check, Report, RoleReport, plural
+from qbroles.model.actions import Action, CreateRole, DeleteRole
+from qbroles.model.checks import Check
+from qbroles.model.report import Report, RoleReport, plural
 
 if TYPE_CHECKING:
     from rich.console import Console

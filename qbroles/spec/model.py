@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from qbroles.catalog import RoleKind
-from qbroles.iam.partitions import PARTITION
+from qbroles.partitions import PARTITION
 from qbroles.policy.documents import placeholders
 
 # The ECS tasks principal; the same name in aws-cn, where AWS's China guide shows this trust

@@ -11,7 +11,7 @@ from typing import Any
 
 from qbroles.catalog import DEFAULT_APP, PRESETS, has_secret_suffix
 from qbroles.errors import InputError
-from qbroles.iam.partitions import PARTITION
+from qbroles.partitions import PARTITION
 from qbroles.spec.load import parse_spec
 from qbroles.spec.model import DEFAULT_SERVICE, Spec
 

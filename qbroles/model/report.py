@@ -1,51 +1,13 @@
-"""What a command found and did: checks, per-role reports and the report of a run."""
+"""What a command found and did: per-role reports and the report of a run."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any
 
 from qbroles.errors import ExitCode
-from qbroles.reconcile.actions import Action
-
-
-class Severity(Enum):
-    ERROR = "error"
-    WARNING = "warning"
-
-
-# How the checks of what a role has that the spec does not list begin: create keeps it
-# (a warning), and only --prune removes it.
-EXTRA = "unexpected "
-# The check that a role was last set by this spec (its identity and digest).
-OTHER_SPEC = "made by this spec"
-# How security findings begin (broad policies, a trust open to confused deputies).
-FINDING = "finding: "
-
-
-@dataclass(frozen=True)
-class Check:
-    """One verified property of one role."""
-
-    check: str
-    ok: bool
-    expected: Any
-    actual: Any
-    message: str
-    severity: Severity = Severity.ERROR
-    arn: str | None = None  # the full ARN of the policy checked, in its partition
-
-    @property
-    def failed(self) -> bool:
-        """Return whether this check makes the role differ from the spec (warnings do not)."""
-        return not self.ok and self.severity is Severity.ERROR
-
-    @property
-    def warns(self) -> bool:
-        """Return whether this check is a warning to read (a finding, something kept)."""
-        return not self.ok and self.severity is Severity.WARNING
+from qbroles.model.actions import Action
+from qbroles.model.checks import FINDING, Check, CheckKind
 
 
 @dataclass(frozen=True)
@@ -65,7 +27,7 @@ class RoleReport:
     def kept(self) -> list[Check]:
         """Return what the role has that the spec does not list, kept: a warning without
         --prune (with it, a difference the plan removes)."""
-        return [check for check in self.checks if check.warns and check.check.startswith(EXTRA)]
+        return [check for check in self.checks if check.warns and check.kind is CheckKind.EXTRA]
 
 
 @dataclass(frozen=True)
@@ -100,7 +62,7 @@ class Report:
         """Return whether a failing check is one people must read. A dry run's checks
         describe the roles before the plan, which it would fix: of those only what the plan
         itself would break in live task definitions is."""
-        return check.failed and (not self.dry_run or check.check.startswith("live "))
+        return check.failed and (not self.dry_run or check.kind is CheckKind.LIVE)
 
     @property
     def planned(self) -> bool:
@@ -177,13 +139,13 @@ class Report:
                 f"; {plural(kept, 'thing')} not in the spec {'is' if kept == 1 else 'are'} kept "
                 f"(create --prune removes {'it' if kept == 1 else 'them'})"
             )
-        other = sum(1 for c in warned if c.check == OTHER_SPEC)
+        other = sum(1 for c in warned if c.kind is CheckKind.OTHER_SPEC)
         if other and self.dry_run:  # a change of mind, said in the summary too
             head += (
                 f"; {plural(other, 'role')} set by another spec or an earlier version of this "
                 "one (create asks first)"
             )
-        findings = [c.check.removeprefix(FINDING) for c in warned if c.check.startswith(FINDING)]
+        findings = [c.check.removeprefix(FINDING) for c in warned if c.kind is CheckKind.FINDING]
         if self.planned and findings:  # named, not only counted
             head += f"; security findings: {', '.join(sorted(set(findings)))}"
         elif warned:

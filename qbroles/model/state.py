@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from qbroles.policy.documents import decode_document
 from qbroles.spec.model import DIGEST_TAG, OWNER_TAG, SPEC_TAG, tag_value
+
+
+class Ownership(Enum):
+    """Whose a role is, as its ownership tag (ManagedBy, the key in any case) says."""
+
+    QBROLES = "qbroles"  # ManagedBy=qbroles: qbroles' own
+    NOBODY = "nobody"  # no ManagedBy tag: --adopt may take it over
+    ANOTHER = "another"  # ManagedBy names another tool: changed through that tool, never taken
+    UNCLEAR = "unclear"  # ManagedBy is empty: it claims no one, yet is a claim: not taken
 
 
 @dataclass(frozen=True)
@@ -61,9 +71,32 @@ class RoleState:
         return next((key for key in self.tags if key.lower() == wanted), OWNER_TAG[0])
 
     @property
+    def ownership(self) -> Ownership:
+        """Return whose the role is: the one rule every command follows."""
+        owner = self.owner
+        if owner == OWNER_TAG[1]:
+            return Ownership.QBROLES
+        if owner is None:
+            return Ownership.NOBODY
+        return Ownership.ANOTHER if owner else Ownership.UNCLEAR
+
+    @property
     def owned(self) -> bool:
         """Return whether the role carries qbroles' ownership tag."""
-        return self.owner == OWNER_TAG[1]
+        return self.ownership is Ownership.QBROLES
+
+    @property
+    def claim(self) -> str:
+        """Return whose the role is, in words that follow its name: "is managed by Terraform
+        (tag ManagedBy=Terraform)", "has no tag ManagedBy=qbroles"."""
+        match self.ownership:
+            case Ownership.QBROLES:
+                return f"is qbroles' (tag {self.owner_key}={self.owner})"
+            case Ownership.ANOTHER:
+                return f"is managed by {self.owner} (tag {self.owner_key}={self.owner})"
+            case Ownership.UNCLEAR:
+                return f"has an empty {self.owner_key} tag, which names no owner"
+        return f"is not managed by qbroles (no tag {OWNER_TAG[0]}={OWNER_TAG[1]})"
 
     @property
     def made_by(self) -> str | None:

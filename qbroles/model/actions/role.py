@@ -7,8 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from qbroles.policy.documents import trust_summary
-from qbroles.reconcile.actions.base import (
+from qbroles.model.actions.base import (
     GONE,
     IamCall,
     RoleAction,
@@ -16,10 +15,11 @@ from qbroles.reconcile.actions.base import (
     tag_list,
     tag_params,
 )
-from qbroles.reconcile.state import RoleState
+from qbroles.model.state import RoleState
+from qbroles.policy.documents import trust_summary
 
 if TYPE_CHECKING:
-    from qbroles.reconcile.actions import Action
+    from qbroles.model.actions import Action
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, get_args
 
-from qbroles.reconcile.actions.base import ALL_PARTS, GONE, IamCall, RoleAction, stages
-from qbroles.reconcile.actions.policies import (
+from qbroles.model.actions.base import ALL_PARTS, GONE, IamCall, RoleAction, stages
+from qbroles.model.actions.policies import (
     AttachPolicy,
     DeleteBoundary,
     DeleteInlinePolicy,
@@ -18,7 +18,7 @@ from qbroles.reconcile.actions.policies import (
     PutBoundary,
     PutInlinePolicy,
 )
-from qbroles.reconcile.actions.role import (
+from qbroles.model.actions.role import (
     AddToInstanceProfile,
     CreateRole,
     DeleteRole,
@@ -26,7 +26,7 @@ from qbroles.reconcile.actions.role import (
     UpdateRole,
     UpdateTrustPolicy,
 )
-from qbroles.reconcile.actions.tags import TagRole, UntagRole
+from qbroles.model.actions.tags import TagRole, UntagRole
 
 __all__ = [
     "ACTION_NAMES",

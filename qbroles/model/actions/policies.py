@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from qbroles.reconcile.actions.base import GONE, IamCall, RoleAction, document_lines
+from qbroles.model.actions.base import GONE, IamCall, RoleAction, document_lines
 from qbroles.spec.model import policy_label
 
 if TYPE_CHECKING:
-    from qbroles.reconcile.actions import Action
+    from qbroles.model.actions import Action
 
 
 @dataclass(frozen=True)

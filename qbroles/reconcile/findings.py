@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
 from qbroles.catalog import NARROWER, RoleKind, broad
+from qbroles.model.checks import FINDING, Check, CheckKind, Severity
+from qbroles.model.state import RoleState
 from qbroles.policy.documents import listed, statements
-from qbroles.reconcile.state import RoleState
-from qbroles.report.report import FINDING, Check, Severity
 from qbroles.spec.model import policy_label
+
+# Every check made here is a finding: its kind says so, for the report to count them.
+_finding = partial(Check, kind=CheckKind.FINDING)
 
 
 def findings(
@@ -31,7 +35,7 @@ def findings(
     found: list[Check] = list(_trust_findings(name, state, severity, kind))
     if kind != RoleKind.EXECUTION and _trusts_service_without_source(state.trust):
         found.append(
-            Check(
+            _finding(
                 f"{FINDING}confused deputy",
                 False,
                 "aws:SourceAccount and aws:SourceArn conditions",
@@ -48,7 +52,7 @@ def findings(
         if too_broad is not None:
             why, instead = too_broad.why, too_broad.instead
             found.append(
-                Check(
+                _finding(
                     f"{FINDING}broad policy {label}",
                     False,
                     "narrow grants",
@@ -60,7 +64,7 @@ def findings(
     for policy, document in sorted(state.inline_policies.items()):
         if document is not None and any(_everything(s) for s in _allows(document)):
             found.append(
-                Check(
+                _finding(
                     f"{FINDING}broad inline policy {policy}",
                     False,
                     "narrow grants",
@@ -72,7 +76,7 @@ def findings(
             )
     if kms_key_arn and _reads_secrets(state) and not _decrypts(state, kms_key_arn):
         found.append(
-            Check(
+            _finding(
                 f"{FINDING}secrets without kms:Decrypt",
                 False,
                 f"kms:Decrypt on {kms_key_arn}",
@@ -101,7 +105,7 @@ def _trust_findings(
         for key, value in entries:
             text = str(value)
             if text == "*":
-                yield Check(
+                yield _finding(
                     f"{FINDING}anyone may assume it",
                     False,
                     "named principals",
@@ -111,7 +115,7 @@ def _trust_findings(
                     severity,
                 )
             elif key == "AWS" and account and account not in text:
-                yield Check(
+                yield _finding(
                     f"{FINDING}another account may assume it",
                     False,
                     f"principals of {account}",
@@ -127,7 +131,7 @@ def _trust_findings(
                 if key.lower() in ("aws:sourceaccount", "aws:sourcearn") and "*" in map(
                     str, listed(values)
                 ):
-                    yield Check(
+                    yield _finding(
                         f"{FINDING}{key} is *",
                         False,
                         "this account",
@@ -141,7 +145,7 @@ def _trust_findings(
         and not _trusts_service_without_source(state.trust)
         and any(_allows(state.trust or {}))
     ):
-        yield Check(
+        yield _finding(
             f"{FINDING}conditions on the execution role's trust",
             False,
             "no aws:SourceAccount/aws:SourceArn conditions",

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from qbroles.reconcile.actions.base import IamCall, RoleAction, tag_list, tag_params
+from qbroles.model.actions.base import IamCall, RoleAction, tag_list, tag_params
 
 if TYPE_CHECKING:
-    from qbroles.reconcile.actions import Action
+    from qbroles.model.actions import Action
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from qbroles.policy.documents import document_diff
 
 if TYPE_CHECKING:
-    from qbroles.reconcile.actions import Action
+    from qbroles.model.actions import Action
 
 
 @dataclass(frozen=True)

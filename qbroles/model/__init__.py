@@ -1,0 +1,1 @@
+"""The vocabulary every layer shares: role state, actions, checks, reports, progress events."""

@@ -1,0 +1,56 @@
+"""Checks: one verified property of one role, its severity and its kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+
+class Severity(Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class CheckKind(Enum):
+    """What a check is about: the readers ask this, never the check's name."""
+
+    SPEC = "spec"  # what the spec says of the role (the default)
+    EXTRA = "extra"  # something the role has that the spec does not list (--prune removes it)
+    OTHER_SPEC = "other spec"  # whether this spec, or another, last set the role
+    FINDING = "finding"  # a security finding: what the role may do that it should not need to
+    TASK = "task"  # what a task definition needs of the role
+    LIVE = "live"  # a live task definition the planned change would break
+
+
+# How the checks of what a role has that the spec does not list begin: create keeps it
+# (a warning), and only --prune removes it.
+EXTRA = "unexpected "
+# The check that a role was last set by this spec (its identity and digest).
+OTHER_SPEC = "made by this spec"
+# How security findings begin (broad policies, a trust open to confused deputies).
+FINDING = "finding: "
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verified property of one role."""
+
+    check: str
+    ok: bool
+    expected: Any
+    actual: Any
+    message: str
+    severity: Severity = Severity.ERROR
+    arn: str | None = None  # the full ARN of the policy checked, in its partition
+    kind: CheckKind = CheckKind.SPEC
+
+    @property
+    def failed(self) -> bool:
+        """Return whether this check makes the role differ from the spec (warnings do not)."""
+        return not self.ok and self.severity is Severity.ERROR
+
+    @property
+    def warns(self) -> bool:
+        """Return whether this check is a warning to read (a finding, something kept)."""
+        return not self.ok and self.severity is Severity.WARNING
