@@ -73,7 +73,7 @@ def role_arns(
     keys = list(roles)
     from qbroles.reconcile.executor import for_each
 
-    found = for_each(keys, lambda key: gateway.role_state(roles[key].name), workers, gateway.pacer)
+    found = for_each(gateway, keys, lambda key: gateway.role_state(roles[key].name), workers)
     problems = []
     for key, state in zip(keys, found, strict=True):
         role = roles[key]

@@ -92,7 +92,7 @@ def refresh(
         return fresh
 
     changing = plan.changing
-    states = for_each(changing, read, workers, gateway.pacer)
+    states = for_each(gateway, changing, read, workers)
     observed = dict(plan.observed)
     replanned = {role_plan.role: role_plan for role_plan in plan.roles}
     moved: list[str] = []
@@ -165,7 +165,7 @@ def apply(
         return state
 
     changing = plan.changing
-    fresh = for_each(changing, one, workers, gateway.pacer)
+    fresh = for_each(gateway, changing, one, workers)
     observed = {**plan.observed, **{p.role: s for p, s in zip(changing, fresh, strict=True)}}
     return report(plan, observed, dry_run=False, backup=backup)
 
