@@ -100,59 +100,76 @@ class Report:
         ``with_failures``: each failure in full under it, for when no report for people was
         printed (-o json): which secret, which log group, which bucket.
         """
-        roles = len(self.roles)
-        failed = [c for role in self.roles for c in role.checks if c.failed]
-        warned = [c for role in self.roles for c in role.checks if c.warns]
-        count = sum(len(role.changes) for role in self.roles)
-        touched = plural(sum(1 for role in self.roles if role.changes), "role")
-        spec = f"spec: {self.spec_label}" if self.spec_label else ""
         if self.noop:  # like terraform: one line, naming the spec and what else to read
-            also = f"{plural(len(warned), 'warning')}, qbroles verify lists them" if warned else ""
-            said = "; ".join(part for part in (spec, also) if part)
-            said = f" ({said})" if said else ""
-            if self.command == "delete":
-                none = f"none of the {plural(roles, 'role')} exists"
-                return f"qbroles delete: nothing to delete: {none}{said}."
-            return f"qbroles {self.command}: No changes. {plural(roles, 'role')} in sync{said}."
+            return self._no_changes()
+        head = self._head() + self._kept_clause() + self._warnings_clause()
+        shown = [check for check in self._checks("failed") if self.to_read(check)]
+        lines = [f"  {check.message}" for check in shown] if with_failures else []
+        return "\n".join([f"qbroles {self.command}: {head}.", *lines])
+
+    def _checks(self, which: str) -> list[Check]:
+        """Return the roles' checks that fail ("failed") or warn ("warns")."""
+        return [c for role in self.roles for c in role.checks if getattr(c, which)]
+
+    def _no_changes(self) -> str:
+        """Return the line of a create, plan or delete with nothing to do."""
+        warned = self._checks("warns")
+        spec = f"spec: {self.spec_label}" if self.spec_label else ""
+        also = f"{plural(len(warned), 'warning')}, qbroles verify lists them" if warned else ""
+        said = "; ".join(part for part in (spec, also) if part)
+        said = f" ({said})" if said else ""
+        roles = plural(len(self.roles), "role")
+        if self.command == "delete":
+            return f"qbroles delete: nothing to delete: none of the {roles} exists{said}."
+        return f"qbroles {self.command}: No changes. {roles} in sync{said}."
+
+    def _head(self) -> str:
+        """Return what the command found or did: differences, changes planned or applied."""
+        failed = self._checks("failed")
+        roles = plural(len(self.roles), "role")
         if self.command == "verify":
             differing = sum(1 for role in self.roles if not role.ok)
-            head = (
-                f"{plural(len(failed), 'difference')} in {differing} of {plural(roles, 'role')}"
+            return (
+                f"{plural(len(failed), 'difference')} in {differing} of {roles}"
                 if failed
-                else f"all {plural(roles, 'role')} match the spec"
+                else f"all {roles} match the spec"
             )
-        elif self.dry_run:
-            head = (
-                f"{plural(count, 'change')} planned for {touched}; nothing was changed"
+        count = plural(sum(len(role.changes) for role in self.roles), "change")
+        touched = plural(sum(1 for role in self.roles if role.changes), "role")
+        if self.dry_run:
+            return (
+                f"{count} planned for {touched}; nothing was changed"
                 if self.changed
                 else "no changes planned"
             )
-        else:
-            head = (
-                f"{plural(count, 'change')} applied to {touched}" if self.changed else "no changes"
-            )
-            if failed:
-                head += f", but {plural(len(failed), 'check')} still fail"
-        if self.kept:  # what only --prune removes: counts as pending for --detailed-exitcode
-            kept = len(self.kept)
-            head += (
-                f"; {plural(kept, 'thing')} not in the spec {'is' if kept == 1 else 'are'} kept "
-                f"(create --prune removes {'it' if kept == 1 else 'them'})"
-            )
+        head = f"{count} applied to {touched}" if self.changed else "no changes"
+        return head + (f", but {plural(len(failed), 'check')} still fail" if failed else "")
+
+    def _kept_clause(self) -> str:
+        """Return what only --prune removes, kept: pending for --detailed-exitcode too."""
+        kept = len(self.kept)
+        if not kept:
+            return ""
+        return (
+            f"; {plural(kept, 'thing')} not in the spec {'is' if kept == 1 else 'are'} kept "
+            f"(create --prune removes {'it' if kept == 1 else 'them'})"
+        )
+
+    def _warnings_clause(self) -> str:
+        """Return the warnings: a change of spec in a plan, the findings named in a create's
+        plan, else how many."""
+        warned = self._checks("warns")
+        clause = ""
         other = sum(1 for c in warned if c.kind is CheckKind.OTHER_SPEC)
         if other and self.dry_run:  # a change of mind, said in the summary too
-            head += (
+            clause += (
                 f"; {plural(other, 'role')} set by another spec or an earlier version of this "
                 "one (create asks first)"
             )
         findings = [c.check.removeprefix(FINDING) for c in warned if c.kind is CheckKind.FINDING]
         if self.planned and findings:  # named, not only counted
-            head += f"; security findings: {', '.join(sorted(set(findings)))}"
-        elif warned:
-            head += f" ({plural(len(warned), 'warning')})"
-        shown = [check for check in failed if self.to_read(check)]
-        lines = [f"  {check.message}" for check in shown] if with_failures else []
-        return "\n".join([f"qbroles {self.command}: {head}.", *lines])
+            return clause + f"; security findings: {', '.join(sorted(set(findings)))}"
+        return clause + (f" ({plural(len(warned), 'warning')})" if warned else "")
 
 
 def plural(number: int, noun: str) -> str:

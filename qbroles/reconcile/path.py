@@ -16,12 +16,12 @@ from qbroles.errors import SafetyError
 from qbroles.iam.gateway import Gateway
 from qbroles.model.actions import ALL_PARTS, Action, DeleteRole, RolePlan
 from qbroles.model.checks import Check
+from qbroles.model.effects import after
 from qbroles.model.events import Progress
 from qbroles.model.report import Report, RoleReport
 from qbroles.model.state import RoleState
 from qbroles.reconcile.apply import apply_role
 from qbroles.reconcile.executor import for_each
-from qbroles.reconcile.plan import after
 
 # Plan one role again from a fresh read of it (None: it does not exist).
 Replan = Callable[[str, RoleState | None], RolePlan]

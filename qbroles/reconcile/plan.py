@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from typing import assert_never
 
 from qbroles.model.actions import (
     Action,
-    AddToInstanceProfile,
     AttachPolicy,
     CreateRole,
     DeleteBoundary,
@@ -77,90 +74,127 @@ def plan_role(
     and a permissions boundary. Without it nothing is taken away from a role.
     """
     if state is None:
-        create = CreateRole(
-            role.name,
-            role.trust,
-            role.description,
-            role.tags,
-            path=role.path,
-            max_session_duration=role.max_session_duration,
-            permissions_boundary=role.permissions_boundary,
-        )
-        return RolePlan(
-            role.name,
-            (
-                create,
-                *(PutInlinePolicy(role.name, n, d) for n, d in role.inline_policies.items()),
-                *(AttachPolicy(role.name, arn) for arn in role.managed_policies),
-            ),
-        )
+        return _creation(role)
+    refusal = _refusal(role, state, adopt=adopt, prune=prune)
+    if refusal:
+        return RolePlan(role.name, refusal=refusal)
+    changed_spec = spec_change(role, state)
+    actions = [
+        # Tags first: an adopted role is marked as qbroles' before anything else changes.
+        *_tag_actions(role, state, keep_record=not adopt and not changed_spec),
+        *_role_actions(role, state, prune=prune),
+        *_policy_actions(role, state, prune=prune),
+    ]
+    return RolePlan(
+        role.name,
+        tuple(actions),
+        role_id=state.role_id,
+        adopting=not state.owned,
+        # --adopt hands the role to this spec: that is the consent a change of spec needs.
+        other_spec=changed_spec if actions and not adopt else None,
+    )
+
+
+def _creation(role: DesiredRole) -> RolePlan:
+    """Return the plan that makes a missing role: the role, then its policies."""
+    create = CreateRole(
+        role.name,
+        role.trust,
+        role.description,
+        role.tags,
+        path=role.path,
+        max_session_duration=role.max_session_duration,
+        permissions_boundary=role.permissions_boundary,
+    )
+    return RolePlan(
+        role.name,
+        (
+            create,
+            *(PutInlinePolicy(role.name, n, d) for n, d in role.inline_policies.items()),
+            *(AttachPolicy(role.name, arn) for arn in role.managed_policies),
+        ),
+    )
+
+
+def _refusal(role: DesiredRole, state: RoleState, *, adopt: bool, prune: bool) -> str | None:
+    """Return why nothing may be done to an existing role (None: it may be converged)."""
     # --adopt takes over a role nobody claims, never one tagged as another tool's.
     if not state.owned and not (adopt and state.ownership is Ownership.NOBODY):
         remedy = "rerun with --adopt to take it over, or choose another --app"
-        return RolePlan(role.name, refusal=unowned_refusal(state, "modify", remedy))
-    other_spec = state.other_spec(role.made_by, role.digest)
+        return unowned_refusal(state, "modify", remedy)
     # --prune of a role a spec of another name made needs the hand-over; one of this name
     # that said something else (an edited file, or another project's of the same name) is
     # a change of spec, asked about first like any (consent.needs_yes).
+    other_spec = state.other_spec(role.made_by, role.digest)
     if other_spec and prune and not adopt and state.made_by != role.made_by:
-        return RolePlan(role.name, refusal=other_spec_refusal(state, role.made_by, "prune"))
+        return other_spec_refusal(state, role.made_by, "prune")
     if state.path != role.path:
-        return RolePlan(
-            role.name,
-            refusal=f"role {role.name} has the path {state.path}, not {role.path}, and IAM "
-            "cannot move a role; delete it (qbroles delete) and create it again, or change "
-            "the spec's path.",
+        return (
+            f"role {role.name} has the path {state.path}, not {role.path}, and IAM cannot "
+            "move a role; delete it (qbroles delete) and create it again, or change the "
+            "spec's path."
         )
+    return None
 
-    actions: list[Action] = []
+
+def _tag_actions(role: DesiredRole, state: RoleState, *, keep_record: bool) -> list[Action]:
+    """Return the tags to set and those qbroles set earlier that the spec dropped.
+
+    ``keep_record``: a role another spec set before digests were recorded keeps that
+    spec's record, as nobody is asked; where a change of spec is asked about, or --adopt
+    given, the yes hands the role over.
+    """
     wanted = dict(role.tags)
-    changed_spec = spec_change(role, state)
-    if other_spec and not adopt and not changed_spec:
-        # Set before digests were recorded: nobody is asked, so the record stays that
-        # spec's. Where a change of spec is asked about, the yes hands the role over.
+    if keep_record and state.other_spec(role.made_by, role.digest):
         wanted[SPEC_TAG] = str(state.made_by)
         wanted[DIGEST_TAG] = state.digest or role.digest
-    # Tags first: an adopted role is marked as qbroles' before anything else changes.
-    missing_tags = {k: v for k, v in wanted.items() if tag_value(state.tags, k) != v}
-    if missing_tags:
-        changing = {key.lower() for key in missing_tags}
+    actions: list[Action] = []
+    missing = {k: v for k, v in wanted.items() if tag_value(state.tags, k) != v}
+    if missing:
+        changing = {key.lower() for key in missing}
         replaced = {k: v for k, v in state.tags.items() if k.lower() in changing}
-        actions.append(TagRole(role.name, missing_tags, before=replaced))
+        actions.append(TagRole(role.name, missing, before=replaced))
     # A record of tags found on a role qbroles did not own is anyone's word: not trusted.
     dropped = _dropped_tags(wanted, state.tags, trusted=state.owned)
     if dropped:
         actions.append(
             UntagRole(role.name, dropped, values={key: state.tags[key] for key in dropped})
         )
+    return actions
+
+
+def _role_actions(role: DesiredRole, state: RoleState, *, prune: bool) -> list[Action]:
+    """Return the changes to the role itself: its trust, description, session, boundary."""
+    actions: list[Action] = []
     if not same_policy(state.trust, role.trust):
         actions.append(UpdateTrustPolicy(role.name, role.trust, before=state.trust))
     # Only what the spec states is converged; UpdateRole sends both, the other as IAM has it.
-    description = role.description if "description" in role.stated else state.description
-    duration = (
+    now = (state.description, state.max_session_duration)
+    wanted = (
+        role.description if "description" in role.stated else state.description,
         role.max_session_duration
         if "max_session_duration" in role.stated
-        else state.max_session_duration
+        else state.max_session_duration,
     )
-    if (state.description, state.max_session_duration) != (description, duration):
-        actions.append(
-            UpdateRole(
-                role.name,
-                description,
-                duration,
-                before=(state.description, state.max_session_duration),
-            )
-        )
+    if now != wanted:
+        actions.append(UpdateRole(role.name, *wanted, before=now))
     if role.permissions_boundary and state.permissions_boundary != role.permissions_boundary:
         actions.append(
             PutBoundary(role.name, role.permissions_boundary, before=state.permissions_boundary)
         )
     if prune and state.permissions_boundary and not role.permissions_boundary:
         actions.append(DeleteBoundary(role.name, state.permissions_boundary))
-    actions.extend(
+    return actions
+
+
+def _policy_actions(role: DesiredRole, state: RoleState, *, prune: bool) -> list[Action]:
+    """Return the inline policies to put and the managed ones to attach; with ``prune``,
+    those the spec does not list to delete and detach."""
+    actions: list[Action] = [
         PutInlinePolicy(role.name, name, document, before=state.inline_policies.get(name))
         for name, document in role.inline_policies.items()
         if not same_policy(state.inline_policies.get(name), document)
-    )
+    ]
     if prune:
         extra = sorted(set(state.inline_policies) - set(role.inline_policies))
         actions.extend(
@@ -172,16 +206,9 @@ def plan_role(
         if arn not in state.managed_policies
     )
     if prune:
-        extra = sorted(state.managed_policies - set(role.managed_policies))
-        actions.extend(DetachPolicy(role.name, arn) for arn in extra)
-    return RolePlan(
-        role.name,
-        tuple(actions),
-        role_id=state.role_id,
-        adopting=not state.owned,
-        # --adopt hands the role to this spec: that is the consent a change of spec needs.
-        other_spec=changed_spec if actions and not adopt else None,
-    )
+        detached = sorted(state.managed_policies - set(role.managed_policies))
+        actions.extend(DetachPolicy(role.name, arn) for arn in detached)
+    return actions
 
 
 def _dropped_tags(
@@ -215,67 +242,6 @@ def other_spec_refusal(state: RoleState, this: str, verb: str) -> str:
         "remove what the other spec set; use that spec, or rerun with --adopt to hand the "
         "role to this one."
     )
-
-
-def after(state: RoleState | None, actions: Sequence[Action]) -> RoleState | None:
-    """Return the role as IAM would hold it once the actions are applied. Pure.
-
-    What checks of "the roles as the plan would leave them" evaluate; a role created by
-    the plan has no ARN yet (its account is not known here).
-    """
-    for action in actions:
-        if isinstance(action, CreateRole):
-            state = RoleState(
-                name=action.role,
-                arn="",
-                trust=action.trust,
-                description=action.description,
-                tags=dict(action.tags),
-                managed_policies=frozenset(),
-                permissions_boundary=action.permissions_boundary,
-                max_session_duration=action.max_session_duration,
-                path=action.path,
-            )
-        elif isinstance(action, DeleteRole):
-            state = None
-        elif state is not None:
-            state = _applied(state, action)
-    return state
-
-
-def _applied(state: RoleState, action: Action) -> RoleState:
-    """Return the role with one in-place action applied."""
-    match action:
-        case UpdateTrustPolicy(trust=trust):
-            return replace(state, trust=trust)
-        case UpdateRole(description=description, max_session_duration=duration):
-            return replace(state, description=description, max_session_duration=duration)
-        case PutInlinePolicy(policy=policy, document=document):
-            return replace(state, inline_policies={**state.inline_policies, policy: document})
-        case DeleteInlinePolicy(policy=policy):
-            kept = {k: v for k, v in state.inline_policies.items() if k != policy}
-            return replace(state, inline_policies=kept)
-        case PutBoundary(policy_arn=arn):
-            return replace(state, permissions_boundary=arn)
-        case DeleteBoundary():
-            return replace(state, permissions_boundary=None)
-        case TagRole(tags=tags):
-            return replace(state, tags={**state.tags, **tags})
-        case UntagRole(keys=keys):
-            return replace(state, tags={k: v for k, v in state.tags.items() if k not in keys})
-        case AttachPolicy(policy_arn=arn):
-            return replace(state, managed_policies=state.managed_policies | {arn})
-        case DetachPolicy(policy_arn=arn):
-            return replace(state, managed_policies=state.managed_policies - {arn})
-        case RemoveFromInstanceProfile(profile=profile):
-            kept_profiles = tuple(p for p in state.instance_profiles if p != profile)
-            return replace(state, instance_profiles=kept_profiles)
-        case AddToInstanceProfile(profile=profile):
-            return replace(state, instance_profiles=(*state.instance_profiles, profile))
-        case CreateRole() | DeleteRole():
-            return state
-        case _:
-            assert_never(action)
 
 
 def plan_delete(

@@ -16,9 +16,10 @@ from qbroles.model.actions import (
     RolePlan,
     UpdateTrustPolicy,
 )
+from qbroles.model.effects import after
 from qbroles.model.state import RoleState
 from qbroles.policy.trust import outside_principals
-from qbroles.reconcile.plan import after, unowned_refusal
+from qbroles.reconcile.plan import unowned_refusal
 from qbroles.spec.model import OWNER_TAG, ROLE_ARN
 
 

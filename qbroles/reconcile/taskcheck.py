@@ -14,12 +14,12 @@ from qbroles.iam.gateway import Gateway
 from qbroles.iam.policies import managed_policy_document
 from qbroles.model.actions import RolePlan
 from qbroles.model.checks import Check, CheckKind, Severity
+from qbroles.model.effects import after
 from qbroles.model.state import RoleState
 from qbroles.policy.documents import TASK_SCOPED, SourceScope, listed, statements
 from qbroles.policy.evaluate import Decision, Outcome, Policy, evaluate
 from qbroles.reconcile.desired import DesiredRole
 from qbroles.reconcile.needs import UNKNOWN, Requirement, requirements
-from qbroles.reconcile.plan import after
 from qbroles.reconcile.taskdef import TaskDefinition, needs_without_execution_role
 from qbroles.spec.model import ROLE_ARN, policy_label
 

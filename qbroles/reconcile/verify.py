@@ -8,14 +8,7 @@ from qbroles.model.checks import EXTRA, OTHER_SPEC, Check, CheckKind, Severity
 from qbroles.model.state import Ownership, RoleState
 from qbroles.policy.documents import same_policy, trust_summary
 from qbroles.reconcile.desired import DesiredRole
-from qbroles.spec.model import (
-    DIGEST_TAG,
-    OWNER_TAG,
-    RECORD_TAG,
-    SPEC_TAG,
-    policy_label,
-    tag_value,
-)
+from qbroles.spec.model import OWN_TAGS, OWNER_TAG, policy_label, tag_value
 
 PRESENT, MISSING = "present", "missing"
 ATTACHED, NOT_ATTACHED = "attached", "not attached"
@@ -31,7 +24,24 @@ def verify_role(
     """
     if state is None:
         return (Check("exists", False, PRESENT, MISSING, f"role {role.name} does not exist"),)
-    extra_severity = Severity.WARNING if tolerate_extra else Severity.ERROR
+    extra = Severity.WARNING if tolerate_extra else Severity.ERROR
+    return (
+        *_role_checks(role, state),
+        *_inline_checks(role, state, extra),
+        *_managed_checks(role, state, extra),
+        *(
+            _equal(f"tag {key}", value, tag_value(state.tags, key))
+            for key, value in role.tags.items()
+            if key not in OWN_TAGS
+        ),
+        _owner_check(state),
+        *_spec_checks(role, state),
+    )
+
+
+def _role_checks(role: DesiredRole, state: RoleState) -> list[Check]:
+    """Return the checks of the role itself: it exists, its path, trust, description,
+    session and boundary."""
     trust_ok = same_policy(state.trust, role.trust)
     checks = [
         Check("exists", True, PRESENT, PRESENT, f"role {role.name} exists"),
@@ -60,6 +70,12 @@ def verify_role(
             _equal("permissions boundary", role.permissions_boundary, state.permissions_boundary)
         )
 
+    return checks
+
+
+def _inline_checks(role: DesiredRole, state: RoleState, extra: Severity) -> list[Check]:
+    """Return the checks of the inline policies: the spec's, and those it does not list."""
+    checks = []
     for name, document in role.inline_policies.items():
         actual = state.inline_policies.get(name)
         same = same_policy(actual, document)
@@ -82,11 +98,17 @@ def verify_role(
                 None,
                 state.inline_policies[name],
                 f"inline policy {name} is not in the spec (create --prune deletes it)",
-                extra_severity,
+                extra,
                 kind=CheckKind.EXTRA,
             )
         )
 
+    return checks
+
+
+def _managed_checks(role: DesiredRole, state: RoleState, extra: Severity) -> list[Check]:
+    """Return the checks of the managed policies: the spec's, and those it does not list."""
+    checks = []
     for arn in role.managed_policies:
         attached = arn in state.managed_policies
         label = policy_label(arn)
@@ -100,8 +122,8 @@ def verify_role(
                 arn=arn,
             )
         )
-    extra = sorted(state.managed_policies - set(role.managed_policies))
-    for arn in extra:
+    unlisted = sorted(state.managed_policies - set(role.managed_policies))
+    for arn in unlisted:
         label = policy_label(arn)
         checks.append(
             Check(
@@ -110,20 +132,22 @@ def verify_role(
                 NOT_ATTACHED,
                 ATTACHED,
                 f"{label} is attached but not in the spec (create --prune detaches it)",
-                extra_severity,
+                extra,
                 arn=arn,
                 kind=CheckKind.EXTRA,
             )
         )
-    if not extra:
+    if not unlisted:
         checks.append(
             Check("no unexpected policies", True, [], [], "no managed policy beyond the spec")
         )
 
+    return checks
+
+
+def _owner_check(state: RoleState) -> Check:
+    """Return the check of whose the role is (a warning: create and delete refuse it)."""
     owner_key, owner_value = OWNER_TAG
-    for key, value in role.tags.items():
-        if key not in (owner_key, RECORD_TAG, SPEC_TAG, DIGEST_TAG):
-            checks.append(_equal(f"tag {key}", value, tag_value(state.tags, key)))
     owner = state.owner
     match state.ownership:
         case Ownership.QBROLES:
@@ -140,16 +164,19 @@ def verify_role(
                 f"no tag {owner_key}={owner_value}: create refuses to change it without "
                 "--adopt, delete never deletes it"
             )
-    checks.append(
-        Check(
-            "owned by qbroles",
-            state.owned,
-            f"{owner_key}={owner_value}",
-            f"{owner_key}={owner}" if owner else None,
-            message,
-            Severity.WARNING,
-        )
+    return Check(
+        "owned by qbroles",
+        state.owned,
+        f"{owner_key}={owner_value}",
+        f"{owner_key}={owner}" if owner else None,
+        message,
+        Severity.WARNING,
     )
+
+
+def _spec_checks(role: DesiredRole, state: RoleState) -> list[Check]:
+    """Return the check that this spec last set the role, if another did (a warning)."""
+    checks = []
     changed = spec_change(role, state)
     other = state.other_spec(role.made_by, role.digest) is not None
     if changed or other:
@@ -176,7 +203,7 @@ def verify_role(
                 kind=CheckKind.OTHER_SPEC,
             )
         )
-    return tuple(checks)
+    return checks
 
 
 def spec_change(role: DesiredRole, state: RoleState) -> str | None:
