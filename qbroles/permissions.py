@@ -38,6 +38,22 @@ WRITE_ROLES = (
     "iam:UpdateAssumeRolePolicy",
     "iam:UpdateRole",
 )
+# restore only adds and rewrites (reconcile/restore.py): no removal is ever granted it.
+# AddRoleToInstanceProfile needs iam:PassRole on the role ("The caller of this operation
+# must be granted the PassRole permission on the IAM role", https://docs.aws.amazon.com/
+# IAM/latest/APIReference/API_AddRoleToInstanceProfile.html). No page says which
+# iam:PassedToService that request carries, so none is required: a condition the request
+# does not satisfy would deny every such restore; the Resource is the spec's roles only.
+RESTORE_ROLES = (
+    "iam:AttachRolePolicy",
+    "iam:CreateRole",
+    "iam:PassRole",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+    "iam:TagRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole",
+)
 DELETE_ROLES = (
     "iam:DeleteRole",
     "iam:DeleteRolePolicy",
@@ -52,8 +68,7 @@ READ_POLICIES = ("iam:GetPolicy", "iam:GetPolicyVersion")
 # list_amazonelasticcontainerservice.html).
 READ_TASKS = ("ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions")
 # RemoveRoleFromInstanceProfile acts on the instance profile (delete takes the role out of
-# any it is in); restore puts it back, which also passes the role (iam:PassRole, a
-# dependent action of AddRoleToInstanceProfile in the reference above).
+# any it is in); restore puts it back (with iam:PassRole on the role, above).
 LEAVE_PROFILES = ("iam:RemoveRoleFromInstanceProfile",)
 JOIN_PROFILES = ("iam:AddRoleToInstanceProfile",)
 # sts:GetCallerIdentity needs no permission, and cannot be denied
@@ -65,7 +80,12 @@ NEEDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "create": {"role": READ_ROLES + WRITE_ROLES, "policy": READ_POLICIES, "ecs": READ_TASKS},
     "verify": {"role": READ_ROLES, "policy": READ_POLICIES, "ecs": READ_TASKS},
     "delete": {"role": READ_ROLES + DELETE_ROLES, "profile": LEAVE_PROFILES},
-    "restore": {"role": READ_ROLES + WRITE_ROLES + ("iam:PassRole",), "profile": JOIN_PROFILES},
+    # Before a write, restore asks whether each policy it attaches exists, as create does.
+    "restore": {
+        "role": READ_ROLES + RESTORE_ROLES,
+        "policy": ("iam:GetPolicy",),
+        "profile": JOIN_PROFILES,
+    },
 }
 _SIDS = {
     "role": "QbrolesRoles",
@@ -108,12 +128,19 @@ def policy(spec: Spec, commands: Iterable[str], partition: str, account: str) ->
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def pass_role_note(spec: Spec, partition: str, account: str) -> str:
-    """Return what whoever registers the task definition needs, which qbroles does not."""
+def pass_role_note(spec: Spec, partition: str, account: str, commands: Iterable[str]) -> str:
+    """Return what whoever registers the task definition needs, which qbroles does not, and
+    when qbroles itself passes a role (restore, into an instance profile)."""
     arns = ", ".join(f"arn:{partition}:iam::{account}:role{r.path}{r.name}" for r in spec.roles)
+    itself = (
+        "restore passes a role only to put it back into an instance profile it was taken "
+        "out of (AddRoleToInstanceProfile needs iam:PassRole, granted above on these roles)"
+        if "restore" in commands
+        else "qbroles itself does not pass the roles"
+    )
     return (
         "qbroles: whoever registers or runs the task definition (aws ecs "
         "register-task-definition, a deploy pipeline) also needs iam:PassRole on "
         f"{arns}, with the condition iam:PassedToService = ecs-tasks.amazonaws.com; "
-        "qbroles itself does not pass the roles."
+        f"{itself}."
     )

@@ -154,3 +154,28 @@ def test_access_denied_names_every_action_denied_at_once() -> None:
         assert role in line
     assert "qbroles permissions" in line
     assert result.stdout == ""
+
+
+def test_restore_is_granted_only_what_restore_does() -> None:
+    """restore only adds and rewrites: no removal, no delete; iam:PassRole only on the
+    spec's roles, for AddRoleToInstanceProfile, and the stderr note says so."""
+    result = run("permissions", "restore")
+    assert result.exit_code == ExitCode.OK
+    document = json.loads(result.stdout)
+    granted = {a for statement in document["Statement"] for a in statement["Action"]}
+    removals = {
+        "iam:DeleteRole",
+        "iam:DeleteRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:DeleteRolePermissionsBoundary",
+        "iam:UntagRole",
+        "iam:RemoveRoleFromInstanceProfile",
+    }
+    assert not granted & removals
+    assert {"iam:GetPolicy", "iam:AddRoleToInstanceProfile", "iam:PassRole"} <= granted
+    (passing,) = [s for s in document["Statement"] if "iam:PassRole" in s["Action"]]
+    assert all(":role/QuestionBank-ECS-" in arn for arn in passing["Resource"])
+    assert "restore passes a role only to put it back into an instance profile" in result.stderr
+    create = json.loads(run("permissions", "create").stdout)
+    assert "iam:PassRole" not in {a for s in create["Statement"] for a in s["Action"]}
+    assert "qbroles itself does not pass the roles" in run("permissions", "create").stderr

@@ -149,5 +149,5 @@ def permissions(settings: Settings, command: str, account: str | None) -> int:
     partition = (partition_of(region) if region else None) or "aws"
     chosen = COMMANDS if command == "all" else (command,)
     write_json(policy(spec, chosen, partition, account or "*"))
-    settings.say(pass_role_note(spec, partition, account or "*"))
+    settings.say(pass_role_note(spec, partition, account or "*", chosen))
     return ExitCode.OK
