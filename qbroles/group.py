@@ -12,7 +12,7 @@ import click
 
 from qbroles.commands import COMMANDS
 from qbroles.errors import ExitCode, QbrolesError
-from qbroles.streams import Finished
+from qbroles.streams import settle
 
 MAX_HELP_WIDTH = 100
 
@@ -112,7 +112,7 @@ class QbrolesGroup(click.Group):
         extra.setdefault("auto_envvar_prefix", "QBROLES")
         try:
             code = super().main(args=args, prog_name=prog_name or "qbroles", **extra)
-            Finished.done = True  # a signal from now on does not change the answer
+            settle()  # a signal from now on does not change the answer
             sys.stdout.flush()  # a full or closed stdout is reported here, not at exit
         except QbrolesError as exc:
             click.echo(f"qbroles: {exc.label}{exc}", err=True)

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from qbroles.errors import InputError, Interrupted, SafetyError
-from qbroles.streams import Finished
+from qbroles.streams import settle
 
 if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
     from rich.console import Console
 
     from qbroles.iam.connect import AwsOptions
     from qbroles.iam.gateway import Gateway
-    from qbroles.iam.pacing import Pacer
+    from qbroles.iam.pacing import Figures
     from qbroles.model.actions import RolePlan
     from qbroles.model.events import Progress
     from qbroles.model.report import Report
@@ -43,7 +43,6 @@ class Settings:
     color: bool = True
     verbose: bool = False
     quiet: bool = False
-    pacer: Pacer | None = None  # the last run's: its retries are reported with the result
 
     def spec(self, *, folder: bool = True) -> Spec:
         """Load and validate the spec (no AWS call, no boto3 import): --spec, else --preset,
@@ -70,8 +69,9 @@ class Settings:
             )
         return load_spec(self.spec_path, self.app)
 
-    def run(self, title: str, work: Callable[[Gateway, Progress], T]) -> T:
-        """Connect, then do the work with progress shown on stderr if it is a terminal.
+    def run(self, title: str, work: Callable[[Gateway, Progress], T]) -> tuple[T, Figures]:
+        """Connect, then do the work with progress shown on stderr if it is a terminal;
+        return its result and the run's figures (requests, retries, waits).
 
         If the work fails after changing something, what it changed is listed first.
         """
@@ -86,12 +86,11 @@ class Settings:
         else:
             progress = Progress()
         gateway = connect(self.aws, progress)
-        self.pacer = gateway.pacer
         try:
             with progress:
                 result = work(gateway, progress)
-            Finished.done = True  # a signal from now on does not change the answer
-            return result
+            settle()  # a signal from now on does not change the answer
+            return result, gateway.pacer.figures()
         except (Exception, KeyboardInterrupt):  # errors, bugs and interrupts alike
             if progress.applied:
                 from qbroles.report.render import describe_changes
@@ -150,8 +149,8 @@ class Settings:
             )
             return applied, shown
 
-        report, shown = self.run(title, work)
-        return self.show(report, detailed=detailed, plan_shown=shown)
+        (report, shown), figures = self.run(title, work)
+        return self.show(report, figures, detailed=detailed, plan_shown=shown)
 
     def _consent(self, plan: Plan, *, yes: bool, progress: Progress) -> bool:
         """Ask where the plan needs a yes; return whether the plan was shown at a question.
@@ -190,16 +189,23 @@ class Settings:
         if not self.quiet:
             click.echo(message, err=True)
 
-    def show(self, report: Report, *, detailed: bool = False, plan_shown: bool = False) -> int:
+    def show(
+        self,
+        report: Report,
+        figures: Figures | None = None,
+        *,
+        detailed: bool = False,
+        plan_shown: bool = False,
+    ) -> int:
         """Render a report (JSON on stdout, or a table) and return the exit code it means.
 
-        ``detailed``: a dry run exits 1 when it has changes pending (--detailed-exitcode).
-        ``plan_shown``: people saw the plan at a question, so it is not listed again.
+        ``figures``: the run's requests and retries, reported with it. ``detailed``: a dry
+        run exits 1 when it has changes pending (--detailed-exitcode). ``plan_shown``:
+        people saw the plan at a question, so it is not listed again.
         """
         from qbroles.report.render import report_document, write_json
         from qbroles.report.view import print_report
 
-        figures = self.pacer.figures() if self.pacer else None
         if self.output == "json":
             write_json(report_document(report, figures))
         elif not self.quiet:

@@ -12,15 +12,20 @@ from typing import Any
 from qbroles.errors import ExitCode, QbrolesError
 
 
-class Finished:
-    """Set once the command's work is done: a signal then no longer changes the outcome."""
-
-    done = False
-
-
 def interrupt(signum: int, frame: object) -> None:
-    if not Finished.done:
-        raise KeyboardInterrupt
+    """Stop the command: SIGINT and SIGTERM, until ``settle``."""
+    raise KeyboardInterrupt
+
+
+def settle() -> None:
+    """Say the command's work is done: a signal from now on does not change the answer,
+    so SIGINT and SIGTERM are ignored while the result is written (where ``interrupt``
+    handles them: the console script, not a test's runner)."""
+    import signal
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        if signal.getsignal(signum) is interrupt:
+            signal.signal(signum, signal.SIG_IGN)
 
 
 class OutputError(QbrolesError):

@@ -20,8 +20,7 @@ from click.testing import CliRunner
 from qbroles.cli import cli
 from qbroles.errors import AwsError, ExitCode
 from qbroles.iam.gateway import Gateway
-from qbroles.session import Finished
-from qbroles.streams import interrupt
+from qbroles.streams import interrupt, settle
 from tests.conftest import _Raw, inject
 from tests.figures import count
 from tests.servers import qbroles, tool
@@ -327,14 +326,18 @@ def test_a_closed_stderr_keeps_the_exit_code_and_stdout_clean(env: dict[str, str
     assert "Traceback" not in full.stdout
 
 
-def test_a_signal_after_the_work_is_done_does_not_change_the_answer(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(Finished, "done", False)
-    with pytest.raises(KeyboardInterrupt):
-        interrupt(15, None)
-    monkeypatch.setattr(Finished, "done", True)
-    interrupt(15, None)  # ignored: the result stands
+def test_a_signal_after_the_work_is_done_does_not_change_the_answer() -> None:
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, interrupt)  # as the console script sets it
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            interrupt(15, None)
+        settle()
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN  # the result stands
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 class CtrlC:

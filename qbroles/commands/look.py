@@ -93,7 +93,7 @@ def verify(
         task = load_task_definition(task_definition)
     elif task_definition:
         reference = task_definition  # read from ECS once connected
-    report = settings.run(
+    report, figures = settings.run(
         "qbroles: verifying",
         lambda gateway, progress: engine.verify(
             gateway,
@@ -108,7 +108,7 @@ def verify(
             progress=progress,
         ),
     )
-    return settings.show(report)
+    return settings.show(report, figures)
 
 
 @click.command(short_help=summary("explain"))
@@ -195,7 +195,7 @@ def outputs(
         from qbroles.reconcile.taskdef import load_task_definition
 
         task = load_task_definition(merge)
-    arns = settings.run(
+    arns, _ = settings.run(
         "qbroles: reading",
         lambda gateway, _: role_arns(gateway, roles, spec.identity, settings.workers),
     )
