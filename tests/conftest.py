@@ -246,3 +246,22 @@ def proxy_for(server: MotoServer) -> Iterator[Any]:
         for name in ("throttled", "failed", "lost"):
             count(f"chaos: {name} answers survived or reported", proxy.counts[name])
         count("chaos: requests through the proxy", proxy.counts["requests"])
+
+
+# What makes a test end to end: it starts or reaches a process (the moto server, the
+# installed qbroles through it). Every such test carries the e2e marker (-m e2e, -m "not
+# e2e"), checked at collection, so the marker cannot drift from what a test does.
+END_TO_END = {"server", "env", "proxy_for"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [
+        item.nodeid
+        for item in items
+        if END_TO_END & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("e2e") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "end-to-end tests without the e2e marker: " + ", ".join(sorted(unmarked))
+        )

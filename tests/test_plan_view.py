@@ -175,7 +175,7 @@ def test_a_drifted_trust_policy_is_diffed_in_the_plan(iam: Any) -> None:
 
 @pytest.mark.usefixtures("moto_iam")
 @pytest.mark.parametrize(
-    ("args", "env", "coloured"),
+    ("args", "environ", "coloured"),
     [
         ((), {"FORCE_COLOR": "1"}, True),
         (("--no-color",), {"FORCE_COLOR": "1"}, False),
@@ -184,9 +184,9 @@ def test_a_drifted_trust_policy_is_diffed_in_the_plan(iam: Any) -> None:
     ],
 )
 def test_colour_follows_the_terminal_no_color_and_the_option(
-    args: tuple[str, ...], env: dict[str, str], coloured: bool
+    args: tuple[str, ...], environ: dict[str, str], coloured: bool
 ) -> None:
-    result = run(*args, "plan", env=env)
+    result = run(*args, "plan", env=environ)
     assert result.exit_code == ExitCode.OK
     assert bool(ANSI.search(result.stdout)) is coloured
     assert "+ create role" in re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)

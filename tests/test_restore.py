@@ -297,6 +297,22 @@ def _file(*roles: Any) -> str:
             "'Statement' must be a statement or a non-empty list",
         ),
         (
+            _file(
+                {
+                    "role": "Kept",
+                    "restore": [
+                        {
+                            "action": "attach_policy",
+                            "role": "Kept",
+                            "policy_arn": f"{MANAGED}Policy{number}",
+                        }
+                        for number in range(21)
+                    ],
+                }
+            ),
+            "21 managed policies to attach, but IAM allows at most 20",
+        ),
+        (
             '{"format": "qbroles-restore/1", "roles": [{"role": "Kept", "restore": [{"action": '
             '"update_role", "role": "Kept", "description": "d", "max_session_duration": NaN}]}]}',
             "NaN is not a JSON number",

@@ -17,15 +17,11 @@ from typing import Any, get_args
 
 from qbroles.errors import InputError, SafetyError
 from qbroles.files import parse_json, private_folder, read_input, write_new
-from qbroles.model.actions import (
-    Action,
-    RolePlan,
-    action_name,
-)
-from qbroles.policy.documents import policy_problem, too_deep
+from qbroles.model.actions import Action, AttachPolicy, PutInlinePolicy, RolePlan, action_name
+from qbroles.policy.documents import compact_size, policy_problem, too_deep
 from qbroles.policy.trust import trust_problem
-from qbroles.spec.load import INLINE_NAME, ROLE_PATH
-from qbroles.spec.model import POLICY_ARN, ROLE_ARN, ROLE_NAME
+from qbroles.spec.load import INLINE_NAME, MAX_INLINE_SIZE, ROLE_PATH
+from qbroles.spec.model import MAX_MANAGED_POLICIES, POLICY_ARN, ROLE_ARN, ROLE_NAME
 
 FORMAT = "qbroles-restore/1"
 FOLDER = ".qbroles"
@@ -194,9 +190,30 @@ def load(path: str) -> RestoreFile:
         )
         if any(action.role != role for action in actions):
             raise InputError(f"{where}: its actions name another role than {role!r}.")
+        _within_quotas(actions, where)
         plans.append(RolePlan(role, actions))
     accounts, partitions = _origin(data)
     return RestoreFile(path, tuple(plans), accounts, partitions)
+
+
+def _within_quotas(actions: Sequence[Action], where: str) -> None:
+    """Refuse what IAM would refuse half-way, the role already made: more managed policies
+    than a role may have, more inline policy text than it may hold (the quotas the spec
+    is held to, spec/load.py)."""
+    attached = [action for action in actions if isinstance(action, AttachPolicy)]
+    if len(attached) > MAX_MANAGED_POLICIES:
+        raise InputError(
+            f"{where}: {len(attached)} managed policies to attach, but IAM allows at most "
+            f"{MAX_MANAGED_POLICIES} a role."
+        )
+    size = sum(
+        compact_size(action.document) for action in actions if isinstance(action, PutInlinePolicy)
+    )
+    if size > MAX_INLINE_SIZE:
+        raise InputError(
+            f"{where}: its inline policies hold {size} characters, but IAM allows "
+            f"{MAX_INLINE_SIZE} a role."
+        )
 
 
 def _origin(data: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
