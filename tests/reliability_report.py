@@ -111,13 +111,34 @@ SUITES = [
         ],
     ),
     (
+        "The fresh read before the first write (`tests/test_fresh_read.py`)",
+        "a colleague changes the role between the plan and the first write: on a pseudo-"
+        "terminal while the question waits, and off one while the proxy holds the read made "
+        "just before the first write. Retagged by another tool, deleted and made again, or "
+        "taken by another spec: exit 4 and nothing written. Its inline policy rewritten: asked "
+        "again on the terminal (a no keeps it; a yes removes it and the restore file holds "
+        "the document really removed), exit 4 off one.",
+        [
+            "fresh read: changes caught on a terminal",
+            "fresh read: changes caught off a terminal",
+        ],
+    ),
+    (
         "Restore (`tests/test_restore.py`)",
         "a colleague's drift in every attribute, then create --prune --yes, then qbroles restore "
         "with the file it wrote: IAM equals the state before, key by key (trust, description, "
         "boundary, tags, managed and inline policies, instance profiles); the same after delete "
-        "then restore; a restore file that asks for a removal or names another role is exit 2 "
+        "then restore; run again, it changes nothing. A hand-edited file that grants more "
+        "(AdministratorAccess, a trust of anyone, a role without the ownership tag) is refused "
+        "without --yes, and with it restored as qbroles' own, its findings reported; a file of "
+        "another account is refused, exit 4; every malformed shape (a role twice, an empty "
+        "entry, a name IAM refuses, a trust with a Resource, NaN, over IAM's quotas) is exit 2 "
         "with no request.",
-        ["restore: prune then restore, key by key", "restore: delete then restore, key by key"],
+        [
+            "restore: prune then restore, key by key",
+            "restore: delete then restore, key by key",
+            "restore: hostile files refused",
+        ],
     ),
     (
         "Hostile files and streams (`tests/test_hostile_files.py`)",

@@ -23,6 +23,7 @@ import pytest
 from qbroles.errors import ExitCode
 from tests.chaos import ChaosProxy
 from tests.conftest import MANAGED, TRUST, server_client
+from tests.figures import count
 from tests.servers import MotoServer, qbroles, tool
 
 pytestmark = pytest.mark.e2e
@@ -194,6 +195,7 @@ def test_a_policy_rewritten_during_the_question_is_asked_about_again_and_a_no_ke
     assert "create not confirmed; nothing was changed." in " ".join(screen.split())
     assert inline(iam) == {"extra": json.loads(REWRITTEN)}
     assert restore_files(tmp_path) == []
+    count("fresh read: changes caught on a terminal")
 
 
 def test_a_yes_to_the_new_plan_keeps_what_is_really_removed_in_the_restore_file(
@@ -244,6 +246,7 @@ def test_a_role_that_changed_hands_during_the_question_is_not_written(
     assert "Traceback" not in screen
     assert (tags(iam), inline(iam)) == before
     assert restore_files(tmp_path) == []
+    count("fresh read: changes caught on a terminal")
 
 
 def test_a_role_handed_to_another_spec_during_the_question_is_asked_about_again(
@@ -317,3 +320,4 @@ def test_off_a_terminal_a_change_before_the_first_write_stops_the_run(
     assert writes == 0
     assert (tags(iam), inline(iam)) == before
     assert restore_files(tmp_path) == []
+    count("fresh read: changes caught off a terminal")

@@ -330,6 +330,7 @@ def test_a_bad_restore_file_is_one_line_and_no_request(
     assert len(result.stderr.strip().splitlines()) == 1
     assert calls == []
     assert not set(writes(calls)) & WRITES
+    count("restore: hostile files refused")
 
 
 # --- a restore file is input: edited by hand, copied, or left where someone else writes
@@ -371,6 +372,7 @@ def test_a_hand_edited_file_that_widens_is_asked_about_and_refused_without_yes(
     assert "attach AdministratorAccess to Kept" in said
     assert "pass --yes" in said
     assert not set(writes(calls)) & WRITES
+    count("restore: hostile files refused")
     assert iam.list_roles()["Roles"] == []
     # With the yes it is done, tagged as qbroles' own, and what it grants is reported.
     done = run("-o", "json", "restore", str(edited), "--yes")
@@ -395,6 +397,7 @@ def test_a_file_of_another_account_is_refused_naming_both(
     assert "is of account 999999999999" in refused.stderr
     assert "of account 123456789012" in refused.stderr
     assert not set(writes(calls)) & WRITES
+    count("restore: hostile files refused")
 
 
 def test_a_customer_policy_of_another_account_in_the_file_is_refused(
