@@ -179,3 +179,98 @@ def test_restore_is_granted_only_what_restore_does() -> None:
     create = json.loads(run("permissions", "create").stdout)
     assert "iam:PassRole" not in {a for s in create["Statement"] for a in s["Action"]}
     assert "qbroles itself does not pass the roles" in run("permissions", "create").stderr
+
+
+@pytest.fixture
+def enforcing(moto_iam: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """moto with IAM enforced, as AWS does, for a user "ci" whose policy the test sets
+    (through an admin client made in the first, unchecked requests); qbroles runs as ci."""
+    import boto3
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    monkeypatch.setattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT", 5)
+    monkeypatch.setattr(ActionAuthenticatorMixin, "request_count", 0)
+    setup = boto3.client("iam", region_name="us-east-1")
+    setup.create_user(UserName="admin")
+    setup.put_user_policy(
+        UserName="admin",
+        PolicyName="all",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+            }
+        ),
+    )
+    key = setup.create_access_key(UserName="admin")["AccessKey"]
+    setup.create_user(UserName="ci")
+    ci = setup.create_access_key(UserName="ci")["AccessKey"]  # the last unchecked request
+    admin = boto3.client(
+        "iam",
+        region_name="us-east-1",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    )
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ci["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", ci["SecretAccessKey"])
+    return admin
+
+
+def grant(admin: Any, document: dict[str, Any], without: str | None = None) -> None:
+    """Give ci the printed policy (less one action). moto matches a statement's Resource
+    only against "*" and checks no condition, so the resources are widened to "*": what
+    this proves is the list of actions; the resources are checked against the calls made
+    by test_every_call_each_command_makes_is_in_its_policy."""
+    statements = [
+        {**statement, "Action": [a for a in statement["Action"] if a != without], "Resource": "*"}
+        for statement in document["Statement"]
+    ]
+    admin.put_user_policy(
+        UserName="ci",
+        PolicyName="qbroles",
+        PolicyDocument=json.dumps({**document, "Statement": statements}),
+    )
+
+
+def test_the_printed_policy_is_enough_on_an_iam_that_enforces_it_and_each_action_is_needed(
+    enforcing: Any,
+) -> None:
+    """create, verify and delete as a caller holding only what qbroles permissions prints;
+    then, for each action those runs made, the same run without it fails (exit 3, naming
+    it). moto checks each request's own action: a dependent one (iam:TagRole for
+    CreateRole with tags) it does not ask for, so those are not proven here."""
+    admin = enforcing
+    document = json.loads(run("permissions", "all").stdout)
+    grant(admin, document)
+    paths = [("create",), ("verify",), ("delete", "--yes")]
+    for path in paths:
+        done = run(*path)
+        assert done.exit_code == ExitCode.OK, (path, done.stderr)
+    used = {
+        "create": ["iam:GetRole", "iam:ListAttachedRolePolicies", "iam:CreateRole"],
+        "verify": ["iam:ListRolePolicies"],
+        "delete": ["iam:ListInstanceProfilesForRole", "iam:DetachRolePolicy", "iam:DeleteRole"],
+    }
+    for path in paths:
+        for action in used[path[0]]:
+            grant(admin, document)
+            if path[0] != "create":
+                assert run("create").exit_code == ExitCode.OK
+            grant(admin, document, without=action)
+            refused = run(*path)
+            assert refused.exit_code == ExitCode.AWS, (path, action, refused.stderr)
+            assert action in refused.stderr, (path, action, refused.stderr)
+            grant(admin, document)
+            run("delete", "--yes")
+    # restore, holding only what qbroles permissions restore prints: no removal at all.
+    assert run("create").exit_code == ExitCode.OK
+    assert run("delete", "--yes", "--backup", "kept.json").exit_code == ExitCode.OK
+    grant(admin, json.loads(run("permissions", "restore").stdout))
+    restored = run("restore", "kept.json", "--yes")
+    assert restored.exit_code == ExitCode.OK, restored.stderr
+    # restore's policy removes nothing: a prune under it is denied its detach.
+    admin.attach_role_policy(RoleName=TASK_ROLE, PolicyArn=MANAGED + "AmazonS3ReadOnlyAccess")
+    pruned = run("create", "--prune")
+    assert pruned.exit_code == ExitCode.AWS, pruned.stderr
+    assert "iam:DetachRolePolicy" in pruned.stderr
