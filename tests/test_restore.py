@@ -434,3 +434,21 @@ def test_restore_refuses_another_tools_role_naming_only_its_own_options(
     assert "managed by Terraform" in refused.stderr
     assert "--adopt" not in refused.stderr  # restore has no such option
     assert attached(iam, "Kept") == set()
+
+
+def test_a_file_naming_an_account_is_not_restored_blind_when_no_role_says_whose_these_are(
+    spec: str, iam: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, calls: list[str]
+) -> None:
+    """Every role of the file is gone, so no ARN says which account this is; without a
+    region STS cannot be asked: refused (exit 2, no write) rather than taken as the same."""
+    content = _deleted(spec, tmp_path)
+    content["account"] = "999999999999"
+    moved = tmp_path / "moved.json"
+    moved.write_text(json.dumps(content))
+    monkeypatch.delenv("AWS_REGION")
+    calls.clear()
+    refused = run("restore", str(moved), "--yes")
+    assert refused.exit_code == 2, refused.stderr
+    assert "names its account" in refused.stderr
+    assert "no region is set" in refused.stderr
+    assert not set(writes(calls)) & WRITES

@@ -141,8 +141,11 @@ def restore_plan(
     wanted = {plan.role: plan for plan in restoring.plans}
     observed = observe_all(gateway, list(wanted), workers, progress)
     account = restore.account_of(observed)
-    if account is None and restoring.accounts and gateway.region:
-        account = gateway.source_scope().account
+    if account is None and restoring.accounts:  # none of its roles exists: ask STS
+        account = gateway.source_scope(
+            f"restore file {restoring.path} names its account, and restore must know whose "
+            "credentials these are to compare"
+        ).account
     refused = restore.elsewhere(
         restoring.path, restoring.accounts, restoring.partitions, account, gateway.partition
     )
