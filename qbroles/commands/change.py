@@ -103,7 +103,9 @@ def create(
     given are the consent. Applying a spec other than the one that last set a role (another
     preset or file, or an edited one: each role records a digest of what its spec said),
     removing a boundary, or rewriting an adopted role's trust needs --yes off a terminal
-    (exit 4 without).
+    (exit 4 without). Just before its first write each role is read again: one that
+    changed hands since, or whose plan now removes or replaces something else, is not
+    written (exit 4; on a terminal the new plan is asked about instead).
 
     \b
     Examples:
@@ -223,8 +225,9 @@ def delete(settings: Settings, yes: bool, dry_run: bool, adopt: bool, backup: st
     managed policies, deletes its inline policies, then deletes it. A role without the
     ManagedBy=qbroles tag is refused (exit 4) and nothing is deleted. A role that is
     already gone is fine. Asks first on a terminal; elsewhere --yes is required (exit 4).
-    Before deleting, writes a restore file (see --backup): qbroles restore FILE creates
-    the roles again as they were.
+    Each role is read again just before its first write, and the restore file (see
+    --backup) written from that read: qbroles restore FILE creates the roles again as
+    they were. A role that changed hands since it was read is not touched (exit 4).
 
     \b
     Examples:
