@@ -185,7 +185,8 @@ def _needs(
                     RoleKind.EXECUTION, action, repository, f"pull the image of {name}"
                 )
         credentials = (container.get("repositoryCredentials") or {}).get("credentialsParameter")
-        if credentials:
+        # Another service's ARN there is no secret ECS could read (taskdef.cannot_start).
+        if credentials and str(credentials).split(":")[2:3] in ([], ["secretsmanager"]):
             # Always a Secrets Manager secret: its full ARN or, in the task's region, its
             # name (API RepositoryCredentials: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RepositoryCredentials.html).
             yield from _secret(

@@ -20,7 +20,7 @@ from qbroles.policy.documents import TASK_SCOPED, SourceScope, listed, statement
 from qbroles.policy.evaluate import Decision, Outcome, Policy, evaluate
 from qbroles.reconcile.desired import DesiredRole
 from qbroles.reconcile.needs import UNKNOWN, Requirement, requirements
-from qbroles.reconcile.taskdef import TaskDefinition, needs_without_execution_role
+from qbroles.reconcile.taskdef import TaskDefinition, cannot_start, needs_without_execution_role
 from qbroles.spec.model import ROLE_ARN, policy_label
 
 # What a task definition needs of a role: every check made of it has this kind.
@@ -60,6 +60,11 @@ def task_checks(
             if need.kind == role.kind
         ]
         found.extend(_named_role(task, role.kind, state, here))
+        if role.kind is RoleKind.EXECUTION:  # it fetches them: where ECS stops, said on it
+            found.extend(
+                _task(check, False, "a name ECS can fetch", value, f"ECS cannot start it: {why}")
+                for check, value, why in cannot_start(task)
+            )
         checks[role.name] = tuple(found)
     return checks
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,3 +191,59 @@ def _secrets(value: Any, at: str) -> str | None:
         ):
             return f"{at}[{index}] must be an object with name and valueFrom strings"
     return None
+
+
+# A secret's name holds ASCII letters, digits and /_+=.@- ("The secret name can contain
+# ASCII letters, numbers, and the following characters: /_+=.@-", CreateSecret, Name:
+# https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html);
+# a parameter's a-zA-Z0-9_.- and / (PutParameter, Name: https://docs.aws.amazon.com/
+# systems-manager/latest/APIReference/API_PutParameter.html). ECS fetches each by its
+# name or ARN, so a * or ? in one names nothing it can fetch.
+_PATTERN_CHARACTERS = ("*", "?")
+
+
+def cannot_start(task: TaskDefinition) -> Iterator[tuple[str, str, str]]:
+    """Yield (check, value, why) for what in the task definition itself keeps ECS from
+    starting it, whatever its roles grant."""
+    for container in task.document["containerDefinitions"]:
+        name = container.get("name", "?")
+        logging = container.get("logConfiguration") or {}
+        named = [
+            (str(secret["valueFrom"]), f"{secret['name']} of {name}")
+            for secret in [*(container.get("secrets") or []), *(logging.get("secretOptions") or [])]
+        ]
+        credentials = (container.get("repositoryCredentials") or {}).get("credentialsParameter")
+        if credentials:
+            value = str(credentials)
+            named.append((value, f"the registry credentials of {name}"))
+            service = (
+                value.split(":")[2] if value.startswith("arn:") and value.count(":") > 2 else ""
+            )
+            if service and service != "secretsmanager":
+                # "The Amazon Resource Name (ARN) of the secret containing the private
+                # repository credentials" (API RepositoryCredentials: https://docs.aws.
+                # amazon.com/AmazonECS/latest/APIReference/API_RepositoryCredentials.html)
+                yield (
+                    "task definition repositoryCredentials",
+                    value,
+                    f"the registry credentials of {name} must be a Secrets Manager secret, "
+                    f"and {value} is a {service} ARN",
+                )
+        for value, what in named:
+            if any(mark in _name_in(value) for mark in _PATTERN_CHARACTERS):
+                yield (
+                    "task definition valueFrom",
+                    value,
+                    f"{what} is {value!r}, and no secret or parameter name holds * or ?: "
+                    "ECS fetches it by name, not by pattern",
+                )
+
+
+def _name_in(value: str) -> str:
+    """Return the secret's or parameter's name in a valueFrom: a name, or from its ARN."""
+    if value.startswith("arn:"):
+        parts = value.split(":")
+        if len(parts) > 6 and parts[2] == "secretsmanager":
+            return parts[6]
+        return value.partition(":parameter")[2]
+    return value
