@@ -383,14 +383,20 @@ def test_a_hand_edited_file_that_widens_is_asked_about_and_refused_without_yes(
     assert run("--spec", spec, "delete", "--yes").exit_code == 0  # delete knows it
 
 
-def test_a_file_of_another_account_is_refused_naming_both(
-    spec: str, iam: Any, tmp_path: Path, calls: list[str]
-) -> None:
+def _claimed_by_another_account(spec: str, tmp_path: Path) -> Path:
+    """Delete the role with a restore file, then make the file's header name another account."""
     content = _deleted(spec, tmp_path)
     assert content["account"] == "123456789012"  # the restore file says whose it is
     content["account"] = "999999999999"
     moved = tmp_path / "moved.json"
     moved.write_text(json.dumps(content))
+    return moved
+
+
+def test_a_file_of_another_account_is_refused_naming_both(
+    spec: str, iam: Any, tmp_path: Path, calls: list[str]
+) -> None:
+    moved = _claimed_by_another_account(spec, tmp_path)
     calls.clear()
     refused = run("restore", str(moved), "--yes")
     assert refused.exit_code == 4, refused.stderr
@@ -441,10 +447,7 @@ def test_a_file_naming_an_account_is_not_restored_blind_when_no_role_says_whose_
 ) -> None:
     """Every role of the file is gone, so no ARN says which account this is; without a
     region STS cannot be asked: refused (exit 2, no write) rather than taken as the same."""
-    content = _deleted(spec, tmp_path)
-    content["account"] = "999999999999"
-    moved = tmp_path / "moved.json"
-    moved.write_text(json.dumps(content))
+    moved = _claimed_by_another_account(spec, tmp_path)
     monkeypatch.delenv("AWS_REGION")
     calls.clear()
     refused = run("restore", str(moved), "--yes")
