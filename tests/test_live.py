@@ -112,3 +112,28 @@ def test_plan_names_the_live_task_definitions_a_change_would_break(iam: Any) -> 
     )
     assert forced.exit_code == 0, forced.stderr
     assert attached(iam, EXEC_ROLE) == {MANAGED + "service-role/AmazonECSTaskExecutionRolePolicy"}
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_a_task_definition_naming_only_our_task_role_is_not_charged_to_our_execution_role(
+    iam: Any,
+) -> None:
+    """Another app's execution role starts it: what that role lacks is not ours to report,
+    and it blocks no change of ours (issue 22, §2)."""
+    assert run("create").exit_code == 0
+    theirs = "arn:aws:iam::123456789012:role/Other-ExecutionRole"
+    ours = f"arn:aws:iam::123456789012:role/{TASK_ROLE}"
+    shared = register(
+        "registry-credentials-by-name.json", executionRoleArn=theirs, taskRoleArn=ours
+    )
+    checked = run("-o", "json", "verify", "--live-task-definitions")
+    assert checked.exit_code == ExitCode.OK, checked.stderr
+    by_role = {r["name"]: r["checks"] for r in json.loads(checked.stdout)["roles"]}
+    assert not [c for c in by_role[EXEC_ROLE] if c["check"].startswith(f"live {shared}")]
+    assert [c["check"] for c in by_role[TASK_ROLE] if c["check"].startswith(f"live {shared}")] == [
+        f"live {shared}: task definition taskRoleArn"
+    ]
+    narrow = ("--preset", "least-privilege", "create", "--prune", "--adopt")
+    moved = run(*narrow, "--yes", "--check-live-task-definitions")
+    assert moved.exit_code == ExitCode.OK, moved.stderr
+    assert attached(iam, EXEC_ROLE) == {MANAGED + "service-role/AmazonECSTaskExecutionRolePolicy"}

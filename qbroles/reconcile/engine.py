@@ -266,7 +266,9 @@ def verify(
         tasks += [(f"live {label}", found) for label, found in live_tasks(gateway, observed)]
     can: dict[str, list[Check]] = {}
     for label, one in tasks:
-        found_checks = task_checks(gateway, desired, observed, one, kms_key_arn, exec_=exec_)
+        found_checks = task_checks(
+            gateway, desired, observed, one, kms_key_arn, exec_=exec_, named_only=bool(label)
+        )
         for name, checks in found_checks.items():
             can.setdefault(name, []).extend(labelled(check, label) for check in checks)
     roles = []

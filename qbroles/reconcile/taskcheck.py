@@ -35,8 +35,14 @@ def task_checks(
     kms_key_arn: str | None,
     *,
     exec_: bool = False,
+    named_only: bool = False,
 ) -> dict[str, tuple[Check, ...]]:
-    """Return, per role, whether it can do what starting the task needs (evaluated locally)."""
+    """Return, per role, whether it can do what starting the task needs (evaluated locally).
+
+    ``named_only`` (a live task definition, in use as it is): a role is checked only if the
+    task definition names it, its ARN compared whole; another app's execution role is not
+    ours to answer for, even when the task role is ours.
+    """
     here = gateway.source_scope(TASK_SCOPED)
     needs = requirements(task, here, kms_key_arn=kms_key_arn, exec_=exec_)
     documents: dict[str, Mapping[str, Any] | None] = {}
@@ -50,6 +56,8 @@ def task_checks(
     for role in desired:
         state = observed[role.name]
         if role.kind is None or state is None:
+            continue
+        if named_only and _full_arn(task.role_arns.get(role.kind, ""), here) != state.arn:
             continue
         policies = [managed(arn) for arn in sorted(state.managed_policies)]
         policies += [Policy(f"inline {n}", d or {}) for n, d in state.inline_policies.items()]
@@ -149,8 +157,8 @@ def live_breaks(
     later = {name: later[name] if observed.get(name) else None for name in later}
     breaks: dict[str, list[Check]] = {}
     for label, task in live_tasks(gateway, observed):
-        now = task_checks(gateway, desired, observed, task, kms_key_arn)
-        then = task_checks(gateway, desired, later, task, kms_key_arn)
+        now = task_checks(gateway, desired, observed, task, kms_key_arn, named_only=True)
+        then = task_checks(gateway, desired, later, task, kms_key_arn, named_only=True)
         for name, checks in then.items():
             failing = {check.check for check in now.get(name, ()) if check.failed}
             breaks.setdefault(name, []).extend(
