@@ -67,6 +67,23 @@ READ_POLICIES = ("iam:GetPolicy", "iam:GetPolicyVersion")
 # (https://docs.aws.amazon.com/service-authorization/latest/reference/
 # list_amazonelasticcontainerservice.html).
 READ_TASKS = ("ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions")
+# What a task definition names, read to judge the resource side (iam/resources.py). Each
+# is optional: a read denied makes an unknown, never a failed run. The resources are any
+# the task definitions name, so "*". HeadObject is authorised by s3:GetObject (API
+# HeadObject: https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html): grant
+# it on the buckets of environment files only, or drop it and let those be unknown.
+READ_RESOURCES = (
+    "ecr:DescribeImages",
+    "ecr:DescribePullThroughCacheRules",
+    "ecr:GetRepositoryPolicy",
+    "kms:DescribeKey",
+    "kms:GetKeyPolicy",
+    "logs:DescribeLogGroups",
+    "s3:GetObject",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetResourcePolicy",
+    "ssm:DescribeParameters",
+)
 # RemoveRoleFromInstanceProfile acts on the instance profile (delete takes the role out of
 # any it is in); restore puts it back (with iam:PassRole on the role, above).
 LEAVE_PROFILES = ("iam:RemoveRoleFromInstanceProfile",)
@@ -77,8 +94,18 @@ JOIN_PROFILES = ("iam:AddRoleToInstanceProfile",)
 COMMANDS = ("create", "verify", "delete", "restore")
 # What each command needs, by kind of resource: roles, policies, instance profiles, ECS.
 NEEDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
-    "create": {"role": READ_ROLES + WRITE_ROLES, "policy": READ_POLICIES, "ecs": READ_TASKS},
-    "verify": {"role": READ_ROLES, "policy": READ_POLICIES, "ecs": READ_TASKS},
+    "create": {
+        "role": READ_ROLES + WRITE_ROLES,
+        "policy": READ_POLICIES,
+        "ecs": READ_TASKS,
+        "resources": READ_RESOURCES,
+    },
+    "verify": {
+        "role": READ_ROLES,
+        "policy": READ_POLICIES,
+        "ecs": READ_TASKS,
+        "resources": READ_RESOURCES,
+    },
     "delete": {"role": READ_ROLES + DELETE_ROLES, "profile": LEAVE_PROFILES},
     # Before a write, restore asks whether each policy it attaches exists, as create does.
     "restore": {
@@ -92,6 +119,7 @@ _SIDS = {
     "policy": "QbrolesReadPolicies",
     "profile": "QbrolesInstanceProfiles",
     "ecs": "QbrolesReadTaskDefinitions",
+    "resources": "QbrolesReadWhatTaskDefinitionsName",
 }
 
 
@@ -115,6 +143,7 @@ def policy(spec: Spec, commands: Iterable[str], partition: str, account: str) ->
         "policy": [f"arn:{partition}:iam::*:policy/*"],  # AWS's managed ones and the account's
         "profile": [f"arn:{partition}:iam::{account}:instance-profile/*"],
         "ecs": ["*"],
+        "resources": ["*"],
     }
     statements = [
         {

@@ -6,7 +6,9 @@ role, no read repeated unless a write changed what it reads, no write in a dry r
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from qbroles.outputs import role_arns, roles_by_kind
 from qbroles.reconcile import engine
 from qbroles.spec.presets import Scope, preset_spec
 from tests.conftest import EXEC_ROLE, MANAGED, WRITES
+from tests.resources import materialize
 
 G, LA, LR, GRP = "GetRole", "ListAttachedRolePolicies", "ListRolePolicies", "GetRolePolicy"
 STS = "GetCallerIdentity"
@@ -146,15 +149,53 @@ def test_budget_table_in_the_docs_matches() -> None:
 
 
 def test_the_caller_is_asked_once_even_when_two_steps_need_it(
-    moto_iam: None, calls: list[str]
+    moto_iam: None, calls: list[str], tmp_path: Path
 ) -> None:
-    from pathlib import Path
-
     from qbroles.reconcile.taskdef import load_task_definition
 
     spec = preset_spec("least-privilege", None, Scope())
     engine.create(run(), spec)
     calls.clear()
-    task = load_task_definition(str(Path(__file__).parent / "taskdefs" / "questionbank.json"))
+    path = Path(__file__).parent / "taskdefs" / "questionbank.json"
+    made = tmp_path / "questionbank.json"
+    made.write_text(json.dumps(materialize(json.loads(path.read_text()))))
+    calls.clear()
+    task = load_task_definition(str(made))
     assert engine.verify(run(), spec, task=task).ok  # resolving and the task check need it
     assert calls.count("GetCallerIdentity") == 1
+
+
+# What verify --task-definition adds to "verify, converged" for questionbank-ssm.json with
+# its resources made (an ECR image, a secret, a parameter, an awslogs group it does not
+# create), least-privilege: the roles' managed policy documents, then the resource reads,
+# each round's reads together.
+TASK_DEFINITION_READS = {
+    "GetPolicy": 1,
+    "GetPolicyVersion": 1,
+    "DescribeImages": 1,
+    "DescribeSecret": 1,
+    "GetResourcePolicy": 1,
+    "DescribeParameters": 1,
+    "DescribeLogGroups": 1,
+}
+
+
+def test_what_a_task_definition_check_costs(
+    moto_iam: None, calls: list[str], tmp_path: Path
+) -> None:
+    from qbroles.reconcile.taskdef import load_task_definition
+
+    spec = preset_spec("least-privilege", None, Scope())
+    engine.create(run(), spec)
+    path = Path(__file__).parent / "taskdefs" / "questionbank-ssm.json"
+    made = tmp_path / "questionbank-ssm.json"
+    made.write_text(json.dumps(materialize(json.loads(path.read_text()))))
+    task = load_task_definition(str(made))
+    calls.clear()
+    assert engine.verify(run(), spec, task=task).tasks[0].verdict.value == "starts"
+    verified = BUDGET[("least-privilege", "verify, converged")]
+    added = Counter(calls) - Counter(verified)
+    assert dict(added) == TASK_DEFINITION_READS
+    calls.clear()
+    engine.verify(run(), spec, task=task, resources=False)
+    assert not set(calls) & {"DescribeSecret", "DescribeParameters", "DescribeImages"}

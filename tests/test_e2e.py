@@ -8,6 +8,7 @@ recorder counts the calls qbroles made.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -244,7 +245,9 @@ def test_interrupt_while_waiting_on_aws_exits_130_at_once(
 TASKDEF = str(Path(__file__).parent / "taskdefs" / "questionbank.json")
 
 
-def test_least_privilege_end_to_end_then_the_task_definition_check(env: dict[str, str]) -> None:
+def test_least_privilege_end_to_end_then_the_task_definition_check(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     created = qbroles(env, "--preset", "least-privilege", "create")
     assert created.returncode == 0, created.stderr
 
@@ -269,15 +272,34 @@ def test_least_privilege_end_to_end_then_the_task_definition_check(env: dict[str
 
     checked = qbroles(
         env, "--preset", "least-privilege", "-o", "json", "verify", "--strict",
-        "--task-definition", TASKDEF,
+        "--task-definition", materialized(env, TASKDEF, tmp_path),
     )  # fmt: skip
     assert checked.returncode == 0, checked.stderr
     checks = [c for r in json.loads(checked.stdout)["roles"] for c in r["checks"]]
     assert sum(c["check"].startswith("can ") for c in checks) == 8
     assert all(c["ok"] for c in checks)
+    (task,) = json.loads(checked.stdout)["task_definitions"]
+    assert task["verdict"] == "starts"
+    assert task["resources_read"]
 
 
-def test_workshop_findings_are_warnings_and_strict_fails(env: dict[str, str]) -> None:
+def materialized(env: dict[str, str], path: str, tmp_path: Path) -> str:
+    """Make on the moto server what the task definition names; return its file, with the
+    secrets' ARNs as the server made them."""
+    from unittest import mock
+
+    from tests.resources import materialize
+
+    with mock.patch.dict(os.environ, {k: v for k, v in env.items() if k.startswith("AWS_")}):
+        made = materialize(json.loads(Path(path).read_text()))
+    target = tmp_path / f"made-{Path(path).name}"
+    target.write_text(json.dumps(made))
+    return str(target)
+
+
+def test_workshop_findings_are_warnings_and_strict_fails(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     assert qbroles(env, "create").returncode == 0
     relaxed = qbroles(env, "-o", "json", "verify")
     assert relaxed.returncode == 0
@@ -285,7 +307,7 @@ def test_workshop_findings_are_warnings_and_strict_fails(env: dict[str, str]) ->
     assert "finding: broad policy SecretsManagerReadWrite" in warnings
     assert "finding: confused deputy" in warnings
     assert qbroles(env, "verify", "--strict").returncode == 1
-    ssm_task = str(Path(TASKDEF).with_name("questionbank-ssm.json"))
+    ssm_task = materialized(env, str(Path(TASKDEF).with_name("questionbank-ssm.json")), tmp_path)
     denied = qbroles(env, "-o", "json", "verify", "--task-definition", ssm_task)
     assert denied.returncode == 1
     failed = [c["message"] for c in not_ok(denied.stdout)]

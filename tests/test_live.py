@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
+from tests import resources
 from tests.conftest import EXEC_ROLE, MANAGED, TASK_ROLE, attached, writes
 
 TASKDEFS = Path(__file__).parent / "taskdefs"
@@ -54,6 +55,8 @@ def test_a_task_definition_by_family_is_read_from_ecs_and_gets_the_files_verdict
 @pytest.mark.usefixtures("moto_iam")
 def test_every_live_task_definition_using_the_roles_gets_its_verdict(calls: list[str]) -> None:
     assert run("create").exit_code == 0
+    resources.push_image("questionbank", "1.4.2")
+    resources.parameter("/questionbank/db-host")
     fine = register("ecr-awslogs-fargate.json")
     broken = register("ssm-parameter.json")
     register(
@@ -70,6 +73,11 @@ def test_every_live_task_definition_using_the_roles_gets_its_verdict(calls: list
     assert labelled == {f"live {fine}", f"live {broken}"}
     failing = [c["check"] for c in checks if not c["ok"] and c["severity"] == "error"]
     assert failing == [f"live {broken}: can ssm:GetParameters"]
+    verdicts = {
+        t["task_definition"]: t["verdict"] for t in json.loads(result.stdout)["task_definitions"]
+    }
+    assert verdicts == {fine: "starts", broken: "cannot start"}
+    assert f"{fine} starts; {broken} cannot start" in result.stderr
     assert not writes(calls)
 
 

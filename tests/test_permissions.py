@@ -21,6 +21,19 @@ from tests.conftest import EXEC_ROLE, MANAGED, TASK_ROLE, error_response
 from tests.test_taskdefs import TASKDEFS
 
 ECS = {"DescribeTaskDefinition", "ListTaskDefinitions", "RegisterTaskDefinition"}
+# The reads of what task definitions name, and the action that authorises each.
+RESOURCE_READS = {
+    "DescribeSecret": "secretsmanager:DescribeSecret",
+    "GetResourcePolicy": "secretsmanager:GetResourcePolicy",
+    "DescribeParameters": "ssm:DescribeParameters",
+    "DescribeKey": "kms:DescribeKey",
+    "GetKeyPolicy": "kms:GetKeyPolicy",
+    "DescribeImages": "ecr:DescribeImages",
+    "GetRepositoryPolicy": "ecr:GetRepositoryPolicy",
+    "DescribePullThroughCacheRules": "ecr:DescribePullThroughCacheRules",
+    "DescribeLogGroups": "logs:DescribeLogGroups",
+    "HeadObject": "s3:GetObject",
+}
 NARROW = ("--preset", "least-privilege", "--region", "us-east-1")
 
 
@@ -31,7 +44,9 @@ def run(*args: str) -> Any:
 def actions_of(calls: list[str]) -> set[str]:
     """Return the IAM actions that authorise the calls (sts:GetCallerIdentity needs none)."""
     return {
-        f"{'ecs' if name in ECS else 'iam'}:{name}" for name in calls if name != "GetCallerIdentity"
+        RESOURCE_READS.get(name) or f"{'ecs' if name in ECS else 'iam'}:{name}"
+        for name in calls
+        if name != "GetCallerIdentity"
     }
 
 

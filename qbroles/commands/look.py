@@ -29,7 +29,10 @@ TASK_REFERENCE = re.compile(
 
 @click.command(short_help=summary("verify"))
 @click.option(
-    "--strict", is_flag=True, help="Security findings fail the check (exit 1) instead of warning."
+    "--strict",
+    is_flag=True,
+    help="Security findings fail the check (exit 1) instead of warning, and so does a task "
+    "definition that starts only if what qbroles could not read allows it.",
 )
 @click.option(
     "--task-definition",
@@ -37,7 +40,8 @@ TASK_REFERENCE = re.compile(
     metavar="FILE|FAMILY[:REV]|ARN",
     help="Also check that the roles can start this ECS task: a JSON file (as register- or "
     "describe-task-definition has it), or, if no such file exists, a task definition read "
-    "from ECS in the run's region. Image pulls, logs, secrets, files, role ARNs.",
+    "from ECS in the run's region. Image pulls, logs, secrets, files, role ARNs, and the "
+    "resources they name (see --no-resources).",
 )
 @click.option(
     "--live-task-definitions",
@@ -53,6 +57,14 @@ TASK_REFERENCE = re.compile(
     help="The tasks run with ECS Exec turned on (it is switched on at run time, not in the "
     "task definition): also check the task role's ssmmessages permissions.",
 )
+@click.option(
+    "--no-resources",
+    is_flag=True,
+    help="Judge task definitions by the roles' own policies only: do not read the secrets, "
+    "parameters, KMS keys, images, log groups and S3 objects they name (by default each "
+    "is read: it exists, and its own policy or key policy allows the role). What cannot "
+    "be read is unknown, never allowed.",
+)
 @click.pass_obj
 def verify(
     settings: Settings,
@@ -60,6 +72,7 @@ def verify(
     task_definition: str | None,
     live_task_definitions: bool,
     exec_: bool,
+    no_resources: bool,
 ) -> int:
     """Compare the roles in IAM with the spec, check by check. Read only.
 
@@ -72,6 +85,11 @@ def verify(
     *:* grants, secrets readable but not decryptable under --kms-key-arn. Exit 0 in sync,
     1 not. Printed: a line per role (status, ARN), then each difference and warning in
     full; -v shows every check.
+
+    With --task-definition or --live-task-definitions, each task definition gets a
+    verdict in the summary and the JSON: starts; starts if (the unknowns named hold: exit
+    0, --strict 1); starts, but (something the running task does will fail: exit 1); or
+    cannot start (exit 1).
 
     \b
     Examples:
@@ -104,6 +122,7 @@ def verify(
             task_reference=reference,
             live=live_task_definitions,
             exec_=exec_,
+            resources=not no_resources,
             workers=settings.workers,
             progress=progress,
         ),

@@ -16,7 +16,7 @@ def task_definition(gateway: Gateway, reference: str) -> dict[str, Any] | None:
     """Return a task definition from ECS (family, family:revision or ARN), or None."""
     from botocore.exceptions import ClientError
 
-    ecs = gateway.ecs()
+    ecs = gateway.service("ecs")
     with gateway.translating(
         "DescribeTaskDefinition", reference, subject="task definition", service="ecs", client=ecs
     ):
@@ -34,7 +34,7 @@ def task_definition(gateway: Gateway, reference: str) -> dict[str, Any] | None:
 
 def live_task_definitions(gateway: Gateway) -> list[dict[str, Any]]:
     """Return every ACTIVE task definition of the region (listed, then read, overlapped)."""
-    ecs = gateway.ecs()
+    ecs = gateway.service("ecs")
     arns: list[str] = []
     with gateway.translating(
         "ListTaskDefinitions",

@@ -173,3 +173,24 @@ def translated(
         ) from None
     except BotoCoreError as exc:
         raise AwsError(f"{where} failed: {redacted(str(exc))}.") from None
+
+
+def passes_with_time(code: str, exc: Exception, retry_if: frozenset[str], fresh: bool) -> bool:
+    """Return whether an error of a write is one that waiting lets pass: another write of
+    the same role at once, or (``fresh``) a role IAM does not show everywhere yet."""
+    # ConcurrentModification: "multiple requests to change this object were submitted
+    # simultaneously. Wait a few minutes and submit your request again." (https://docs.
+    # aws.amazon.com/botocore/latest/reference/services/iam/client/exceptions/
+    # ConcurrentModificationException.html). A role's writes of one stage overlap, and
+    # IAM answers so even where a write's page does not list it, as to AttachRolePolicy
+    # (terraform-provider-aws#34371; Terraform retries it too).
+    if code == "ConcurrentModification" or code in retry_if:
+        return True
+    if not fresh:
+        return False
+    message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", "")).lower()
+    if code == "NoSuchEntity":
+        # The role is not visible yet; a missing *policy* ("Policy arn:... does not exist")
+        # will not appear by waiting, and its ARN may well contain the word "Role".
+        return not message.startswith("policy") and "role" in message
+    return code == "MalformedPolicyDocument" and "invalid principal" in message

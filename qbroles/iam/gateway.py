@@ -5,6 +5,7 @@ Everything else receives a ``Gateway``; tests build one around a moto-backed cli
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -13,7 +14,13 @@ from functools import partial
 from typing import Any, TypeVar
 
 from qbroles.errors import AwsError, InputError
-from qbroles.iam.errors import no_such_entity, redacted, reject_non_xml, translated
+from qbroles.iam.errors import (
+    no_such_entity,
+    passes_with_time,
+    redacted,
+    reject_non_xml,
+    translated,
+)
 from qbroles.iam.overlap import POOL, Overlap
 from qbroles.iam.pacing import Pacer
 from qbroles.model.actions import Action
@@ -40,7 +47,7 @@ class Gateway:
         partition: str = "aws",
         region: str | None = None,
         sts: Callable[[], Any] | None = None,
-        ecs: Callable[[], Any] | None = None,
+        clients: Callable[[str, str], Any] | None = None,
         patience: float = 120.0,
         pacer: Pacer | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -57,8 +64,9 @@ class Gateway:
         self.profile = profile  # whose credentials sign the calls, for the messages
         self.region = region
         self._sts = sts  # builds the STS client, when the account is needed
-        self._ecs_client = ecs  # builds the ECS client, when task definitions are read
-        self._ecs: Any = None
+        self._make_client = clients or _boto3_client  # a service's client in a region
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients_lock = threading.Lock()  # a botocore session is not thread-safe
         self._overlap = Overlap()  # for calls that may overlap
         self._scope: SourceScope | None = None  # the caller's identity, asked once a run
         self.patience = patience
@@ -195,20 +203,18 @@ class Gateway:
         self._scope = SourceScope(partition=partition, account=account, region=self.region)
         return self._scope
 
-    def ecs(self) -> Any:
-        """Return the ECS client of the run's region (task definitions are regional)."""
-        if self._ecs is None:
-            if self.region is None:
-                raise InputError(
-                    "task definitions live in a region, but no region is set; pass --region "
-                    "or set AWS_REGION."
-                )
-            if self._ecs_client is None:
-                import boto3
-
-                self._ecs_client = lambda: boto3.client("ecs", region_name=self.region)
-            self._ecs = self._ecs_client()
-        return self._ecs
+    def service(self, name: str, region: str | None = None) -> Any:
+        """Return a service's client in a region (the run's unless given), made once a run."""
+        region = region or self.region
+        if region is None:
+            raise InputError(
+                "task definitions and what they name live in a region, but no region is set; "
+                "pass --region or set AWS_REGION."
+            )
+        with self._clients_lock:
+            if (name, region) not in self._clients:
+                self._clients[name, region] = self._make_client(name, region)
+            return self._clients[name, region]
 
     def _list(self, operation: str, role: str, *, missing_ok: bool = False) -> Any:
         """Return every item of a paginated per-role listing (None: no such role, if
@@ -267,7 +273,7 @@ class Gateway:
                     code = exc.response.get("Error", {}).get("Code", "")
                     if code in call.done_if:
                         return False
-                    passing = self._passing(code, exc, call.retry_if, fresh)
+                    passing = passes_with_time(code, exc, call.retry_if, fresh)
                     if passing and code in call.retry_if and self._clock() >= deadline:
                         raise AwsError(
                             f"{operation} on role {role}: IAM kept answering {code} for "
@@ -288,25 +294,6 @@ class Gateway:
             )
             self.pacer.sleep(wait)
 
-    @staticmethod
-    def _passing(code: str, exc: Exception, retry_if: frozenset[str], fresh: bool) -> bool:
-        # ConcurrentModification: "multiple requests to change this object were submitted
-        # simultaneously. Wait a few minutes and submit your request again." (https://docs.
-        # aws.amazon.com/botocore/latest/reference/services/iam/client/exceptions/
-        # ConcurrentModificationException.html). A role's writes of one stage overlap, and
-        # IAM answers so even where a write's page does not list it, as to AttachRolePolicy
-        # (terraform-provider-aws#34371; Terraform retries it too).
-        if code == "ConcurrentModification" or code in retry_if:
-            return True
-        if not fresh:
-            return False
-        message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", "")).lower()
-        if code == "NoSuchEntity":
-            # The role is not visible yet; a missing *policy* ("Policy arn:... does not exist")
-            # will not appear by waiting, and its ARN may well contain the word "Role".
-            return not message.startswith("policy") and "role" in message
-        return code == "MalformedPolicyDocument" and "invalid principal" in message
-
     def translating(
         self,
         operation: str,
@@ -319,9 +306,15 @@ class Gateway:
         and the endpoint of the ``client`` that made it (IAM's unless given)."""
         return translated(
             operation,
-            f"{operation} on {subject} {role}",
+            " ".join(part for part in (operation, "on", subject, role) if part),
             endpoint=redacted(str((client or self.client).meta.endpoint_url)),
             service=service,
             pacer=self.pacer,
             profile=self.profile,
         )
+
+
+def _boto3_client(service: str, region: str) -> Any:
+    import boto3  # a plain client, for a gateway built around a client made elsewhere
+
+    return boto3.client(service, region_name=region)

@@ -10,6 +10,9 @@ from typing import Any
 class Severity(Enum):
     ERROR = "error"
     WARNING = "warning"
+    # What qbroles could not read or evaluate (a key policy of another account, a
+    # condition): named with what would settle it, never taken as allowed (--strict: error).
+    UNKNOWN = "unknown"
 
 
 class CheckKind(Enum):
@@ -19,7 +22,8 @@ class CheckKind(Enum):
     EXTRA = "extra"  # something the role has that the spec does not list (--prune removes it)
     OTHER_SPEC = "other spec"  # whether this spec, or another, last set the role
     FINDING = "finding"  # a security finding: what the role may do that it should not need to
-    TASK = "task"  # what a task definition needs of the role
+    TASK = "task"  # what starting a task definition needs of the role, or of a resource
+    APP = "app"  # what the running task needs (FireLens output, ECS Exec): not a start condition
     LIVE = "live"  # a live task definition the planned change would break
 
 
@@ -52,5 +56,11 @@ class Check:
 
     @property
     def warns(self) -> bool:
-        """Return whether this check is a warning to read (a finding, something kept)."""
-        return not self.ok and self.severity is Severity.WARNING
+        """Return whether this check is a warning to read (a finding, something kept, an
+        unknown)."""
+        return not self.ok and self.severity is not Severity.ERROR
+
+    @property
+    def unknown(self) -> bool:
+        """Return whether this check could not be settled (see Severity.UNKNOWN)."""
+        return not self.ok and self.severity is Severity.UNKNOWN

@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 from qbroles.errors import ExitCode
 from qbroles.model.actions import Action
 from qbroles.model.checks import FINDING, Check, CheckKind
+from qbroles.model.verdict import TaskVerdict, Verdict
+
+# The checks of what a task definition needs: said as its verdict, not as differences.
+_TASK_KINDS = (CheckKind.TASK, CheckKind.APP)
 
 
 @dataclass(frozen=True)
@@ -43,15 +47,21 @@ class Report:
     backup: str | None = None
     # The active spec: where it came from (a preset, a file) and its app; None for restore.
     spec: Mapping[str, str] | None = None
+    # verify --task-definition / --live-task-definitions: the verdict on each one.
+    tasks: tuple[TaskVerdict, ...] = ()
+    # verify --strict: a task definition that starts only if its unknowns hold fails too.
+    strict: bool = False
 
     @property
     def ok(self) -> bool:
-        """Return whether the command succeeded: every role matches the spec.
+        """Return whether the command succeeded: every role matches the spec, and every
+        task definition checked starts (with ``strict``, without an unknown).
 
         A dry run succeeds when it could make the plan; its roles' ``ok`` still tell
         whether each matches the spec now.
         """
-        return self.dry_run or all(role.ok for role in self.roles)
+        unsettled = self.strict and any(t.verdict is Verdict.STARTS_IF for t in self.tasks)
+        return self.dry_run or (all(role.ok for role in self.roles) and not unsettled)
 
     @property
     def spec_label(self) -> str | None:
@@ -102,7 +112,8 @@ class Report:
         """
         if self.noop:  # like terraform: one line, naming the spec and what else to read
             return self._no_changes()
-        head = self._head() + self._kept_clause() + self._warnings_clause()
+        head = self._head() + self._tasks_clause() + self._kept_clause()
+        head += self._warnings_clause()
         shown = [check for check in self._checks("failed") if self.to_read(check)]
         lines = [f"  {check.message}" for check in shown] if with_failures else []
         return "\n".join([f"qbroles {self.command}: {head}.", *lines])
@@ -127,8 +138,13 @@ class Report:
         """Return what the command found or did: differences, changes planned or applied."""
         failed = self._checks("failed")
         roles = plural(len(self.roles), "role")
-        if self.command == "verify":
-            differing = sum(1 for role in self.roles if not role.ok)
+        if self.command == "verify":  # a task definition's needs are its verdict's
+            failed = [check for check in failed if check.kind not in _TASK_KINDS]
+            differing = sum(
+                1
+                for role in self.roles
+                if any(c.failed and c.kind not in _TASK_KINDS for c in role.checks)
+            )
             return (
                 f"{plural(len(failed), 'difference')} in {differing} of {roles}"
                 if failed
@@ -145,6 +161,20 @@ class Report:
         head = f"{count} applied to {touched}" if self.changed else "no changes"
         return head + (f", but {plural(len(failed), 'check')} still fail" if failed else "")
 
+    def _tasks_clause(self) -> str:
+        """Return the verdicts on the task definitions checked: each, or how many of each."""
+        if not self.tasks:
+            return ""
+        alone = "; roles only, the resources were not read" if not self.tasks[0].resources else ""
+        if len(self.tasks) <= 3:
+            return "; " + "; ".join(task.said() for task in self.tasks) + alone
+        counts = {
+            verdict.value: sum(1 for task in self.tasks if task.verdict is verdict)
+            for verdict in Verdict
+        }
+        said = ", ".join(f"{n} {verdict}" for verdict, n in counts.items() if n)
+        return f"; of {plural(len(self.tasks), 'task definition')}: {said}" + alone
+
     def _kept_clause(self) -> str:
         """Return what only --prune removes, kept: pending for --detailed-exitcode too."""
         kept = len(self.kept)
@@ -158,7 +188,7 @@ class Report:
     def _warnings_clause(self) -> str:
         """Return the warnings: a change of spec in a plan, the findings named in a create's
         plan, else how many."""
-        warned = self._checks("warns")
+        warned = [c for c in self._checks("warns") if not (self.tasks and c.kind in _TASK_KINDS)]
         clause = ""
         other = sum(1 for c in warned if c.kind is CheckKind.OTHER_SPEC)
         if other and self.dry_run:  # a change of mind, said in the summary too

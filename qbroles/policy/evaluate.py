@@ -24,6 +24,7 @@ class Outcome(Enum):
     DENIED = "denied"  # an explicit Deny
     NOT_ALLOWED = "not allowed"  # no statement allows it (implicit deny)
     CONDITIONAL = "depends on condition"
+    UNKNOWN = "not known"  # a policy that decides could not be read
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,10 @@ def evaluate(
     boundary: Policy | None = None,
 ) -> Decision:
     """Return whether the policies allow ``action`` on ``resource``, and which statement decided."""
-    decision = _decide(policies, action, resource)
+    decision = decide(policies, action, resource)
     if boundary is None or decision.outcome in (Outcome.DENIED, Outcome.NOT_ALLOWED):
         return decision
-    capped = _decide([boundary], action, resource)
+    capped = decide([boundary], action, resource)
     if capped.outcome is Outcome.ALLOWED:
         return decision
     if capped.outcome is Outcome.NOT_ALLOWED:
@@ -62,7 +63,7 @@ def evaluate(
     return capped
 
 
-def _decide(policies: Sequence[Policy], action: str, resource: str) -> Decision:
+def decide(policies: Sequence[Policy], action: str, resource: str) -> Decision:
     allow: Decision | None = None
     allow_if: Decision | None = None  # an Allow under a condition
     deny_if: Decision | None = None  # a Deny under a condition

@@ -237,6 +237,7 @@ def verify(
     task_reference: str | None = None,
     live: bool = False,
     exec_: bool = False,
+    resources: bool = True,
     workers: int = DEFAULT_WORKERS,
     progress: Progress | None = None,
 ) -> Report:
@@ -245,6 +246,9 @@ def verify(
     Findings are warnings; ``strict`` makes them failures. With a task definition (a file,
     or ``task_reference``: one read from ECS), also check that its roles can do what
     starting that task needs; ``live``: every ACTIVE task definition that uses the roles.
+    ``resources``: also read what each one names and judge its side (the default). Each
+    task definition gets a verdict: starts, starts if (its unknowns hold; ``strict``
+    fails it), starts but, or cannot start.
     """
     progress = progress or Progress()
     if (task or task_reference or live) and not any(
@@ -254,6 +258,7 @@ def verify(
             '--task-definition needs a role with kind = "execution" in the spec; '
             "the presets have one."
         )
+    from qbroles.model.verdict import judge
     from qbroles.reconcile.findings import findings
     from qbroles.reconcile.taskcheck import from_ecs, labelled, live_tasks, task_checks
 
@@ -265,9 +270,21 @@ def verify(
     if live:
         tasks += [(f"live {label}", found) for label, found in live_tasks(gateway, observed)]
     can: dict[str, list[Check]] = {}
+    verdicts = []
     for label, one in tasks:
         found_checks = task_checks(
-            gateway, desired, observed, one, kms_key_arn, exec_=exec_, named_only=bool(label)
+            gateway,
+            desired,
+            observed,
+            one,
+            kms_key_arn,
+            exec_=exec_,
+            named_only=bool(label),
+            resources=resources,
+        )
+        every = [check for checks in found_checks.values() for check in checks]
+        verdicts.append(
+            judge(label.removeprefix("live ") or one.source, every, resources=resources)
         )
         for name, checks in found_checks.items():
             can.setdefault(name, []).extend(labelled(check, label) for check in checks)
@@ -286,7 +303,14 @@ def verify(
                 checks=(*verify_role(role, state), *found, *can.get(role.name, ())),
             )
         )
-    return Report("verify", dry_run=False, roles=tuple(roles), spec=_named(spec))
+    return Report(
+        "verify",
+        dry_run=False,
+        roles=tuple(roles),
+        spec=_named(spec),
+        tasks=tuple(verdicts),
+        strict=strict,
+    )
 
 
 def resolve_spec(gateway: Gateway, spec: Spec) -> tuple[DesiredRole, ...]:

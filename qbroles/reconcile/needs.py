@@ -35,8 +35,12 @@ class Requirement:
     resource: str
     why: str
     unknown: str | None = None
-    # Who else may grant it (an EFS file system policy): then a missing grant is a warning.
+    # Who else may grant it (an EFS file system policy): then a missing grant is unknown.
     elsewhere: str | None = None
+    # What within the resource (an image's tag or digest in its repository).
+    within: str | None = None
+    # False: the running task needs it (a FireLens output, ECS Exec); ECS starts it anyway.
+    at_start: bool = True
 
     @property
     def probe(self) -> str:
@@ -53,9 +57,9 @@ def requirements(
 ) -> tuple[Requirement, ...]:
     """Return what the execution role needs to start the task's containers, and what the
     task definition shows its task role will need (``exec_``: with ECS Exec turned on)."""
-    found: dict[tuple[str, str, str], Requirement] = {}
+    found: dict[tuple[str, str, str, str], Requirement] = {}
     for need in (*_needs(task, here, kms_key_arn), *_task_needs(task, here, exec_=exec_)):
-        found.setdefault((need.kind, need.action, need.resource), need)
+        found.setdefault((need.kind, need.action, need.resource, need.within or ""), need)
     return tuple(found.values())
 
 
@@ -103,15 +107,18 @@ def _task_needs(task: TaskDefinition, here: SourceScope, *, exec_: bool) -> Iter
                 }[service]
                 why = f"send the logs of {name} to {service} through FireLens"
                 for action in actions:
-                    yield Requirement(RoleKind.TASK, action, resource, why)
+                    yield Requirement(RoleKind.TASK, action, resource, why, at_start=False)
                 if service == "logs" and str(options.get("auto_create_group")).lower() == "true":
+                    group = f"{head}:log-group:{target}:*"
                     yield Requirement(
-                        RoleKind.TASK, "logs:CreateLogGroup", f"{head}:log-group:{target}:*", why
+                        RoleKind.TASK, "logs:CreateLogGroup", group, why, at_start=False
                     )
     yield from _efs_needs(task, here)
     if exec_:
         for action in EXEC_ACTIONS:
-            yield Requirement(RoleKind.TASK, action, "*", "open an ECS Exec session")
+            yield Requirement(
+                RoleKind.TASK, action, "*", "open an ECS Exec session", at_start=False
+            )
 
 
 def _efs_needs(task: TaskDefinition, here: SourceScope) -> Iterator[Requirement]:
@@ -168,6 +175,8 @@ def _needs(
         name = container.get("name", "?")
         image = ECR_IMAGE.match(str(container.get("image", "")))
         if image:
+            rest = str(container["image"])[image.end() :]
+            ref = rest[1:] if rest[:1] in (":", "@") else "latest"
             yield Requirement(
                 RoleKind.EXECUTION, "ecr:GetAuthorizationToken", "*", f"log in to ECR for {name}"
             )
@@ -182,7 +191,7 @@ def _needs(
                 "ecr:BatchGetImage",
             ):
                 yield Requirement(
-                    RoleKind.EXECUTION, action, repository, f"pull the image of {name}"
+                    RoleKind.EXECUTION, action, repository, f"pull the image of {name}", within=ref
                 )
         credentials = (container.get("repositoryCredentials") or {}).get("credentialsParameter")
         # Another service's ARN there is no secret ECS could read (taskdef.cannot_start).

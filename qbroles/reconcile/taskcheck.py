@@ -18,8 +18,10 @@ from qbroles.model.effects import after
 from qbroles.model.state import RoleState
 from qbroles.policy.documents import TASK_SCOPED, SourceScope, listed, statements
 from qbroles.policy.evaluate import Decision, Outcome, Policy, evaluate
+from qbroles.policy.sides import combine
 from qbroles.reconcile.desired import DesiredRole
-from qbroles.reconcile.needs import UNKNOWN, Requirement, requirements
+from qbroles.reconcile.needs import UNKNOWN, Requirement
+from qbroles.reconcile.resources import Survey, survey_of
 from qbroles.reconcile.taskdef import TaskDefinition, cannot_start, needs_without_execution_role
 from qbroles.spec.model import ROLE_ARN, policy_label
 
@@ -36,15 +38,21 @@ def task_checks(
     *,
     exec_: bool = False,
     named_only: bool = False,
+    resources: bool = True,
+    surveyed: Survey | None = None,
 ) -> dict[str, tuple[Check, ...]]:
     """Return, per role, whether it can do what starting the task needs (evaluated locally).
 
     ``named_only`` (a live task definition, in use as it is): a role is checked only if the
     task definition names it, its ARN compared whole; another app's execution role is not
     ours to answer for, even when the task role is ours.
+
+    ``resources``: also read what the task definition names (secrets, keys, images, log
+    groups, objects) and judge their own policies with the roles' (``surveyed``: read
+    already, for the same task definition).
     """
     here = gateway.source_scope(TASK_SCOPED)
-    needs = requirements(task, here, kms_key_arn=kms_key_arn, exec_=exec_)
+    found = surveyed or survey_of(gateway, task, kms_key_arn, exec_=exec_, resources=resources)
     documents: dict[str, Mapping[str, Any] | None] = {}
 
     def managed(arn: str) -> Policy:
@@ -62,19 +70,32 @@ def task_checks(
         policies = [managed(arn) for arn in sorted(state.managed_policies)]
         policies += [Policy(f"inline {n}", d or {}) for n, d in state.inline_policies.items()]
         boundary = managed(state.permissions_boundary) if state.permissions_boundary else None
-        found = [
-            _can(role.name, need, _decide(policies, need, boundary))
-            for need in needs
+        can = [
+            _can(role.name, need, _with_side(found, need, state.arn, policies, boundary))
+            for need in found.needs
             if need.kind == role.kind
         ]
-        found.extend(_named_role(task, role.kind, state, here))
+        can.extend(_named_role(task, role.kind, state, here))
         if role.kind is RoleKind.EXECUTION:  # it fetches them: where ECS stops, said on it
-            found.extend(
+            can.extend(
                 _task(check, False, "a name ECS can fetch", value, f"ECS cannot start it: {why}")
                 for check, value, why in cannot_start(task)
             )
-        checks[role.name] = tuple(found)
+            can.extend(found.checks)
+        checks[role.name] = tuple(can)
     return checks
+
+
+def _with_side(
+    found: Survey,
+    need: Requirement,
+    role_arn: str,
+    policies: Sequence[Policy],
+    boundary: Policy | None,
+) -> Decision:
+    """Return the decision of the role's policies, with the resource's own where it has one."""
+    side = found.sides.get((need.action, need.resource))
+    return combine(_decide(policies, need, boundary), side, role_arn, need.action, need.resource)
 
 
 def _decide(policies: Sequence[Policy], need: Requirement, boundary: Policy | None) -> Decision:
@@ -157,8 +178,13 @@ def live_breaks(
     later = {name: later[name] if observed.get(name) else None for name in later}
     breaks: dict[str, list[Check]] = {}
     for label, task in live_tasks(gateway, observed):
-        now = task_checks(gateway, desired, observed, task, kms_key_arn, named_only=True)
-        then = task_checks(gateway, desired, later, task, kms_key_arn, named_only=True)
+        found = survey_of(gateway, task, kms_key_arn)
+        now = task_checks(
+            gateway, desired, observed, task, kms_key_arn, named_only=True, surveyed=found
+        )
+        then = task_checks(
+            gateway, desired, later, task, kms_key_arn, named_only=True, surveyed=found
+        )
         for name, checks in then.items():
             failing = {check.check for check in now.get(name, ()) if check.failed}
             breaks.setdefault(name, []).extend(
@@ -218,7 +244,7 @@ def _named_role(
                 f"the task definition names no execution role: on EC2 it starts only if the "
                 f"container instance role can do it ({'; '.join(fargate)}); set "
                 f"executionRoleArn to {state.arn}",
-                Severity.WARNING,
+                Severity.UNKNOWN,
             )
         return
     arn = _full_arn(named, here)
@@ -253,11 +279,17 @@ def _differs(named: str, real: str) -> str:
 def _can(role: str, need: Requirement, decision: Decision) -> Check:
     """Return the check of one need: allowed, a warning (it depends), or a failure."""
     outcome = decision.outcome
-    severity = Severity.WARNING if outcome is Outcome.CONDITIONAL else Severity.ERROR
+    unsettled = (Outcome.CONDITIONAL, Outcome.UNKNOWN)
+    severity = Severity.UNKNOWN if outcome in unsettled else Severity.ERROR
     if outcome is Outcome.ALLOWED:
         message = f"may {need.action} ({decision.by})"
+    elif outcome is Outcome.UNKNOWN:
+        message = (
+            f"{role} may {need.action} on {need.resource} (needed to {need.why}) only if what "
+            f"qbroles could not read allows it: {decision.by}"
+        )
     elif need.elsewhere and outcome is Outcome.NOT_ALLOWED:
-        severity = Severity.WARNING
+        severity = Severity.UNKNOWN
         message = (
             f"{role} may not {need.action} on {need.resource}, needed to {need.why}, unless "
             f"{need.elsewhere} grants it"
@@ -281,4 +313,5 @@ def _can(role: str, need: Requirement, decision: Decision) -> Check:
         str(decision),
         message,
         severity,
+        kind=CheckKind.TASK if need.at_start else CheckKind.APP,
     )

@@ -41,6 +41,8 @@ def report_document(report: Report, retries: Figures | None = None) -> dict[str,
             for role in report.roles
         ],
     }
+    if report.tasks:  # verify --task-definition: will ECS start each? (docs/json-output.md)
+        document["task_definitions"] = [task.document() for task in report.tasks]
     if retries is not None:  # what AWS's throttling cost the run
         document["retries"] = retries.document()
     return document
@@ -130,6 +132,8 @@ def check_table(role: RoleReport) -> Any:
 def _status(check: Check) -> str:
     if check.ok:
         return "[green]ok[/green]"
+    if check.severity is Severity.UNKNOWN:
+        return "[yellow]unknown[/yellow]"
     if check.severity is Severity.WARNING:
         return "[yellow]warn[/yellow]"
     return "[bold red]FAIL[/bold red]"
