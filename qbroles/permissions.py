@@ -66,7 +66,9 @@ READ_POLICIES = ("iam:GetPolicy", "iam:GetPolicyVersion")
 # ECS's task-definition reads support no resource-level permissions: the Resource is "*"
 # (https://docs.aws.amazon.com/service-authorization/latest/reference/
 # list_amazonelasticcontainerservice.html).
-READ_TASKS = ("ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions")
+# The live checks read every enabled region, listed by ec2:DescribeRegions (Resource "*"
+# too: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html).
+READ_TASKS = ("ec2:DescribeRegions", "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions")
 # What a task definition names, read to judge the resource side (iam/resources.py). Each
 # is optional: a read denied makes an unknown, never a failed run. The resources are any
 # the task definitions name, so "*". HeadObject is authorised by s3:GetObject (API

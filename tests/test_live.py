@@ -145,3 +145,73 @@ def test_a_task_definition_naming_only_our_task_role_is_not_charged_to_our_execu
     moved = run(*narrow, "--yes", "--check-live-task-definitions")
     assert moved.exit_code == ExitCode.OK, moved.stderr
     assert attached(iam, EXEC_ROLE) == {MANAGED + "service-role/AmazonECSTaskExecutionRolePolicy"}
+
+
+def register_in(region: str, family: str, value_from: str) -> str:
+    """Register, in a region, a task definition of our roles that injects one parameter."""
+    document = json.loads((TASKDEFS / "ssm-parameter.json").read_text())
+    document["family"] = family
+    document["containerDefinitions"][0]["secrets"][0]["valueFrom"] = value_from
+    ecs = boto3.client("ecs", region_name=region)
+    done = ecs.register_task_definition(**document)["taskDefinition"]
+    boto3.client("ssm", region_name=region).put_parameter(Name=value_from, Value="v", Type="String")
+    return f"{done['family']}:{done['revision']}"
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_live_task_definitions_are_read_in_every_enabled_region(calls: list[str]) -> None:
+    """IAM roles serve every region: a task definition in eu-west-1 uses the same roles
+    (issue 22, §3); --live-regions narrows the read."""
+    narrow = ("--preset", "least-privilege")
+    assert run(*narrow, "create").exit_code == 0
+    resources.push_image("questionbank", "1.4.2")
+    resources.push_image("questionbank", "1.4.2", region="eu-west-1")
+    here = register_in("us-east-1", "api", "/questionbank/db-host")
+    there = register_in("eu-west-1", "api-eu", "/questionbank/db-host")
+    calls.clear()
+    checked = run(*narrow, "-o", "json", "verify", "--live-task-definitions")
+    assert "DescribeRegions" in calls
+    verdicts = {
+        t["task_definition"]: t["verdict"] for t in json.loads(checked.stdout)["task_definitions"]
+    }
+    # The roles grant the app's parameters in the region they were made for only.
+    assert verdicts == {here: "starts", f"{there}@eu-west-1": "cannot start"}
+    assert checked.exit_code == ExitCode.DIFFERENCES
+    only = run(
+        *narrow, "-o", "json", "verify", "--live-task-definitions", "--live-regions", "us-east-1"
+    )
+    assert [t["task_definition"] for t in json.loads(only.stdout)["task_definitions"]] == [here]
+    assert only.exit_code == ExitCode.OK, only.stderr
+    wrong = run("verify", "--live-task-definitions", "--live-regions", "eu-west-1,moon-1")
+    assert wrong.exit_code == ExitCode.USAGE
+    assert "'moon-1' is not an AWS region" in wrong.stderr
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_moving_the_roles_to_another_regions_resources_is_asked_and_the_gate_sees_the_old_region(
+    iam: Any,
+) -> None:
+    """The least-privilege preset run with another --region rewrites both policies to that
+    region's resources: the tasks of the first region would stop (issue 22, §3)."""
+    narrow = ("--preset", "least-privilege")
+    assert run(*narrow, "create").exit_code == 0
+    resources.push_image("questionbank", "1.4.2")
+    here = register_in("us-east-1", "api", "/questionbank/db-host")
+    moved = ("--region", "eu-west-1", *narrow)
+    planned = run(*moved, "-o", "json", "plan", "--check-live-task-definitions")
+    breaks = {
+        c["check"].split()[1]
+        for r in json.loads(planned.stdout)["roles"]
+        for c in r["checks"]
+        if c["check"].startswith("live ") and not c["ok"]
+    }
+    assert breaks == {f"{here}@us-east-1"}
+    before = iam.get_role_policy(RoleName=EXEC_ROLE, PolicyName="qbroles-execution")
+    refused = run(*moved, "create")  # off a terminal, without --yes
+    assert refused.exit_code == ExitCode.SAFETY
+    assert "from the resources of us-east-1 to those of eu-west-1" in refused.stderr
+    after = iam.get_role_policy(RoleName=EXEC_ROLE, PolicyName="qbroles-execution")
+    assert after["PolicyDocument"] == before["PolicyDocument"]
+    gated = run(*moved, "create", "--yes", "--check-live-task-definitions")
+    assert gated.exit_code == ExitCode.SAFETY
+    assert f"{here}@us-east-1" in gated.stderr

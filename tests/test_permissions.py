@@ -33,6 +33,7 @@ RESOURCE_READS = {
     "DescribePullThroughCacheRules": "ecr:DescribePullThroughCacheRules",
     "DescribeLogGroups": "logs:DescribeLogGroups",
     "HeadObject": "s3:GetObject",
+    "DescribeRegions": "ec2:DescribeRegions",
 }
 NARROW = ("--preset", "least-privilege", "--region", "us-east-1")
 

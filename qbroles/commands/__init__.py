@@ -5,6 +5,9 @@
 own help, and takes its short help from here too.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 # name -> (module, summary); the function in the module has the command's name.
 COMMANDS: dict[str, tuple[str, str]] = {
     "create": ("change", "Create or repair every role of the spec, then verify it."),
@@ -24,3 +27,30 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def summary(name: str) -> str:
     """Return a command's one-line summary, as qbroles --help shows it."""
     return COMMANDS[name][1]
+
+
+def live_regions_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --live-regions (verify, plan, create): where live task definitions are read."""
+    import click
+
+    def regions(_: Any, __: Any, value: str | None) -> tuple[str, ...]:
+        import re
+
+        from qbroles.partitions import partition_of
+
+        given = tuple(part.strip() for part in (value or "").split(",") if part.strip())
+        for region in given:
+            if not re.fullmatch(r"[a-z]{2}(-[a-z0-9]+)+-\d+", region) or not partition_of(region):
+                raise click.BadParameter(
+                    f"{region!r} is not an AWS region such as eu-west-1; give regions "
+                    "separated by commas."
+                )
+        return given
+
+    return click.option(
+        "--live-regions",
+        metavar="REGION[,REGION]",
+        callback=regions,
+        help="Read live task definitions in these regions only (default: every region the "
+        "account has enabled, from EC2 DescribeRegions: IAM roles serve every region).",
+    )(command)

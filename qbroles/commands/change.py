@@ -8,13 +8,14 @@ from typing import Any
 import click
 
 from qbroles import session
-from qbroles.commands import summary
+from qbroles.commands import live_regions_option, summary
 from qbroles.errors import InputError, SafetyError
 from qbroles.session import Settings
 
 
 def _plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options create and plan share."""
+    command = live_regions_option(command)  # listed after the others
     for option in reversed(
         [
             click.option(
@@ -41,9 +42,10 @@ def _plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 "--check-live-task-definitions",
                 "check_live",
                 is_flag=True,
-                help="Check every ACTIVE task definition that uses the roles against the roles "
-                "as the plan would leave them, and name each one the change would break; "
-                "create then refuses (exit 4) before any write, unless --force.",
+                help="Check every ACTIVE task definition that uses the roles, in every enabled "
+                "region (see --live-regions), against the roles as the plan would leave them, "
+                "and name each one the change would break; create then refuses (exit 4) "
+                "before any write, unless --force.",
             ),
         ]
     ):
@@ -86,6 +88,7 @@ def create(
     prune: bool,
     detailed_exitcode: bool,
     check_live: bool,
+    live_regions: tuple[str, ...],
     yes: bool,
     backup: str | None,
     force: bool,
@@ -128,6 +131,7 @@ def create(
         yes=yes,
         backup=backup,
         check_live=check_live,
+        live_regions=live_regions,
         force=force,
     )
 
@@ -136,7 +140,12 @@ def create(
 @_plan_options
 @click.pass_obj
 def plan(
-    settings: Settings, adopt: bool, prune: bool, detailed_exitcode: bool, check_live: bool
+    settings: Settings,
+    adopt: bool,
+    prune: bool,
+    detailed_exitcode: bool,
+    check_live: bool,
+    live_regions: tuple[str, ...],
 ) -> int:
     """Show what create would change, as a diff per role; change nothing (create --dry-run).
 
@@ -163,6 +172,7 @@ def plan(
         prune=prune,
         detailed=detailed_exitcode,
         check_live=check_live,
+        live_regions=live_regions,
     )
 
 
@@ -177,12 +187,17 @@ def _create(
     yes: bool = False,
     backup: str | None = None,
     check_live: bool = False,
+    live_regions: tuple[str, ...] = (),
     force: bool = False,
 ) -> int:
     from qbroles.reconcile import engine
 
     if force and not check_live:
         raise InputError("--force goes with --check-live-task-definitions; drop it, or add that.")
+    if live_regions and not check_live:
+        raise InputError(
+            "--live-regions goes with --check-live-task-definitions; drop it, or add that."
+        )
 
     spec = settings.spec()
     return settings.change(
@@ -197,6 +212,7 @@ def _create(
             check_live=check_live,
             force=force,
             kms_key_arn=settings.scope.kms_key_arn,
+            live_regions=live_regions,
             workers=settings.workers,
             progress=progress,
         ),

@@ -11,7 +11,7 @@ import click
 from qbroles.catalog import (
     OUTPUT_FORMATS,
 )
-from qbroles.commands import summary
+from qbroles.commands import live_regions_option, summary
 from qbroles.errors import ExitCode, InputError
 from qbroles.partitions import PARTITION
 from qbroles.session import Settings
@@ -46,9 +46,9 @@ TASK_REFERENCE = re.compile(
 @click.option(
     "--live-task-definitions",
     is_flag=True,
-    help="Also check every ACTIVE task definition of the region whose execution or task role "
-    "is one of the spec's roles, one verdict each (ListTaskDefinitions, "
-    "DescribeTaskDefinition).",
+    help="Also check every ACTIVE task definition, in every enabled region (see "
+    "--live-regions), whose execution or task role is one of the spec's roles, one verdict "
+    "each (ListTaskDefinitions, DescribeTaskDefinition), against the roles it names.",
 )
 @click.option(
     "--exec",
@@ -65,6 +65,7 @@ TASK_REFERENCE = re.compile(
     "is read: it exists, and its own policy or key policy allows the role). What cannot "
     "be read is unknown, never allowed.",
 )
+@live_regions_option
 @click.pass_obj
 def verify(
     settings: Settings,
@@ -73,6 +74,7 @@ def verify(
     live_task_definitions: bool,
     exec_: bool,
     no_resources: bool,
+    live_regions: tuple[str, ...],
 ) -> int:
     """Compare the roles in IAM with the spec, check by check. Read only.
 
@@ -103,6 +105,8 @@ def verify(
     from qbroles.reconcile import engine
     from qbroles.reconcile.taskdef import load_task_definition
 
+    if live_regions and not live_task_definitions:
+        raise InputError("--live-regions goes with --live-task-definitions; drop it, or add that.")
     spec = settings.spec()
     task, reference = None, None
     if task_definition and (
@@ -123,6 +127,7 @@ def verify(
             live=live_task_definitions,
             exec_=exec_,
             resources=not no_resources,
+            live_regions=live_regions,
             workers=settings.workers,
             progress=progress,
         ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -12,11 +12,14 @@ if TYPE_CHECKING:
     from qbroles.iam.gateway import Gateway
 
 
-def task_definition(gateway: Gateway, reference: str) -> dict[str, Any] | None:
-    """Return a task definition from ECS (family, family:revision or ARN), or None."""
+def task_definition(
+    gateway: Gateway, reference: str, region: str | None = None
+) -> dict[str, Any] | None:
+    """Return a task definition from ECS (family, family:revision or ARN), or None; read
+    in ``region`` (the run's unless given)."""
     from botocore.exceptions import ClientError
 
-    ecs = gateway.service("ecs")
+    ecs = gateway.service("ecs", region)
     with gateway.translating(
         "DescribeTaskDefinition", reference, subject="task definition", service="ecs", client=ecs
     ):
@@ -32,18 +35,41 @@ def task_definition(gateway: Gateway, reference: str) -> dict[str, Any] | None:
         return dict(found)
 
 
-def live_task_definitions(gateway: Gateway) -> list[dict[str, Any]]:
-    """Return every ACTIVE task definition of the region (listed, then read, overlapped)."""
-    ecs = gateway.service("ecs")
-    arns: list[str] = []
+def enabled_regions(gateway: Gateway) -> list[str]:
+    """Return the regions the account has enabled, in the run's partition.
+
+    IAM roles serve every region. EC2's DescribeRegions without AllRegions "describes the
+    Regions that are enabled for your account"
+    (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeRegions.html).
+    """
+    ec2 = gateway.service("ec2")
     with gateway.translating(
-        "ListTaskDefinitions",
-        "of the region",
-        subject="task definitions",
-        service="ecs",
-        client=ecs,
+        "DescribeRegions", "of the account", subject="regions", service="ec2", client=ec2
     ):
-        for page in ecs.get_paginator("list_task_definitions").paginate(status="ACTIVE"):
-            arns.extend(page.get("taskDefinitionArns") or [])
-    found = gateway.together([partial(task_definition, gateway, arn) for arn in arns])
+        answer = ec2.describe_regions()
+    return sorted(str(region["RegionName"]) for region in answer.get("Regions") or [])
+
+
+def live_task_definitions(gateway: Gateway, regions: Sequence[str]) -> list[dict[str, Any]]:
+    """Return every ACTIVE task definition of the regions (each region listed, then every
+    one read; the listings go out together, then the reads)."""
+
+    def listed(region: str) -> list[tuple[str, str]]:
+        ecs = gateway.service("ecs", region)
+        with gateway.translating(
+            "ListTaskDefinitions",
+            f"of {region}",
+            subject="task definitions",
+            service="ecs",
+            client=ecs,
+        ):
+            pages = ecs.get_paginator("list_task_definitions").paginate(status="ACTIVE")
+            return [(region, arn) for page in pages for arn in page.get("taskDefinitionArns") or []]
+
+    arns = [
+        pair for pairs in gateway.together([partial(listed, r) for r in regions]) for pair in pairs
+    ]
+    found = gateway.together(
+        [partial(task_definition, gateway, arn, region) for region, arn in arns]
+    )
     return [document for document in found if document is not None]

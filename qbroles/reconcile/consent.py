@@ -3,10 +3,11 @@ someone is at a terminal (as terraform apply asks)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from qbroles.model.actions import DeleteBoundary, RolePlan, UpdateTrustPolicy
+from qbroles.model.actions import DeleteBoundary, PutInlinePolicy, RolePlan, UpdateTrustPolicy
+from qbroles.policy.documents import listed, statements
 
 if TYPE_CHECKING:
     from qbroles.reconcile.path import Plan
@@ -28,7 +29,9 @@ def asks(plan: Plan) -> tuple[str | None, str | None]:
 def needs_yes(plans: Sequence[RolePlan]) -> str | None:
     """Return what in a create's plan needs a yes: applying a spec other than the one that
     set a role (a change of mind: another preset, an edited file), widening a role, changing
-    whom an adopted role trusts."""
+    whom an adopted role trusts, moving what a role grants to another region's resources
+    (the least-privilege preset run with another --region: IAM roles serve every region, so
+    the tasks of the old one lose what they had)."""
     risky = [
         f"apply this spec to {plan.role}, last set by {plan.other_spec}"
         for plan in plans
@@ -41,7 +44,30 @@ def needs_yes(plans: Sequence[RolePlan]) -> str | None:
         if isinstance(action, DeleteBoundary)
         or (plan.adopting and isinstance(action, UpdateTrustPolicy))
     ]
+    risky += [
+        f"move {action.describe().removeprefix('update ')} from the resources of "
+        f"{', '.join(sorted(was))} to those of {', '.join(sorted(now))}"
+        for plan in plans
+        for action in plan.actions
+        if isinstance(action, PutInlinePolicy) and action.before is not None
+        for was, now in [(_regions(action.before), _regions(action.document))]
+        if was and now and was != now
+    ]
     return "; ".join(risky) if risky else None
+
+
+def _regions(document: Mapping[str, Any]) -> frozenset[str]:
+    """Return the regions the resource ARNs of a policy name (arn:PARTITION:SERVICE:REGION:…)."""
+    arns = (
+        str(resource)
+        for statement in statements(document)
+        for resource in listed(statement.get("Resource", []))
+    )
+    return frozenset(
+        parts[3]
+        for parts in (arn.split(":") for arn in arns)
+        if len(parts) > 3 and parts[0] == "arn" and parts[3] not in ("", "*")
+    )
 
 
 def takes_away(plans: Sequence[RolePlan]) -> str | None:

@@ -36,6 +36,7 @@ def create_plan(
     check_live: bool = False,
     force: bool = False,
     kms_key_arn: str | None = None,
+    live_regions: tuple[str, ...] = (),
     workers: int = DEFAULT_WORKERS,
     progress: Progress | None = None,
 ) -> path.Plan:
@@ -61,10 +62,10 @@ def create_plan(
     policies_exist(gateway, plans)
     breaks: dict[str, list[Check]] = {}
     if check_live and any(plan.actions for plan in plans):
-        from qbroles.reconcile.taskcheck import live_breaks
+        from qbroles.reconcile.live import live_breaks
 
         severity = Severity.WARNING if force and not dry_run else Severity.ERROR
-        breaks = live_breaks(gateway, desired, observed, plans, kms_key_arn, severity)
+        breaks = live_breaks(gateway, desired, observed, plans, kms_key_arn, severity, live_regions)
         if breaks and not dry_run and not force:
             broken = "; ".join(check.message for checks in breaks.values() for check in checks)
             raise SafetyError(
@@ -238,6 +239,7 @@ def verify(
     live: bool = False,
     exec_: bool = False,
     resources: bool = True,
+    live_regions: tuple[str, ...] = (),
     workers: int = DEFAULT_WORKERS,
     progress: Progress | None = None,
 ) -> Report:
@@ -258,9 +260,10 @@ def verify(
             '--task-definition needs a role with kind = "execution" in the spec; '
             "the presets have one."
         )
-    from qbroles.model.verdict import judge
     from qbroles.reconcile.findings import findings
-    from qbroles.reconcile.taskcheck import from_ecs, labelled, live_tasks, task_checks
+    from qbroles.reconcile.live import checked, live_tasks
+    from qbroles.reconcile.live import live_regions as live_regions_of
+    from qbroles.reconcile.taskcheck import from_ecs
 
     desired = resolve_spec(gateway, spec)
     observed = observe_all(gateway, spec.names, workers, progress)
@@ -268,26 +271,11 @@ def verify(
     if task_reference:
         tasks.append(("", from_ecs(gateway, task_reference)))
     if live:
-        tasks += [(f"live {label}", found) for label, found in live_tasks(gateway, observed)]
-    can: dict[str, list[Check]] = {}
-    verdicts = []
-    for label, one in tasks:
-        found_checks = task_checks(
-            gateway,
-            desired,
-            observed,
-            one,
-            kms_key_arn,
-            exec_=exec_,
-            named_only=bool(label),
-            resources=resources,
-        )
-        every = [check for checks in found_checks.values() for check in checks]
-        verdicts.append(
-            judge(label.removeprefix("live ") or one.source, every, resources=resources)
-        )
-        for name, checks in found_checks.items():
-            can.setdefault(name, []).extend(labelled(check, label) for check in checks)
+        regions = live_regions_of(gateway, live_regions)
+        tasks += [(f"live {label}", one) for label, one in live_tasks(gateway, observed, regions)]
+    can, verdicts = checked(
+        gateway, desired, observed, tasks, kms_key_arn, exec_=exec_, resources=resources
+    )
     roles = []
     for role in desired:
         state = observed[role.name]

@@ -10,7 +10,7 @@ docs/task-definitions.md.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from qbroles.catalog import RoleKind
@@ -45,9 +45,16 @@ def survey_of(
 ) -> Survey:
     """Return what the task definition needs of the roles, with (``resources``) what the
     resources it names said: read once, whichever roles are then checked."""
-    here = gateway.source_scope(TASK_SCOPED)
+    here = task_scope(gateway, task)
     needs = requirements(task, here, kms_key_arn=kms_key_arn, exec_=exec_)
     return survey(gateway, needs, here) if resources else Survey(needs, {}, ())
+
+
+def task_scope(gateway: Gateway, task: TaskDefinition) -> SourceScope:
+    """Return the account and partition of the caller, in the task definition's region:
+    what it names by name or bare ARN lives there."""
+    here = gateway.source_scope(TASK_SCOPED)
+    return replace(here, region=task.region) if task.region else here
 
 
 def survey(gateway: Gateway, needs: Sequence[Requirement], here: SourceScope) -> Survey:

@@ -9,19 +9,17 @@ from typing import Any
 
 from qbroles.catalog import RoleKind
 from qbroles.errors import InputError
-from qbroles.iam.ecs import live_task_definitions, task_definition
+from qbroles.iam.ecs import task_definition
 from qbroles.iam.gateway import Gateway
 from qbroles.iam.policies import managed_policy_document
-from qbroles.model.actions import RolePlan
 from qbroles.model.checks import Check, CheckKind, Severity
-from qbroles.model.effects import after
 from qbroles.model.state import RoleState
-from qbroles.policy.documents import TASK_SCOPED, SourceScope, listed, statements
+from qbroles.policy.documents import SourceScope, listed, statements
 from qbroles.policy.evaluate import Decision, Outcome, Policy, evaluate
 from qbroles.policy.sides import combine
 from qbroles.reconcile.desired import DesiredRole
 from qbroles.reconcile.needs import UNKNOWN, Requirement
-from qbroles.reconcile.resources import Survey, survey_of
+from qbroles.reconcile.resources import Survey, survey_of, task_scope
 from qbroles.reconcile.taskdef import TaskDefinition, cannot_start, needs_without_execution_role
 from qbroles.spec.model import ROLE_ARN, policy_label
 
@@ -51,7 +49,7 @@ def task_checks(
     groups, objects) and judge their own policies with the roles' (``surveyed``: read
     already, for the same task definition).
     """
-    here = gateway.source_scope(TASK_SCOPED)
+    here = task_scope(gateway, task)
     found = surveyed or survey_of(gateway, task, kms_key_arn, exec_=exec_, resources=resources)
     documents: dict[str, Mapping[str, Any] | None] = {}
 
@@ -65,7 +63,7 @@ def task_checks(
         state = observed[role.name]
         if role.kind is None or state is None:
             continue
-        if named_only and _full_arn(task.role_arns.get(role.kind, ""), here) != state.arn:
+        if named_only and full_arn(task.role_arns.get(role.kind, ""), here) != state.arn:
             continue
         policies = [managed(arn) for arn in sorted(state.managed_policies)]
         policies += [Policy(f"inline {n}", d or {}) for n, d in state.inline_policies.items()]
@@ -140,70 +138,13 @@ def from_ecs(gateway: Gateway, reference: str) -> TaskDefinition:
     return TaskDefinition(source=reference, document=found, raw=found)
 
 
-def live_tasks(
-    gateway: Gateway, observed: Mapping[str, RoleState | None]
-) -> list[tuple[str, TaskDefinition]]:
-    """Return (family:revision, task definition) of every ACTIVE one that uses a role here."""
-    here = gateway.source_scope(TASK_SCOPED)
-    arns = {state.arn for state in observed.values() if state is not None}
-    used = []
-    for document in live_task_definitions(gateway):
-        task = TaskDefinition(source=str(document.get("taskDefinitionArn")), document=document)
-        named = {_full_arn(arn, here) for arn in task.role_arns.values()}
-        if named & arns:
-            used.append((f"{document.get('family')}:{document.get('revision')}", task))
-    return sorted(used, key=lambda pair: pair[0])
-
-
 def labelled(check: Check, label: str) -> Check:
     if not label:
         return check
     return replace(check, check=f"{label}: {check.check}", message=f"{label}: {check.message}")
 
 
-def live_breaks(
-    gateway: Gateway,
-    desired: Sequence[DesiredRole],
-    observed: Mapping[str, RoleState | None],
-    plans: Sequence[RolePlan],
-    kms_key_arn: str | None,
-    severity: Severity = Severity.ERROR,
-) -> dict[str, list[Check]]:
-    """Return, per role, what the plan would break in the live task definitions using it.
-
-    Each live task definition is checked against the roles as they are and as the plan
-    would leave them; a check that passes now and would fail then is a break.
-    """
-    later = {plan.role: after(observed.get(plan.role), plan.actions) for plan in plans}
-    later = {name: later[name] if observed.get(name) else None for name in later}
-    breaks: dict[str, list[Check]] = {}
-    for label, task in live_tasks(gateway, observed):
-        found = survey_of(gateway, task, kms_key_arn)
-        now = task_checks(
-            gateway, desired, observed, task, kms_key_arn, named_only=True, surveyed=found
-        )
-        then = task_checks(
-            gateway, desired, later, task, kms_key_arn, named_only=True, surveyed=found
-        )
-        for name, checks in then.items():
-            failing = {check.check for check in now.get(name, ()) if check.failed}
-            breaks.setdefault(name, []).extend(
-                Check(
-                    f"live {label} after the change: {check.check}",
-                    False,
-                    check.expected,
-                    check.actual,
-                    f"live task definition {label} would no longer start: {check.message}",
-                    severity,
-                    kind=CheckKind.LIVE,
-                )
-                for check in checks
-                if check.failed and check.check not in failing
-            )
-    return {name: checks for name, checks in breaks.items() if checks}
-
-
-def _full_arn(named: str, here: SourceScope) -> str:
+def full_arn(named: str, here: SourceScope) -> str:
     """Return a role ARN as ECS reads it: a bare name is a role of the caller's account."""
     if named.startswith("arn:"):
         return named
@@ -247,7 +188,7 @@ def _named_role(
                 Severity.UNKNOWN,
             )
         return
-    arn = _full_arn(named, here)
+    arn = full_arn(named, here)
     if arn == state.arn:
         yield _task(check, True, state.arn, named, "names this role")
         return

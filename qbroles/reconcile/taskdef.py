@@ -39,6 +39,14 @@ class TaskDefinition:
         return "FARGATE" in kinds
 
     @property
+    def region(self) -> str | None:
+        """Return the region of a task definition read from ECS (its ARN's), else None: a
+        file is registered in the run's region."""
+        arn = str(self.document.get("taskDefinitionArn") or "")
+        parts = arn.split(":")
+        return parts[3] if arn.startswith("arn:") and len(parts) > 3 and parts[3] else None
+
+    @property
     def role_arns(self) -> dict[str, str]:
         """Return the role ARNs the task definition names, by kind."""
         arns = {kind: self.document.get(kind.task_definition_key) for kind in RoleKind}
