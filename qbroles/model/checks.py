@@ -27,6 +27,10 @@ class CheckKind(Enum):
     LIVE = "live"  # a live task definition the planned change would break
 
 
+# The kinds of what a task definition needs: said as its verdict, not as differences of
+# the roles from their spec.
+TASK_KINDS = (CheckKind.TASK, CheckKind.APP)
+
 # How the checks of what a role has that the spec does not list begin: create keeps it
 # (a warning), and only --prune removes it.
 EXTRA = "unexpected "

@@ -7,11 +7,8 @@ from dataclasses import dataclass, field
 
 from qbroles.errors import ExitCode
 from qbroles.model.actions import Action
-from qbroles.model.checks import FINDING, Check, CheckKind
+from qbroles.model.checks import FINDING, TASK_KINDS, Check, CheckKind
 from qbroles.model.verdict import TaskVerdict, Verdict
-
-# The checks of what a task definition needs: said as its verdict, not as differences.
-_TASK_KINDS = (CheckKind.TASK, CheckKind.APP)
 
 
 @dataclass(frozen=True)
@@ -139,11 +136,11 @@ class Report:
         failed = self._checks("failed")
         roles = plural(len(self.roles), "role")
         if self.command == "verify":  # a task definition's needs are its verdict's
-            failed = [check for check in failed if check.kind not in _TASK_KINDS]
+            failed = [check for check in failed if check.kind not in TASK_KINDS]
             differing = sum(
                 1
                 for role in self.roles
-                if any(c.failed and c.kind not in _TASK_KINDS for c in role.checks)
+                if any(c.failed and c.kind not in TASK_KINDS for c in role.checks)
             )
             return (
                 f"{plural(len(failed), 'difference')} in {differing} of {roles}"
@@ -188,7 +185,7 @@ class Report:
     def _warnings_clause(self) -> str:
         """Return the warnings: a change of spec in a plan, the findings named in a create's
         plan, else how many."""
-        warned = [c for c in self._checks("warns") if not (self.tasks and c.kind in _TASK_KINDS)]
+        warned = [c for c in self._checks("warns") if not (self.tasks and c.kind in TASK_KINDS)]
         clause = ""
         other = sum(1 for c in warned if c.kind is CheckKind.OTHER_SPEC)
         if other and self.dry_run:  # a change of mind, said in the summary too

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
-from qbroles.model.checks import Check, CheckKind
+from qbroles.model.checks import TASK_KINDS, Check, CheckKind
 
 
 class Verdict(Enum):
@@ -55,7 +55,7 @@ def judge(task: str, checks: Iterable[Check], *, resources: bool = True) -> Task
     starts, but. Else an unknown or a grant that depends on what qbroles cannot see
     (a condition, another policy): starts if. Else: starts.
     """
-    checks = [check for check in checks if check.kind in (CheckKind.TASK, CheckKind.APP)]
+    checks = [check for check in checks if check.kind in TASK_KINDS]
     for kind, verdict in (
         (CheckKind.TASK, Verdict.CANNOT_START),
         (CheckKind.APP, Verdict.STARTS_BUT),

@@ -111,7 +111,9 @@ def live_breaks(
                     False,
                     check.expected,
                     check.actual,
-                    f"live task definition {label} would no longer start: {check.message}",
+                    f"live task definition {label} would no longer start: {check.message}"
+                    if check.kind is CheckKind.TASK
+                    else f"live task definition {label} would start, but: {check.message}",
                     severity,
                     kind=CheckKind.LIVE,
                 )

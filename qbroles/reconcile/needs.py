@@ -57,109 +57,12 @@ def requirements(
 ) -> tuple[Requirement, ...]:
     """Return what the execution role needs to start the task's containers, and what the
     task definition shows its task role will need (``exec_``: with ECS Exec turned on)."""
+    from qbroles.reconcile.app_needs import task_role_needs
+
     found: dict[tuple[str, str, str, str], Requirement] = {}
-    for need in (*_needs(task, here, kms_key_arn), *_task_needs(task, here, exec_=exec_)):
+    for need in (*_needs(task, here, kms_key_arn), *task_role_needs(task, here, exec_=exec_)):
         found.setdefault((need.kind, need.action, need.resource, need.within or ""), need)
     return tuple(found.values())
-
-
-# FireLens output plugins that write to AWS, and what the task role needs for each, on
-# which destination (Fluent Bit's cloudwatch_logs, kinesis_firehose and kinesis_streams
-# outputs; "Send Amazon ECS logs to an AWS service or AWS Partner":
-# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/using_firelens.html).
-_FIRELENS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "cloudwatch": ("log_group_name", "logs", ("logs:CreateLogStream", "logs:PutLogEvents")),
-    "cloudwatch_logs": ("log_group_name", "logs", ("logs:CreateLogStream", "logs:PutLogEvents")),
-    "firehose": ("delivery_stream", "firehose", ("firehose:PutRecordBatch",)),
-    "kinesis_firehose": ("delivery_stream", "firehose", ("firehose:PutRecordBatch",)),
-    "kinesis": ("stream", "kinesis", ("kinesis:PutRecords",)),
-    "kinesis_streams": ("stream", "kinesis", ("kinesis:PutRecords",)),
-}
-
-# What ECS Exec needs of the task role ("Monitor Amazon ECS containers with ECS Exec", IAM
-# permissions required for ECS Exec:
-# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html).
-EXEC_ACTIONS = (
-    "ssmmessages:CreateControlChannel",
-    "ssmmessages:CreateDataChannel",
-    "ssmmessages:OpenControlChannel",
-    "ssmmessages:OpenDataChannel",
-)
-
-
-def _task_needs(task: TaskDefinition, here: SourceScope, *, exec_: bool) -> Iterator[Requirement]:
-    """Yield what the task definition shows the task role will need at run time."""
-    for container in task.document["containerDefinitions"]:
-        name = container.get("name", "?")
-        logging = container.get("logConfiguration") or {}
-        options = logging.get("options") or {}
-        plugin = _FIRELENS.get(str(options.get("Name", "")).lower())
-        if logging.get("logDriver") == "awsfirelens" and plugin:
-            key, service, actions = plugin
-            target = options.get(key)
-            region = str(options.get("region") or here.region)
-            if target:
-                head = f"arn:{partition_of(region)}:{service}:{region}:{here.account}"
-                resource = {
-                    "logs": f"{head}:log-group:{target}:log-stream:*",
-                    "firehose": f"{head}:deliverystream/{target}",
-                    "kinesis": f"{head}:stream/{target}",
-                }[service]
-                why = f"send the logs of {name} to {service} through FireLens"
-                for action in actions:
-                    yield Requirement(RoleKind.TASK, action, resource, why, at_start=False)
-                if service == "logs" and str(options.get("auto_create_group")).lower() == "true":
-                    group = f"{head}:log-group:{target}:*"
-                    yield Requirement(
-                        RoleKind.TASK, "logs:CreateLogGroup", group, why, at_start=False
-                    )
-    yield from _efs_needs(task, here)
-    if exec_:
-        for action in EXEC_ACTIONS:
-            yield Requirement(
-                RoleKind.TASK, action, "*", "open an ECS Exec session", at_start=False
-            )
-
-
-def _efs_needs(task: TaskDefinition, here: SourceScope) -> Iterator[Requirement]:
-    """Yield EFS mount and write for volumes with IAM authorization.
-
-    elasticfilesystem:ClientMount, and ClientWrite unless every mount point is read-only;
-    a file system policy may grant them instead ("Amazon EFS volumes", IAM authorization:
-    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/efs-volumes.html).
-    """
-    mounts = [
-        point
-        for container in task.document["containerDefinitions"]
-        for point in container.get("mountPoints") or []
-        if isinstance(point, Mapping)
-    ]
-    for volume in task.document.get("volumes") or []:
-        if not isinstance(volume, Mapping):
-            continue
-        efs = volume.get("efsVolumeConfiguration") or {}
-        if (efs.get("authorizationConfig") or {}).get("iam") != "ENABLED" or not efs.get(
-            "fileSystemId"
-        ):
-            continue
-        arn = (
-            f"arn:{here.partition}:elasticfilesystem:{here.region}:{here.account}:"
-            f"file-system/{efs['fileSystemId']}"
-        )
-        mine = [point for point in mounts if point.get("sourceVolume") == volume.get("name")]
-        why = f"mount the EFS volume {volume.get('name')}"
-        policy = "the file system's policy"
-        yield Requirement(
-            RoleKind.TASK, "elasticfilesystem:ClientMount", arn, why, elsewhere=policy
-        )
-        if not mine or not all(point.get("readOnly") is True for point in mine):
-            yield Requirement(
-                RoleKind.TASK,
-                "elasticfilesystem:ClientWrite",
-                arn,
-                f"write to {why[6:]}",
-                elsewhere=policy,
-            )
 
 
 def _needs(
@@ -220,12 +123,35 @@ def _needs(
         for file in container.get("environmentFiles") or []:
             if isinstance(file, Mapping) and file.get("type") == "s3":
                 yield from _s3_object(str(file.get("value", "")), f"read the environment of {name}")
+        yield from _credential_specs(container, name)
         firelens = (container.get("firelensConfiguration") or {}).get("options") or {}
         if firelens.get("config-file-type") == "s3":
             yield from _s3_object(
                 str(firelens.get("config-file-value", "")),
                 f"read the FireLens configuration of {name}",
             )
+
+
+def _credential_specs(container: Mapping[str, Any], name: str) -> Iterator[Requirement]:
+    """Yield what reading a gMSA credential spec needs: s3:GetObject on an S3 object, or
+    ssm:GetParameters on a parameter; a local file needs nothing. Named in
+    dockerSecurityOptions ("credentialspec:ARN", Windows) or credentialSpecs
+    ("credentialspec:" or "credentialspecdomainless:" ARN): "Using gMSAs for Windows
+    containers", https://docs.aws.amazon.com/AmazonECS/latest/developerguide/windows-gmsa.html,
+    and for Linux https://docs.aws.amazon.com/AmazonECS/latest/developerguide/linux-gmsa.html.
+    """
+    why = f"read the gMSA credential spec of {name}"
+    for option in [
+        *(container.get("dockerSecurityOptions") or []),
+        *(container.get("credentialSpecs") or []),
+    ]:
+        kind, _, arn = str(option).partition(":")
+        if kind not in ("credentialspec", "credentialspecdomainless"):
+            continue
+        if arn.startswith("arn:") and ":s3:::" in arn:
+            yield from _s3_object(arn, why, bucket=False)
+        elif arn.startswith("arn:") and ":ssm:" in arn:
+            yield Requirement(RoleKind.EXECUTION, "ssm:GetParameters", arn, why)
 
 
 def _awslogs(options: Mapping[str, Any], here: SourceScope, name: str) -> Iterator[Requirement]:
@@ -248,14 +174,15 @@ def _awslogs(options: Mapping[str, Any], here: SourceScope, name: str) -> Iterat
         )
 
 
-def _s3_object(arn: str, why: str) -> Iterator[Requirement]:
-    """Yield s3:GetObject on the object and s3:GetBucketLocation on its bucket."""
+def _s3_object(arn: str, why: str, *, bucket: bool = True) -> Iterator[Requirement]:
+    """Yield s3:GetObject on the object and (``bucket``) s3:GetBucketLocation on its bucket."""
     if not arn.startswith("arn:") or ":s3:::" not in arn:
         return
-    bucket = arn.split(":::", 1)[1].split("/", 1)[0]
     head = arn.split(":::", 1)[0]
     yield Requirement(RoleKind.EXECUTION, "s3:GetObject", arn, why)
-    yield Requirement(RoleKind.EXECUTION, "s3:GetBucketLocation", f"{head}:::{bucket}", why)
+    if bucket:
+        name = arn.split(":::", 1)[1].split("/", 1)[0]
+        yield Requirement(RoleKind.EXECUTION, "s3:GetBucketLocation", f"{head}:::{name}", why)
 
 
 def _secret(

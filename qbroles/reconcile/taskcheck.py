@@ -224,6 +224,11 @@ def _can(role: str, need: Requirement, decision: Decision) -> Check:
     severity = Severity.UNKNOWN if outcome in unsettled else Severity.ERROR
     if outcome is Outcome.ALLOWED:
         message = f"may {need.action} ({decision.by})"
+    elif not need.at_start and outcome is Outcome.NOT_ALLOWED:  # ECS does not wait for it
+        message = (
+            f"ECS starts the task, but {role} cannot {need.action} on {need.resource}, so "
+            f"it will not {need.why}"
+        )
     elif outcome is Outcome.UNKNOWN:
         message = (
             f"{role} may {need.action} on {need.resource} (needed to {need.why}) only if what "

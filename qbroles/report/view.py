@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from qbroles.model.actions import Action, CreateRole, DeleteRole
-from qbroles.model.checks import Check
+from qbroles.model.checks import TASK_KINDS, Check
 from qbroles.model.report import Report, RoleReport, plural
 
 if TYPE_CHECKING:
@@ -49,7 +49,12 @@ def print_report(
 
         for role in report.roles:
             out.print(check_table(role))
-    for title, checks in (("Differences", _differences(report)), ("Warnings", _warnings(report))):
+    sections = (
+        ("Differences", _differences(report, tasks=False)),
+        ("Task definitions", _differences(report, tasks=True)),
+        ("Warnings", _warnings(report)),
+    )
+    for title, checks in sections:
         if checks:
             _heading(out, title)
             for names, check in _once(checks):
@@ -128,9 +133,9 @@ def status(report: Report, role: RoleReport) -> str:
 
 
 def print_check(role: str, check: Check, out: Console) -> None:
-    """Print a failing check or a warning whole: its name, its message wrapped to the width,
-    and, for a document that differs, the diff."""
-    mark, colour = ("x", "red") if check.failed else ("!", "yellow")
+    """Print a failing check (x), a warning (!) or an unknown (?) whole: its name, its
+    message wrapped to the width, and, for a document that differs, the diff."""
+    mark, colour = ("x", "red") if check.failed else ("?" if check.unknown else "!", "yellow")
     _wrapped(out, f"{mark} {role}: {check.check}", INDENT, hang=4, style=colour)
     _wrapped(out, check.message, INDENT * 3)
     if check.failed and isinstance(check.expected, dict) and isinstance(check.actual, dict):
@@ -148,20 +153,66 @@ def next_step(report: Report) -> str | None:
         return None
     if any(not _exists(role) for role in report.roles):
         return "qbroles create makes the missing roles."
-    if not report.ok:
+    if any(c.failed and c.kind not in TASK_KINDS for role in report.roles for c in role.checks):
         return "qbroles plan shows the repair; qbroles create applies it."
+    if not report.ok:  # the roles are the spec's: create cannot repair what the tasks lack
+        return _beyond_the_spec(report)
     return (
         "qbroles outputs --merge taskdef.json --out taskdef-with-roles.json sets these ARNs "
         "as the task definition's executionRoleArn and taskRoleArn."
     )
 
 
-def _differences(report: Report) -> list[tuple[str, Check]]:
-    return [(role.name, c) for role in report.roles for c in role.checks if report.to_read(c)]
+# The spec options of the least-privilege preset that grant a need, by service.
+_SCOPE_OPTIONS = {
+    "secretsmanager": "--secret-arn",
+    "ssm": "--ssm-path",
+    "logs": "--log-group",
+    "kms": "--kms-key-arn",
+}
+
+
+def _beyond_the_spec(report: Report) -> str:
+    """Return the next step when the roles match their spec and a task definition still
+    fails: grant what the spec lacks by editing it, or mend what lies outside the roles."""
+    failing = [c for role in report.roles for c in role.checks if c.failed and c.kind in TASK_KINDS]
+    grants = [c for c in failing if "can " in c.check and "policy of" not in str(c.actual)]
+    if not grants:
+        return (
+            f"what stops it lies outside the roles ({failing[0].message}); mend that, then "
+            "run qbroles verify again."
+        )
+    needed = sorted({f"{c.check.rsplit('can ', 1)[1]} on {c.expected}" for c in grants})
+    services = {str(c.expected).split(":")[2] for c in grants if str(c.expected).count(":") > 2}
+    options = sorted(_SCOPE_OPTIONS[name] for name in services if name in _SCOPE_OPTIONS)
+    preset = report.spec is not None and report.spec.get("source") == "preset least-privilege"
+    hint = f", or pass {' / '.join(options)} to the preset" if preset and options else ""
+    return (
+        f"the roles match their spec, which does not grant {'; '.join(needed)}: add it to "
+        f"the spec (qbroles init writes the spec as qbroles.toml to edit{hint}); qbroles "
+        "plan then shows the change and qbroles create applies it."
+    )
+
+
+def _differences(report: Report, *, tasks: bool) -> list[tuple[str, Check]]:
+    """Return the failing checks to read: the roles' differences from their spec, or
+    (``tasks``) what stops a task definition, with what about it is not known."""
+    return [
+        (role.name, c)
+        for role in report.roles
+        for c in role.checks
+        if (c.kind in TASK_KINDS) is tasks
+        and (report.to_read(c) or (tasks and c.unknown and bool(report.tasks)))
+    ]
 
 
 def _warnings(report: Report) -> list[tuple[str, Check]]:
-    return [(role.name, check) for role in report.roles for check in role.checks if check.warns]
+    return [
+        (role.name, check)
+        for role in report.roles
+        for check in role.checks
+        if check.warns and not (check.unknown and check.kind in TASK_KINDS and report.tasks)
+    ]
 
 
 def _once(checks: list[tuple[str, Check]]) -> list[tuple[list[str], Check]]:
