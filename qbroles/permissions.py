@@ -102,8 +102,9 @@ NEEDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "ecs": READ_TASKS,
         "resources": READ_RESOURCES,
     },
+    # verify --simulate asks IAM's policy simulator about the roles (on the roles' ARNs).
     "verify": {
-        "role": READ_ROLES,
+        "role": (*READ_ROLES, "iam:SimulatePrincipalPolicy"),
         "policy": READ_POLICIES,
         "ecs": READ_TASKS,
         "resources": READ_RESOURCES,

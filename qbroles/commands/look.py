@@ -65,6 +65,13 @@ TASK_REFERENCE = re.compile(
     "is read: it exists, and its own policy or key policy allows the role). What cannot "
     "be read is unknown, never allowed.",
 )
+@click.option(
+    "--simulate",
+    is_flag=True,
+    help="Also ask IAM's policy simulator (SimulatePrincipalPolicy, a real account only) "
+    "about each need of a task definition, and report where its answer differs from "
+    "qbroles' own: it also applies the organization's SCPs, which qbroles cannot read.",
+)
 @live_regions_option
 @click.pass_obj
 def verify(
@@ -74,6 +81,7 @@ def verify(
     live_task_definitions: bool,
     exec_: bool,
     no_resources: bool,
+    simulate: bool,
     live_regions: tuple[str, ...],
 ) -> int:
     """Compare the roles in IAM with the spec, check by check. Read only.
@@ -105,6 +113,11 @@ def verify(
     from qbroles.reconcile import engine
     from qbroles.reconcile.taskdef import load_task_definition
 
+    if simulate and not (task_definition or live_task_definitions):
+        raise InputError(
+            "--simulate asks about a task definition's needs; add --task-definition or "
+            "--live-task-definitions."
+        )
     if live_regions and not live_task_definitions:
         raise InputError("--live-regions goes with --live-task-definitions; drop it, or add that.")
     spec = settings.spec()
@@ -128,6 +141,7 @@ def verify(
             exec_=exec_,
             resources=not no_resources,
             live_regions=live_regions,
+            simulate=simulate,
             workers=settings.workers,
             progress=progress,
         ),

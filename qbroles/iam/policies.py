@@ -43,3 +43,25 @@ def managed_policy_document(gateway: Gateway, arn: str) -> dict[str, Any] | None
                 raise
             return None
         return decode_document(answer["PolicyVersion"]["Document"])
+
+
+def simulated(
+    gateway: Gateway, role_arn: str, actions: list[str], resource: str
+) -> dict[str, dict[str, Any]]:
+    """Return IAM's policy simulator's answer for each action on one resource, for a role
+    (SimulatePrincipalPolicy: its identity policies, boundary and the organization's SCPs;
+    no resource policy, and conditions see no request context:
+    https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html).
+    """
+    simulator = gateway.service("iam")
+    answers: dict[str, dict[str, Any]] = {}
+    with gateway.translating(
+        "SimulatePrincipalPolicy", role_arn, subject="the policies of", client=simulator
+    ):
+        pages = simulator.get_paginator("simulate_principal_policy").paginate(
+            PolicySourceArn=role_arn, ActionNames=actions, ResourceArns=[resource]
+        )
+        for page in pages:
+            for result in page.get("EvaluationResults") or []:
+                answers[str(result.get("EvalActionName"))] = dict(result)
+    return answers

@@ -240,6 +240,7 @@ def verify(
     exec_: bool = False,
     resources: bool = True,
     live_regions: tuple[str, ...] = (),
+    simulate: bool = False,
     workers: int = DEFAULT_WORKERS,
     progress: Progress | None = None,
 ) -> Report:
@@ -274,7 +275,14 @@ def verify(
         regions = live_regions_of(gateway, live_regions)
         tasks += [(f"live {label}", one) for label, one in live_tasks(gateway, observed, regions)]
     can, verdicts = checked(
-        gateway, desired, observed, tasks, kms_key_arn, exec_=exec_, resources=resources
+        gateway,
+        desired,
+        observed,
+        tasks,
+        kms_key_arn,
+        exec_=exec_,
+        resources=resources,
+        simulate=simulate,
     )
     roles = []
     for role in desired:

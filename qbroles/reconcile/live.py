@@ -53,6 +53,7 @@ def checked(
     *,
     exec_: bool,
     resources: bool,
+    simulate: bool = False,
 ) -> tuple[dict[str, list[Check]], list[TaskVerdict]]:
     """Return the checks of each (label, task definition) per role, labelled, and the
     verdict on each; a live one ("live ..." label) is checked against the roles it names."""
@@ -68,6 +69,7 @@ def checked(
             exec_=exec_,
             named_only=bool(label),
             resources=resources,
+            simulate=simulate,
         )
         every = [check for checks in found.values() for check in checks]
         verdicts.append(

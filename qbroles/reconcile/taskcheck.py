@@ -38,6 +38,7 @@ def task_checks(
     named_only: bool = False,
     resources: bool = True,
     surveyed: Survey | None = None,
+    simulate: bool = False,
 ) -> dict[str, tuple[Check, ...]]:
     """Return, per role, whether it can do what starting the task needs (evaluated locally).
 
@@ -47,7 +48,8 @@ def task_checks(
 
     ``resources``: also read what the task definition names (secrets, keys, images, log
     groups, objects) and judge their own policies with the roles' (``surveyed``: read
-    already, for the same task definition).
+    already, for the same task definition). ``simulate``: also ask IAM's policy
+    simulator about each need, and say where it differs (reconcile.simulate).
     """
     here = task_scope(gateway, task)
     found = surveyed or survey_of(gateway, task, kms_key_arn, exec_=exec_, resources=resources)
@@ -73,6 +75,12 @@ def task_checks(
             for need in found.needs
             if need.kind == role.kind
         ]
+        if simulate:
+            from qbroles.reconcile.simulate import second_opinion
+
+            mine = [need for need in found.needs if need.kind == role.kind]
+            decided = [(need, _decide(policies, need, boundary)) for need in mine]
+            can.extend(second_opinion(gateway, role.name, state.arn, decided))
         can.extend(_named_role(task, role.kind, state, here))
         if role.kind is RoleKind.EXECUTION:  # it fetches them: where ECS stops, said on it
             can.extend(
