@@ -546,39 +546,48 @@ def test_each_case_gets_the_verdict_ecs_would_give(
 
 
 def register_all(files: dict[str, tuple[Path, tuple[str, ...]]]) -> dict[str, str]:
-    """Register each case without options in moto's ECS; return family:revision -> case."""
+    """Register every case in moto's ECS; return family:revision -> case."""
     ecs = make.client("ecs")
     live = {}
-    for name, (path, options) in files.items():
-        if not options:
-            done = ecs.register_task_definition(**json.loads(path.read_text()))["taskDefinition"]
-            live[f"{done['family']}:{done['revision']}"] = name
+    for name, (path, _) in files.items():
+        done = ecs.register_task_definition(**json.loads(path.read_text()))["taskDefinition"]
+        live[f"{done['family']}:{done['revision']}"] = name
     return live
 
 
 def test_live_task_definitions_get_the_files_verdicts_and_the_gate_names_each_break(
     moto_iam: None, answers: Answers, tmp_path: Path
 ) -> None:
+    """Every case as a live task definition gets its file's verdict, under the options it
+    needs; then the move from the workshop roles to least privilege names exactly the
+    cases (without options) that start with the first and not with the second."""
     runner = CliRunner()
-    assert runner.invoke(cli, ["create"]).exit_code == 0
-    live = register_all(world(answers, tmp_path))
-    assert len(live) >= 15
+    files = world(answers, tmp_path)
+    live = register_all(files)
+    assert len(live) == len(CASES)
     by_case = {case.name: case for case in CASES}
+    option_sets = sorted({options for _, options in files.values()})
     for preset in PRESETS:
-        if preset != "workshop":
-            moved = runner.invoke(
-                cli, ["--preset", preset, "create", "--prune", "--adopt", "--yes"]
+        for options in option_sets:
+            made = runner.invoke(
+                cli, ["--preset", preset, *options, "create", "--prune", "--adopt", "--yes"]
             )
-            assert moved.exit_code == 0, moved.stderr
-        checked = runner.invoke(
-            cli, ["--preset", preset, "-o", "json", "verify", "--live-task-definitions"]
-        )
-        got = {
-            t["task_definition"]: t["verdict"]
-            for t in json.loads(checked.stdout)["task_definitions"]
-        }
-        assert got == {label: by_case[name].verdict[preset][0] for label, name in live.items()}
-        count("task definitions: resource-side verdicts checked live", len(got))
+            assert made.exit_code == 0, made.stderr
+            checked = runner.invoke(
+                cli,
+                ["--preset", preset, *options, "-o", "json", "verify", "--live-task-definitions"],
+            )
+            got = {
+                t["task_definition"]: t["verdict"]
+                for t in json.loads(checked.stdout)["task_definitions"]
+                if files[live[t["task_definition"]]][1] == options
+            }
+            assert got == {
+                label: by_case[name].verdict[preset][0]
+                for label, name in live.items()
+                if files[name][1] == options
+            }, (preset, options)
+            count("task definitions: resource-side verdicts checked live", len(got))
     # Back to the workshop roles, then the gate of the move to least privilege.
     assert runner.invoke(cli, ["create", "--prune", "--adopt", "--yes"]).exit_code == 0
     planned = runner.invoke(
@@ -595,10 +604,12 @@ def test_live_task_definitions_get_the_files_verdicts_and_the_gate_names_each_br
         for c in r["checks"]
         if c["check"].startswith("live ") and not c["ok"]
     }
+    broken &= {label for label, name in live.items() if not files[name][1]}
     expected = {
         label
         for label, name in live.items()
-        if by_case[name].verdict["workshop"][0] in (S, IF)
+        if not files[name][1]
+        and by_case[name].verdict["workshop"][0] in (S, IF)
         and by_case[name].verdict["least-privilege"][0] in (BUT, NO)
     }
     assert expected
@@ -639,3 +650,23 @@ def test_after_a_need_the_spec_does_not_grant_the_next_step_leads_somewhere(
     said = next_step(outside)
     assert said.startswith("what stops it lies outside the roles (")
     assert "/ecs/questionbank-prod does not exist" in said
+
+
+def test_strict_fails_a_task_definition_that_starts_only_if_its_unknowns_hold(
+    moto_iam: None, answers: Answers, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    files = world(answers, tmp_path)
+    path, options = files["image-other-account-unreadable"]
+    assert runner.invoke(cli, [*options, "create"]).exit_code == 0
+    relaxed = runner.invoke(cli, [*options, "-o", "json", "verify", "--task-definition", str(path)])
+    strict = runner.invoke(
+        cli, [*options, "-o", "json", "verify", "--strict", "--task-definition", str(path)]
+    )
+    assert verdict_of(relaxed)[0] == verdict_of(strict)[0] == IF
+    assert (relaxed.exit_code, strict.exit_code) == (0, 1)
+    roles_only = runner.invoke(
+        cli, [*options, "verify", "--no-resources", "--task-definition", str(path)]
+    )
+    # Without the resource side the repository's policy is not asked: it starts, said so.
+    assert f"{path} starts; roles only, the resources were not read" in roles_only.stderr

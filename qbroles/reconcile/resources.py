@@ -115,8 +115,11 @@ def _reads(
         yield secret_id(need), partial(read.secret, gateway, secret_id(need))
     elif need.action == "ssm:GetParameters" and _REFERENCE not in need.resource:
         name = need.resource.split(":parameter", 1)[1]
-        if account_of(need.resource, here) == here.account:  # DescribeParameters: own only
+        if account_of(need.resource, here) == here.account:
             yield need.resource, partial(read.parameter, gateway, region, name)
+        else:  # a parameter shared from another account: DescribeParameters lists own ones
+            shared = "a parameter of another account is not listed by DescribeParameters here"
+            yield need.resource, partial(read.Seen, unknown=shared)
     elif need.action == "logs:CreateLogStream":
         group = need.resource.split(":log-group:", 1)[1].removesuffix(":log-stream:*")
         creates = any(
