@@ -33,6 +33,8 @@ RESOURCE_READS = {
     "DescribePullThroughCacheRules": "ecr:DescribePullThroughCacheRules",
     "DescribeLogGroups": "logs:DescribeLogGroups",
     "HeadObject": "s3:GetObject",
+    "ListBuckets": "s3:ListAllMyBuckets",
+    "GetBucketPolicy": "s3:GetBucketPolicy",
     "DescribeRegions": "ec2:DescribeRegions",
 }
 NARROW = ("--preset", "least-privilege", "--region", "us-east-1")

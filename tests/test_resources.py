@@ -70,6 +70,7 @@ class Answers:
     def __call__(self, model: Any, params: Any, **_: Any) -> Any:
         body = params.get("body", b"") if isinstance(params, dict) else b""
         text = body.decode() if isinstance(body, bytes) else str(body)
+        text += " " + str(params.get("url", "")) if isinstance(params, dict) else ""
         for operation, naming, answer, error in self.rules:
             if model.name == operation and naming in text:
                 status = 400 if error else 200
@@ -438,6 +439,23 @@ CASES = [
             (),
         ),
         {p: (NO, "does not exist") for p in PRESETS},
+    ),
+    Case(
+        "environment-file-in-another-accounts-bucket",
+        PAGES["cross"],
+        lambda a: (
+            a.add("HeadObject", "partner-config", {"ContentLength": 4}),
+            a.add("GetBucketPolicy", "partner-config", error="NoSuchBucketPolicy"),
+            (
+                {
+                    "environmentFiles": [
+                        {"type": "s3", "value": "arn:aws:s3:::partner-config/api.env"}
+                    ]
+                },
+                (),
+            ),
+        )[2],
+        {p: (NO, "the bucket policy of partner-config") for p in PRESETS},
     ),
     Case(
         "environment-file-missing",

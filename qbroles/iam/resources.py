@@ -29,6 +29,7 @@ _MISSING = {
     "NotFoundException",  # KMS
     "NoSuchKey",
     "NoSuchBucket",
+    "NoSuchBucketPolicy",
     "NotFound",
     "404",  # S3's HeadObject has no body, only the status
 }
@@ -233,3 +234,37 @@ def s3_object(gateway: Gateway, region: str, bucket: str, name: str) -> Seen:
         f"s3://{bucket}/{name}",
         lambda c: c.head_object(Bucket=bucket, Key=name),
     )
+
+
+def own_bucket(gateway: Gateway, region: str, bucket: str) -> Seen:
+    """Return whether the bucket is one of the caller's account ("Own"), from ListBuckets
+    (it lists the account's own buckets only; Prefix narrows it to this one)."""
+    seen = read(
+        gateway,
+        "s3",
+        region,
+        "ListBuckets",
+        f"bucket {bucket}",
+        lambda c: c.list_buckets(Prefix=bucket),
+    )
+    if seen.answer is None:
+        return seen
+    names = {str(b.get("Name")) for b in seen.answer.get("Buckets") or []}
+    return Seen({"Own": bucket in names})
+
+
+def bucket_policy(gateway: Gateway, region: str, bucket: str) -> Seen:
+    """Return the bucket's policy under "Policy" (None: it has none)."""
+    seen = read(
+        gateway,
+        "s3",
+        region,
+        "GetBucketPolicy",
+        f"bucket {bucket}",
+        lambda c: c.get_bucket_policy(Bucket=bucket),
+    )
+    if seen.missing:
+        return Seen({"Policy": None})
+    if seen.answer is None:
+        return seen
+    return Seen({"Policy": json.loads(str(seen.answer.get("Policy") or "{}"))})

@@ -121,9 +121,39 @@ def judge(
                 f"object {need.resource}", need.resource, found.unknown, "s3:GetObject"
             )
         else:
+            yield from _bucket_side(need, seen)
             yield from _key_need(need, found, keys, f"the object {need.resource}", here)
     else:
         yield need
+
+
+def _bucket_side(need: Requirement, seen: Mapping[str, read.Seen]) -> Iterator[Judged]:
+    """Yield the bucket policy's say in reading an object of another account's bucket: it
+    must allow the role, as any cross-account request needs ("Policy evaluation logic",
+    cross-account: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html)."""
+    head, _, path = need.resource.partition(":::")
+    bucket = path.split("/", 1)[0]
+    owned = seen.get(f"bucket {bucket}", read.Seen(unknown="it was not read"))
+    if (owned.answer or {}).get("Own") is True:
+        return
+    if owned.answer is None:
+        unknown: str | None = (
+            f"whether the bucket {bucket} is the account's own is not known ({owned.unknown}); "
+            "it needs s3:ListAllMyBuckets"
+        )
+        policy: read.Seen = read.Seen()
+    else:
+        policy = seen.get(f"bucket-policy {bucket}", read.Seen(unknown="it was not read"))
+        unknown = (
+            f"{policy.unknown}; it needs s3:GetBucketPolicy, or the bucket's owner confirms "
+            "the role may read it"
+            if policy.unknown
+            else None
+        )
+    document = (policy.answer or {}).get("Policy")
+    side = Side(f"the bucket policy of {bucket}", "another account", document, unknown)
+    yield need, side
+    yield replace(need, action="s3:GetBucketLocation", resource=f"{head}:::{bucket}"), side
 
 
 def _unreadable(name: str, what: str, why: str, action: str) -> Check:

@@ -86,6 +86,11 @@ def survey(gateway: Gateway, needs: Sequence[Requirement], here: SourceScope) ->
                 more[f"pull-through {region}"] = partial(
                     read.pull_through_prefixes, gateway, region
                 )
+        if key.startswith("bucket ") and (found.answer or {}).get("Own") is False:
+            bucket = key.split()[1]  # another account's: its policy has a say
+            more[f"bucket-policy {bucket}"] = partial(
+                read.bucket_policy, gateway, here.region, bucket
+            )
     seen_keys = dict(zip(more, gateway.together(list(more.values())), strict=True))
     seen |= seen_keys
     completed: list[Requirement] = []
@@ -146,3 +151,4 @@ def _reads(
     elif need.action == "s3:GetObject":
         bucket, _, name = need.resource.split(":::", 1)[1].partition("/")
         yield need.resource, partial(read.s3_object, gateway, here.region, bucket, name)
+        yield f"bucket {bucket}", partial(read.own_bucket, gateway, here.region, bucket)
