@@ -199,3 +199,40 @@ def test_what_a_task_definition_check_costs(
     calls.clear()
     engine.verify(run(), spec, task=task, resources=False)
     assert not set(calls) & {"DescribeSecret", "DescribeParameters", "DescribeImages"}
+
+
+def test_the_reads_of_one_task_definition_go_out_together(moto_iam: None, tmp_path: Path) -> None:
+    """The first round's reads (image, secret, parameter, log group) are in flight at once:
+    each waits at a barrier the four must reach together, which sequential reads never do
+    (the barrier breaks, and the run fails)."""
+    import threading
+
+    import botocore.handlers
+
+    from qbroles.reconcile.taskdef import load_task_definition
+
+    first_round = {"DescribeImages", "DescribeSecret", "DescribeParameters", "DescribeLogGroups"}
+    barrier = threading.Barrier(len(first_round), timeout=10)
+    armed = threading.Event()
+    reached: list[str] = []
+
+    def together(model: Any, **_: Any) -> None:
+        if armed.is_set() and model.name in first_round:
+            reached.append(model.name)
+            barrier.wait()
+
+    handler = ("before-call", together)  # before any client is made: every one gets it
+    botocore.handlers.BUILTIN_HANDLERS.append(handler)
+    try:
+        spec = preset_spec("least-privilege", None, Scope())
+        engine.create(run(), spec)
+        path = Path(__file__).parent / "taskdefs" / "questionbank-ssm.json"
+        made = tmp_path / "questionbank-ssm.json"
+        made.write_text(json.dumps(materialize(json.loads(path.read_text()))))
+        armed.set()
+        report = engine.verify(run(), spec, task=load_task_definition(str(made)))
+    finally:
+        botocore.handlers.BUILTIN_HANDLERS.remove(handler)
+    assert report.tasks[0].verdict.value == "starts"
+    assert sorted(reached) == sorted(first_round)  # each read met the others there
+    assert not barrier.broken
