@@ -63,7 +63,9 @@ class _Guarded(io.TextIOBase):
     def encoding(self) -> str:  # type: ignore[override]
         return str(getattr(self._stream, "encoding", None) or "utf-8")
 
-    def write(self, text: str) -> int:
+    def write(self, text: str | bytes) -> int:
+        if isinstance(text, bytes):  # click.echo of bytes with no .buffer to write them to
+            text = text.decode(self.encoding, "replace")  # (shell completion's script)
         if self._failed is not None:
             self._refuse()
         elif not self._broken:

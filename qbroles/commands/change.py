@@ -53,6 +53,20 @@ def _plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def _restore_files(_: Any, __: Any, incomplete: str) -> list[Any]:
+    """Complete a restore file: the folder's own (.qbroles/backup-*.json), newest first,
+    else any file, as the shell completes paths."""
+    from glob import glob
+
+    from click.shell_completion import CompletionItem
+
+    from qbroles.reconcile.backup import FOLDER
+
+    found = sorted(glob(f"{FOLDER}/backup-*.json"), reverse=True)
+    mine = [CompletionItem(path) for path in found if path.startswith(incomplete)]
+    return mine or [CompletionItem(incomplete, type="file")]
+
+
 # The restore file, for the commands that may remove or replace something.
 backup_option = click.option(
     "--backup",
@@ -271,7 +285,7 @@ def delete(settings: Settings, yes: bool, dry_run: bool, adopt: bool, backup: st
 
 
 @click.command(short_help=summary("restore"))
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False), shell_complete=_restore_files)
 @click.option("--dry-run", is_flag=True, help="Show what would be put back; change nothing.")
 @click.option(
     "--yes",
