@@ -82,10 +82,12 @@ def test_merge_sets_the_arns_in_either_shape_and_verify_then_accepts(
         source.write_text(json.dumps(raw))
         printed = run("outputs", "--merge", str(source))
         assert printed.exit_code == 0, printed.stderr
-        document = json.loads(printed.stdout)
-        inner = document if shape == "register" else document["taskDefinition"]
+        document = json.loads(printed.stdout)  # what register-task-definition takes
+        assert document == {**taskdef, **roles}
+        kept = json.loads(run("outputs", "--merge", str(source), "--keep-shape").stdout)
+        inner = kept if shape == "register" else kept["taskDefinition"]
         assert inner == {**taskdef, **roles}
-        assert set(document) == set(raw) | (
+        assert set(kept) == set(raw) | (
             {"executionRoleArn", "taskRoleArn"} if shape == "register" else set()
         )
     merged = tmp_path / "taskdef.json"
@@ -227,3 +229,34 @@ def test_an_answer_that_is_not_a_role_arn_is_exit_3(iam: Any, monkeypatch: Any) 
     assert result.exit_code == ExitCode.AWS
     assert result.stdout == ""
     assert "did not answer like AWS IAM" in result.stderr
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_describe_then_merge_then_register_works(tmp_path: Path) -> None:
+    """aws ecs describe-task-definition --include TAGS > taskdef.json; qbroles outputs
+    --merge; register-task-definition --cli-input-json: the output is what register takes
+    (issue 23, §1)."""
+    import boto3
+
+    assert run("create").exit_code == 0
+    ecs = boto3.client("ecs", region_name="us-east-1")
+    document = json.loads(TASKDEF.read_text())
+    for key in ("executionRoleArn", "taskRoleArn"):
+        document.pop(key, None)
+    registered = ecs.register_task_definition(**document, tags=[{"key": "team", "value": "qb"}])
+    family = registered["taskDefinition"]["family"]
+    described = ecs.describe_task_definition(taskDefinition=family, include=["TAGS"])
+    described.pop("ResponseMetadata")
+    source = tmp_path / "taskdef.json"
+    source.write_text(json.dumps(described, default=str))  # as the AWS CLI prints it
+    merged = run("outputs", "--merge", str(source))
+    assert merged.exit_code == 0, merged.stderr
+    document = json.loads(merged.stdout)
+    for describe_only in ("taskDefinition", "taskDefinitionArn", "revision", "status"):
+        assert describe_only not in document
+    assert document["tags"] == [{"key": "team", "value": "qb"}]
+    again = ecs.register_task_definition(**document)["taskDefinition"]  # botocore validates
+    assert again["revision"] == 2
+    assert again["executionRoleArn"].endswith(f"role/{EXEC_ROLE}")
+    kept = run("outputs", "--merge", str(source), "--keep-shape")
+    assert set(json.loads(kept.stdout)) == {"taskDefinition", "tags"}

@@ -16,7 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("look", "What each role is for and what its policies grant; no AWS call."),
     "export": ("files", "Export the spec for CloudFormation StackSets or Terraform."),
     "init": ("files", "Write the active spec as a commented TOML file to customise."),
-    "outputs": ("look", "Print the role ARNs for the next deployment step."),
+    "outputs": ("files", "Print the role ARNs for the next deployment step."),
     "permissions": ("files", "Print the IAM policy qbroles' caller needs; no AWS call."),
     "plan": ("change", "Show what create would change, as a diff per role."),
     "restore": ("change", "Put back what a create or delete removed, from its backup."),

@@ -1,4 +1,5 @@
-"""The commands that write a document from the spec: init, export, permissions."""
+"""The commands that write a document: init, export, permissions, and outputs (the ARNs, or
+a task definition with them set)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import click
 from qbroles.catalog import (
     DEFAULT_SPEC_FILE,
     EXPORT_FORMATS,
+    OUTPUT_FORMATS,
 )
 from qbroles.commands import summary
 from qbroles.errors import ExitCode, InputError
@@ -150,4 +152,101 @@ def permissions(settings: Settings, command: str, account: str | None) -> int:
     chosen = COMMANDS if command == "all" else (command,)
     write_json(policy(spec, chosen, partition, account or "*"))
     settings.say(pass_role_note(spec, partition, account or "*", chosen))
+    return ExitCode.OK
+
+
+@click.command(short_help=summary("outputs"))
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(OUTPUT_FORMATS),
+    help="env: KEY=value lines (docker --env-file, $GITHUB_ENV); shell: export lines for "
+    "eval; json: keyed like a task definition (default: json with -o json, else env).",
+)
+@click.option(
+    "--merge",
+    metavar="TASKDEF",
+    type=click.Path(dir_okay=False),
+    help="Print this task definition (register input or describe output) with "
+    "executionRoleArn and taskRoleArn set to the roles' ARNs, instead of the ARNs alone.",
+)
+@click.option(
+    "--out",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="With --merge: write the merged task definition to FILE instead of stdout.",
+)
+@click.option("--force", is_flag=True, help="With --out: replace FILE if it exists.")
+@click.option(
+    "--keep-shape",
+    is_flag=True,
+    help="With --merge: keep the file's shape (describe-task-definition's answer stays one) "
+    "instead of writing what aws ecs register-task-definition --cli-input-json takes.",
+)
+@click.pass_obj
+def outputs(
+    settings: Settings,
+    form: str | None,
+    merge: str | None,
+    out: str | None,
+    force: bool,
+    keep_shape: bool,
+) -> int:
+    """Print the role ARNs for the next deployment step. Read only.
+
+    env and shell print QB_EXECUTION_ROLE_ARN and QB_TASK_ROLE_ARN; json prints
+    executionRoleArn and taskRoleArn, the keys of an ECS task definition. --merge writes
+    the task definition with them set, as aws ecs register-task-definition --cli-input-json
+    takes it (describe-task-definition's answer too; --keep-shape keeps the file's shape).
+    Only roles that are the spec's own are printed: if one does not exist, is not
+    qbroles', was made by another spec or has another path, prints nothing on stdout and
+    exits 1 naming it (qbroles verify checks the rest). env values are literal, as docker
+    and $GITHUB_ENV read them; an ARN whose path holds other characters than letters,
+    digits and _+=,.@/:- is refused there (exit 2): use shell.
+
+    \b
+    Examples:
+      qbroles outputs >> "$GITHUB_ENV"
+      eval "$(qbroles outputs --format shell)"
+      qbroles outputs --format json > roles.json
+      qbroles outputs --merge taskdef.json --out taskdef-with-roles.json
+    """
+    from qbroles.catalog import RoleKind
+    from qbroles.outputs import arns_text, role_arns, roles_by_kind
+
+    if (out or force or keep_shape) and not merge:
+        raise InputError(
+            "--out, --force and --keep-shape go with --merge TASKDEF; drop them, or add --merge."
+        )
+    if merge and form:
+        raise InputError("--merge prints a task definition; drop --format.")
+    spec = settings.spec()
+    roles = roles_by_kind(spec)
+    task = None
+    if merge:
+        from qbroles.reconcile.taskdef import load_task_definition
+
+        task = load_task_definition(merge)
+    arns, _ = settings.run(
+        "qbroles: reading",
+        lambda gateway, _: role_arns(gateway, roles, spec.identity, settings.workers),
+    )
+    if task is not None:
+        import json
+
+        merged = task.with_roles(arns) if keep_shape else task.registrable(arns)
+        text = json.dumps(merged, indent=2) + "\n"
+        if out:
+            from qbroles.files import write_new
+
+            write_new(out, text, force=force)
+            settings.say(f"qbroles outputs: wrote {out} with the role ARNs set.")
+            return ExitCode.OK
+        click.echo(text, nl=False)
+        return ExitCode.OK
+    click.echo(arns_text(arns, form or ("json" if settings.output == "json" else "env")), nl=False)
+    described = ", ".join(
+        f"{RoleKind(kind).task_definition_key} {role.name}" for kind, role in roles.items()
+    )
+    settings.say(f"qbroles outputs: {described}.")
     return ExitCode.OK

@@ -1,4 +1,4 @@
-"""The commands that only look: verify, explain, outputs, and the demo."""
+"""The commands that only look: verify, explain, and the demo."""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from qbroles.catalog import (
-    OUTPUT_FORMATS,
-)
 from qbroles.commands import live_regions_option, summary
 from qbroles.errors import ExitCode, InputError
 from qbroles.partitions import PARTITION
@@ -173,87 +170,6 @@ def explain(settings: Settings) -> int:
         write_json(document)
     else:  # the explanation is what was asked for: --quiet silences only the chatter
         print_explanation(document, settings.console())
-    return ExitCode.OK
-
-
-@click.command(short_help=summary("outputs"))
-@click.option(
-    "--format",
-    "form",
-    type=click.Choice(OUTPUT_FORMATS),
-    help="env: KEY=value lines (docker --env-file, $GITHUB_ENV); shell: export lines for "
-    "eval; json: keyed like a task definition (default: json with -o json, else env).",
-)
-@click.option(
-    "--merge",
-    metavar="TASKDEF",
-    type=click.Path(dir_okay=False),
-    help="Print this task definition (register input or describe output) with "
-    "executionRoleArn and taskRoleArn set to the roles' ARNs, instead of the ARNs alone.",
-)
-@click.option(
-    "--out",
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help="With --merge: write the merged task definition to FILE instead of stdout.",
-)
-@click.option("--force", is_flag=True, help="With --out: replace FILE if it exists.")
-@click.pass_obj
-def outputs(
-    settings: Settings, form: str | None, merge: str | None, out: str | None, force: bool
-) -> int:
-    """Print the role ARNs for the next deployment step. Read only.
-
-    env and shell print QB_EXECUTION_ROLE_ARN and QB_TASK_ROLE_ARN; json prints
-    executionRoleArn and taskRoleArn, the keys of an ECS task definition, so jq can merge
-    it into one. Only roles that are the spec's own are printed: if one does not exist,
-    is not qbroles', was made by another spec or has another path, prints nothing on
-    stdout and exits 1 naming it (qbroles verify checks the rest). env values are
-    literal, as docker and $GITHUB_ENV read them; an ARN whose path holds other
-    characters than letters, digits and _+=,.@/:- is refused there (exit 2): use shell.
-
-    \b
-    Examples:
-      qbroles outputs >> "$GITHUB_ENV"
-      eval "$(qbroles outputs --format shell)"
-      qbroles outputs --format json > roles.json
-      qbroles outputs --merge taskdef.json --out taskdef-with-roles.json
-    """
-    from qbroles.catalog import RoleKind
-    from qbroles.outputs import arns_text, role_arns, roles_by_kind
-
-    if (out or force) and not merge:
-        raise InputError("--out and --force go with --merge TASKDEF; drop them, or add --merge.")
-    if merge and form:
-        raise InputError("--merge prints a task definition; drop --format.")
-    spec = settings.spec()
-    roles = roles_by_kind(spec)
-    task = None
-    if merge:
-        from qbroles.reconcile.taskdef import load_task_definition
-
-        task = load_task_definition(merge)
-    arns, _ = settings.run(
-        "qbroles: reading",
-        lambda gateway, _: role_arns(gateway, roles, spec.identity, settings.workers),
-    )
-    if task is not None:
-        import json
-
-        text = json.dumps(task.with_roles(arns), indent=2) + "\n"
-        if out:
-            from qbroles.files import write_new
-
-            write_new(out, text, force=force)
-            settings.say(f"qbroles outputs: wrote {out} with the role ARNs set.")
-            return ExitCode.OK
-        click.echo(text, nl=False)
-        return ExitCode.OK
-    click.echo(arns_text(arns, form or ("json" if settings.output == "json" else "env")), nl=False)
-    described = ", ".join(
-        f"{RoleKind(kind).task_definition_key} {role.name}" for kind, role in roles.items()
-    )
-    settings.say(f"qbroles outputs: {described}.")
     return ExitCode.OK
 
 

@@ -28,6 +28,24 @@ class TaskDefinition:
             return {**raw, "taskDefinition": inner}
         return inner
 
+    def registrable(self, arns: Mapping[str, str]) -> dict[str, Any]:
+        """Return the task definition with executionRoleArn/taskRoleArn set, as
+        RegisterTaskDefinition takes it: describe-task-definition's answer is unwrapped,
+        the fields only describe reports (taskDefinitionArn, revision, status,
+        requiresAttributes, compatibilities, registeredAt, ...) are dropped, and the tags
+        its answer carries beside the task definition (--include TAGS) kept as tags.
+
+        The fields kept are those of the RegisterTaskDefinition request in botocore's ECS
+        service model (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html).
+        """
+        keys = {RoleKind(kind).task_definition_key: arn for kind, arn in arns.items()}
+        accepted = register_fields()
+        merged = {key: value for key, value in {**self.document, **keys}.items() if key in accepted}
+        tags = (self.raw or {}).get("tags")
+        if tags and "tags" not in merged and "tags" in accepted:
+            merged["tags"] = tags
+        return merged
+
     @property
     def on_fargate(self) -> bool:
         """Return whether the task may run on Fargate (requiresCompatibilities, or what
@@ -255,3 +273,14 @@ def _name_in(value: str) -> str:
             return parts[6]
         return value.partition(":parameter")[2]
     return value
+
+
+def register_fields() -> frozenset[str]:
+    """Return the fields RegisterTaskDefinition takes, from botocore's ECS service model."""
+    from botocore.model import ServiceModel
+
+    from qbroles.partitions import data_loader
+
+    model = ServiceModel(data_loader().load_service_model("ecs", "service-2"), "ecs")
+    shape = model.operation_model("RegisterTaskDefinition").input_shape
+    return frozenset(shape.members) if shape is not None else frozenset()
