@@ -345,3 +345,35 @@ def test_the_largest_worker_count_never_hangs_on_many_roles_with_inline_policies
         report = json.loads(done.stdout)
         assert len(report["roles"]) == 32
         assert all(role["ok"] for role in report["roles"])
+
+
+def recipes(section: str) -> list[str]:
+    """Return the sh blocks of a README section, in the order written."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    body = readme.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return [part.split("```", 1)[0].split("\n", 1)[1] for part in body.split("```sh")[1:]]
+
+
+def test_the_readme_scripting_recipes_run_as_written(env: dict[str, str], tmp_path: Path) -> None:
+    """Scripting and CI, block after block, in bash with -euo pipefail as CI runs them,
+    against the moto server: the pipeline's role, a qbroles.toml, a taskdef.json whose
+    resources exist (issue 23, §1: the recipe verified the file before the ARNs were in)."""
+    blocks = recipes("Scripting and CI")
+    assert len(blocks) >= 2
+    shell = {**env, "PATH": f"{Path(tool('qbroles')).parent}:{env.get('PATH', '')}"}
+    aws(env, "iam", "create-role", "--role-name", "ci-deployer",
+        "--assume-role-policy-document", TRUST)  # fmt: skip
+    made = subprocess.run(["qbroles", "init"], env=shell, cwd=tmp_path, capture_output=True)
+    assert made.returncode == 0, made.stderr
+    task = json.loads(Path(materialized(env, TASKDEF, tmp_path)).read_text())
+    for key in ("executionRoleArn", "taskRoleArn"):
+        task.pop(key)
+    (tmp_path / "taskdef.json").write_text(json.dumps(task))
+    for number, block in enumerate(blocks, start=1):
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block],
+            env=shell, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, f"block {number}:\n{block}\n{done.stdout}\n{done.stderr}"
+    registered = aws(env, "ecs", "describe-task-definition", "--task-definition", task["family"])
+    assert registered["taskDefinition"]["executionRoleArn"].endswith(f"role/{EXEC_ROLE}")
