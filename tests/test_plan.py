@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -306,12 +307,15 @@ def test_adopt_hands_a_role_of_another_spec_to_this_one() -> None:
 
 def test_a_spec_that_said_the_same_of_a_role_is_no_other_spec() -> None:
     """The preset, then the file init wrote of it: same digest, so the role is this spec's;
-    the record of its name follows, and prune and delete need no --adopt."""
+    its new name alone is no change (it follows with the next real write), and prune and
+    delete need no --adopt."""
     same = {**OWNED, "qbroles:spec": "preset=workshop app=App"}
     plan = plan_role(DESIRED, state(tags=same), prune=True)
     assert plan.refusal is None
     assert plan.other_spec is None
-    assert plan.actions == (TagRole(ROLE.name, {"qbroles:spec": SPEC}),)
+    assert plan.actions == ()
+    renamed = state(tags=same, managed_policies=frozenset())  # a real write to make
+    assert TagRole(ROLE.name, {"qbroles:spec": SPEC}) in plan_role(DESIRED, renamed).actions
     found = {ROLE.name: state(tags=same)}
     (deleted,) = plan_delete([ROLE.name], found, made_by=SPEC, digests={ROLE.name: ROLE.digest})
     assert deleted.refusal is None
@@ -466,3 +470,30 @@ def test_a_roles_writes_go_out_in_stages_additions_before_removals() -> None:
     # Every removal waits for the additions: the role never lacks what old or new grants.
     for stage in stages(actions)[2:4]:
         assert len({action.sign == "-" for action in stage}) == 1
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_init_of_the_active_preset_is_no_pending_change(tmp_path: Path) -> None:
+    """qbroles init writes the preset as qbroles.toml: the same roles, said the same. plan
+    --detailed-exitcode exits 0 (it planned a retag of the spec's label), verify agrees,
+    and the label follows with the next real write (issue 23, §2)."""
+    import boto3
+    from click.testing import CliRunner
+
+    from qbroles.cli import cli
+
+    runner = CliRunner()
+    assert runner.invoke(cli, ["create"]).exit_code == 0
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    planned = runner.invoke(cli, ["plan", "--detailed-exitcode"])
+    assert planned.exit_code == 0, planned.stdout + planned.stderr
+    assert runner.invoke(cli, ["verify"]).exit_code == 0
+    iam = boto3.client("iam", region_name="us-east-1")
+    iam.detach_role_policy(
+        RoleName="QuestionBank-ECS-TaskRole",
+        PolicyArn="arn:aws:iam::aws:policy/AmazonRDSReadOnlyAccess",
+    )
+    assert runner.invoke(cli, ["create"]).exit_code == 0
+    tags = iam.list_role_tags(RoleName="QuestionBank-ECS-TaskRole")["Tags"]
+    label = {t["Key"]: t["Value"] for t in tags}["qbroles:spec"]
+    assert "qbroles.toml" in label

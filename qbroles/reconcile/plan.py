@@ -85,6 +85,8 @@ def plan_role(
         *_role_actions(role, state, prune=prune),
         *_policy_actions(role, state, prune=prune),
     ]
+    if _label_only(actions, role, state):
+        actions = []  # the same spec by another name (init wrote the preset as a file)
     return RolePlan(
         role.name,
         tuple(actions),
@@ -92,6 +94,21 @@ def plan_role(
         adopting=not state.owned,
         # --adopt hands the role to this spec: that is the consent a change of spec needs.
         other_spec=changed_spec if actions and not adopt else None,
+    )
+
+
+def _label_only(actions: list[Action], role: DesiredRole, state: RoleState) -> bool:
+    """Return whether the plan would only rename the spec the role records: the same
+    roles, said the same (the digest agrees), read from qbroles.toml instead of the preset
+    init wrote it from. That is no change to make, so plan --detailed-exitcode exits 0 and
+    verify agrees; the label follows with the next real write."""
+    return (
+        state.digest is not None
+        and state.digest == role.digest
+        and tag_value(state.tags, SPEC_TAG) is not None  # a role with no record gets one
+        and len(actions) == 1
+        and isinstance(actions[0], TagRole)
+        and set(actions[0].tags) == {SPEC_TAG}
     )
 
 
