@@ -99,9 +99,23 @@ def test_plan_names_the_live_task_definitions_a_change_would_break(iam: Any) -> 
     ]
     assert [c["ok"] for c in breaks] == [False]
     assert "secretsmanager:GetSecretValue" in breaks[0]["message"]
+    assert json.loads(planned.stdout)["live_task_definitions"] == [name]
     human = run(*narrow, "plan", "--prune", "--adopt", "--check-live-task-definitions")
     said = " ".join(human.stdout.split())  # the report for people, its lines joined again
     assert f"live task definition {name} would no longer start:" in said
+    # Visible both ways (issue 23, §2): the summary names it, the next step is no "apply".
+    assert f"the change would break live task definitions {name}" in human.stderr
+    assert "Next: qbroles create refuses this plan (exit 4)" in said
+    assert "qbroles create applies this plan" not in said
+    detailed = run(
+        *narrow,
+        "plan",
+        "--prune",
+        "--adopt",
+        "--check-live-task-definitions",
+        "--detailed-exitcode",
+    )
+    assert detailed.exit_code == ExitCode.SAFETY
     assert "is attached but not in the spec" not in said
     refused = run(*narrow, "create", "--prune", "--adopt", "--check-live-task-definitions")
     assert refused.exit_code == ExitCode.SAFETY
@@ -142,6 +156,8 @@ def test_a_task_definition_naming_only_our_task_role_is_not_charged_to_our_execu
         f"live {shared}: task definition taskRoleArn"
     ]
     narrow = ("--preset", "least-privilege", "create", "--prune", "--adopt")
+    looked = run(*narrow[:2], "plan", "--prune", "--adopt", "--check-live-task-definitions")
+    assert f"live task definitions checked, none would break: {shared}" in looked.stderr
     moved = run(*narrow, "--yes", "--check-live-task-definitions")
     assert moved.exit_code == ExitCode.OK, moved.stderr
     assert attached(iam, EXEC_ROLE) == {MANAGED + "service-role/AmazonECSTaskExecutionRolePolicy"}

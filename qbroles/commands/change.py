@@ -35,8 +35,9 @@ def _plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--detailed-exitcode",
                 is_flag=True,
-                help="With a dry run: exit 0 if there is nothing to do, 1 if changes are pending "
-                "(errors keep their own codes).",
+                help="With a dry run: exit 0 if there is nothing to do, 1 if changes are pending, "
+                "4 if create would refuse them (a live task definition they would break, with "
+                "--check-live-task-definitions); errors keep their own codes.",
             ),
             click.option(
                 "--check-live-task-definitions",

@@ -48,6 +48,8 @@ class Report:
     tasks: tuple[TaskVerdict, ...] = ()
     # verify --strict: a task definition that starts only if its unknowns hold fails too.
     strict: bool = False
+    # --check-live-task-definitions: the live task definitions checked (None: not asked).
+    live: tuple[str, ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -97,9 +99,17 @@ class Report:
         ``detailed`` (plan --detailed-exitcode): 1 also when changes are pending, or
         something the spec does not list is kept (--prune would remove it).
         """
+        if detailed and self.breaks:  # create would refuse this plan
+            return ExitCode.SAFETY
         if (detailed and (self.changed or self.kept)) or not self.ok:
             return ExitCode.DIFFERENCES
         return ExitCode.OK
+
+    @property
+    def breaks(self) -> list[str]:
+        """Return the live task definitions the plan would break (--check-live-...)."""
+        found = [c.check for role in self.roles for c in role.checks if c.kind is CheckKind.LIVE]
+        return sorted({name.split()[1] for name in found if name.startswith("live ")})
 
     def summary(self, *, with_failures: bool = False) -> str:
         """Return the one line for people, on stderr, that ends every command.
@@ -109,7 +119,7 @@ class Report:
         """
         if self.noop:  # like terraform: one line, naming the spec and what else to read
             return self._no_changes()
-        head = self._head() + self._tasks_clause() + self._kept_clause()
+        head = self._head() + self._tasks_clause() + self._live_clause() + self._kept_clause()
         head += self._warnings_clause()
         shown = [check for check in self._checks("failed") if self.to_read(check)]
         lines = [f"  {check.message}" for check in shown] if with_failures else []
@@ -171,6 +181,24 @@ class Report:
         }
         said = ", ".join(f"{n} {verdict}" for verdict, n in counts.items() if n)
         return f"; of {plural(len(self.tasks), 'task definition')}: {said}" + alone
+
+    def _live_clause(self) -> str:
+        """Return what --check-live-task-definitions found: which would break, or which
+        were checked and start as well after the change."""
+        if self.live is None:
+            return ""
+        if self.breaks and not self.dry_run:  # applied with --force
+            return (
+                f"; applied with --force, it breaks live task definitions {', '.join(self.breaks)}"
+            )
+        if self.breaks:
+            return (
+                f"; the change would break live task definitions {', '.join(self.breaks)} "
+                "(create refuses it, exit 4, unless --force)"
+            )
+        if not self.live:
+            return "; no live task definition uses the roles"
+        return f"; live task definitions checked, none would break: {', '.join(self.live)}"
 
     def _kept_clause(self) -> str:
         """Return what only --prune removes, kept: pending for --detailed-exitcode too."""

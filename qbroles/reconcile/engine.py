@@ -61,11 +61,15 @@ def create_plan(
     refuse(plans)
     policies_exist(gateway, plans)
     breaks: dict[str, list[Check]] = {}
+    checked_live: tuple[str, ...] | None = None
     if check_live and any(plan.actions for plan in plans):
         from qbroles.reconcile.live import live_breaks
 
         severity = Severity.WARNING if force and not dry_run else Severity.ERROR
-        breaks = live_breaks(gateway, desired, observed, plans, kms_key_arn, severity, live_regions)
+        breaks, labels = live_breaks(
+            gateway, desired, observed, plans, kms_key_arn, severity, live_regions
+        )
+        checked_live = tuple(labels)
         if breaks and not dry_run and not force:
             broken = "; ".join(check.message for checks in breaks.values() for check in checks)
             raise SafetyError(
@@ -87,7 +91,7 @@ def create_plan(
         checks = verify_role(role, state, tolerate_extra=not prune)
         return (*checks, *found, *breaks.get(role.name, ()))
 
-    return path.Plan(command, plans, observed, replan, assess, spec=_named(spec))
+    return path.Plan(command, plans, observed, replan, assess, spec=_named(spec), live=checked_live)
 
 
 def delete_plan(

@@ -88,8 +88,9 @@ def live_breaks(
     kms_key_arn: str | None,
     severity: Severity = Severity.ERROR,
     regions: Sequence[str] | None = None,
-) -> dict[str, list[Check]]:
-    """Return, per role, what the plan would break in the live task definitions using it.
+) -> tuple[dict[str, list[Check]], list[str]]:
+    """Return, per role, what the plan would break in the live task definitions using it,
+    and the labels of those checked.
 
     Each live task definition is checked against the roles as they are and as the plan
     would leave them; a check that passes now and would fail then is a break.
@@ -97,7 +98,8 @@ def live_breaks(
     later = {plan.role: after(observed.get(plan.role), plan.actions) for plan in plans}
     later = {name: later[name] if observed.get(name) else None for name in later}
     breaks: dict[str, list[Check]] = {}
-    for label, task in live_tasks(gateway, observed, live_regions(gateway, regions)):
+    checked = live_tasks(gateway, observed, live_regions(gateway, regions))
+    for label, task in checked:
         found = survey_of(gateway, task, kms_key_arn)
         now = task_checks(
             gateway, desired, observed, task, kms_key_arn, named_only=True, surveyed=found
@@ -122,4 +124,5 @@ def live_breaks(
                 for check in checks
                 if check.failed and check.check not in failing
             )
-    return {name: checks for name, checks in breaks.items() if checks}
+    broken = {name: checks for name, checks in breaks.items() if checks}
+    return broken, [label for label, _ in checked]

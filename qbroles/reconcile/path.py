@@ -42,6 +42,7 @@ class Plan:
     spec: Mapping[str, str] | None = None  # the active spec, for the report (None: restore)
     for_delete: bool = False  # a role's removal needs its instance profiles read too
     account: str | None = None  # the roles' account, where it was read (restore's question)
+    live: tuple[str, ...] | None = None  # the live task definitions checked (None: not asked)
 
     @property
     def changing(self) -> tuple[RolePlan, ...]:
@@ -196,6 +197,7 @@ def report(
         changed=bool(plan.changing),
         backup=backup,
         spec=plan.spec,
+        live=plan.live,
     )
 
 

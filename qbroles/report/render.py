@@ -41,6 +41,8 @@ def report_document(report: Report, retries: Figures | None = None) -> dict[str,
             for role in report.roles
         ],
     }
+    if report.live is not None:  # --check-live-task-definitions: which were checked
+        document["live_task_definitions"] = list(report.live)
     if report.tasks:  # verify --task-definition: will ECS start each? (docs/json-output.md)
         document["task_definitions"] = [task.document() for task in report.tasks]
     if retries is not None:  # what AWS's throttling cost the run

@@ -147,6 +147,11 @@ def print_check(role: str, check: Check, out: Console) -> None:
 
 def next_step(report: Report) -> str | None:
     """Return what to run next, after a plan, a create or a verify."""
+    if report.planned and report.breaks:
+        return (
+            "qbroles create refuses this plan (exit 4): change the spec so that the live task "
+            "definitions named keep what they need, or add --force to apply it anyway."
+        )
     if report.planned and report.changed:
         return "qbroles create applies this plan."
     if report.command not in ("create", "verify") or report.dry_run:
