@@ -159,6 +159,20 @@ SUITES = [
             "task definitions: verdicts checked (least-privilege)",
         ],
     ),
+    (
+        "The resource side of task definitions (`tests/test_resources.py`)",
+        "32 cases made on moto (customer keys and key policies, secrets under them and with "
+        "resource policies, SecureString parameters, ECR images, log groups, S3 objects, "
+        "gMSA credential specs, a FireLens output), and what moto cannot hold answered as "
+        "AWS documents it (another account's secret, key, parameter, repository or bucket, "
+        "denied reads, pull-through rules): the verdict ECS would give per preset, from a "
+        "file and as a live task definition, with the AWS page behind each.",
+        [
+            "task definitions: resource-side verdicts checked (workshop)",
+            "task definitions: resource-side verdicts checked (least-privilege)",
+            "task definitions: resource-side verdicts checked live",
+        ],
+    ),
 ]
 
 
