@@ -115,7 +115,11 @@ def test_create_repairs_drift_and_prune_detaches_extras(gateway: Gateway, iam: A
     }
 
     kept = engine.create(gateway, default_spec())
-    assert kept.ok  # without --prune the extra policy is a warning, not a failure
+    # Without --prune the extra policy is kept, and create's answer is verify's: it fails.
+    assert [c.check for r in kept.roles for c in r.checks if c.failed] == [
+        "unexpected policy AmazonS3FullAccess"
+    ]
+    assert [c.check for c in kept.kept] == ["unexpected policy AmazonS3FullAccess"]
     assert MANAGED + "AmazonS3FullAccess" in attached(iam, TASK_ROLE)
 
     engine.create(gateway, default_spec(), prune=True)
@@ -137,7 +141,7 @@ def test_create_refuses_an_unowned_role_and_changes_nothing(
 def test_adopt_takes_over_an_unowned_role(gateway: Gateway, iam: Any) -> None:
     make_role(iam, TASK_ROLE, owned=False, policies=("AmazonS3FullAccess",))
     report = engine.create(gateway, default_spec(), adopt=True)
-    assert report.ok
+    assert [c.check for c in report.kept] == ["unexpected policy AmazonS3FullAccess"]
     assert_guide_roles_or_extra = attached(iam, TASK_ROLE)
     assert assert_guide_roles_or_extra == TASK_POLICIES | {MANAGED + "AmazonS3FullAccess"}
     tags = iam.get_role(RoleName=TASK_ROLE)["Role"]["Tags"]
@@ -495,7 +499,10 @@ def test_drift_of_each_attribute_is_found_and_repaired(
 
     calls.clear()
     repaired = engine.create(gateway, full_spec())
-    assert repaired.ok  # the extra inline policy stays (a warning) without --prune
+    # The extra inline policy stays without --prune: the one difference left.
+    assert [c.check for r in repaired.roles for c in r.checks if c.failed] == [
+        "unexpected inline policy extra"
+    ]
     assert "DeleteRolePolicy" not in calls
     assert engine.create(gateway, full_spec(), prune=True).ok
     assert engine.verify(gateway, full_spec()).ok

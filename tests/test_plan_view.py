@@ -238,20 +238,33 @@ SNEAKY = {
 
 @pytest.mark.usefixtures("moto_iam")
 def test_plan_create_and_verify_agree_on_a_policy_the_spec_does_not_list(iam: Any) -> None:
-    """An admin-equivalent inline policy added by hand: plan shows it and exits 1 with
-    --detailed-exitcode, create keeps it with a warning, verify fails; --prune removes it."""
+    """An admin-equivalent inline policy added by hand: plan, create and verify give one
+    answer (issue 23, §2). plan shows it and exits 1 with --detailed-exitcode; create keeps
+    it and exits 1 saying create --prune removes it, as verify does; --prune removes it."""
     assert run("create").exit_code == ExitCode.OK
     iam.put_role_policy(RoleName=TASK_ROLE, PolicyName="sneaky", PolicyDocument=json.dumps(SNEAKY))
     plan = run("plan", "--detailed-exitcode")
     assert plan.exit_code == ExitCode.DIFFERENCES
     assert "No changes" not in plan.stdout
-    assert f"! {TASK_ROLE}: unexpected inline policy sneaky" in plan.stdout
+    assert f"x {TASK_ROLE}: unexpected inline policy sneaky" in plan.stdout
     assert "1 thing not in the spec is kept (create --prune removes it" in plan.stderr
     assert run("plan").exit_code == ExitCode.OK  # without the flag a plan is a success
     kept = run("-o", "json", "create")
-    assert kept.exit_code == ExitCode.OK
+    assert kept.exit_code == ExitCode.DIFFERENCES
     assert "no changes; 1 thing not in the spec is kept (create --prune" in kept.stderr
-    assert run("verify").exit_code == ExitCode.DIFFERENCES
+    assert "still fail" not in kept.stderr
+    verified = run("-o", "json", "verify")
+    assert verified.exit_code == ExitCode.DIFFERENCES
+    warnings = [
+        sum(
+            1
+            for r in json.loads(result.stdout)["roles"]
+            for c in r["checks"]
+            if c["severity"] == "warning" and not c["ok"]
+        )
+        for result in (kept, verified)
+    ]
+    assert warnings[0] == warnings[1]  # the same state, the same warnings
     pruning = run("plan", "--prune")  # with --prune it is removed, not kept
     assert "- delete inline policy sneaky" in pruning.stdout
     assert "kept" not in pruning.stderr

@@ -128,7 +128,9 @@ def test_switching_from_workshop_to_least_privilege(gateway: Gateway, iam: Any) 
     assert seen == ["another spec (preset=workshop app=QuestionBank)"] * 2
     assert MANAGED + "SecretsManagerReadWrite" in attached(iam, TASK_ROLE)
     kept = engine.create(gateway, narrow)  # a yes: the roles are handed to this spec
-    assert kept.ok  # the broad policies stay without --prune, as warnings
+    # The broad policies stay without --prune, kept: create's answer is verify's (exit 1).
+    assert not kept.ok
+    assert {c.check for c in kept.kept} >= {"unexpected policy SecretsManagerReadWrite"}
     assert MANAGED + "SecretsManagerReadWrite" in attached(iam, TASK_ROLE)
     assert not engine.verify(gateway, narrow).ok
     assert engine.create(gateway, narrow, prune=True).ok  # now this spec's: no --adopt

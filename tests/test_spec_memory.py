@@ -65,11 +65,14 @@ def test_another_preset_is_caught_by_plan_and_refused_by_create_without_a_termin
     assert writes(calls) == []
     assert attached(iam, TASK_ROLE) == before
 
-    assert run("create", "--yes").exit_code == ExitCode.OK
+    # The least-privilege inline policies are kept without --prune: exit 1, as verify.
+    applied = run("create", "--yes")
+    assert applied.exit_code == ExitCode.DIFFERENCES
+    assert "create --prune removes them" in applied.stderr
     assert MANAGED + "AmazonRDSReadOnlyAccess" in attached(iam, TASK_ROLE)
     # The yes handed the roles over: this spec set them last, nothing is asked again.
     assert tags(iam, TASK_ROLE)["qbroles:spec"] == "preset=workshop app=QuestionBank"
-    assert run("create").exit_code == ExitCode.OK
+    assert run("create").exit_code == ExitCode.DIFFERENCES  # no question: kept, said
     checks = [
         c["check"]
         for r in json.loads(run("-o", "json", "verify").stdout)["roles"]
@@ -91,7 +94,8 @@ def test_on_a_terminal_create_asks_before_applying_another_spec(
     assert "? [y/N]" in no.stderr
     assert attached(iam, TASK_ROLE) == before
     yes = run("create", stdin="y\n")
-    assert yes.exit_code == ExitCode.OK, yes.stderr
+    assert yes.exit_code == ExitCode.DIFFERENCES, yes.stderr  # applied; the old inline kept
+    assert "not in the spec are kept" in yes.stderr
     assert MANAGED + "AmazonRDSReadOnlyAccess" in attached(iam, TASK_ROLE)
 
 

@@ -113,17 +113,18 @@ def create(
     Creates a missing role (trust, description, tags), updates a trust policy that differs
     and a description or maximum session the spec states, adds missing tags and attaches
     missing managed policies; a policy or boundary that does not exist stops it before any
-    write (exit 2). What a role has that the spec does not list is reported and kept;
-    --prune removes it. A rerun changes nothing. A same-named role qbroles does not own is
-    refused (exit 4) unless --adopt. Before removing or replacing anything it writes a
-    restore file (see --backup). On a terminal it shows the plan and asks before removing
-    or replacing anything, as terraform apply does (--yes skips it); elsewhere the options
-    given are the consent. Applying a spec other than the one that last set a role (another
-    preset or file, or an edited one: each role records a digest of what its spec said),
-    removing a boundary, or rewriting an adopted role's trust needs --yes off a terminal
-    (exit 4 without). Just before its first write each role is read again: one that
-    changed hands since, or whose plan now removes or replaces something else, is not
-    written (exit 4; on a terminal the new plan is asked about instead).
+    write (exit 2). What a role has that the spec does not list is reported and kept, a
+    difference as verify says (exit 1); --prune removes it. A rerun changes nothing. A
+    same-named role qbroles does not own is refused (exit 4) unless --adopt. Before removing
+    or replacing anything it writes a restore file (see --backup). On a terminal it shows
+    the plan and asks before removing or replacing anything, as terraform apply does (--yes
+    skips it); elsewhere the options given are the consent. Applying a spec other than the
+    one that last set a role (another preset or file, or an edited one: each role records a
+    digest of what its spec said), removing a boundary, or rewriting an adopted role's trust
+    needs --yes off a terminal (exit 4 without). Just before its first write each role is
+    read again: one that changed hands since, or whose plan now removes or replaces
+    something else, is not written (exit 4; on a terminal the new plan is asked about
+    instead).
 
     \b
     Examples:

@@ -26,9 +26,9 @@ class RoleReport:
 
     @property
     def kept(self) -> list[Check]:
-        """Return what the role has that the spec does not list, kept: a warning without
-        --prune (with it, a difference the plan removes)."""
-        return [check for check in self.checks if check.warns and check.kind is CheckKind.EXTRA]
+        """Return what the role has that the spec does not list: a difference that create
+        keeps without --prune (and exits 1, as verify does), and --prune removes."""
+        return [check for check in self.checks if not check.ok and check.kind is CheckKind.EXTRA]
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,10 @@ class Report:
     def to_read(self, check: Check) -> bool:
         """Return whether a failing check is one people must read. A dry run's checks
         describe the roles before the plan, which it would fix: of those only what the plan
-        itself would break in live task definitions is."""
-        return check.failed and (not self.dry_run or check.kind is CheckKind.LIVE)
+        would break in live task definitions, and what it keeps that the spec lacks."""
+        return check.failed and (
+            not self.dry_run or check.kind in (CheckKind.LIVE, CheckKind.EXTRA)
+        )
 
     @property
     def planned(self) -> bool:
@@ -166,6 +168,7 @@ class Report:
                 else "no changes planned"
             )
         head = f"{count} applied to {touched}" if self.changed else "no changes"
+        failed = [check for check in failed if check.kind is not CheckKind.EXTRA]  # said below
         return head + (f", but {plural(len(failed), 'check')} still fail" if failed else "")
 
     def _tasks_clause(self) -> str:

@@ -88,7 +88,7 @@ def create_plan(
             if leaves is None
             else findings(role.name, leaves, kms_key_arn=kms_key_arn, kind=role.kind)
         )
-        checks = verify_role(role, state, tolerate_extra=not prune)
+        checks = verify_role(role, state, pruning=prune)
         return (*checks, *found, *breaks.get(role.name, ()))
 
     return path.Plan(command, plans, observed, replan, assess, spec=_named(spec), live=checked_live)

@@ -15,16 +15,17 @@ ATTACHED, NOT_ATTACHED = "attached", "not attached"
 
 
 def verify_role(
-    role: DesiredRole, state: RoleState | None, *, tolerate_extra: bool = False
+    role: DesiredRole, state: RoleState | None, *, pruning: bool = False
 ) -> tuple[Check, ...]:
     """Return one check per property of the role the spec asks for.
 
-    ``tolerate_extra`` makes unexpected managed and inline policies a warning: create
-    without --prune leaves them in place on purpose, so they do not make its result fail.
+    What the role has that the spec does not list fails it, for create as for verify (one
+    answer for the same state): kept (CheckKind.EXTRA), create exits 1 saying create
+    --prune removes it; ``pruning``, it is a difference the plan removes.
     """
     if state is None:
         return (Check("exists", False, PRESENT, MISSING, f"role {role.name} does not exist"),)
-    extra = Severity.WARNING if tolerate_extra else Severity.ERROR
+    extra = CheckKind.SPEC if pruning else CheckKind.EXTRA
     return (
         *_role_checks(role, state),
         *_inline_checks(role, state, extra),
@@ -73,7 +74,7 @@ def _role_checks(role: DesiredRole, state: RoleState) -> list[Check]:
     return checks
 
 
-def _inline_checks(role: DesiredRole, state: RoleState, extra: Severity) -> list[Check]:
+def _inline_checks(role: DesiredRole, state: RoleState, extra: CheckKind) -> list[Check]:
     """Return the checks of the inline policies: the spec's, and those it does not list."""
     checks = []
     for name, document in role.inline_policies.items():
@@ -98,15 +99,14 @@ def _inline_checks(role: DesiredRole, state: RoleState, extra: Severity) -> list
                 None,
                 state.inline_policies[name],
                 f"inline policy {name} is not in the spec (create --prune deletes it)",
-                extra,
-                kind=CheckKind.EXTRA,
+                kind=extra,
             )
         )
 
     return checks
 
 
-def _managed_checks(role: DesiredRole, state: RoleState, extra: Severity) -> list[Check]:
+def _managed_checks(role: DesiredRole, state: RoleState, extra: CheckKind) -> list[Check]:
     """Return the checks of the managed policies: the spec's, and those it does not list."""
     checks = []
     for arn in role.managed_policies:
@@ -132,9 +132,8 @@ def _managed_checks(role: DesiredRole, state: RoleState, extra: Severity) -> lis
                 NOT_ATTACHED,
                 ATTACHED,
                 f"{label} is attached but not in the spec (create --prune detaches it)",
-                extra,
                 arn=arn,
-                kind=CheckKind.EXTRA,
+                kind=extra,
             )
         )
     if not unlisted:
