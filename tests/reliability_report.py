@@ -104,7 +104,7 @@ SUITES = [
         "role deleted and made again, stops delete with exit 4 and the role kept; another tool "
         "tagging a role between qbroles' read and its first adopting write stops it with "
         "nothing written; other tools' marks in any case are never adopted; roles another spec "
-        "made are not pruned or deleted without --adopt.",
+        "made are not deleted without --adopt, nor pruned unasked.",
         [
             "races: ownership changes caught before a retried delete",
             "races: owners appearing before an adoption caught",

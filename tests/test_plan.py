@@ -274,12 +274,15 @@ def test_a_record_found_on_a_role_qbroles_did_not_own_removes_nothing() -> None:
 OTHER = {**OWNED, "qbroles:spec": "preset=workshop app=App", "qbroles:digest": "0123456789abcdef"}
 
 
-def test_prune_of_a_role_another_spec_made_is_refused_without_adopt() -> None:
-    plan = plan_role(DESIRED, state(tags=OTHER), prune=True)
-    assert plan.actions == ()
-    assert plan.refusal is not None
-    assert "preset=workshop app=App" in plan.refusal
-    assert "--adopt" in plan.refusal
+def test_prune_of_a_role_another_spec_made_is_a_change_of_spec_asked_first() -> None:
+    """No --adopt: that is for roles qbroles does not own (issue 23, §2). The plan says
+    whose spec it overrides, for the one question, and shows what it removes."""
+    extra = WANTED | {ARN + "AmazonS3FullAccess"}
+    plan = plan_role(DESIRED, state(tags=OTHER, managed_policies=extra), prune=True)
+    assert plan.refusal is None
+    assert plan.other_spec is not None
+    assert "preset=workshop app=App" in plan.other_spec
+    assert any(isinstance(action, DetachPolicy) for action in plan.actions)
 
 
 def test_create_without_prune_keeps_the_mark_of_a_spec_that_recorded_no_digest() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from qbroles.errors import InputError, SafetyError
+from qbroles.errors import InputError
 from qbroles.iam.gateway import Gateway
 from qbroles.policy.documents import SourceScope
 from qbroles.reconcile import engine
@@ -118,9 +118,12 @@ def test_least_privilege_end_to_end_on_moto(gateway: Gateway, iam: Any) -> None:
 def test_switching_from_workshop_to_least_privilege(gateway: Gateway, iam: Any) -> None:
     engine.create(gateway, preset_spec("workshop", None, Scope()))
     narrow = preset_spec("least-privilege", None, Scope())
-    # The roles are the workshop preset's: pruning them takes --adopt, refused before a write.
-    with pytest.raises(SafetyError, match="made by another spec"):
-        engine.create(gateway, narrow, prune=True)
+    # The roles are the workshop preset's: pruning them is a change of spec, asked first
+    # (no --adopt: that is for roles qbroles does not own).
+    pruning = engine.create_plan(gateway, narrow, prune=True)
+    assert [plan.other_spec for plan in pruning.changing] == [
+        "another spec (preset=workshop app=QuestionBank)"
+    ] * 2
     # Applying the other spec is a change of mind: the plan says so, for the question to
     # ask; a plan not carried out changes nothing.
     planned = engine.create_plan(gateway, narrow)
@@ -136,3 +139,25 @@ def test_switching_from_workshop_to_least_privilege(gateway: Gateway, iam: Any) 
     assert engine.create(gateway, narrow, prune=True).ok  # now this spec's: no --adopt
     assert attached(iam, TASK_ROLE) == set()
     assert engine.verify(gateway, narrow).ok
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_the_guides_switch_to_least_privilege_is_one_command_asked_once(iam: Any) -> None:
+    """--prune and the usual consent, no --adopt (issue 23, §2): off a terminal the yes is
+    --yes; without it nothing is written and the message says so."""
+    from click.testing import CliRunner
+
+    from qbroles.cli import cli
+
+    runner = CliRunner()
+    assert runner.invoke(cli, ["create"]).exit_code == 0
+    switch = ["--preset", "least-privilege", "create", "--prune"]
+    unasked = runner.invoke(cli, switch)
+    assert unasked.exit_code == 4
+    assert "last set by another spec (preset=workshop app=QuestionBank)" in unasked.stderr
+    assert "--yes" in unasked.stderr
+    assert MANAGED + "SecretsManagerReadWrite" in attached(iam, TASK_ROLE)  # nothing written
+    switched = runner.invoke(cli, [*switch, "--yes"])
+    assert switched.exit_code == 0, switched.stderr
+    assert attached(iam, TASK_ROLE) == set()
+    assert runner.invoke(cli, ["--preset", "least-privilege", "verify"]).exit_code == 0

@@ -22,9 +22,9 @@ def _plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 "--adopt",
                 is_flag=True,
                 help="Take over same-named roles that have no ManagedBy tag (tags and "
-                "converges them), and qbroles' roles another spec made (needed to --prune "
-                "them; it is also the yes that applying this spec to them needs); a role "
-                "another tool's ManagedBy tag claims is never taken.",
+                "converges them); it is also the yes that applying this spec to qbroles' "
+                "roles another spec set needs (--yes is that yes too). A role another "
+                "tool's ManagedBy tag claims is never taken.",
             ),
             click.option(
                 "--prune",

@@ -139,12 +139,9 @@ def _refusal(role: DesiredRole, state: RoleState, *, adopt: bool, prune: bool) -
     if not state.owned and not (adopt and state.ownership is Ownership.NOBODY):
         remedy = "rerun with --adopt to take it over, or choose another --app"
         return unowned_refusal(state, "modify", remedy)
-    # --prune of a role a spec of another name made needs the hand-over; one of this name
-    # that said something else (an edited file, or another project's of the same name) is
-    # a change of spec, asked about first like any (consent.needs_yes).
-    other_spec = state.other_spec(role.made_by, role.digest)
-    if other_spec and prune and not adopt and state.made_by != role.made_by:
-        return other_spec_refusal(state, role.made_by, "prune")
+    # A role another qbroles spec set (another preset, another file) is a change of spec,
+    # with or without --prune: shown, with what it removes, and asked about first like any
+    # (consent.needs_yes; --yes off a terminal). --adopt is for roles qbroles does not own.
     if state.path != role.path:
         return (
             f"role {role.name} has the path {state.path}, not {role.path}, and IAM cannot "
