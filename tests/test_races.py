@@ -205,16 +205,21 @@ def test_a_record_on_a_role_qbroles_did_not_own_removes_no_tag(
     assert found["ManagedBy"] == "qbroles"
 
 
-def test_roles_another_spec_made_are_not_pruned_or_deleted_without_adopt(
+def test_roles_another_spec_made_are_not_pruned_unasked_or_deleted_without_adopt(
     env: dict[str, str], iam: Any
 ) -> None:
+    """create --prune of another spec's roles is a change of spec: --yes off a terminal
+    (or --adopt, the same yes); delete of them needs --adopt."""
     assert qbroles(env, "create").returncode == 0  # the workshop preset's roles
     before = {role: attached(iam, role) for role in (EXEC_ROLE, TASK_ROLE)}
     narrow = ("--preset", "least-privilege")
-    for command in (("create", "--prune"), ("delete", "--yes")):
+    for command, said in (
+        (("create", "--prune"), "last set by another spec"),
+        (("delete", "--yes"), "made by another spec"),
+    ):
         done = qbroles(env, *narrow, *command)
         assert done.returncode == 4, done.stderr
-        assert "made by another spec" in done.stderr
+        assert said in done.stderr
         assert "preset=workshop app=QuestionBank" in done.stderr
     assert {role: attached(iam, role) for role in (EXEC_ROLE, TASK_ROLE)} == before
     handed = qbroles(env, *narrow, "create", "--prune", "--adopt")
