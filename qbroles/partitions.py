@@ -46,3 +46,18 @@ def partition_of(region: str) -> str | None:
         if pattern.match(region):
             return name
     return None
+
+
+# The fields of an ARN, in order: arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE ("Amazon
+# Resource Names (ARNs)", ARN format: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html).
+_ARN_FIELDS = ("partition", "service", "region", "account")
+
+
+def arn_field(arn: str, field: str) -> str | None:
+    """Return a field of an ARN (partition, service, region or account), or None where the
+    text is no ARN or leaves that field empty (IAM and S3 ARNs have no region)."""
+    parts = arn.split(":", 5)
+    index = _ARN_FIELDS.index(field) + 1
+    if parts[0] != "arn" or len(parts) <= index:
+        return None
+    return parts[index] or None

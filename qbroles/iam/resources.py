@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from qbroles.errors import AccessDenied, AwsError
+from qbroles.partitions import arn_field
 
 if TYPE_CHECKING:
     from qbroles.iam.gateway import Gateway
@@ -77,7 +78,7 @@ def read(
 def secret(gateway: Gateway, arn: str) -> Seen:
     """Return DescribeSecret's answer for a secret's ARN (complete or partial), with its
     resource policy under "ResourcePolicy" (a document, or None if it has none)."""
-    region = arn.split(":")[3]
+    region = arn_field(arn, "region") or gateway.region or ""
     seen = read(
         gateway,
         "secretsmanager",

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from qbroles.partitions import arn_field
 from qbroles.policy.documents import statements
 from qbroles.policy.evaluate import Decision, Outcome, Policy, decide
 
@@ -35,7 +36,7 @@ def combine(
     """
     if side is None or identity.outcome is Outcome.DENIED:
         return identity
-    cross = side.owner != role_arn.split(":")[4]
+    cross = side.owner != arn_field(role_arn, "account")
     if side.unknown:
         if cross and identity.outcome is Outcome.NOT_ALLOWED:
             return identity  # across accounts the role's own policies must allow it too
@@ -88,7 +89,7 @@ def resource_decisions(
     "Policy evaluation logic", resource-based policies and the account as principal:
     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
     """
-    partition, account = role_arn.split(":")[1], role_arn.split(":")[4]
+    partition, account = arn_field(role_arn, "partition"), arn_field(role_arn, "account")
     root = f"arn:{partition}:iam::{account}:root"
     direct: list[Mapping[str, Any]] = []
     via_account: list[Mapping[str, Any]] = []

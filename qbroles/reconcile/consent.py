@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from qbroles.model.actions import DeleteBoundary, PutInlinePolicy, RolePlan, UpdateTrustPolicy
+from qbroles.partitions import arn_field
 from qbroles.policy.documents import listed, statements
 
 if TYPE_CHECKING:
@@ -63,11 +64,8 @@ def _regions(document: Mapping[str, Any]) -> frozenset[str]:
         for statement in statements(document)
         for resource in listed(statement.get("Resource", []))
     )
-    return frozenset(
-        parts[3]
-        for parts in (arn.split(":") for arn in arns)
-        if len(parts) > 3 and parts[0] == "arn" and parts[3] not in ("", "*")
-    )
+    regions = (arn_field(arn, "region") for arn in arns)
+    return frozenset(region for region in regions if region and region != "*")
 
 
 def takes_away(plans: Sequence[RolePlan]) -> str | None:

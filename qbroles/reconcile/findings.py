@@ -9,6 +9,7 @@ from typing import Any
 from qbroles.catalog import NARROWER, RoleKind, broad
 from qbroles.model.checks import FINDING, Check, CheckKind, Severity
 from qbroles.model.state import RoleState
+from qbroles.partitions import arn_field
 from qbroles.policy.documents import listed, statements
 from qbroles.spec.model import policy_label
 
@@ -94,7 +95,7 @@ def _trust_findings(
     name: str, state: RoleState, severity: Severity, kind: RoleKind | None
 ) -> Iterator[Check]:
     """Yield what is wrong with whom the trust policy lets assume the role."""
-    account = state.arn.split(":")[4] if state.arn.count(":") >= 5 else ""
+    account = arn_field(state.arn, "account") or ""
     for statement in _allows(state.trust or {}):
         principal = statement.get("Principal", {})
         entries = (

@@ -13,6 +13,7 @@ from typing import Any
 from qbroles.catalog import RoleKind
 from qbroles.iam import resources as read
 from qbroles.model.checks import Check, CheckKind, Severity
+from qbroles.partitions import arn_field
 from qbroles.policy.documents import SourceScope
 from qbroles.policy.sides import Side
 from qbroles.reconcile.needs import UNKNOWN, Requirement
@@ -28,13 +29,11 @@ def _check(name: str, ok: bool, actual: Any, message: str, unknown: bool = False
 
 
 def account_of(arn: str, here: SourceScope) -> str:
-    parts = arn.split(":")
-    return parts[4] if arn.startswith("arn:") and len(parts) > 4 else here.account
+    return arn_field(arn, "account") or here.account
 
 
 def region_of(arn: str, here: SourceScope) -> str:
-    parts = arn.split(":")
-    return parts[3] if arn.startswith("arn:") and len(parts) > 3 and parts[3] else here.region
+    return arn_field(arn, "region") or here.region
 
 
 def secret_id(need: Requirement) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from qbroles.catalog import ECR_IMAGE, RoleKind
 from qbroles.errors import InputError
 from qbroles.files import parse_json, read_input
+from qbroles.partitions import arn_field
 from qbroles.policy.documents import too_deep
 
 
@@ -60,9 +61,7 @@ class TaskDefinition:
     def region(self) -> str | None:
         """Return the region of a task definition read from ECS (its ARN's), else None: a
         file is registered in the run's region."""
-        arn = str(self.document.get("taskDefinitionArn") or "")
-        parts = arn.split(":")
-        return parts[3] if arn.startswith("arn:") and len(parts) > 3 and parts[3] else None
+        return arn_field(str(self.document.get("taskDefinitionArn") or ""), "region")
 
     @property
     def role_arns(self) -> dict[str, str]:
