@@ -199,11 +199,7 @@ def repository_policy(gateway: Gateway, region: str, registry: str, repository: 
         f"repository {repository} of registry {registry}",
         lambda c: c.get_repository_policy(registryId=registry, repositoryName=repository),
     )
-    if seen.missing:
-        return Seen(answer={"Policy": None})
-    if seen.answer is None:
-        return seen
-    return Seen(answer={"Policy": json.loads(str(seen.answer.get("policyText") or "{}"))})
+    return _policy(seen, "policyText")
 
 
 def pull_through_prefixes(gateway: Gateway, region: str) -> Seen:
@@ -264,8 +260,14 @@ def bucket_policy(gateway: Gateway, region: str, bucket: str) -> Seen:
         f"bucket {bucket}",
         lambda c: c.get_bucket_policy(Bucket=bucket),
     )
+    return _policy(seen, "Policy")
+
+
+def _policy(seen: Seen, key: str) -> Seen:
+    """Return a resource policy read under "Policy": the document at ``key`` of the answer,
+    None if the resource has none (the read answered "missing"), or why it is not known."""
     if seen.missing:
         return Seen({"Policy": None})
     if seen.answer is None:
         return seen
-    return Seen({"Policy": json.loads(str(seen.answer.get("Policy") or "{}"))})
+    return Seen({"Policy": json.loads(str(seen.answer.get(key) or "{}"))})
