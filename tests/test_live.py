@@ -231,3 +231,27 @@ def test_moving_the_roles_to_another_regions_resources_is_asked_and_the_gate_see
     gated = run(*moved, "create", "--yes", "--check-live-task-definitions")
     assert gated.exit_code == ExitCode.SAFETY
     assert f"{here}@us-east-1" in gated.stderr
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_each_managed_policy_document_is_read_once_for_all_live_task_definitions(
+    calls: list[str],
+) -> None:
+    """Three live task definitions, checked now and as the plan leaves the roles: the
+    documents of the roles' managed policies are read once a run, not once per task."""
+    assert run("create").exit_code == 0
+    resources.push_image("questionbank", "1.4.2")
+    for family in ("one", "two", "three"):
+        register("ecr-awslogs-fargate.json", family=family)
+    calls.clear()
+    planned = run("--preset", "least-privilege", "plan", "--prune", "--check-live-task-definitions")
+    assert planned.exit_code == 0, planned.stderr
+    # The workshop roles' managed policies, six distinct: the plan keeps one of them.
+    iam = boto3.client("iam", region_name="us-east-1")
+    distinct = {
+        policy["PolicyArn"]
+        for role in (EXEC_ROLE, TASK_ROLE)
+        for policy in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    }
+    assert len(distinct) == 6
+    assert calls.count("GetPolicyVersion") == len(distinct)

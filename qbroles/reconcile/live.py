@@ -4,6 +4,7 @@ planned change would break."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from qbroles.iam.ecs import enabled_regions, live_task_definitions
 from qbroles.iam.gateway import Gateway
@@ -59,6 +60,7 @@ def checked(
     verdict on each; a live one ("live ..." label) is checked against the roles it names."""
     can: dict[str, list[Check]] = {}
     verdicts = []
+    documents: dict[str, Mapping[str, Any] | None] = {}  # each policy read once a run
     for label, one in tasks:
         found = task_checks(
             gateway,
@@ -70,6 +72,7 @@ def checked(
             named_only=bool(label),
             resources=resources,
             simulate=simulate,
+            documents=documents,
         )
         every = [check for checks in found.values() for check in checks]
         verdicts.append(
@@ -98,15 +101,18 @@ def live_breaks(
     later = {plan.role: after(observed.get(plan.role), plan.actions) for plan in plans}
     later = {name: later[name] if observed.get(name) else None for name in later}
     breaks: dict[str, list[Check]] = {}
+    documents: dict[str, Mapping[str, Any] | None] = {}  # each policy read once a run
     checked = live_tasks(gateway, observed, live_regions(gateway, regions))
     for label, task in checked:
         found = survey_of(gateway, task, kms_key_arn)
         now = task_checks(
-            gateway, desired, observed, task, kms_key_arn, named_only=True, surveyed=found
-        )
+            gateway, desired, observed, task, kms_key_arn,
+            named_only=True, surveyed=found, documents=documents,
+        )  # fmt: skip
         then = task_checks(
-            gateway, desired, later, task, kms_key_arn, named_only=True, surveyed=found
-        )
+            gateway, desired, later, task, kms_key_arn,
+            named_only=True, surveyed=found, documents=documents,
+        )  # fmt: skip
         for name, checks in then.items():
             failing = {check.check for check in now.get(name, ()) if check.failed}
             breaks.setdefault(name, []).extend(

@@ -39,6 +39,7 @@ def task_checks(
     resources: bool = True,
     surveyed: Survey | None = None,
     simulate: bool = False,
+    documents: dict[str, Mapping[str, Any] | None] | None = None,
 ) -> dict[str, tuple[Check, ...]]:
     """Return, per role, whether it can do what starting the task needs (evaluated locally).
 
@@ -50,10 +51,12 @@ def task_checks(
     groups, objects) and judge their own policies with the roles' (``surveyed``: read
     already, for the same task definition). ``simulate``: also ask IAM's policy
     simulator about each need, and say where it differs (reconcile.simulate).
+    ``documents``: the managed policies' documents read so far this run, shared by the
+    task definitions checked, so each is read once.
     """
     here = task_scope(gateway, task)
     found = surveyed or survey_of(gateway, task, kms_key_arn, exec_=exec_, resources=resources)
-    documents: dict[str, Mapping[str, Any] | None] = {}
+    documents = {} if documents is None else documents
 
     def managed(arn: str) -> Policy:
         if arn not in documents:
