@@ -9,6 +9,7 @@ import pytest
 
 from qbroles.errors import AwsError
 from qbroles.iam.gateway import Gateway
+from qbroles.iam.pacing import SERVER_ERROR_ATTEMPTS
 from qbroles.reconcile import engine
 from tests.conftest import EXEC_ROLE, default_spec, error_response, inject
 
@@ -25,17 +26,37 @@ def waits_of(gateway: Gateway, jitter: float) -> list[float]:
 
 
 @pytest.mark.parametrize(
-    ("answer", "base"), [(THROTTLE, 1.0), (UNAVAILABLE, 0.05)], ids=["throttled", "503"]
+    ("answer", "base", "times"),
+    [(THROTTLE, 1.0, 12), (UNAVAILABLE, 0.05, SERVER_ERROR_ATTEMPTS - 1)],
+    ids=["throttled", "503"],
 )
 def test_each_wait_doubles_from_its_base_up_to_20_seconds_times_the_jitter(
-    gateway: Gateway, answer: Any, base: float
+    gateway: Gateway, answer: Any, base: float, times: int
 ) -> None:
     waits = waits_of(gateway, jitter=0.5)
-    seen = inject(gateway.client, "GetRole", [answer] * 12)
-    assert gateway.role_state(EXEC_ROLE) is None  # the thirteenth attempt reaches moto
-    assert seen[0] == 13
-    expected = [0.5 * min(base * 2**attempt, 20.0) for attempt in range(12)]
+    seen = inject(gateway.client, "GetRole", [answer] * times)
+    assert gateway.role_state(EXEC_ROLE) is None  # the last attempt reaches moto
+    assert seen[0] == times + 1
+    expected = [0.5 * min(base * 2**attempt, 20.0) for attempt in range(times)]
     assert waits == pytest.approx(expected)
+
+
+def test_a_server_error_that_persists_stops_its_call_not_the_runs_whole_budget(
+    gateway: Gateway,
+) -> None:
+    """An endpoint that never answers one operation (an emulator, a proxy) costs seconds.
+
+    Throttling between the server errors does not count: only it may use the whole budget.
+    """
+    waits = waits_of(gateway, jitter=1.0)
+    answers = [UNAVAILABLE, THROTTLE] * (SERVER_ERROR_ATTEMPTS - 1) + [UNAVAILABLE] * 5
+    seen = inject(gateway.client, "GetRole", answers)
+    with pytest.raises(AwsError, match="each answered with a server error") as raised:
+        gateway.role_state(EXEC_ROLE)
+    assert seen[0] == 2 * SERVER_ERROR_ATTEMPTS - 1  # ten server errors, nine throttles between
+    assert "check --endpoint-url" in str(raised.value)
+    assert sum(waits) < gateway.pacer.budget
+    assert gateway.pacer.figures().failed == SERVER_ERROR_ATTEMPTS
 
 
 def test_an_error_no_retry_can_mend_is_not_retried(gateway: Gateway) -> None:

@@ -53,7 +53,9 @@ def client_error_message(exc: Any, action: str, where: str, gave_up: GaveUp | No
     code = error.get("Code", "") or str(
         exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     )
-    message = str(error.get("Message", "")).rstrip(".") or "no message"
+    message = str(error.get("Message", "")).strip().rstrip(".") or "no message"
+    if message.startswith("<"):  # a web page where AWS puts its message: a proxy, an emulator
+        message = "a web page, not an AWS answer"
     if code in _CREDENTIAL_CODES:
         return (
             f"AWS rejected the credentials ({where}): {message}; refresh them or check "

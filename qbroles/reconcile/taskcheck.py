@@ -208,7 +208,8 @@ def _named_role(
         False,
         state.arn,
         named,
-        f"names {named}, not {state.arn}: {_differs(arn, state.arn)}",
+        f"names {named}, not {state.arn}: {_differs(arn, state.arn)}; set {kind}RoleArn "
+        f"to {state.arn}, or give the spec the role the task definition names",
     )
 
 
@@ -221,7 +222,6 @@ def _differs(named: str, real: str) -> str:
         ("partition", "another partition"),
         ("account", "another account"),
         ("path", "another path"),
-        ("name", "another role"),
     ):
         if got[part] != want[part]:
             return f"{label} ({got[part]}, not {want[part]})"
