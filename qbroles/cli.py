@@ -12,6 +12,7 @@ from qbroles import __version__
 from qbroles.catalog import (
     DEFAULT_APP,
     DEFAULT_BUDGET,
+    DEFAULT_SPEC_FILE,
     DEFAULT_WORKERS,
     OUTPUTS,
     PRESETS,
@@ -73,14 +74,16 @@ Exit codes:
     "spec_path",
     metavar="FILE",
     type=click.Path(),
-    help=f"TOML file describing the roles (default: the built-in {DEFAULT_APP} roles).",
+    help=f"TOML file describing the roles (default: ./{DEFAULT_SPEC_FILE} when there is one "
+    f"and no --preset or scope option is given, else the built-in {DEFAULT_APP} roles).",
 )
 @click.option(
     "--preset",
     type=click.Choice(PRESETS),
     help="Built-in roles: workshop (the deployment guide's broad managed policies; the default) "
     "or least-privilege (narrow inline policies scoped to the app's secrets, parameters and "
-    "logs, and a trust limited to this account and region).",
+    "logs, and a trust that lets ECS assume the task role only on behalf of this account, "
+    "in any region).",
 )
 @click.option(
     "--secret-arn",

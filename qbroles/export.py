@@ -2,7 +2,8 @@
 
 Pure: no AWS. What qbroles resolves per run (the partition, account and region in trust
 conditions and policies) becomes the template's own pseudo parameters or data sources,
-so one template serves every account and region it is deployed to.
+so one template serves every account and region it is deployed to, unless the spec names an
+ARN with its own account (``--secret-arn``, ``--kms-key-arn``): ``fixed_accounts`` finds those.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from qbroles import __version__
 from qbroles.errors import InputError
 from qbroles.files import check_encodable
-from qbroles.policy.documents import SourceScope, trust_policy
+from qbroles.policy.documents import SourceScope, strings, trust_policy
 from qbroles.spec.model import OWNER_TAG, RoleSpec, Spec, policy_arn
 
 # A spec's placeholders, and the trust conditions built from them.
@@ -27,6 +28,27 @@ _TF = {
     "region": "data.aws_region.current.region",
 }
 _PLACEHOLDER = re.compile(r"\{(partition|account|region)\}")
+
+
+# An ARN's region and account fields (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html).
+_ACCOUNT_ARN = re.compile(r"arn:[^:\s]+:[^:\s]+:[^:\s]*:(\d{12}):")
+
+
+def fixed_accounts(spec: Spec) -> dict[str, list[str]]:
+    """Return each account a role's documents name literally, with the ARNs that name it.
+
+    Such an ARN means the same resource in every account the template is deployed to: right
+    for a key or secret shared from one account, wrong for each account's own.
+    """
+    found: dict[str, list[str]] = {}
+    for role in spec.roles:
+        named = [[document for _, document in role.inline_policies], _documents(role)[1:]]
+        for text in strings(named):
+            for match in _ACCOUNT_ARN.finditer(text):
+                arns = found.setdefault(match.group(1), [])
+                if text not in arns:
+                    arns.append(text)
+    return found
 
 
 def _documents(role: RoleSpec) -> tuple[dict[str, Any], list[str], str | None]:

@@ -191,6 +191,28 @@ def test_export_writes_yaml_on_stdout_and_json_or_yaml_by_extension(
     assert calls == []
 
 
+def test_export_warns_when_the_spec_names_one_accounts_resources(calls: list[str]) -> None:
+    """--secret-arn and --kms-key-arn are one account's: the template is not for every account."""
+    scoped = ["--preset", "least-privilege"]
+    quiet = CliRunner().invoke(cli, [*scoped, "export"])
+    assert (quiet.exit_code, quiet.stderr) == (ExitCode.OK, "")  # {account} placeholders only
+    secret = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:db-AbCdEf"
+    key = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    result = CliRunner().invoke(
+        cli, [*scoped, "--secret-arn", secret, "--kms-key-arn", key, "export"]
+    )
+    assert result.exit_code == ExitCode.OK
+    lines = result.stderr.splitlines()
+    assert [line.split(" in ")[0] for line in lines] == [
+        "qbroles export: warning: the spec names account 111111111111",
+        "qbroles export: warning: the spec names account 222222222222",
+    ]
+    assert secret in lines[0]
+    assert "{account} and {region}" in lines[0]
+    assert secret in json.dumps(yaml.safe_load(result.stdout))  # kept as given, not rewritten
+    assert calls == []
+
+
 @pytest.mark.parametrize(
     ("args", "code", "needle"),
     [

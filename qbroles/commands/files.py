@@ -75,7 +75,9 @@ def export(settings: Settings, form: str, out: str | None, force: bool) -> int:
 
     The trust conditions, policy ARNs and inline policies use the template's own
     partition, account and region (AWS::Partition, AWS::AccountId, AWS::Region), so one
-    template serves every account: roll it out to an organization with StackSets. The
+    template serves every account: roll it out to an organization with StackSets. An ARN
+    the spec gives with its account (--secret-arn, --kms-key-arn) stays as it is, with a
+    warning that it names one account's resource in every account. The
     two role ARNs are stack outputs. The roles carry the spec's tags and
     ManagedBy=CloudFormation (or Terraform): they belong to the stack, and qbroles create
     and delete leave them alone (verify still checks them).
@@ -86,10 +88,19 @@ def export(settings: Settings, form: str, out: str | None, force: bool) -> int:
       qbroles --preset least-privilege export --out roles.json
       qbroles export --format terraform --out qbroles.tf.json
     """
-    from qbroles.export import cloudformation, template_text, terraform
+    from qbroles.export import cloudformation, fixed_accounts, template_text, terraform
     from qbroles.files import write_new
 
     spec = settings.spec()
+    for account, arns in fixed_accounts(spec).items():
+        more = f" and {len(arns) - 1} more" if len(arns) > 1 else ""
+        settings.say(
+            f"qbroles export: warning: the spec names account {account} in {arns[0]}{more}, "
+            "so in every account the template is deployed to, the roles are granted that "
+            "account's resource; unless it is shared from there, deploy the template to "
+            "that account only, or write the ARN with {account} and {region} in a spec "
+            "(qbroles init writes one)."
+        )
     if form == "terraform":
         if out not in (None, "-") and not str(out).endswith(".tf.json"):
             raise InputError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,15 +62,21 @@ def fill(document: Any, values: Mapping[str, str]) -> Any:
     return document
 
 
+def strings(document: Any) -> Iterator[str]:
+    """Yield every string of a JSON document (its values, not its keys), depth first."""
+    if isinstance(document, Mapping):
+        for value in document.values():
+            yield from strings(value)
+    elif isinstance(document, list):
+        for value in document:
+            yield from strings(value)
+    elif isinstance(document, str):
+        yield document
+
+
 def placeholders(document: Any) -> set[str]:
     """Return the ``{name}`` placeholders used in the document's strings."""
-    if isinstance(document, Mapping):
-        return set().union(*(placeholders(v) for v in document.values())) if document else set()
-    if isinstance(document, list):
-        return set().union(*(placeholders(v) for v in document)) if document else set()
-    if isinstance(document, str):
-        return set(re.findall(r"\{([a-z_]+)\}", document))
-    return set()
+    return {name for text in strings(document) for name in re.findall(r"\{([a-z_]+)\}", text)}
 
 
 # Nesting no IAM policy or task definition comes near (a Condition sits 5 levels deep).

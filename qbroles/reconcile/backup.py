@@ -18,7 +18,7 @@ from typing import Any, get_args
 from qbroles.errors import InputError, SafetyError
 from qbroles.files import parse_json, private_folder, read_input, write_new
 from qbroles.model.actions import Action, AttachPolicy, PutInlinePolicy, RolePlan, action_name
-from qbroles.policy.documents import compact_size, policy_problem, too_deep
+from qbroles.policy.documents import compact_size, policy_problem, strings, too_deep
 from qbroles.policy.trust import trust_problem
 from qbroles.spec.load import INLINE_NAME, MAX_INLINE_SIZE, ROLE_PATH
 from qbroles.spec.model import MAX_MANAGED_POLICIES, POLICY_ARN, ROLE_ARN, ROLE_NAME
@@ -228,15 +228,9 @@ def _origin(data: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
         partitions.add(data["partition"])
 
     def walk(value: Any) -> None:
-        if isinstance(value, Mapping):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-        elif isinstance(value, str) and value.startswith("arn:"):
-            parts = value.split(":", 5)
-            if len(parts) == 6 and parts[2] == "iam":
+        for text in strings(value):
+            parts = text.split(":", 5)
+            if len(parts) == 6 and parts[0] == "arn" and parts[2] == "iam":
                 partitions.add(parts[1])
                 if parts[4] not in ("", "aws"):
                     accounts.add(parts[4])
