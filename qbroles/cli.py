@@ -31,8 +31,9 @@ Exit codes:
        a malformed input file; stdout closed or full)
   3    AWS refused or could not be reached (credentials, profile, access
        denied, network, retries exhausted, an answer IAM never gives)
-  4    refused for safety (role not owned by qbroles or made by another
-       spec, changed hands meanwhile; delete or a risky change unconfirmed)
+  4    refused for safety (role not owned by qbroles, made by another spec
+       for delete, changed hands meanwhile; delete or a risky change
+       unconfirmed; plan: after the whole plan, what create would refuse)
   70   internal error (a bug: please report it with the traceback)
   130  interrupted
 """

@@ -149,6 +149,45 @@ def test_create_prune_and_adopt(iam: Any) -> None:
 
 
 @pytest.mark.usefixtures("moto_iam")
+def test_plan_shows_every_role_marks_what_create_refuses_and_exits_as_create_would(
+    iam: Any, calls: list[str]
+) -> None:
+    """As terraform shows an import: the refused role's plan under --adopt, then why."""
+    make_role(iam, TASK_ROLE, owned=False, policies=("AmazonS3FullAccess",))
+    shown = run("plan", "--prune")
+    assert shown.exit_code == ExitCode.SAFETY == run("create", "--prune").exit_code
+    out = shown.stdout
+    assert f"{TASK_ROLE} (create refuses it)" in out
+    assert f"- detach AmazonS3FullAccess from {TASK_ROLE}" in out  # what --adopt would do
+    assert f"+ create role {EXEC_ROLE}" in out  # the other role's plan, in full
+    assert out.index("Roles") < out.index("Refused") < out.index("Next:")
+    assert "changes with --adopt)" in out
+    assert "Next: qbroles create --adopt applies this plan" in " ".join(out.split())
+    assert f"create refuses {TASK_ROLE} (exit 4)" in shown.stderr
+    doc = document(run("-o", "json", "plan", "--prune"))
+    roles = {role["name"]: role for role in doc["roles"]}
+    assert doc["ok"] is False
+    assert roles[TASK_ROLE]["allowed_by"] == "--adopt"
+    assert "--adopt" in roles[TASK_ROLE]["refusal"]
+    assert "refusal" not in roles[EXEC_ROLE]
+    assert writes(calls) == []
+    assert run("create", "--adopt", "--prune").exit_code == ExitCode.OK  # where Next: led
+    assert run("plan", "--detailed-exitcode").exit_code == ExitCode.OK
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_plan_shows_a_role_no_option_lets_create_change_and_says_what_to_do(iam: Any) -> None:
+    make_role(iam, TASK_ROLE, owned=False)
+    iam.tag_role(RoleName=TASK_ROLE, Tags=[{"Key": "ManagedBy", "Value": "CloudFormation"}])
+    shown = run("plan")
+    assert shown.exit_code == ExitCode.SAFETY
+    said = " ".join(shown.stdout.split())
+    assert "change it through CloudFormation" in said
+    assert "Next: qbroles create refuses this plan (exit 4): do what Refused says" in said
+    assert f"+ create role {EXEC_ROLE}" in shown.stdout
+
+
+@pytest.mark.usefixtures("moto_iam")
 def test_delete_needs_yes_without_a_terminal(iam: Any, calls: list[str]) -> None:
     run("create")
     calls.clear()

@@ -19,6 +19,10 @@ class RoleReport:
     arn: str | None
     changes: tuple[Action, ...] = ()
     checks: tuple[Check, ...] = ()
+    # A plan's role that create refuses, and why; its changes are what the option named
+    # (--adopt) would make of it, if any would.
+    refusal: str | None = None
+    allowed_by: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -60,7 +64,9 @@ class Report:
         whether each matches the spec now.
         """
         unsettled = self.strict and any(t.verdict is Verdict.STARTS_IF for t in self.tasks)
-        return self.dry_run or (all(role.ok for role in self.roles) and not unsettled)
+        if self.dry_run:  # a plan create would refuse is no plan to apply
+            return not self.refused
+        return all(role.ok for role in self.roles) and not unsettled
 
     @property
     def spec_label(self) -> str | None:
@@ -87,8 +93,13 @@ class Report:
         its summary line: no change, no difference left, nothing kept the spec lacks."""
         failed = any(check.failed for role in self.roles for check in role.checks)
         return self.command in ("create", "plan", "delete") and not (
-            self.changed or failed or self.kept
+            self.changed or failed or self.kept or self.refused
         )
+
+    @property
+    def refused(self) -> list[RoleReport]:
+        """Return the roles of a plan that create refuses (it exits 4, and so does plan)."""
+        return [role for role in self.roles if role.refusal]
 
     @property
     def kept(self) -> list[Check]:
@@ -101,7 +112,7 @@ class Report:
         ``detailed`` (plan --detailed-exitcode): 1 also when changes are pending, or
         something the spec does not list is kept (--prune would remove it).
         """
-        if detailed and self.breaks:  # create would refuse this plan
+        if self.refused or (detailed and self.breaks):  # create would refuse this plan
             return ExitCode.SAFETY
         if (detailed and (self.changed or self.kept)) or not self.ok:
             return ExitCode.DIFFERENCES
@@ -122,7 +133,7 @@ class Report:
         if self.noop:  # like terraform: one line, naming the spec and what else to read
             return self._no_changes()
         head = self._head() + self._tasks_clause() + self._live_clause() + self._kept_clause()
-        head += self._warnings_clause()
+        head += self._warnings_clause() + self._refused_clause()
         shown = [check for check in self._checks("failed") if self.to_read(check)]
         lines = [f"  {check.message}" for check in shown] if with_failures else []
         return "\n".join([f"qbroles {self.command}: {head}.", *lines])
@@ -164,7 +175,7 @@ class Report:
         if self.dry_run:
             return (
                 f"{count} planned for {touched}; nothing was changed"
-                if self.changed
+                if any(role.changes for role in self.roles)
                 else "no changes planned"
             )
         head = f"{count} applied to {touched}" if self.changed else "no changes"
@@ -202,6 +213,13 @@ class Report:
         if not self.live:
             return "; no live task definition uses the roles"
         return f"; live task definitions checked, none would break: {', '.join(self.live)}"
+
+    def _refused_clause(self) -> str:
+        """Return which roles create refuses: the plan is shown, the run exits 4."""
+        if not self.refused:
+            return ""
+        names = ", ".join(role.name for role in self.refused)
+        return f"; create refuses {names} (exit 4)"
 
     def _kept_clause(self) -> str:
         """Return what only --prune removes, kept: pending for --detailed-exitcode too."""

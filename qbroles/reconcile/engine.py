@@ -42,7 +42,8 @@ def create_plan(
 ) -> path.Plan:
     """Return what makes IAM match the spec, from one read of its roles. No write.
 
-    Refuses (SafetyError, exit 4) if a role of the spec exists and is not qbroles', and
+    Refuses (SafetyError, exit 4) if a role of the spec exists and is not qbroles' (a dry
+    run plans it all the same, marked with its refusal, and reports exit 4 after it), and
     stops (exit 2) if a managed policy to attach does not exist; with ``check_live``,
     refuses a change that would break a live task definition unless ``force`` or a dry run.
     """
@@ -58,7 +59,8 @@ def create_plan(
         return plan_role(by_name[name], state, adopt=adopt, prune=prune)
 
     plans = tuple(replan(role.name, observed[role.name]) for role in desired)
-    refuse(plans)
+    if not dry_run:  # a plan shows every role, a refused one marked, and exits 4 after it
+        refuse(plans)
     policies_exist(gateway, plans)
     breaks: dict[str, list[Check]] = {}
     checked_live: tuple[str, ...] | None = None

@@ -185,8 +185,10 @@ def report(
         RoleReport(
             name=role_plan.role,
             arn=_arn(seen[role_plan.role]),
-            changes=role_plan.actions,
+            changes=role_plan.actions or role_plan.would,
             checks=plan.assess(role_plan, seen[role_plan.role], dry_run),
+            refusal=role_plan.refusal,
+            allowed_by=role_plan.allowed_by,
         )
         for role_plan in plan.roles
     )

@@ -77,6 +77,14 @@ def plan_role(
         return _creation(role)
     refusal = _refusal(role, state, adopt=adopt, prune=prune)
     if refusal:
+        # plan shows a refused role all the same, as terraform shows an import: a role
+        # nobody claims, with what --adopt would do to it. Never written: create refuses.
+        if not adopt and not state.owned and state.ownership is Ownership.NOBODY:
+            adopted = plan_role(role, state, adopt=True, prune=prune)
+            if adopted.refusal is None:
+                return RolePlan(
+                    role.name, refusal=refusal, would=adopted.actions, allowed_by="--adopt"
+                )
         return RolePlan(role.name, refusal=refusal)
     changed_spec = spec_change(role, state)
     actions = [

@@ -37,6 +37,8 @@ def report_document(report: Report, retries: Figures | None = None) -> dict[str,
                 "ok": role.ok,
                 "changes": [_change_document(change) for change in role.changes],
                 "checks": [_check_document(check) for check in role.checks],
+                **({"refusal": role.refusal} if role.refusal else {}),
+                **({"allowed_by": role.allowed_by} if role.allowed_by else {}),
             }
             for role in report.roles
         ],

@@ -37,11 +37,12 @@ def print_report(
         return
     if report.spec_label:  # which roles these are: the first line says
         _line(out, f"Spec: {report.spec_label}", "dim")
-    if report.changed and not plan_shown:
+    if any(role.changes for role in report.roles) and not plan_shown:
         heading = "Plan (dry run, nothing changed)" if report.dry_run else "Changes applied"
         _line(out, heading, "bold")
         for role in report.roles:  # what was applied is listed; what it granted, in -v
-            print_changes(role.name, role.changes, out, full=report.dry_run or verbose)
+            name = f"{role.name} (create refuses it)" if role.refusal else role.name
+            print_changes(name, role.changes, out, full=report.dry_run or verbose)
     _heading(out, "Roles")
     print_roles(report, out)
     if verbose:
@@ -49,6 +50,11 @@ def print_report(
 
         for role in report.roles:
             out.print(check_table(role))
+    if report.refused:  # after the whole plan, as the issue of a refusal comes last
+        _heading(out, "Refused")
+        for role in report.refused:
+            _wrapped(out, f"x {role.name}: create refuses it (exit 4)", INDENT, hang=4, style="red")
+            _wrapped(out, str(role.refusal), INDENT * 3)
     sections = (
         ("Differences", _differences(report, tasks=False)),
         ("Task definitions", _differences(report, tasks=True)),
@@ -110,7 +116,9 @@ def status(report: Report, role: RoleReport) -> str:
     """Return a role's status in a few words: what happened to it, what is left to read."""
     done = {type(change) for change in role.changes}
     count = len(role.changes)
-    if report.command == "delete":
+    if role.refusal:
+        what = "refused" + (f" ({plural(count, 'change')} with {role.allowed_by})" if count else "")
+    elif report.command == "delete":
         gone = DeleteRole in done
         what = ("to delete" if report.dry_run else "deleted") if gone else "absent"
     elif CreateRole in done:
@@ -147,6 +155,15 @@ def print_check(role: str, check: Check, out: Console) -> None:
 
 def next_step(report: Report) -> str | None:
     """Return what to run next, after a plan, a create or a verify."""
+    if report.refused:
+        options = {role.allowed_by for role in report.refused}
+        if options == {"--adopt"}:
+            names = ", ".join(role.name for role in report.refused)
+            return (
+                f"qbroles create --adopt applies this plan, taking over {names} (nothing tags "
+                "it as anyone's); without --adopt, create refuses it."
+            )
+        return "qbroles create refuses this plan (exit 4): do what Refused says, then plan again."
     if report.planned and report.breaks:
         return (
             "qbroles create refuses this plan (exit 4): change the spec so that the live task "

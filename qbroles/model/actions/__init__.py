@@ -92,3 +92,6 @@ class RolePlan:
     adopting: bool = False
     # The spec that last set the role, if it said something else of it (None: this one).
     other_spec: str | None = None
+    # A refused role: what create would do to it with the option named (plan shows it).
+    would: tuple[Action, ...] = ()
+    allowed_by: str | None = None
