@@ -171,10 +171,8 @@ def plan(
     holds to what the spec asks for. Then a line per role, what is kept that the spec
     lacks (--prune removes it), a role another spec set, and the security findings of the
     roles as the plan leaves them, named in the summary line. With -o json, each change
-    also carries its "actual" and "expected" documents. A role create would refuse (not
-    qbroles', a path IAM cannot change) is planned all the same and marked, with what
-    --adopt would do to it where --adopt would be allowed; then why it is refused, and
-    plan exits 4, as create would.
+    also carries its "actual" and "expected" documents. A role create refuses is shown
+    marked (with what --adopt would do, if allowed), then why; plan then exits 4.
 
     \b
     Examples:
