@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from qbroles.catalog import RoleKind
 from qbroles.errors import AwsError, InputError, MissingRoleError
+from qbroles.model.state import Ownership
 from qbroles.spec.model import ROLE_ARN, RoleSpec, Spec
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ def role_arns(
 
     found = for_each(gateway, keys, lambda key: gateway.role_state(roles[key].name), workers)
     problems = []
+    adopt = False  # a role no tool claims: create --adopt takes it over
     for key, state in zip(keys, found, strict=True):
         role = roles[key]
         if state is None:
@@ -89,6 +91,7 @@ def role_arns(
         if not state.owned:
             take = f" (take its ARN from {state.owner})" if state.owner else ""
             problems.append(f"role {role.name} {state.claim}{take}")
+            adopt = adopt or state.ownership is Ownership.NOBODY
         elif state.other_spec(made_by, role.digest):  # the one rule delete and prune follow
             problems.append(f"role {role.name} was made by another spec ({state.made_by})")
         elif state.path != role.path:
@@ -102,8 +105,9 @@ def role_arns(
         )
         problems.insert(0, f"{which} no ARN yet")
     if problems:
+        run = "qbroles create --adopt" if adopt else "qbroles create"  # untagged: take it over
         raise MissingRoleError(
-            f"{'; '.join(problems)}: nothing printed; run qbroles create first (qbroles plan "
+            f"{'; '.join(problems)}: nothing printed; run {run} first (qbroles plan "
             "shows what it would do)."
         )
     return {key: state.arn for key, state in zip(keys, found, strict=True) if state}

@@ -188,6 +188,28 @@ def test_plan_shows_a_role_no_option_lets_create_change_and_says_what_to_do(iam:
 
 
 @pytest.mark.usefixtures("moto_iam")
+def test_the_guides_hand_made_roles_next_steps_lead_to_the_arns_not_round_in_a_circle(
+    iam: Any,
+) -> None:
+    """verify -> Next -> outputs -> its remedy -> outputs: each step names one that works."""
+    from qbroles.spec.presets import Scope, preset_spec
+
+    for role in preset_spec("workshop", None, Scope()).roles:  # as the guide's console steps
+        make_role(iam, role.name, owned=False, policies=role.managed_policies)
+    verified = run("verify")
+    assert verified.exit_code == ExitCode.OK
+    step = " ".join(verified.stdout.split("Next:")[1].split())
+    assert step.startswith(f"qbroles create --adopt takes over {EXEC_ROLE}, {TASK_ROLE}")
+    refused = run("outputs")
+    assert refused.exit_code == ExitCode.DIFFERENCES
+    assert "run qbroles create --adopt first" in refused.stderr
+    assert run("create", "--adopt").exit_code == ExitCode.OK
+    printed = run("outputs")
+    assert printed.exit_code == ExitCode.OK, printed.stderr
+    assert f"role/{TASK_ROLE}" in printed.stdout
+
+
+@pytest.mark.usefixtures("moto_iam")
 def test_delete_needs_yes_without_a_terminal(iam: Any, calls: list[str]) -> None:
     run("create")
     calls.clear()

@@ -179,6 +179,17 @@ def next_step(report: Report) -> str | None:
         return "qbroles plan shows the repair; qbroles create applies it."
     if not report.ok:  # the roles are the spec's: create cannot repair what the tasks lack
         return _beyond_the_spec(report)
+    unclaimed = [  # the spec's roles, made by hand: outputs prints only qbroles' own
+        role.name
+        for role in report.roles
+        if any(c.check == "owned by qbroles" and not c.ok and c.actual is None for c in role.checks)
+    ]
+    if unclaimed:
+        return (
+            f"qbroles create --adopt takes over {', '.join(unclaimed)} (it tags them "
+            "ManagedBy=qbroles; qbroles plan shows it first); then qbroles outputs --merge "
+            "taskdef.json --out taskdef-with-roles.json sets their ARNs in the task definition."
+        )
     return (
         "qbroles outputs --merge taskdef.json --out taskdef-with-roles.json sets these ARNs "
         "as the task definition's executionRoleArn and taskRoleArn."
