@@ -210,6 +210,23 @@ def test_the_guides_hand_made_roles_next_steps_lead_to_the_arns_not_round_in_a_c
 
 
 @pytest.mark.usefixtures("moto_iam")
+def test_a_role_at_another_path_is_planned_refused_and_its_remedy_works(iam: Any) -> None:
+    """IAM cannot move a role: Refused says delete and create again; doing so converges."""
+    from tests.conftest import OWNER, TRUST
+
+    iam.create_role(RoleName=TASK_ROLE, Path="/team/", AssumeRolePolicyDocument=TRUST, Tags=OWNER)
+    shown = run("plan")
+    assert shown.exit_code == ExitCode.SAFETY
+    said = " ".join(shown.stdout.split())
+    assert "has the path /team/, not /, and IAM cannot move a role" in said
+    assert "do what Refused says" in said
+    assert run("delete", "--yes").exit_code == ExitCode.OK  # the remedy Refused names
+    assert run("create").exit_code == ExitCode.OK
+    assert iam.get_role(RoleName=TASK_ROLE)["Role"]["Path"] == "/"
+    assert run("plan", "--detailed-exitcode").exit_code == ExitCode.OK
+
+
+@pytest.mark.usefixtures("moto_iam")
 def test_delete_needs_yes_without_a_terminal(iam: Any, calls: list[str]) -> None:
     run("create")
     calls.clear()
