@@ -56,6 +56,12 @@ def test_another_preset_is_caught_by_plan_and_refused_by_create_without_a_termin
     said = " ".join(plan.stdout.split())
     assert f"! {EXEC_ROLE}, {TASK_ROLE}: made by this spec" in said  # said once, of both
     assert "last set by another spec (preset=least-privilege app=QuestionBank)" in said
+    # The plan says what create will ask a yes for, and Next: says it asks.
+    asked = f"create asks first: apply this spec to {EXEC_ROLE}, last set by another spec"
+    assert asked in plan.stderr
+    assert "(--yes off a terminal)" in plan.stderr
+    assert "applies this plan, asking first (--yes off a terminal)" in said
+    assert json.loads(run("-o", "json", "plan").stdout)["needs_yes"].startswith("apply this")
 
     calls.clear()
     refused = run("create")

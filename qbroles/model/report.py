@@ -54,6 +54,8 @@ class Report:
     strict: bool = False
     # --check-live-task-definitions: the live task definitions checked (None: not asked).
     live: tuple[str, ...] | None = None
+    # A plan: what in it create asks a yes for (--yes off a terminal), if anything.
+    needs_yes: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -215,11 +217,13 @@ class Report:
         return f"; live task definitions checked, none would break: {', '.join(self.live)}"
 
     def _refused_clause(self) -> str:
-        """Return which roles create refuses: the plan is shown, the run exits 4."""
-        if not self.refused:
-            return ""
-        names = ", ".join(role.name for role in self.refused)
-        return f"; create refuses {names} (exit 4)"
+        """Return what create would say of this plan: which roles it refuses (the run exits
+        4), else what it asks a yes for first (--yes off a terminal)."""
+        if self.refused:
+            return f"; create refuses {', '.join(role.name for role in self.refused)} (exit 4)"
+        if self.needs_yes:
+            return f"; create asks first: {self.needs_yes} (--yes off a terminal)"
+        return ""
 
     def _kept_clause(self) -> str:
         """Return what only --prune removes, kept: pending for --detailed-exitcode too."""

@@ -192,9 +192,13 @@ def report(
         )
         for role_plan in plan.roles
     )
+    from qbroles.reconcile.consent import needs_yes
+
+    asked = needs_yes(plan.changing) if dry_run and plan.command in ("create", "plan") else None
     return Report(
         plan.command,
         dry_run=dry_run,
+        needs_yes=asked,
         roles=roles,
         changed=bool(plan.changing),
         backup=backup,

@@ -169,6 +169,8 @@ def next_step(report: Report) -> str | None:
             "qbroles create refuses this plan (exit 4): change the spec so that the live task "
             "definitions named keep what they need, or add --force to apply it anyway."
         )
+    if report.planned and report.changed and report.needs_yes:
+        return "qbroles create applies this plan, asking first (--yes off a terminal)."
     if report.planned and report.changed:
         return "qbroles create applies this plan."
     if report.command not in ("create", "verify") or report.dry_run:
