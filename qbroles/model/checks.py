@@ -32,10 +32,12 @@ class CheckKind(Enum):
 TASK_KINDS = (CheckKind.TASK, CheckKind.APP)
 
 # How the checks of what a role has that the spec does not list begin: create keeps it
-# (a warning), and only --prune removes it.
+# (a difference, exit 1), and only --prune removes it.
 EXTRA = "unexpected "
 # The check that a role was last set by this spec (its identity and digest).
 OTHER_SPEC = "made by this spec"
+# The check of a role's ownership tag: its actual is None where no tool's tag claims it.
+OWNED = "owned by qbroles"
 # How security findings begin (broad policies, a trust open to confused deputies).
 FINDING = "finding: "
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qbroles.model.checks import EXTRA, OTHER_SPEC, Check, CheckKind, Severity
+from qbroles.model.checks import EXTRA, OTHER_SPEC, OWNED, Check, CheckKind, Severity
 from qbroles.model.state import Ownership, RoleState
 from qbroles.policy.documents import same_policy, trust_summary
 from qbroles.reconcile.desired import DesiredRole
@@ -164,7 +164,7 @@ def _owner_check(state: RoleState) -> Check:
                 "--adopt, delete never deletes it"
             )
     return Check(
-        "owned by qbroles",
+        OWNED,
         state.owned,
         f"{owner_key}={owner_value}",
         f"{owner_key}={owner}" if owner else None,

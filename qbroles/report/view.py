@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from qbroles.model.actions import Action, CreateRole, DeleteRole
-from qbroles.model.checks import TASK_KINDS, Check
+from qbroles.model.checks import OWNED, TASK_KINDS, Check
 from qbroles.model.report import Report, RoleReport, plural
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ def next_step(report: Report) -> str | None:
     unclaimed = [  # the spec's roles, made by hand: outputs prints only qbroles' own
         role.name
         for role in report.roles
-        if any(c.check == "owned by qbroles" and not c.ok and c.actual is None for c in role.checks)
+        if any(c.check == OWNED and not c.ok and c.actual is None for c in role.checks)
     ]
     if unclaimed:
         return (
