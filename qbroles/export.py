@@ -16,6 +16,7 @@ from typing import Any
 from qbroles import __version__
 from qbroles.errors import InputError
 from qbroles.files import check_encodable
+from qbroles.partitions import arn_field
 from qbroles.policy.documents import SourceScope, strings, trust_policy
 from qbroles.spec.model import OWNER_TAG, RoleSpec, Spec, policy_arn
 
@@ -30,10 +31,6 @@ _TF = {
 _PLACEHOLDER = re.compile(r"\{(partition|account|region)\}")
 
 
-# An ARN's region and account fields (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html).
-_ACCOUNT_ARN = re.compile(r"arn:[^:\s]+:[^:\s]+:[^:\s]*:(\d{12}):")
-
-
 def fixed_accounts(spec: Spec) -> dict[str, list[str]]:
     """Return each account a role's documents name literally, with the ARNs that name it.
 
@@ -42,12 +39,12 @@ def fixed_accounts(spec: Spec) -> dict[str, list[str]]:
     """
     found: dict[str, list[str]] = {}
     for role in spec.roles:
-        named = [[document for _, document in role.inline_policies], _documents(role)[1:]]
-        for text in strings(named):
-            for match in _ACCOUNT_ARN.finditer(text):
-                arns = found.setdefault(match.group(1), [])
-                if text not in arns:
-                    arns.append(text)
+        _, managed, boundary = _documents(role)
+        inline = [document for _, document in role.inline_policies]
+        for text in strings([inline, managed, boundary]):
+            account = arn_field(text, "account") or ""  # "aws", "{account}" or "*": not one
+            if re.fullmatch(r"\d{12}", account) and text not in found.setdefault(account, []):
+                found[account].append(text)
     return found
 
 
