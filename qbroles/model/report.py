@@ -99,6 +99,12 @@ class Report:
         )
 
     @property
+    def shows_changes(self) -> bool:
+        """Return whether there are changes to list: to make or made, or what --adopt would
+        make of a role create refuses (``changed`` counts only what create would do)."""
+        return any(role.changes for role in self.roles)
+
+    @property
     def refused(self) -> list[RoleReport]:
         """Return the roles of a plan that create refuses (it exits 4, and so does plan)."""
         return [role for role in self.roles if role.refusal]
@@ -177,7 +183,7 @@ class Report:
         if self.dry_run:
             return (
                 f"{count} planned for {touched}; nothing was changed"
-                if any(role.changes for role in self.roles)
+                if self.shows_changes
                 else "no changes planned"
             )
         head = f"{count} applied to {touched}" if self.changed else "no changes"

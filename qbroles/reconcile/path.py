@@ -21,6 +21,7 @@ from qbroles.model.events import Progress
 from qbroles.model.report import Report, RoleReport
 from qbroles.model.state import RoleState
 from qbroles.reconcile.apply import apply_role
+from qbroles.reconcile.consent import needs_yes
 from qbroles.reconcile.executor import for_each
 
 # Plan one role again from a fresh read of it (None: it does not exist).
@@ -192,8 +193,6 @@ def report(
         )
         for role_plan in plan.roles
     )
-    from qbroles.reconcile.consent import needs_yes
-
     asked = needs_yes(plan.changing) if dry_run and plan.command in ("create", "plan") else None
     return Report(
         plan.command,

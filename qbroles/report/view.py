@@ -37,7 +37,7 @@ def print_report(
         return
     if report.spec_label:  # which roles these are: the first line says
         _line(out, f"Spec: {report.spec_label}", "dim")
-    if any(role.changes for role in report.roles) and not plan_shown:
+    if report.shows_changes and not plan_shown:
         heading = "Plan (dry run, nothing changed)" if report.dry_run else "Changes applied"
         _line(out, heading, "bold")
         for role in report.roles:  # what was applied is listed; what it granted, in -v
