@@ -135,13 +135,13 @@ def test_fifty_roles_through_a_throttling_endpoint_complete_and_report_what_it_c
     [
         (
             ("--retry-budget", "0.5"),
-            r"it waited [\d.]+ s over \d+ attempt\(s\), and the run's retry budget of 0.5 s "
+            r"it waited [\d.]+ s over \d+ attempts?, and the run's retry budget of 0.5 s "
             r"is spent; wait a minute and rerun \(a rerun resumes where this one stopped\), "
             r"or raise --retry-budget\.",
         ),
         (
             ("--max-attempts", "2"),
-            r"it waited [\d.]+ s over 2 attempt\(s\), the most --max-attempts / "
+            r"it waited [\d.]+ s over 2 attempts, the most --max-attempts / "
             r"AWS_MAX_ATTEMPTS allows; wait a minute and rerun \(a rerun resumes where this one "
             r"stopped\), or raise --max-attempts\.",
         ),

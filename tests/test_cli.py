@@ -662,7 +662,7 @@ def test_create_asks_on_a_terminal_before_removing_and_not_for_additions(
     iam.attach_role_policy(RoleName=TASK_ROLE, PolicyArn=MANAGED + "AmazonS3FullAccess")
     answered_no = run("create", "--prune", stdin="n\n")
     assert answered_no.exit_code == ExitCode.SAFETY
-    assert "Apply this plan, which removes or replaces 1 thing(s)? [y/N]" in answered_no.stderr
+    assert "Apply this plan, which removes or replaces 1 thing? [y/N]" in answered_no.stderr
     assert "detach AmazonS3FullAccess" in answered_no.stderr
     assert MANAGED + "AmazonS3FullAccess" in attached(iam, TASK_ROLE)  # nothing changed
     assert MANAGED + "AmazonRDSReadOnlyAccess" not in attached(iam, TASK_ROLE)

@@ -132,3 +132,19 @@ def test_no_module_imports_from_a_layer_above_its_own() -> None:
         if layer_of(target) > layer_of(name)
     )
     assert not upward, "\n".join(upward)
+
+
+def test_counts_say_1_role_and_2_roles_never_role_s() -> None:
+    """Issue 23, §4: a count is read "1 role", "2 roles" (model.report.plural), never "role(s)"."""
+    import ast
+    import re
+
+    found = [
+        f"{module.relative_to(PACKAGE)}:{node.lineno}"
+        for module in sorted(PACKAGE.rglob("*.py"))
+        for node in ast.walk(ast.parse(module.read_text()))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and re.search(r"\w\(s\)", node.value.replace("http(s)", ""))
+    ]
+    assert found == []

@@ -75,7 +75,7 @@ def test_the_budget_is_shared_by_every_call_of_the_run(gateway: Gateway) -> None
     inject(gateway.client, "GetRole", [THROTTLE] * 3)
     gateway.role_state(EXEC_ROLE)
     inject(gateway.client, "GetRole", [THROTTLE] * 10)
-    with pytest.raises(AwsError, match=r"waited 3.0 s over 3 attempt\(s\), and the run's retry"):
+    with pytest.raises(AwsError, match=r"waited 3.0 s over 3 attempts, and the run's retry"):
         gateway.role_state(EXEC_ROLE)
     assert waits == [1.0, 2.0, 4.0, 1.0, 2.0]  # the next (4 s) no longer fits
     assert sum(waits) <= 10.0

@@ -183,7 +183,7 @@ def test_create_on_a_terminal_asks_before_it_removes_and_not_for_additions(
     assert done.returncode == 0, done.stderr
     code, terminal = answer_on_terminal(["create", "--prune"], env, b"n\n")
     assert code == ExitCode.SAFETY, terminal
-    assert "Apply this plan, which removes or replaces 1 thing(s)? [y/N]" in terminal
+    assert "Apply this plan, which removes or replaces 1 thing? [y/N]" in terminal
     assert f"- detach AmazonS3FullAccess from {TASK_ROLE}" in terminal
     code, terminal = answer_on_terminal(["create", "--prune"], env, b"y\n")
     assert code == ExitCode.OK, terminal

@@ -116,8 +116,10 @@ def export(settings: Settings, form: str, out: str | None, force: bool) -> int:
     if out in (None, "-"):
         click.echo(text, nl=False)
     else:
+        from qbroles.model.report import plural
+
         write_new(out, text, force=force)
-        settings.say(f"qbroles export: wrote {out} ({form}, {len(spec.roles)} role(s)).")
+        settings.say(f"qbroles export: wrote {out} ({form}, {plural(len(spec.roles), 'role')}).")
     return ExitCode.OK
 
 

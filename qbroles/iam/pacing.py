@@ -40,6 +40,7 @@ from typing import Any
 
 from qbroles.catalog import DEFAULT_BUDGET
 from qbroles.model.events import Progress
+from qbroles.model.report import plural
 
 MAX_BACKOFF = 20.0  # seconds: the cap AWS SDKs put on one wait
 THROTTLING_BASE = 1.0
@@ -96,7 +97,7 @@ class Figures:
         )
         if self.shrunk:
             parts.append(
-                f"workers lowered {self.shrunk} time(s), to {self.fewest} at the fewest "
+                f"workers lowered {plural(self.shrunk, 'time')}, to {self.fewest} at the fewest "
                 f"(--workers {self.workers})"
             )
         return "qbroles: " + "; ".join(parts) + "."
@@ -113,7 +114,7 @@ class GaveUp:
     budget: float
 
     def reason(self) -> str:
-        waited = f"it waited {self.waited:.1f} s over {self.attempts} attempt(s)"
+        waited = f"it waited {self.waited:.1f} s over {plural(self.attempts, 'attempt')}"
         if self.limit == "budget":
             return f"{waited}, and the run's retry budget of {self.budget:g} s is spent"
         if self.limit == "attempts":

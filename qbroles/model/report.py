@@ -176,7 +176,7 @@ class Report:
             return (
                 f"{plural(len(failed), 'difference')} in {differing} of {roles}"
                 if failed
-                else f"all {roles} match the spec"
+                else f"{roles} {'matches' if len(self.roles) == 1 else 'match'} the spec"
             )
         count = plural(sum(len(role.changes) for role in self.roles), "change")
         touched = plural(sum(1 for role in self.roles if role.changes), "role")

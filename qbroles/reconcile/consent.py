@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from qbroles.model.actions import DeleteBoundary, PutInlinePolicy, RolePlan, UpdateTrustPolicy
+from qbroles.model.report import plural
 from qbroles.partitions import arn_field
 from qbroles.policy.documents import listed, statements
 
@@ -73,4 +74,4 @@ def takes_away(plans: Sequence[RolePlan]) -> str | None:
     terminal: a detach, an inline policy deleted or rewritten, a tag removed or changed,
     the trust or a boundary replaced (what the restore file keeps)."""
     count = sum(1 for plan in plans for action in plan.actions if action.removed() is not None)
-    return f"apply this plan, which removes or replaces {count} thing(s)" if count else None
+    return f"apply this plan, which removes or replaces {plural(count, 'thing')}" if count else None
