@@ -111,6 +111,8 @@ class Settings:
         dry_run: bool = False,
         backup: str | None = None,
         detailed: bool = False,
+        save_to: str | None = None,
+        saved_from: str | None = None,
     ) -> int:
         """Take a change down the one path and show its report; return the exit code.
 
@@ -119,14 +121,25 @@ class Settings:
         each role is read again, and if what the plan removes or replaces changed, the new
         plan is asked about again (off a terminal, or with --yes: stop, exit 4); the
         restore file is written from that read; then the writes, and the report.
+        ``save_to``: a dry run's plan is saved there (plan --out), unless create would
+        refuse it; ``saved_from``: the plan file applied, which was the consent.
         """
+        from dataclasses import replace
+
         from qbroles.reconcile import backup as restore_file
         from qbroles.reconcile import path
 
         def work(gateway: Gateway, progress: Progress) -> tuple[Report, bool]:
             plan = make(gateway, progress)
             if dry_run or not plan.changing:
-                return path.report(plan, dry_run=dry_run), False
+                pending = path.report(plan, dry_run=dry_run)
+                # A plan create would refuse is no plan to apply: it is not saved.
+                if save_to is not None and not (pending.refused or pending.breaks):
+                    from qbroles.reconcile.saved import save
+
+                    save(save_to, plan, gateway)
+                    return replace(pending, plan_file=save_to), False
+                return replace(pending, plan_file=saved_from), False
             shown = self._consent(plan, yes=yes, progress=progress)
             while True:
                 fresh, drift = path.refresh(gateway, plan, workers=self.workers, progress=progress)
@@ -147,7 +160,7 @@ class Settings:
             applied = path.apply(
                 gateway, fresh, workers=self.workers, progress=progress, backup=saved
             )
-            return applied, shown
+            return replace(applied, plan_file=saved_from), shown
 
         (report, shown), figures = self.run(title, work)
         return self.show(report, figures, detailed=detailed, plan_shown=shown)

@@ -11,7 +11,7 @@ from typing import Any
 # name -> (module, summary); the function in the module has the command's name.
 COMMANDS: dict[str, tuple[str, str]] = {
     "create": ("change", "Create or repair every role of the spec, then verify it."),
-    "delete": ("change", "Delete the roles of the spec that qbroles owns."),
+    "delete": ("undo", "Delete the roles of the spec that qbroles owns."),
     "demo": ("look", "Run the whole story on a local AWS emulator; no account needed."),
     "explain": ("look", "What each role is for and what its policies grant; no AWS call."),
     "export": ("files", "Export the spec for CloudFormation StackSets or Terraform."),
@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "outputs": ("files", "Print the role ARNs for the next deployment step."),
     "permissions": ("files", "Print the IAM policy qbroles' caller needs; no AWS call."),
     "plan": ("change", "Show what create would change, as a diff per role."),
-    "restore": ("change", "Put back what a create or delete removed, from its backup."),
+    "restore": ("undo", "Put back what a create or delete removed, from its backup."),
     "verify": ("look", "Compare the roles in IAM with the spec, check by check."),
 }
 
@@ -53,4 +53,17 @@ def live_regions_option(command: Callable[..., Any]) -> Callable[..., Any]:
         callback=regions,
         help="Read live task definitions in these regions only (default: every region the "
         "account has enabled, from EC2 DescribeRegions: IAM roles serve every region).",
+    )(command)
+
+
+def backup_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --backup (create, delete): where the restore file is written."""
+    import click
+
+    return click.option(
+        "--backup",
+        metavar="FILE",
+        type=click.Path(dir_okay=False),
+        help="Write the restore file here (default: .qbroles/backup-<UTC time>.json), before "
+        "anything is removed or replaced; qbroles restore FILE puts it back.",
     )(command)

@@ -1,4 +1,4 @@
-"""The commands that change IAM: create (and plan, its dry run), delete, restore."""
+"""The commands that change IAM to match the spec: create, and plan (its dry run)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from qbroles import session
-from qbroles.commands import live_regions_option, summary
+from qbroles.commands import backup_option, live_regions_option, summary
 from qbroles.errors import InputError, SafetyError
 from qbroles.session import Settings
 
@@ -54,31 +53,8 @@ def _plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def _restore_files(_: Any, __: Any, incomplete: str) -> list[Any]:
-    """Complete a restore file: the folder's own (.qbroles/backup-*.json), newest first,
-    else any file, as the shell completes paths."""
-    from glob import glob
-
-    from click.shell_completion import CompletionItem
-
-    from qbroles.reconcile.backup import FOLDER
-
-    found = sorted(glob(f"{FOLDER}/backup-*.json"), reverse=True)
-    mine = [CompletionItem(path) for path in found if path.startswith(incomplete)]
-    return mine or [CompletionItem(incomplete, type="file")]
-
-
-# The restore file, for the commands that may remove or replace something.
-backup_option = click.option(
-    "--backup",
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help="Write the restore file here (default: .qbroles/backup-<UTC time>.json), before "
-    "anything is removed or replaced; qbroles restore FILE puts it back.",
-)
-
-
 @click.command(short_help=summary("create"))
+@click.argument("saved", metavar="[PLAN]", required=False, type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Show the plan as a diff per role; change nothing.")
 @_plan_options
 @click.option(
@@ -98,6 +74,7 @@ backup_option = click.option(
 @click.pass_obj
 def create(
     settings: Settings,
+    saved: str | None,
     dry_run: bool,
     adopt: bool,
     prune: bool,
@@ -126,17 +103,35 @@ def create(
     something else, is not written (exit 4; on a terminal the new plan is asked about
     instead).
 
+    With PLAN, a file qbroles plan --out wrote: applies exactly that plan, with the spec
+    and options it was made from, and asks nothing (the file, reviewed, is the consent).
+    It refuses (exit 4) before any write if IAM no longer holds the roles as the plan
+    read them, naming each role and what changed, or if the credentials are of another
+    account; a file changed since it was written is refused too (exit 2).
+
     \b
     Examples:
       qbroles create --dry-run
       qbroles create
       qbroles --app Billing create --prune
+      qbroles plan --out plan.json && qbroles create plan.json
       qbroles -o json create | jq '.roles[].arn'
     """
     if detailed_exitcode and not dry_run:
         raise InputError(
             "--detailed-exitcode goes with --dry-run (or use qbroles plan); "
             "a create that applies exits 0 when the roles match."
+        )
+    if saved is not None:
+        given = {"--adopt": adopt, "--prune": prune, "--check-live-task-definitions": check_live}
+        given |= {"--live-regions": bool(live_regions), "--force": force}
+        return _apply_saved(
+            settings,
+            saved,
+            [name for name, used in given.items() if used],
+            dry_run=dry_run,
+            detailed=detailed_exitcode,
+            backup=backup,
         )
     return _create(
         settings,
@@ -152,8 +147,57 @@ def create(
     )
 
 
+def _apply_saved(
+    settings: Settings,
+    file: str,
+    options: list[str],
+    *,
+    dry_run: bool,
+    detailed: bool,
+    backup: str | None,
+) -> int:
+    """create PLAN: apply a saved plan, checked against IAM as it is now."""
+    from qbroles.reconcile.replay import replay
+    from qbroles.reconcile.saved import load
+    from qbroles.spec.presets import Scope
+
+    if options:
+        raise InputError(
+            f"{options[0]} cannot change a saved plan, which keeps the options it was made "
+            f"with; drop it, or make the plan again with it (qbroles plan {options[0]} --out "
+            f"{file})."
+        )
+    saved = load(file)
+    named = settings.spec_path or settings.preset or settings.app or settings.scope != Scope()
+    if named and settings.spec().digest != saved.spec["digest"]:
+        raise SafetyError(
+            f"plan file {file} was made from {saved.spec['source']} (app {saved.spec['app']}), "
+            f"and the spec the options name says otherwise; nothing was changed: make the plan "
+            f"again from that spec (qbroles plan --out {file}), or drop the spec options."
+        )
+    return settings.change(
+        "qbroles: applying the saved plan",
+        lambda gateway, progress: replay(
+            gateway, saved, dry_run=dry_run, workers=settings.workers, progress=progress
+        ),
+        yes=True,  # the file, reviewed, is the consent; terraform apply PLAN asks nothing
+        dry_run=dry_run,
+        backup=backup,
+        detailed=detailed,
+        saved_from=file,
+    )
+
+
 @click.command(short_help=summary("plan"))
 @_plan_options
+@click.option(
+    "--out",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Also save the plan in FILE (JSON, 0600), with what it was made from; qbroles "
+    "create FILE applies exactly it, or refuses if IAM changed. A plan create would "
+    "refuse is not saved; FILE is replaced only if it is a plan file.",
+)
 @click.pass_obj
 def plan(
     settings: Settings,
@@ -162,6 +206,7 @@ def plan(
     detailed_exitcode: bool,
     check_live: bool,
     live_regions: tuple[str, ...],
+    out: str | None,
 ) -> int:
     """Show what create would change, as a diff per role; change nothing (create --dry-run).
 
@@ -179,6 +224,7 @@ def plan(
       qbroles plan
       qbroles --preset least-privilege plan --prune
       qbroles plan --detailed-exitcode || echo "changes pending"   # 0 none, 1 pending
+      qbroles plan --out plan.json      # review it, then: qbroles create plan.json
       qbroles -o json plan | jq '.roles[].changes[].description'
     """
     return _create(
@@ -190,6 +236,7 @@ def plan(
         detailed=detailed_exitcode,
         check_live=check_live,
         live_regions=live_regions,
+        out=out,
     )
 
 
@@ -206,6 +253,7 @@ def _create(
     check_live: bool = False,
     live_regions: tuple[str, ...] = (),
     force: bool = False,
+    out: str | None = None,
 ) -> int:
     from qbroles.reconcile import engine
 
@@ -237,94 +285,5 @@ def _create(
         dry_run=dry_run,
         backup=backup,
         detailed=detailed,
-    )
-
-
-@click.command(short_help=summary("delete"))
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for scripts).")
-@click.option("--dry-run", is_flag=True, help="Show what would be removed; change nothing.")
-@click.option(
-    "--adopt",
-    is_flag=True,
-    help="Also delete qbroles' roles that another spec (preset or file) made; without it they "
-    "are refused (exit 4).",
-)
-@backup_option
-@click.pass_obj
-def delete(settings: Settings, yes: bool, dry_run: bool, adopt: bool, backup: str | None) -> int:
-    """Delete the roles of the spec that qbroles owns.
-
-    In the order IAM requires: removes each role from its instance profiles, detaches its
-    managed policies, deletes its inline policies, then deletes it. A role without the
-    ManagedBy=qbroles tag is refused (exit 4) and nothing is deleted. A role that is
-    already gone is fine. Asks first on a terminal; elsewhere --yes is required (exit 4).
-    Each role is read again just before its first write, and the restore file (see
-    --backup) written from that read: qbroles restore FILE creates the roles again as
-    they were. A role that changed hands since it was read is not touched (exit 4).
-
-    \b
-    Examples:
-      qbroles delete --dry-run
-      qbroles delete --yes
-    """
-    from qbroles.reconcile import engine
-
-    spec = settings.spec()
-    if not (yes or dry_run or session.interactive()):
-        raise SafetyError(
-            "delete needs confirmation and there is no terminal to ask on; "
-            "pass --yes to delete, or --dry-run to see what would go."
-        )
-
-    return settings.change(
-        "qbroles: deleting",
-        lambda gateway, progress: engine.delete_plan(
-            gateway, spec, adopt=adopt, workers=settings.workers, progress=progress
-        ),
-        yes=yes,
-        dry_run=dry_run,
-        backup=backup,
-    )
-
-
-@click.command(short_help=summary("restore"))
-@click.argument("file", type=click.Path(dir_okay=False), shell_complete=_restore_files)
-@click.option("--dry-run", is_flag=True, help="Show what would be put back; change nothing.")
-@click.option(
-    "--yes",
-    "-y",
-    is_flag=True,
-    help="Go ahead without asking: needed off a terminal when the file grants access (a "
-    "role made again, a trust, a policy attached or put, a boundary, an instance profile).",
-)
-@click.pass_obj
-def restore(settings: Settings, file: str, dry_run: bool, yes: bool) -> int:
-    """Put back what a create or delete removed or replaced, from the restore file it wrote.
-
-    Re-creates deleted roles as they were (tagged as qbroles' own), re-attaches managed
-    policies, puts inline policies, a permissions boundary, tag values, the trust policy
-    and description back. It only adds and rewrites, and only what IAM does not hold
-    already: what was added since stays, and a file with nothing left to do changes
-    nothing. The whole file is checked before any AWS call (exit 2), as a spec is. It is
-    shown as a plan; whatever in it grants access (a role made again, a trust, a policy,
-    a boundary, an instance profile) is asked about on a terminal and needs --yes off one
-    (exit 4 without), as a hand-edited file may grant more than was removed. A role that
-    exists but is not qbroles', or a file of another account or partition, is refused
-    (exit 4).
-
-    \b
-    Examples:
-      qbroles restore .qbroles/backup-20261128T101500Z.json --dry-run
-      qbroles restore .qbroles/backup-20261128T101500Z.json --yes
-    """
-    from qbroles.reconcile import backup, engine
-
-    restoring = backup.load(file)
-    return settings.change(
-        "qbroles: restoring",
-        lambda gateway, progress: engine.restore_plan(
-            gateway, restoring, workers=settings.workers, progress=progress
-        ),
-        yes=yes,
-        dry_run=dry_run,
+        save_to=out,
     )

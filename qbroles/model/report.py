@@ -56,6 +56,8 @@ class Report:
     live: tuple[str, ...] | None = None
     # A plan: what in it create asks a yes for (--yes off a terminal), if anything.
     needs_yes: str | None = None
+    # The plan file: a plan saved there (plan --out), or a create applying the one saved.
+    plan_file: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -180,13 +182,16 @@ class Report:
             )
         count = plural(sum(len(role.changes) for role in self.roles), "change")
         touched = plural(sum(1 for role in self.roles if role.changes), "role")
+        # The plan file: saved there (plan --out), or the saved plan create applies.
+        filed = f" ({'saved in' if self.command == 'plan' else 'from'} {self.plan_file})"
+        filed = filed if self.plan_file else ""
         if self.dry_run:
             return (
-                f"{count} planned for {touched}; nothing was changed"
+                f"{count} planned for {touched}{filed}; nothing was changed"
                 if self.shows_changes
                 else "no changes planned"
             )
-        head = f"{count} applied to {touched}" if self.changed else "no changes"
+        head = f"{count} applied to {touched}{filed}" if self.changed else "no changes"
         failed = [check for check in failed if check.kind is not CheckKind.EXTRA]  # said below
         return head + (f", but {plural(len(failed), 'check')} still fail" if failed else "")
 

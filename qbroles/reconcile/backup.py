@@ -52,7 +52,7 @@ def _is_tags(value: Any) -> bool:
 
 
 # Per field of an action: what its value must be, and how to say so.
-_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "role": (lambda v: isinstance(v, str) and bool(ROLE_NAME.fullmatch(v)), "an IAM role name"),
     "trust": (_is_document, "a trust policy document"),
     "document": (_is_document, "a policy document"),
@@ -108,7 +108,7 @@ def document(
                     for action in original.actions
                     if action.inverse()
                 ],
-                "restore": [_action_document(action) for action in plan.actions],
+                "restore": [action_document(action) for action in plan.actions],
             }
             for original in plans
             for plan in restoring([original])
@@ -116,7 +116,8 @@ def document(
     }
 
 
-def _action_document(action: Action) -> dict[str, Any]:
+def action_document(action: Action) -> dict[str, Any]:
+    """Return an action as a file holds it: its name and the fields that say what it does."""
     values = {f.name: getattr(action, f.name) for f in fields(action) if f.compare}
     return {"action": action_name(action), **values}
 
@@ -171,7 +172,7 @@ def load(path: str) -> RestoreFile:
         if not isinstance(entry, Mapping) or not isinstance(entry.get("restore"), list):
             raise InputError(f"{where} must be a table with a 'role' and a 'restore' list.")
         role = entry.get("role")
-        check, meaning = _FIELDS["role"]
+        check, meaning = FIELDS["role"]
         if not isinstance(role, str) or not check(role):
             raise InputError(
                 f"{where}: 'role' must be {meaning} (1-64 of letters, digits, +=,.@_-)."
@@ -264,7 +265,7 @@ def _action(raw: Any, where: str) -> Action:
             if spec.default is MISSING:
                 raise InputError(f"{where}: {spec.name!r} is missing.")
             continue
-        check, meaning = _FIELDS[spec.name]
+        check, meaning = FIELDS[spec.name]
         if not check(raw[spec.name]):
             raise InputError(f"{where}: {spec.name!r} must be {meaning}.")
         validate = {"trust": trust_problem, "document": policy_problem}.get(spec.name)

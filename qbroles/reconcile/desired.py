@@ -36,6 +36,17 @@ class DesiredRole:
     stated: frozenset[str] = frozenset({"description", "max_session_duration"})
 
 
+@dataclass(frozen=True)
+class CreateOptions:
+    """What a create's plan is made with besides the spec (a saved plan records them)."""
+
+    adopt: bool = False
+    prune: bool = False
+    check_live: bool = False
+    kms_key_arn: str | None = None  # the key the findings and live checks allow
+    live_regions: tuple[str, ...] = ()
+
+
 def resolve(spec: Spec, partition: str, scope: SourceScope | None) -> tuple[DesiredRole, ...]:
     """Return the spec's roles made concrete for this partition (and account, if known)."""
     if spec.needs_account and scope is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from qbroles.catalog import DEFAULT_WORKERS, RoleKind
@@ -13,7 +14,7 @@ from qbroles.model.events import Progress
 from qbroles.model.report import Report, RoleReport
 from qbroles.model.state import RoleState
 from qbroles.reconcile import path
-from qbroles.reconcile.desired import DesiredRole, resolve
+from qbroles.reconcile.desired import CreateOptions, DesiredRole, resolve
 from qbroles.reconcile.executor import observe_all
 from qbroles.reconcile.plan import plan_delete, plan_role
 from qbroles.reconcile.preflight import policies_exist, refuse
@@ -49,14 +50,34 @@ def create_plan(
     """
     progress = progress or Progress()
     desired = resolve_spec(gateway, spec)
-    by_name = {role.name: role for role in desired}
     # Every difference verify would report, plan and create report too: an inline policy
     # the spec does not list (Action * on *, say) is read, shown and kept unless --prune.
     # The listing goes out with GetRole: two more requests, no more round trips.
     observed = observe_all(gateway, spec.names, workers, progress)
+    options = CreateOptions(adopt, prune, check_live, kms_key_arn, live_regions)
+    return plan_create(
+        gateway, command, desired, observed, options, spec=spec, dry_run=dry_run, force=force
+    )
+
+
+def plan_create(
+    gateway: Gateway,
+    command: str,
+    desired: tuple[DesiredRole, ...],
+    observed: Mapping[str, RoleState | None],
+    options: CreateOptions,
+    *,
+    spec: Spec | Mapping[str, str],
+    dry_run: bool,
+    force: bool = False,
+) -> path.Plan:
+    """Return create's plan of the desired roles from the roles as ``observed`` (as
+    ``create_plan``; a saved plan's roles come this way too, with its options)."""
+    by_name = {role.name: role for role in desired}
+    prune, kms_key_arn = options.prune, options.kms_key_arn
 
     def replan(name: str, state: RoleState | None) -> RolePlan:
-        return plan_role(by_name[name], state, adopt=adopt, prune=prune)
+        return plan_role(by_name[name], state, adopt=options.adopt, prune=prune)
 
     plans = tuple(replan(role.name, observed[role.name]) for role in desired)
     if not dry_run:  # a plan shows every role, a refused one marked, and exits 4 after it
@@ -64,12 +85,12 @@ def create_plan(
     policies_exist(gateway, plans)
     breaks: dict[str, list[Check]] = {}
     checked_live: tuple[str, ...] | None = None
-    if check_live and any(plan.actions for plan in plans):
+    if options.check_live and any(plan.actions for plan in plans):
         from qbroles.reconcile.live import live_breaks
 
         severity = Severity.WARNING if force and not dry_run else Severity.ERROR
         breaks, labels = live_breaks(
-            gateway, desired, observed, plans, kms_key_arn, severity, live_regions
+            gateway, desired, observed, plans, kms_key_arn, severity, options.live_regions
         )
         checked_live = tuple(labels)
         if breaks and not dry_run and not force:
@@ -93,7 +114,18 @@ def create_plan(
         checks = verify_role(role, state, pruning=prune)
         return (*checks, *found, *breaks.get(role.name, ()))
 
-    return path.Plan(command, plans, observed, replan, assess, spec=_named(spec), live=checked_live)
+    named = _named(spec) if isinstance(spec, Spec) else spec
+    return path.Plan(
+        command,
+        plans,
+        observed,
+        replan,
+        assess,
+        spec=named,
+        live=checked_live,
+        desired=desired,
+        options=options,
+    )
 
 
 def delete_plan(
@@ -125,51 +157,6 @@ def delete_plan(
     plans = tuple(replan(name, observed[name]) for name in spec.names)
     refuse(plans)
     return path.Plan("delete", plans, observed, replan, assess, spec=_named(spec), for_delete=True)
-
-
-def restore_plan(
-    gateway: Gateway,
-    restoring: RestoreFile,
-    *,
-    workers: int = DEFAULT_WORKERS,
-    progress: Progress | None = None,
-) -> path.Plan:
-    """Return the plan that puts back what a run removed, from its restore file (additions
-    and rewrites only; what IAM already holds is left out).
-
-    Refuses before any write (exit 4) a file of another account or partition, a role that
-    exists and is not qbroles', a role that is gone when the file cannot create it again;
-    stops (exit 2) if a managed policy it attaches does not exist.
-    """
-    from qbroles.reconcile import restore
-    from qbroles.reconcile.findings import findings
-
-    progress = progress or Progress()
-    wanted = {plan.role: plan for plan in restoring.plans}
-    observed = observe_all(gateway, list(wanted), workers, progress)
-    account = restore.account_of(observed)
-    if account is None and restoring.accounts:  # none of its roles exists: ask STS
-        account = gateway.source_scope(
-            f"restore file {restoring.path} names its account, and restore must know whose "
-            "credentials these are to compare"
-        ).account
-    refused = restore.elsewhere(
-        restoring.path, restoring.accounts, restoring.partitions, account, gateway.partition
-    )
-    if refused:
-        raise SafetyError(refused)
-
-    def replan(name: str, state: RoleState | None) -> RolePlan:
-        return restore.plan_restore(wanted[name], state)
-
-    def assess(plan: RolePlan, state: RoleState | None, dry_run: bool) -> tuple[Check, ...]:
-        leaves = path.leaves(state, plan.actions, dry_run)  # what the restored role grants
-        return () if leaves is None else findings(plan.role, leaves)
-
-    plans = tuple(replan(name, observed[name]) for name in wanted)
-    refuse(plans)
-    policies_exist(gateway, plans)
-    return path.Plan("restore", plans, observed, replan, assess, account=account)
 
 
 def carry_out(
@@ -229,7 +216,9 @@ def restore(
     workers: int = DEFAULT_WORKERS,
     progress: Progress | None = None,
 ) -> Report:
-    """Put back what a restore file holds (``restore_plan``), consent given."""
+    """Put back what a restore file holds (``restore.restore_plan``), consent given."""
+    from qbroles.reconcile.restore import restore_plan
+
     plan = restore_plan(gateway, restoring, workers=workers, progress=progress)
     return carry_out(gateway, plan, dry_run=dry_run, workers=workers, progress=progress)
 

@@ -22,6 +22,7 @@ from qbroles.model.report import Report, RoleReport
 from qbroles.model.state import RoleState
 from qbroles.reconcile.apply import apply_role
 from qbroles.reconcile.consent import needs_yes
+from qbroles.reconcile.desired import CreateOptions, DesiredRole
 from qbroles.reconcile.executor import for_each
 
 # Plan one role again from a fresh read of it (None: it does not exist).
@@ -44,6 +45,9 @@ class Plan:
     for_delete: bool = False  # a role's removal needs its instance profiles read too
     account: str | None = None  # the roles' account, where it was read (restore's question)
     live: tuple[str, ...] | None = None  # the live task definitions checked (None: not asked)
+    # A create's plan: the roles and options it was made from, what a saved plan records.
+    desired: tuple[DesiredRole, ...] = ()
+    options: CreateOptions | None = None
 
     @property
     def changing(self) -> tuple[RolePlan, ...]:

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
+from qbroles.catalog import DEFAULT_WORKERS
+from qbroles.errors import SafetyError
+from qbroles.iam.gateway import Gateway
 from qbroles.model.actions import (
     Action,
     AddToInstanceProfile,
@@ -16,11 +20,19 @@ from qbroles.model.actions import (
     RolePlan,
     UpdateTrustPolicy,
 )
+from qbroles.model.checks import Check
 from qbroles.model.effects import after
+from qbroles.model.events import Progress
 from qbroles.model.state import RoleState
 from qbroles.policy.trust import outside_principals
+from qbroles.reconcile import path
+from qbroles.reconcile.executor import observe_all
 from qbroles.reconcile.plan import unowned_refusal
+from qbroles.reconcile.preflight import policies_exist, refuse
 from qbroles.spec.model import OWNER_TAG, ROLE_ARN
+
+if TYPE_CHECKING:
+    from qbroles.reconcile.backup import RestoreFile
 
 
 def plan_restore(wanted: RolePlan, state: RoleState | None) -> RolePlan:
@@ -113,3 +125,47 @@ def widens(plans: Sequence[RolePlan], account: str | None) -> str | None:
                 case AttachPolicy() | PutInlinePolicy() | PutBoundary() | AddToInstanceProfile():
                     granted.append(action.describe())
     return f"restore what grants access: {'; '.join(granted)}" if granted else None
+
+
+def restore_plan(
+    gateway: Gateway,
+    restoring: RestoreFile,
+    *,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress | None = None,
+) -> path.Plan:
+    """Return the plan that puts back what a run removed, from its restore file (additions
+    and rewrites only; what IAM already holds is left out).
+
+    Refuses before any write (exit 4) a file of another account or partition, a role that
+    exists and is not qbroles', a role that is gone when the file cannot create it again;
+    stops (exit 2) if a managed policy it attaches does not exist.
+    """
+    from qbroles.reconcile.findings import findings
+
+    progress = progress or Progress()
+    wanted = {plan.role: plan for plan in restoring.plans}
+    observed = observe_all(gateway, list(wanted), workers, progress)
+    account = account_of(observed)
+    if account is None and restoring.accounts:  # none of its roles exists: ask STS
+        account = gateway.source_scope(
+            f"restore file {restoring.path} names its account, and restore must know whose "
+            "credentials these are to compare"
+        ).account
+    refused = elsewhere(
+        restoring.path, restoring.accounts, restoring.partitions, account, gateway.partition
+    )
+    if refused:
+        raise SafetyError(refused)
+
+    def replan(name: str, state: RoleState | None) -> RolePlan:
+        return plan_restore(wanted[name], state)
+
+    def assess(plan: RolePlan, state: RoleState | None, dry_run: bool) -> tuple[Check, ...]:
+        leaves = path.leaves(state, plan.actions, dry_run)  # what the restored role grants
+        return () if leaves is None else findings(plan.role, leaves)
+
+    plans = tuple(replan(name, observed[name]) for name in wanted)
+    refuse(plans)
+    policies_exist(gateway, plans)
+    return path.Plan("restore", plans, observed, replan, assess, account=account)

@@ -45,6 +45,8 @@ def report_document(report: Report, retries: Figures | None = None) -> dict[str,
     }
     if report.needs_yes:  # a plan: what create asks a yes for (--yes off a terminal)
         document["needs_yes"] = report.needs_yes
+    if report.plan_file:  # the plan saved (plan --out), or the saved plan applied
+        document["plan_file"] = report.plan_file
     if report.live is not None:  # --check-live-task-definitions: which were checked
         document["live_task_definitions"] = list(report.live)
     if report.tasks:  # verify --task-definition: will ECS start each? (docs/json-output.md)

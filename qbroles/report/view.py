@@ -169,6 +169,11 @@ def next_step(report: Report) -> str | None:
             "qbroles create refuses this plan (exit 4): change the spec so that the live task "
             "definitions named keep what they need, or add --force to apply it anyway."
         )
+    if report.planned and report.plan_file:
+        return (
+            f"qbroles create {report.plan_file} applies exactly this plan, asking nothing "
+            "(review the file first); it refuses (exit 4) if IAM changes before."
+        )
     if report.planned and report.changed and report.needs_yes:
         return "qbroles create applies this plan, asking first (--yes off a terminal)."
     if report.planned and report.changed:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,6 +161,19 @@ class Spec:
     @property
     def needs_account(self) -> bool:
         return any(role.needs_account for role in self.roles)
+
+    @property
+    def digest(self) -> str:
+        """Return a digest of everything the spec says of its roles, in order (16 hex digits
+        of SHA-256 over each role's ``RoleSpec.digest``): a saved plan records it."""
+        return spec_digest(role.digest for role in self.roles)
+
+
+def spec_digest(role_digests: Iterable[str]) -> str:
+    """Return the digest of a spec from its roles' digests, in order (``Spec.digest``)."""
+    import hashlib
+
+    return hashlib.sha256(",".join(role_digests).encode()).hexdigest()[:16]
 
 
 def tag_value(tags: Mapping[str, str], key: str) -> str | None:
