@@ -162,7 +162,7 @@ def test_plan_shows_every_role_marks_what_create_refuses_and_exits_as_create_wou
     assert f"+ create role {EXEC_ROLE}" in out  # the other role's plan, in full
     assert out.index("Roles") < out.index("Refused") < out.index("Next:")
     assert "changes with --adopt)" in out
-    assert "Next: qbroles create --adopt applies this plan" in " ".join(out.split())
+    assert "Next: qbroles create --prune --adopt applies this plan" in " ".join(out.split())
     assert f"create refuses {TASK_ROLE} (exit 4)" in shown.stderr
     doc = document(run("-o", "json", "plan", "--prune"))
     roles = {role["name"]: role for role in doc["roles"]}

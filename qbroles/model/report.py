@@ -58,6 +58,8 @@ class Report:
     needs_yes: str | None = None
     # The plan file: a plan saved there (plan --out), or a create applying the one saved.
     plan_file: str | None = None
+    # A create's plan: the options it was made with, as typed (" --prune"): what applies it.
+    flags: str = ""
 
     @property
     def ok(self) -> bool:

@@ -46,6 +46,16 @@ class CreateOptions:
     kms_key_arn: str | None = None  # the key the findings and live checks allow
     live_regions: tuple[str, ...] = ()
 
+    @property
+    def flags(self) -> str:
+        """Return create's options that make this plan, as typed: " --prune", or ""."""
+        named = {"--adopt": self.adopt, "--prune": self.prune}
+        named["--check-live-task-definitions"] = self.check_live
+        given = "".join(f" {name}" for name, on in named.items() if on)
+        return given + (
+            f" --live-regions {','.join(self.live_regions)}" if self.live_regions else ""
+        )
+
 
 def resolve(spec: Spec, partition: str, scope: SourceScope | None) -> tuple[DesiredRole, ...]:
     """Return the spec's roles made concrete for this partition (and account, if known)."""

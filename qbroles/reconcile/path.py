@@ -207,6 +207,7 @@ def report(
         backup=backup,
         spec=plan.spec,
         live=plan.live,
+        flags=plan.options.flags if plan.options is not None else "",
     )
 
 

@@ -153,8 +153,8 @@ def _refusal(role: DesiredRole, state: RoleState, *, adopt: bool, prune: bool) -
     if state.path != role.path:
         return (
             f"role {role.name} has the path {state.path}, not {role.path}, and IAM cannot "
-            "move a role; delete it (qbroles delete) and create it again, or change the "
-            "spec's path."
+            "move a role; delete the spec's roles and create them again (qbroles delete, "
+            "--yes off a terminal, then qbroles create), or change the spec's path."
         )
     return None
 

@@ -40,13 +40,10 @@ def remake(file: str, saved: SavedPlan | None = None) -> str:
     """Return how to make a plan file again: the command, and the spec to make it from."""
     if saved is None:
         return f"make the plan again (qbroles plan --out {file}), review it, and apply that"
-    named = {"--adopt": saved.options.adopt, "--prune": saved.options.prune}
-    named["--check-live-task-definitions"] = saved.options.check_live
-    options = "".join(f" {name}" for name, given in named.items() if given)
     return (
         f"make the plan again from the same spec ({saved.spec.get('source')}, app "
-        f"{saved.spec.get('app')}) with qbroles plan{options} --out {file}, review it, and "
-        "apply that"
+        f"{saved.spec.get('app')}) with qbroles plan{saved.options.flags} --out {file}, "
+        "review it, and apply that"
     )
 
 

@@ -14,8 +14,9 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from qbroles.model.actions import Action, CreateRole, DeleteRole
-from qbroles.model.checks import OWNED, TASK_KINDS, Check
+from qbroles.model.checks import TASK_KINDS, Check
 from qbroles.model.report import Report, RoleReport, plural
+from qbroles.report.steps import exists, next_step
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -127,7 +128,7 @@ def status(report: Report, role: RoleReport) -> str:
         what = f"{plural(count, 'change')} to make"
     elif count:
         what = f"changed ({plural(count, 'change')})"
-    elif report.command == "verify" and not _exists(role):
+    elif report.command == "verify" and not exists(role):
         what = "missing"
     elif role.kept:  # in sync but for what only --prune removes
         what = f"{len(role.kept)} kept, not in the spec"
@@ -151,87 +152,6 @@ def print_check(role: str, check: Check, out: Console) -> None:
 
         for line in document_diff(check.actual, check.expected):
             _line(out, f"{INDENT * 3}{line}", _detail_style(line))
-
-
-def next_step(report: Report) -> str | None:
-    """Return what to run next, after a plan, a create or a verify."""
-    if report.refused:
-        options = {role.allowed_by for role in report.refused}
-        if options == {"--adopt"}:
-            names = ", ".join(role.name for role in report.refused)
-            return (
-                f"qbroles create --adopt applies this plan, taking over {names} (nothing tags "
-                "it as anyone's); without --adopt, create refuses it."
-            )
-        return "qbroles create refuses this plan (exit 4): do what Refused says, then plan again."
-    if report.planned and report.breaks:
-        return (
-            "qbroles create refuses this plan (exit 4): change the spec so that the live task "
-            "definitions named keep what they need, or add --force to apply it anyway."
-        )
-    if report.planned and report.plan_file:
-        return (
-            f"qbroles create {report.plan_file} applies exactly this plan, asking nothing "
-            "(review the file first); it refuses (exit 4) if IAM changes before."
-        )
-    if report.planned and report.changed and report.needs_yes:
-        return "qbroles create applies this plan, asking first (--yes off a terminal)."
-    if report.planned and report.changed:
-        return "qbroles create applies this plan."
-    if report.command not in ("create", "verify") or report.dry_run:
-        return None
-    if any(not _exists(role) for role in report.roles):
-        return "qbroles create makes the missing roles."
-    if any(c.failed and c.kind not in TASK_KINDS for role in report.roles for c in role.checks):
-        return "qbroles plan shows the repair; qbroles create applies it."
-    if not report.ok:  # the roles are the spec's: create cannot repair what the tasks lack
-        return _beyond_the_spec(report)
-    unclaimed = [  # the spec's roles, made by hand: outputs prints only qbroles' own
-        role.name
-        for role in report.roles
-        if any(c.check == OWNED and not c.ok and c.actual is None for c in role.checks)
-    ]
-    if unclaimed:
-        return (
-            f"qbroles create --adopt takes over {', '.join(unclaimed)} (it tags them "
-            "ManagedBy=qbroles; qbroles plan shows it first); then qbroles outputs --merge "
-            "taskdef.json --out taskdef-with-roles.json sets their ARNs in the task definition."
-        )
-    return (
-        "qbroles outputs --merge taskdef.json --out taskdef-with-roles.json sets these ARNs "
-        "as the task definition's executionRoleArn and taskRoleArn."
-    )
-
-
-# The spec options of the least-privilege preset that grant a need, by service.
-_SCOPE_OPTIONS = {
-    "secretsmanager": "--secret-arn",
-    "ssm": "--ssm-path",
-    "logs": "--log-group",
-    "kms": "--kms-key-arn",
-}
-
-
-def _beyond_the_spec(report: Report) -> str:
-    """Return the next step when the roles match their spec and a task definition still
-    fails: grant what the spec lacks by editing it, or mend what lies outside the roles."""
-    failing = [c for role in report.roles for c in role.checks if c.failed and c.kind in TASK_KINDS]
-    grants = [c for c in failing if "can " in c.check and "policy of" not in str(c.actual)]
-    if not grants:
-        return (
-            f"what stops it lies outside the roles ({failing[0].message}); mend that, then "
-            "run qbroles verify again."
-        )
-    needed = sorted({f"{c.check.rsplit('can ', 1)[1]} on {c.expected}" for c in grants})
-    services = {str(c.expected).split(":")[2] for c in grants if str(c.expected).count(":") > 2}
-    options = sorted(_SCOPE_OPTIONS[name] for name in services if name in _SCOPE_OPTIONS)
-    preset = report.spec is not None and report.spec.get("source") == "preset least-privilege"
-    hint = f", or pass {' / '.join(options)} to the preset" if preset and options else ""
-    return (
-        f"the roles match their spec, which does not grant {'; '.join(needed)}: add it to "
-        f"the spec (qbroles init writes the spec as qbroles.toml to edit{hint}); qbroles "
-        "plan then shows the change and qbroles create applies it."
-    )
 
 
 def _differences(report: Report, *, tasks: bool) -> list[tuple[str, Check]]:
@@ -262,10 +182,6 @@ def _once(checks: list[tuple[str, Check]]) -> list[tuple[list[str], Check]]:
     for name, check in checks:
         found.setdefault((check.check, check.message), ([], check))[0].append(name)
     return list(found.values())
-
-
-def _exists(role: RoleReport) -> bool:
-    return not any(c.check == "exists" and not c.ok for c in role.checks)
 
 
 def _line(out: Console, text: str, style: str, when: object = True) -> None:
