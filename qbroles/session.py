@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -243,7 +244,11 @@ def confirm(plans: Sequence[RolePlan], question: str, out: Console) -> bool:
 
     out.print("qbroles will:", markup=False)
     print_plans(((plan.role, plan.actions) for plan in plans), out)
-    click.echo(f"{question[0].upper()}{question[1:]}? [y/N]: ", nl=False, err=True)
+    asked = f"{question[0].upper()}{question[1:]}? [y/N]:"
+    wrapped = textwrap.fill(
+        asked, max(out.width, 40), break_long_words=False, break_on_hyphens=False
+    )
+    click.echo(wrapped + " ", nl=False, err=True)  # at spaces; an ARN stays whole
     try:
         answer = sys.stdin.readline()
     except KeyboardInterrupt:  # Ctrl-C at the question: before any write

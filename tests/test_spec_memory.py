@@ -54,8 +54,10 @@ def test_another_preset_is_caught_by_plan_and_refused_by_create_without_a_termin
     assert plan.exit_code == ExitCode.OK
     assert "2 roles set by another spec or an earlier version of this one" in plan.stderr
     said = " ".join(plan.stdout.split())
-    assert f"! {EXEC_ROLE}, {TASK_ROLE}: made by this spec" in said  # said once, of both
-    assert "last set by another spec (preset=least-privilege app=QuestionBank)" in said
+    # Said once, of both, the heading as its text (issue 23, §4: not "made by this spec").
+    heading = "last set by another spec (preset=least-privilege app=QuestionBank)"
+    assert f"! {EXEC_ROLE}, {TASK_ROLE}: {heading} not by this spec" in said
+    assert "made by this spec" not in said
     # The plan says what create will ask a yes for, and Next: says it asks.
     asked = f"create asks first: apply this spec to {EXEC_ROLE}, last set by another spec"
     assert asked in plan.stderr

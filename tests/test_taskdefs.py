@@ -137,7 +137,7 @@ def test_a_failing_requirement_is_shown_whole_at_any_width(
     verbose = runner.invoke(
         cli, ["--preset", "least-privilege", "-v", "verify", "--task-definition", path]
     )
-    cells = "".join(
-        line.split("│")[2].strip() for line in verbose.stdout.splitlines() if line.count("│") > 3
-    )
-    assert secret in cells  # -v's table folds it, never cuts it
+    # -v at 60 columns lists the checks (no table fits): the ARN whole, on a line of its own.
+    words = {word.rstrip(",") for word in verbose.stdout.split()}
+    assert secret in words
+    assert "┃" not in verbose.stdout

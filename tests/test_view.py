@@ -188,3 +188,102 @@ def test_create_on_a_terminal_asks_before_it_removes_and_not_for_additions(
     code, terminal = answer_on_terminal(["create", "--prune"], env, b"y\n")
     assert code == ExitCode.OK, terminal
     assert terminal.count(f"detach AmazonS3FullAccess from {TASK_ROLE}") == 1  # shown once
+
+
+@pytest.mark.e2e
+def test_each_warning_heading_says_what_its_text_says(env: dict[str, str]) -> None:
+    """Issue 23, §4: the heading of a warning is what was found ("no tag ManagedBy=qbroles",
+    "managed by Terraform", "last set by another spec (...)"), not the name of the check it
+    failed ("owned by qbroles", "made by this spec"), and its text does not say it twice."""
+
+    def aws(*args: str) -> None:
+        done = subprocess.run([tool("aws"), *args], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+
+    def headings(*args: str) -> list[str]:
+        done = subprocess.run(
+            [tool("qbroles"), *args], env=env, capture_output=True, text=True,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        lines = done.stdout.splitlines()
+        return [
+            f"{line.strip()} | {lines[number + 1].strip()}"
+            for number, line in enumerate(lines)
+            if line.startswith(("  ! ", "  x ")) and "finding: " not in line
+        ]
+
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action":
+        "sts:AssumeRole", "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]})  # fmt: skip
+    aws("iam", "create-role", "--role-name", EXEC_ROLE, "--assume-role-policy-document", trust)
+    aws("iam", "create-role", "--role-name", TASK_ROLE, "--assume-role-policy-document", trust,
+        "--tags", "Key=ManagedBy,Value=Terraform")  # fmt: skip
+    said = headings("verify")
+    assert f"! {EXEC_ROLE}: no tag ManagedBy=qbroles | create refuses to change it" in " ".join(
+        said
+    ), said
+    assert f"! {TASK_ROLE}: managed by Terraform (ManagedBy=Terraform) | create and delete" in (
+        " ".join(said)
+    ), said
+    for name in (EXEC_ROLE, TASK_ROLE):
+        aws("iam", "delete-role", "--role-name", name)
+    made = subprocess.run([tool("qbroles"), "--preset", "least-privilege", "create"], env=env)
+    assert made.returncode == 0
+    said = headings("plan")
+    other = "last set by another spec (preset=least-privilege app=QuestionBank)"
+    assert f"! {EXEC_ROLE}, {TASK_ROLE}: {other} | not by this spec" in " ".join(said), said
+    assert not [line for line in said if "owned by qbroles" in line or "made by this" in line]
+
+
+@pytest.mark.e2e
+def test_at_80_columns_every_check_and_the_question_keep_their_words_whole(
+    env: dict[str, str],
+) -> None:
+    """Issue 23, §4: -v at 80 columns lists each check with its values wrapped at spaces
+    (no table cell folds "AmazonE|CSTaskExecutionRoleP|olicy"); where the width holds a
+    table, a table; the yes/no question on an 80-column terminal wraps at spaces too."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    from tests.test_progress import read_terminal
+
+    def verbose(columns: int) -> list[str]:
+        done = subprocess.run(
+            [tool("qbroles"), "-v", "verify"], env={**env, "COLUMNS": str(columns)},
+            capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    assert subprocess.run([tool("qbroles"), "create"], env=env).returncode == 0
+    narrow = verbose(80)
+    assert all(len(line) <= 80 or len(line.split()) == 1 for line in narrow), narrow
+    words = {word for line in narrow for word in line.split()}
+    for name in ("service-role/AmazonECSTaskExecutionRolePolicy", "AmazonRDSReadOnlyAccess",
+                 "AmazonEC2ContainerRegistryReadOnly", "ecs-tasks.amazonaws.com"):  # fmt: skip
+        assert name in words, name
+    assert not any("┃" in line for line in narrow)
+    wide = verbose(200)
+    assert any(line.startswith("┃ Check") for line in wide)
+    assert "service-role/AmazonECSTaskExecutionRolePolicy" in {w for x in wide for w in x.split()}
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 80, 0, 0))
+    process = subprocess.Popen(
+        [tool("qbroles"), "--preset", "least-privilege", "create", "--prune"],
+        env={k: v for k, v in env.items() if k != "COLUMNS"},
+        stdin=follower, stdout=follower, stderr=follower,
+    )  # fmt: skip
+    os.close(follower)
+    os.write(leader, b"n\n")
+    terminal = read_terminal(leader)
+    assert process.wait(timeout=60) == ExitCode.SAFETY, terminal
+    lines = [line for line in terminal.replace("\r", "").split("\n") if line]
+    start = next(n for n, line in enumerate(lines) if line.startswith("Apply this spec to"))
+    end = next(n for n, line in enumerate(lines) if "[y/N]:" in line)
+    question = [*lines[start:end], lines[end].split("[y/N]:")[0] + "[y/N]:"]
+    assert all(len(line) <= 80 for line in question), question
+    said = " ".join(" ".join(question).split())
+    assert f"Apply this spec to {EXEC_ROLE}, last set by another spec" in said, said

@@ -54,6 +54,9 @@ class Check:
     severity: Severity = Severity.ERROR
     arn: str | None = None  # the full ARN of the policy checked, in its partition
     kind: CheckKind = CheckKind.SPEC
+    # What a failing or warning check is read as, where its name says what holds when it
+    # passes ("owned by qbroles" fails as "no tag ManagedBy=qbroles"); None: its name.
+    heading: str | None = None
 
     @property
     def failed(self) -> bool:

@@ -24,7 +24,8 @@ def verify_role(
     --prune removes it; ``pruning``, it is a difference the plan removes.
     """
     if state is None:
-        return (Check("exists", False, PRESENT, MISSING, f"role {role.name} does not exist"),)
+        missing = f"role {role.name} does not exist"
+        return (Check("exists", False, PRESENT, MISSING, missing, heading="does not exist"),)
     extra = CheckKind.SPEC if pruning else CheckKind.EXTRA
     return (
         *_role_checks(role, state),
@@ -150,18 +151,16 @@ def _owner_check(state: RoleState) -> Check:
     owner = state.owner
     match state.ownership:
         case Ownership.QBROLES:
-            message = "carries the ownership tag"
+            heading, message = None, "carries the ownership tag"
         case Ownership.ANOTHER:
-            message = (
-                f"managed by {owner} ({state.owner_key}={owner}): create and delete leave it "
-                f"to {owner}"
-            )
+            heading = f"managed by {owner} ({state.owner_key}={owner})"
+            message = f"{heading}: create and delete leave it to {owner}"
         case Ownership.UNCLEAR:
-            message = f"{state.claim}: create and delete leave it alone"
+            heading, message = state.claim, f"{state.claim}: create and delete leave it alone"
         case Ownership.NOBODY:
+            heading = f"no tag {owner_key}={owner_value}"
             message = (
-                f"no tag {owner_key}={owner_value}: create refuses to change it without "
-                "--adopt, delete never deletes it"
+                f"{heading}: create refuses to change it without --adopt, delete never deletes it"
             )
     return Check(
         OWNED,
@@ -170,6 +169,7 @@ def _owner_check(state: RoleState) -> Check:
         f"{owner_key}={owner}" if owner else None,
         message,
         Severity.WARNING,
+        heading=heading,
     )
 
 
@@ -190,16 +190,17 @@ def _spec_checks(role: DesiredRole, state: RoleState) -> list[Check]:
             ": create shows the plan and asks before applying this spec to it (--yes off "
             "a terminal)"
         )
+        setter = f"last set by {changed or f'another spec ({state.made_by})'}"
         checks.append(
             Check(
                 OTHER_SPEC,
                 False,
                 f"{role.made_by} (digest {role.digest})",
                 f"{state.made_by} (digest {state.digest or 'not recorded'})",
-                f"last set by {changed or f'another spec ({state.made_by})'}, not by this "
-                f"spec ({role.made_by}){asks if changed else ''}{refusals}",
+                f"{setter}, not by this spec ({role.made_by}){asks if changed else ''}{refusals}",
                 Severity.WARNING,
                 kind=CheckKind.OTHER_SPEC,
+                heading=setter,
             )
         )
     return checks
@@ -238,5 +239,6 @@ def verify_absent(name: str, state: RoleState | None) -> tuple[Check, ...]:
             "absent",
             "absent" if state is None else PRESENT,
             f"role {name} is gone" if state is None else f"role {name} still exists",
+            heading="still exists",
         ),
     )

@@ -114,27 +114,51 @@ def console(*, stderr: bool = False, color: bool = True) -> Console:
     )
 
 
-def check_table(role: RoleReport) -> Any:
-    """Return one role's checks as a rich table (--verbose): check, expected, actual, status.
+def check_rows(role: RoleReport, *, full: bool = False) -> list[tuple[str, str, str, str]]:
+    """Return one role's checks as text (--verbose): check, expected, actual, status;
+    long values of passing checks cut, unless ``full``."""
+    return [
+        (
+            check.check,
+            _show(check.expected, full=full or not check.ok),
+            _show(check.actual, full=full or not check.ok),
+            _status(check),
+        )
+        for check in role.checks
+    ]
+
+
+def check_table(role: RoleReport, width: int) -> Any:
+    """Return one role's checks as a rich table, or None where ``width`` cannot hold one
+    without cutting a word (an ARN, a policy name): the caller lists them instead.
 
     One table a role, titled with its name, so that no column of names squeezes the rest.
+    Each column is at least as wide as its longest word, so cells wrap at spaces only.
     """
     from rich.markup import escape
     from rich.table import Table
 
+    rows = check_rows(role)
+    headers = ("Check", "Expected", "Actual", "Status")
+    longest = [
+        max(len(word) for cell in (header, *(row[n] for row in rows)) for word in _words(cell))
+        for n, header in enumerate(headers)
+    ]
+    if sum(longest) + 3 * len(headers) + 1 > width:  # a bar and two spaces a column
+        return None
     table = Table(title=escape(role.name), title_justify="left", title_style="bold")
-    table.add_column("Check", overflow="fold", ratio=4)
-    table.add_column("Expected", overflow="fold", ratio=3)
-    table.add_column("Actual", overflow="fold", ratio=3)
-    table.add_column("Status", no_wrap=True, min_width=6)
-    for check in role.checks:
-        table.add_row(
-            escape(check.check),
-            _show(check.expected, full=not check.ok),
-            _show(check.actual, full=not check.ok),
-            _status(check),
-        )
+    for header, ratio, least in zip(headers, (4, 3, 3, 0), longest, strict=True):
+        table.add_column(header, overflow="fold", ratio=ratio or None, min_width=least)
+    for row in rows:
+        table.add_row(*(escape(cell) if n < 3 else cell for n, cell in enumerate(row)))
     return table
+
+
+def _words(cell: str) -> list[str]:
+    """Return the words of a cell as shown: its markup ([green]ok[/green]) not counted."""
+    import re
+
+    return re.sub(r"\[/?[a-z ]+\]", "", cell).split() or [""]
 
 
 def _status(check: Check) -> str:
@@ -161,10 +185,7 @@ def _show(value: Any, limit: int = 40, *, full: bool = False) -> str:
         text = ", ".join(map(str, value)) or "none"
     else:
         text = str(value)
-    from rich.markup import escape
-
-    # Escaped: a value is text, never rich markup ("[bold]" in a tag value stays as it is).
-    return escape(text if full or len(text) <= limit else text[: limit - 1] + "…")
+    return text if full or len(text) <= limit else text[: limit - 1] + "…"
 
 
 def describe_changes(actions: Sequence[Action]) -> str:

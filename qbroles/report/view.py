@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 _SIGN_STYLES = {"+": "green", "-": "red", "~": "yellow"}
+_STATUS_STYLES = {"ok": "", "warn": "yellow", "unknown": "yellow", "FAIL": "red"}
 INDENT = "  "
 
 
@@ -47,10 +48,8 @@ def print_report(
     _heading(out, "Roles")
     print_roles(report, out)
     if verbose:
-        from qbroles.report.render import check_table
-
         for role in report.roles:
-            out.print(check_table(role))
+            print_checks(role, out)
     if report.refused:  # after the whole plan, as the issue of a refusal comes last
         _heading(out, "Refused")
         for role in report.refused:
@@ -141,12 +140,36 @@ def status(report: Report, role: RoleReport) -> str:
     return ", ".join(part for part in (what, *extra) if part)
 
 
+def print_checks(role: RoleReport, out: Console) -> None:
+    """Print every check of a role (-v): a table where the width holds one without cutting
+    a word, else a list, each check's values on lines of their own, wrapped at spaces."""
+    from rich.text import Text
+
+    from qbroles.report.render import check_rows, check_table
+
+    table = check_table(role, out.width)
+    if table is not None:
+        out.print(table)
+        return
+    _line(out, role.name, "bold")
+    for check, expected, actual, status in check_rows(role, full=True):
+        shown = Text.from_markup(status).plain
+        _wrapped(out, f"{shown:<7} {check}", INDENT, hang=8, style=_STATUS_STYLES[shown])
+        values = [f"is {actual}"] if expected == actual else [f"expected {expected}"]
+        values += [] if expected == actual else [f"actual {actual}"]
+        for value in values:
+            _wrapped(out, value, INDENT + " " * 8, hang=4)
+
+
 def print_check(role: str, check: Check, out: Console) -> None:
     """Print a failing check (x), a warning (!) or an unknown (?) whole: its name, its
     message wrapped to the width, and, for a document that differs, the diff."""
     mark, colour = ("x", "red") if check.failed else ("?" if check.unknown else "!", "yellow")
-    _wrapped(out, f"{mark} {role}: {check.check}", INDENT, hang=4, style=colour)
-    _wrapped(out, check.message, INDENT * 3)
+    heading, message = check.heading or check.check, check.message
+    if check.heading and message.startswith(heading):  # said once: the heading, then the rest
+        message = message[len(heading) :].lstrip(",:; ")
+    _wrapped(out, f"{mark} {role}: {heading}", INDENT, hang=4, style=colour)
+    _wrapped(out, message, INDENT * 3)
     if check.failed and isinstance(check.expected, dict) and isinstance(check.actual, dict):
         from qbroles.policy.documents import document_diff
 
