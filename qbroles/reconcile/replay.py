@@ -18,8 +18,7 @@ from qbroles.model.events import Progress
 from qbroles.reconcile import path
 from qbroles.reconcile.backup import action_document
 from qbroles.reconcile.executor import observe_all
-from qbroles.reconcile.restore import account_of
-from qbroles.reconcile.saved import SavedPlan, plain, remake, state_document
+from qbroles.reconcile.saved import SavedPlan, account_here, plain, remake, state_document
 
 
 def replay(
@@ -39,12 +38,11 @@ def replay(
     names = [role.name for role in saved.desired]
     observed = observe_all(gateway, names, workers, progress)
     partition = gateway.partition
-    account = (
-        account_of(observed)
-        or gateway.source_scope(
-            f"plan file {saved.path} is for account {saved.account}, and qbroles must know whose "
-            "credentials these are to compare"
-        ).account
+    account = account_here(
+        gateway,
+        observed,
+        f"plan file {saved.path} is for account {saved.account}, and qbroles must know whose "
+        "credentials these are to compare",
     )
     if (account, partition) != (saved.account, saved.partition):
         raise SafetyError(

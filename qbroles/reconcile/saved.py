@@ -14,7 +14,7 @@ import datetime
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from enum import Enum
 from typing import Any
 
@@ -48,7 +48,10 @@ def remake(file: str, saved: SavedPlan | None = None) -> str:
 
 
 def plain(value: Any) -> Any:
-    """Return a value as JSON holds it: sets sorted, tuples as lists, enums by value."""
+    """Return a value as JSON holds it: a dataclass as a table of its fields, sets sorted,
+    tuples as lists, enums by value."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Mapping):
@@ -62,9 +65,7 @@ def plain(value: Any) -> Any:
 
 def state_document(state: RoleState | None) -> dict[str, Any] | None:
     """Return a role as read, as the plan file records it (None: it did not exist)."""
-    if state is None:
-        return None
-    return {f.name: plain(getattr(state, f.name)) for f in fields(state)}
+    return None if state is None else plain(state)
 
 
 def _digest(data: Mapping[str, Any]) -> str:
@@ -88,7 +89,7 @@ def document(
             **(plan.spec or {}),
             "digest": spec_digest(role.digest for role in plan.desired),
         },
-        "options": plain({f.name: getattr(plan.options, f.name) for f in fields(plan.options)}),
+        "options": plain(plan.options),
         "apply with": "qbroles create FILE",
         "roles": [
             {
@@ -96,7 +97,7 @@ def document(
                 "changes": [action.describe() for action in role_plan.actions],
                 "actions": [plain(action_document(action)) for action in role_plan.actions],
                 "read": state_document(plan.observed[desired.name]),
-                "desired": plain({f.name: getattr(desired, f.name) for f in fields(desired)}),
+                "desired": plain(desired),
             }
             for desired, role_plan in zip(plan.desired, plan.roles, strict=True)
         ],
@@ -104,15 +105,15 @@ def document(
     return {**data, "digest": _digest(data)}
 
 
-def save(file: str, plan: path.Plan, gateway: Gateway) -> None:
-    """Write a create's plan to ``file``, replacing only a plan file written before.
+def account_here(gateway: Gateway, observed: Mapping[str, RoleState | None], why: str) -> str:
+    """Return the account of the credentials: from the roles as read, else from STS (one
+    call, ``why`` said if it fails)."""
+    return account_of(observed) or gateway.source_scope(why).account
 
-    The account comes from the roles as read, else from STS (one call).
-    """
-    account = (
-        account_of(plan.observed)
-        or gateway.source_scope("a saved plan records the account it is for").account
-    )
+
+def save(file: str, plan: path.Plan, gateway: Gateway) -> None:
+    """Write a create's plan to ``file``, replacing only a plan file written before."""
+    account = account_here(gateway, plan.observed, "a saved plan records the account it is for")
     made = datetime.datetime.now(datetime.UTC)
     text = json.dumps(document(plan, account, gateway.partition, made), indent=2) + "\n"
     try:
