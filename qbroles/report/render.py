@@ -141,7 +141,7 @@ def check_table(role: RoleReport, width: int) -> Any:
     rows = check_rows(role)
     headers = ("Check", "Expected", "Actual", "Status")
     longest = [
-        max(len(word) for cell in (header, *(row[n] for row in rows)) for word in _words(cell))
+        max(len(word) for cell in (header, *(row[n] for row in rows)) for word in cell.split())
         for n, header in enumerate(headers)
     ]
     if sum(longest) + 3 * len(headers) + 1 > width:  # a bar and two spaces a column
@@ -150,25 +150,23 @@ def check_table(role: RoleReport, width: int) -> Any:
     for header, ratio, least in zip(headers, (4, 3, 3, 0), longest, strict=True):
         table.add_column(header, overflow="fold", ratio=ratio or None, min_width=least)
     for row in rows:
-        table.add_row(*(escape(cell) if n < 3 else cell for n, cell in enumerate(row)))
+        *values, status = row
+        table.add_row(*map(escape, values), f"[{STATUS_STYLES[status]}]{status}[/]")
     return table
 
 
-def _words(cell: str) -> list[str]:
-    """Return the words of a cell as shown: its markup ([green]ok[/green]) not counted."""
-    import re
-
-    return re.sub(r"\[/?[a-z ]+\]", "", cell).split() or [""]
+# A check's status word, and its colour (the table's and -v's list's).
+STATUS_STYLES = {"ok": "green", "unknown": "yellow", "warn": "yellow", "FAIL": "bold red"}
 
 
 def _status(check: Check) -> str:
     if check.ok:
-        return "[green]ok[/green]"
+        return "ok"
     if check.severity is Severity.UNKNOWN:
-        return "[yellow]unknown[/yellow]"
+        return "unknown"
     if check.severity is Severity.WARNING:
-        return "[yellow]warn[/yellow]"
-    return "[bold red]FAIL[/bold red]"
+        return "warn"
+    return "FAIL"
 
 
 def _show(value: Any, limit: int = 40, *, full: bool = False) -> str:

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 _SIGN_STYLES = {"+": "green", "-": "red", "~": "yellow"}
-_STATUS_STYLES = {"ok": "", "warn": "yellow", "unknown": "yellow", "FAIL": "red"}
 INDENT = "  "
 
 
@@ -143,9 +142,7 @@ def status(report: Report, role: RoleReport) -> str:
 def print_checks(role: RoleReport, out: Console) -> None:
     """Print every check of a role (-v): a table where the width holds one without cutting
     a word, else a list, each check's values on lines of their own, wrapped at spaces."""
-    from rich.text import Text
-
-    from qbroles.report.render import check_rows, check_table
+    from qbroles.report.render import STATUS_STYLES, check_rows, check_table
 
     table = check_table(role, out.width)
     if table is not None:
@@ -153,8 +150,7 @@ def print_checks(role: RoleReport, out: Console) -> None:
         return
     _line(out, role.name, "bold")
     for check, expected, actual, status in check_rows(role, full=True):
-        shown = Text.from_markup(status).plain
-        _wrapped(out, f"{shown:<7} {check}", INDENT, hang=8, style=_STATUS_STYLES[shown])
+        _wrapped(out, f"{status:<7} {check}", INDENT, hang=8, style=STATUS_STYLES[status])
         values = [f"is {actual}"] if expected == actual else [f"expected {expected}"]
         values += [] if expected == actual else [f"actual {actual}"]
         for value in values:
