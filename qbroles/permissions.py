@@ -95,7 +95,14 @@ JOIN_PROFILES = ("iam:AddRoleToInstanceProfile",)
 # sts:GetCallerIdentity needs no permission, and cannot be denied
 # (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
 
-COMMANDS = ("create", "verify", "delete", "restore")
+# tighten reads the task role's last-accessed report: GenerateServiceLastAccessedDetails on
+# the role, GetServiceLastAccessedDetails on "*" (it takes a job id, no resource), and
+# with --check-no-new-access Access Analyzer's CheckNoNewAccess (no resource either):
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html,
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsiamaccessanalyzer.html.
+READ_USAGE = ("access-analyzer:CheckNoNewAccess", "iam:GetServiceLastAccessedDetails")
+
+COMMANDS = ("create", "verify", "delete", "restore", "tighten")
 # What each command needs, by kind of resource: roles, policies, instance profiles, ECS.
 NEEDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "create": {
@@ -112,6 +119,13 @@ NEEDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "resources": READ_RESOURCES,
     },
     "delete": {"role": READ_ROLES + DELETE_ROLES, "profile": LEAVE_PROFILES},
+    "tighten": {
+        "role": (*READ_ROLES, "iam:GenerateServiceLastAccessedDetails"),
+        "policy": READ_POLICIES,
+        "ecs": READ_TASKS,
+        "resources": READ_RESOURCES,
+        "usage": READ_USAGE,
+    },
     # Before a write, restore asks whether each policy it attaches exists, as create does.
     "restore": {
         "role": READ_ROLES + RESTORE_ROLES,
@@ -125,6 +139,7 @@ _SIDS = {
     "profile": "QbrolesInstanceProfiles",
     "ecs": "QbrolesReadTaskDefinitions",
     "resources": "QbrolesReadWhatTaskDefinitionsName",
+    "usage": "QbrolesReadLastAccessed",
 }
 
 
@@ -149,6 +164,7 @@ def policy(spec: Spec, commands: Iterable[str], partition: str, account: str) ->
         "profile": [f"arn:{partition}:iam::{account}:instance-profile/*"],
         "ecs": ["*"],
         "resources": ["*"],
+        "usage": ["*"],
     }
     statements = [
         {

@@ -244,6 +244,12 @@ def confirm(plans: Sequence[RolePlan], question: str, out: Console) -> bool:
 
     out.print("qbroles will:", markup=False)
     print_plans(((plan.role, plan.actions) for plan in plans), out)
+    return ask(question, out)
+
+
+def ask(question: str, out: Console) -> bool:
+    """Ask a yes/no question on the terminal, wrapped at spaces to ``out``'s width; end of
+    input is a no, Ctrl-C an interruption."""
     asked = f"{question[0].upper()}{question[1:]}? [y/N]:"
     wrapped = textwrap.fill(
         asked, max(out.width, 40), break_long_words=False, break_on_hyphens=False

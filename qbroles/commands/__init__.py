@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "permissions": ("files", "Print the IAM policy qbroles' caller needs; no AWS call."),
     "plan": ("change", "Show what create would change, as a diff per role."),
     "restore": ("undo", "Put back what a create or delete removed, from its backup."),
+    "tighten": ("tighten", "Narrow the execution role to what its task definitions need."),
     "verify": ("look", "Compare the roles in IAM with the spec, check by check."),
 }
 

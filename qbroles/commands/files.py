@@ -125,7 +125,9 @@ def export(settings: Settings, form: str, out: str | None, force: bool) -> int:
 
 @click.command(short_help=summary("permissions"))
 @click.argument(
-    "command", default="all", type=click.Choice(["create", "verify", "delete", "restore", "all"])
+    "command",
+    default="all",
+    type=click.Choice(["create", "verify", "delete", "restore", "tighten", "all"]),
 )
 @click.option(
     "--account",
@@ -137,10 +139,11 @@ def export(settings: Settings, form: str, out: str | None, force: bool) -> int:
 def permissions(settings: Settings, command: str, account: str | None) -> int:
     """Print the IAM policy the caller of a command needs for the active spec, as JSON.
 
-    COMMAND is create (plan and --prune included), verify, delete, restore, or all (the
-    default). Role actions are scoped to the spec's roles by ARN; iam:TagRole is included
-    because CreateRole with tags needs it. Reading policy documents and task definitions
-    (the task-definition checks) is included for create and verify. The partition follows
+    COMMAND is create (plan and --prune included), verify, delete, restore, tighten (the
+    last-accessed report, and CheckNoNewAccess), or all (the default). Role actions are
+    scoped to the spec's roles by ARN; iam:TagRole is included because CreateRole with
+    tags needs it. Reading policy documents and task definitions (the task-definition
+    checks) is included for create, verify and tighten. The partition follows
     --region. qbroles never passes the roles: whoever registers the task definition needs
     iam:PassRole on them, which is said on stderr. No AWS call.
 

@@ -69,7 +69,7 @@ def decide(policies: Sequence[Policy], action: str, resource: str) -> Decision:
     deny_if: Decision | None = None  # a Deny under a condition
     for policy in policies:
         for number, statement in enumerate(statements(policy.document), start=1):
-            if not _applies(statement, action, resource):
+            if not applies(statement, action, resource):
                 continue
             decided = f"policy {policy.name} statement {statement.get('Sid') or number}"
             conditional = bool(statement.get("Condition"))
@@ -84,7 +84,7 @@ def decide(policies: Sequence[Policy], action: str, resource: str) -> Decision:
     return deny_if or allow or allow_if or Decision(Outcome.NOT_ALLOWED)
 
 
-def _applies(statement: Mapping[str, Any], action: str, resource: str) -> bool:
+def applies(statement: Mapping[str, Any], action: str, resource: str) -> bool:
     if "Action" in statement:
         acts = _any(statement["Action"], action, fold=True)
     else:
@@ -98,11 +98,11 @@ def _applies(statement: Mapping[str, Any], action: str, resource: str) -> bool:
 
 def _any(patterns: Any, value: str, *, fold: bool) -> bool:
     listed: Iterable[Any] = patterns if isinstance(patterns, list) else [patterns]
-    return any(_pattern(str(p), fold).fullmatch(value) for p in listed)
+    return any(wildcard(str(p), fold).fullmatch(value) for p in listed)
 
 
 @lru_cache(maxsize=1024)
-def _pattern(pattern: str, fold: bool) -> re.Pattern[str]:
+def wildcard(pattern: str, fold: bool) -> re.Pattern[str]:
     """Return the regex of an IAM wildcard pattern: * any run of characters, ? any one."""
     parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.compile("".join(parts), re.IGNORECASE if fold else 0)

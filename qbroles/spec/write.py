@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from qbroles.catalog import RoleKind
@@ -69,12 +69,18 @@ def _role_data(role: RoleSpec) -> dict[str, Any]:
     return data
 
 
-def commented_toml(spec: Spec, origin: str) -> str:
-    """Return the spec as a TOML file, each setting explained by a comment above it."""
+def commented_toml(
+    spec: Spec,
+    origin: str,
+    notes: Mapping[str, Sequence[str]] | None = None,
+    writer: str = "qbroles init",
+) -> str:
+    """Return the spec as a TOML file, each setting explained by a comment above it;
+    ``notes``: comment lines above each policy statement, by its Sid (tighten's evidence)."""
     data = spec_data(spec)
     lines = [
         "# qbroles spec: the IAM roles qbroles creates, verifies and deletes.",
-        f"# Written by qbroles init from {origin}. As ./qbroles.toml every command in",
+        f"# Written by {writer} from {origin}. As ./qbroles.toml every command in",
         "# its folder reads it (unless --spec or --preset is given); elsewhere, use it with:",
         "#   qbroles --spec FILE plan      # what create would change",
         "#   qbroles --spec FILE create",
@@ -87,7 +93,7 @@ def commented_toml(spec: Spec, origin: str) -> str:
         kind = role.get("kind")
         title = f"{RoleKind(kind).heading}: {RoleKind(kind).purpose}." if kind else "A role."
         lines += ["", *_comment(title), "[[role]]"]
-        _table(["role"], role, lines, comments=index == 0)
+        _table(["role"], role, lines, comments=index == 0, notes=notes or {})
     return "\n".join(lines) + "\n"
 
 
@@ -99,9 +105,16 @@ def dumps(data: Mapping[str, Any]) -> str:
 
 
 def _table(
-    path: list[str], table: Mapping[str, Any], out: list[str], *, comments: bool = False
+    path: list[str],
+    table: Mapping[str, Any],
+    out: list[str],
+    *,
+    comments: bool = False,
+    notes: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
-    """Append one table's body to ``out``: its values first, then its sub-tables."""
+    """Append one table's body to ``out``: its values first, then its sub-tables (an item
+    whose Sid ``notes`` has, under those comment lines)."""
+    notes = notes or {}
     for key, value in table.items():
         if _kind(value) == "value":
             if comments and key in _COMMENTS:
@@ -116,13 +129,15 @@ def _table(
             out += ["", *_comment(_COMMENTS[key])]
         if _kind(value) == "array":
             for item in value:
-                out += [*_gap(out), f"[[{header}]]"]
-                _table(where, item, out)
+                noted = notes.get(item.get("Sid", ""), ())
+                said = [line for note in noted for line in _comment(note)]
+                out += [*_gap(out), *said, f"[[{header}]]"]
+                _table(where, item, out, notes=notes)
         elif any(_kind(v) == "value" for v in value.values()):
             out += [*_gap(out), f"[{header}]"]
-            _table(where, value, out)
+            _table(where, value, out, notes=notes)
         else:  # only sub-tables: TOML defines this table implicitly
-            _table(where, value, out)
+            _table(where, value, out, notes=notes)
 
 
 def _gap(lines: list[str]) -> list[str]:

@@ -1,0 +1,264 @@
+"""qbroles tighten: a spec narrowed to what the task definitions need, proven first."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from qbroles.commands import live_regions_option, summary
+from qbroles.errors import ExitCode, SafetyError
+from qbroles.files import write_new
+from qbroles.model.report import plural
+from qbroles.report.render import write_json
+from qbroles.session import Settings
+from qbroles.spec.write import commented_toml
+
+if TYPE_CHECKING:
+    from qbroles.reconcile.tighten import Tightened
+
+
+@click.command(short_help=summary("tighten"))
+@click.option(
+    "--task-definition",
+    "task_definitions",
+    multiple=True,
+    metavar="FILE|FAMILY[:REV]|ARN",
+    help="Evidence: a task definition that uses the execution role, as a JSON file or read "
+    "from ECS in the run's region; repeat for more. Without it, the live ones are read.",
+)
+@click.option(
+    "--live/--no-live",
+    default=None,
+    help="Read as evidence every ACTIVE task definition, in every enabled region (see "
+    "--live-regions), that names the spec's execution role by its whole ARN (default: on "
+    "when no --task-definition is given).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    help="Write the tightened spec to this file (default: standard output). Never replaces "
+    "a file unless --force.",
+)
+@click.option("--force", is_flag=True, help="Let --out replace a file that exists.")
+@click.option(
+    "--write",
+    is_flag=True,
+    help="Replace ./qbroles.toml (or the --spec file) with the tightened spec, after showing "
+    "the difference and asking (--yes off a terminal); its comments and layout are kept.",
+)
+@click.option(
+    "--usage-days",
+    type=click.IntRange(1, 400),
+    default=90,
+    show_default=True,
+    help="The task role's window: what IAM's last-accessed data shows unused for this many "
+    "days is left out (IAM keeps 400 days). A role younger than this is not judged.",
+)
+@click.option(
+    "--keep-task-role",
+    is_flag=True,
+    help="Leave the task role's grants as they are (its trust still gains the confused-deputy "
+    "conditions): narrow the execution role only.",
+)
+@click.option(
+    "--check-no-new-access",
+    is_flag=True,
+    help="Also ask IAM Access Analyzer (CheckNoNewAccess, on a real account) that each "
+    "tightened document grants nothing today's policies do not.",
+)
+@click.option("--yes", "-y", is_flag=True, help="With --write: replace the file without asking.")
+@live_regions_option
+@click.pass_obj
+def tighten(
+    settings: Settings,
+    task_definitions: tuple[str, ...],
+    live: bool | None,
+    out: str | None,
+    force: bool,
+    write: bool,
+    usage_days: int,
+    keep_task_role: bool,
+    check_no_new_access: bool,
+    yes: bool,
+    live_regions: tuple[str, ...],
+) -> int:
+    """Narrow the execution role to what its task definitions need, and prove it. Read only.
+
+    The evidence: the task definitions that use the spec's execution role. What each needs
+    (image pulls on its ECR repositories, its log groups, each secret and parameter by
+    full ARN, the customer KMS keys its secrets are encrypted with, its S3 objects) is
+    what verify --task-definition checks, read the same way. The result is a spec in the
+    format init writes, each statement under a comment naming its evidence, no managed
+    policy on the execution role, the task role kept as the spec has it with the
+    confused-deputy conditions in its trust.
+
+    The spec is offered only when the proof holds: each evidence task definition starts
+    with the roles as the tightened spec would leave them, and the tightened role grants
+    nothing the current role does not. Else exit 1, naming the task definition or the
+    grant. No evidence is exit 1 too: a role granting nothing would stop every task.
+
+    The task role keeps today's statements, resources and conditions, less what IAM's
+    last-accessed data shows unused for --usage-days: services, and the actions IAM
+    tracks. What IAM does not track stays, marked unproven; the actions the task
+    definitions show the application needs (ECS Exec, FireLens, EFS) stay. Where a read
+    is refused, the evidence is named as missing and today's grant kept.
+
+    \b
+    Examples:
+      qbroles tighten --out tightened.toml
+      qbroles tighten --task-definition taskdef.json --no-live
+      qbroles --spec tightened.toml plan --prune --check-live-task-definitions
+    """
+    from qbroles.reconcile.taskdef import load_task_definition
+    from qbroles.reconcile.tightening import TightenOptions
+    from qbroles.reconcile.tightening import tighten as work
+
+    spec = settings.spec()
+    files = [
+        (name, load_task_definition(name)) for name in task_definitions if os.path.exists(name)
+    ]
+    references = [name for name in task_definitions if not os.path.exists(name)]
+    options = TightenOptions(
+        live=live if live is not None else not task_definitions,
+        regions=live_regions,
+        kms_key_arn=settings.scope.kms_key_arn,
+        usage_days=usage_days,
+        keep_task_role=keep_task_role,
+        check_no_new_access=check_no_new_access,
+    )
+
+    def run(gateway: Any, progress: Any) -> Tightened | str:
+        from qbroles.reconcile.taskcheck import from_ecs
+
+        given = [*files, *((name, from_ecs(gateway, name)) for name in references)]
+        return work(gateway, spec, given, options, workers=settings.workers, progress=progress)
+
+    if write and out is not None:
+        raise click.UsageError("--write replaces the spec file; --out writes another: give one.")
+    result, _ = settings.run("qbroles: reading the evidence", run)
+    if isinstance(result, str):
+        settings.say(f"qbroles tighten: {result}")
+        return ExitCode.DIFFERENCES
+    for line in _proof_lines(result):
+        settings.say(line)
+    if not settings.quiet:
+        from qbroles.report.view import print_plans
+
+        settings.say("qbroles tighten: against the roles in IAM, create --prune would:")
+        print_plans(result.changes, settings.console(stderr=True))
+    text = commented_toml(result.spec, spec.source, result.notes, writer="qbroles tighten")
+    if settings.output == "json":
+        write_json(_document(result, text if result.proven else None))
+    if not result.proven:
+        settings.say("qbroles tighten: the proof does not hold; no spec is offered.")
+        return ExitCode.DIFFERENCES
+    where = ""
+    if write:
+        where = _write(settings, spec.source, result, yes)
+    elif out not in (None, "-"):
+        write_new(out, text, force=force)
+        where = f" (written to {out})"
+    elif settings.output != "json":
+        click.echo(text, nl=False)
+    counts = "; ".join(
+        f"{role} from {before} to {after}" for role, (before, after) in result.pairs.items()
+    )
+    settings.say(
+        f"qbroles tighten: (action, resource) pairs granted: {counts}{where}, proven on "
+        f"{plural(len(result.evidence), 'task definition')}; next: "
+        f"{_next(where, out)} shows what it removes, then qbroles create --prune applies it."
+    )
+    return ExitCode.OK
+
+
+def _next(where: str, out: str | None) -> str:
+    spec = "" if where.startswith(" (written to ./") else f"--spec {out or 'FILE'} "
+    return f"qbroles {spec}plan --prune --check-live-task-definitions"
+
+
+def _write(settings: Settings, source: str, result: Tightened, yes: bool) -> str:
+    """Replace the spec file with the tightened spec, after showing the difference and
+    asking; return where it went. A preset (no file) is written as ./qbroles.toml."""
+    from pathlib import Path
+
+    from qbroles.catalog import DEFAULT_SPEC_FILE
+    from qbroles.session import ask, interactive
+    from qbroles.spec.edit import edited
+
+    path = settings.spec_path or DEFAULT_SPEC_FILE
+    old = Path(path).read_text() if Path(path).is_file() else ""
+    text, kept = edited(old, result.spec, result.notes, "qbroles tighten") if old else (
+        commented_toml(result.spec, source, result.notes, writer="qbroles tighten"), False
+    )  # fmt: skip
+    _show_difference(settings, old or commented_toml(settings.spec(), source), text, path)
+    if old and not kept:
+        settings.say(f"qbroles tighten: {path} is written whole (its layout could not be kept).")
+    if not yes and not interactive():
+        raise SafetyError(
+            f"--write replaces {path}; off a terminal that needs --yes; nothing was written."
+        )
+    if not yes and not ask(
+        f"replace {path} with the tightened spec", settings.console(stderr=True)
+    ):
+        raise SafetyError(f"{path} was not replaced.")
+    write_new(path, text, force=True)
+    return f" (written to {'./' if '/' not in path else ''}{path})"
+
+
+def _show_difference(settings: Settings, old: str, new: str, path: str) -> None:
+    """Show on stderr the tightened spec against the active one, as a unified diff."""
+    import difflib
+
+    diff = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), path, f"{path} (tightened)"
+    )
+    click.echo("".join(diff), err=True, nl=False)
+
+
+def _proof_lines(result: Tightened) -> list[str]:
+    lines = [f"evidence: {one.label}" for one in result.evidence]
+    lines += [f"not evidence: {why}" for why in result.skipped]
+    lines += [f"evidence missing: {why}" for why in result.missing]
+    if result.task is not None:
+        lines += [f"task role, left out: {why}" for why in result.task.left_out]
+        lines += [f"task role, kept unproven: {why}" for why in result.task.unproven]
+    lines += [
+        f"proof: {verdict.task} {verdict.verdict.value} with the tightened roles"
+        + (f" ({'; '.join(verdict.because)})" if verdict.because else "")
+        for verdict in result.starts
+    ]
+    lines += [
+        f"proof fails: the tightened role would grant what today's does not: {wider}"
+        for wider in result.wider
+    ]
+    return lines
+
+
+def _document(result: Tightened, text: str | None) -> dict[str, Any]:
+    return {
+        "command": "tighten",
+        "ok": result.proven,
+        "evidence": [one.label for one in result.evidence],
+        "not_evidence": list(result.skipped),
+        "grants": [
+            {
+                "sid": g.sid,
+                "actions": list(g.actions),
+                "resources": list(g.resources),
+                "evidence": list(g.why),
+            }
+            for g in result.grants
+        ],
+        "proof": {
+            "task_definitions": [verdict.document() for verdict in result.starts],
+            "new_access": list(result.wider),
+        },
+        "task_role": None
+        if result.task is None
+        else {"left_out": list(result.task.left_out), "unproven": list(result.task.unproven)},
+        "missing": list(result.missing),
+        "pairs": {role: {"before": b, "after": a} for role, (b, a) in result.pairs.items()},
+        "spec": text,
+    }

@@ -1,0 +1,299 @@
+"""qbroles tighten: the execution role narrowed to what the live task definitions need,
+proven before the spec is offered (moto; IAM's last-accessed data with botocore's Stubber)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from click.testing import CliRunner
+
+from qbroles.cli import cli
+from qbroles.errors import ExitCode
+from tests import resources
+from tests.conftest import TASK_ROLE
+from tests.servers import qbroles
+from tests.test_usage import JOB, report, service
+
+TASKDEFS = Path(__file__).parent / "taskdefs"
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args))
+
+
+def register(name: str, region: str = "us-east-1", **changes: Any) -> str:
+    """Register a corpus task definition in ECS; return family:revision."""
+    return register_document({**json.loads((TASKDEFS / name).read_text()), **changes}, region)
+
+
+def register_document(document: dict[str, Any], region: str = "us-east-1") -> str:
+    ecs = boto3.client("ecs", region_name=region)
+    done = ecs.register_task_definition(**document)["taskDefinition"]
+    return f"{done['family']}:{done['revision']}"
+
+
+def no_spec(result: Any) -> str:
+    """Assert tighten offered no spec (exit 1, nothing on stdout); return what it said."""
+    assert result.exit_code == ExitCode.DIFFERENCES, result.stderr
+    assert result.stdout == ""
+    return str(result.stderr)
+
+
+def api_with_secret(secret: str) -> dict[str, Any]:
+    """The corpus' questionbank task definition, injecting ``secret`` (name or ARN)."""
+    document = json.loads((TASKDEFS / "questionbank.json").read_text())
+    document["containerDefinitions"][0]["secrets"][0]["valueFrom"] = f"{secret}"
+    return document
+
+
+def answering(monkeypatch: pytest.MonkeyPatch, services: list[dict[str, Any]]) -> None:
+    """Make IAM's last-accessed calls of every gateway meet these answers (the API
+    reference's shapes, as test_usage checks them against botocore's model): moto has none."""
+    from qbroles.iam.gateway import Gateway
+
+    made = Gateway.__init__
+
+    def init(self: Gateway, client: Any, **options: Any) -> None:
+        made(self, client, **options)
+        answers = {
+            "GenerateServiceLastAccessedDetails": {"JobId": JOB},
+            "GetServiceLastAccessedDetails": report(
+                "COMPLETED", services, JobCompletionDate=datetime.now(UTC)
+            ),
+        }
+        client.meta.events.register_last(  # after the calls fixture's recorder
+            "before-call",
+            lambda model, **_: (
+                (AWSResponse("", 200, {}, None), answers[model.name])
+                if model.name in answers
+                else None
+            ),
+        )
+
+    monkeypatch.setattr(Gateway, "__init__", init)
+
+
+def age(role: str, days: int) -> None:
+    """Backdate a role in moto: IAM's report judges only a role older than its window."""
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[resources.ACCOUNT]["global"]
+    found = next(r for r in backend.roles.values() if r.name == role)
+    found.create_date = datetime.now(UTC) - timedelta(days=days)
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_the_task_role_loses_what_iam_shows_unused_and_keeps_what_it_cannot_judge(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert run("create").exit_code == 0
+    resources.push_image("questionbank", "1.4.2")
+    register("ecr-awslogs-fargate.json")
+    age(TASK_ROLE, 200)
+    now, long_ago = datetime.now(UTC), datetime.now(UTC) - timedelta(days=150)
+    answering(
+        monkeypatch,
+        [
+            service("secretsmanager", now),
+            service("logs", now),
+            service("rds", long_ago),
+            service("ssm", None),
+            service("ec2", None),
+        ],
+    )
+    result = run("-o", "json", "tighten")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    document = json.loads(result.stdout)
+    assert document["ok"]
+    assert document["task_role"]["left_out"]
+    left = "\n".join(document["task_role"]["left_out"])
+    assert "rds: not used since" in left
+    assert "ssm: not used since" in left
+    spec = tomllib.loads(document["spec"])
+    task = next(role for role in spec["role"] if role["kind"] == "task")
+    assert "CloudWatchLogsFullAccess" in task["managed_policies"]  # lost nothing: kept whole
+    assert "SecretsManagerReadWrite" not in task["managed_policies"]  # lost rds:, ssm:
+    assert "AmazonSSMReadOnlyAccess" not in task["managed_policies"]
+    narrowed = task["inline_policies"].get("qbroles-task", {"Statement": []})["Statement"]
+    actions = {a for s in narrowed for a in s["Action"]}
+    assert "secretsmanager:*" in actions  # used: kept, and the same statement's resources
+    assert not any(a.startswith(("rds:", "ssm:")) for a in actions)
+    assert task["source_conditions"] is True
+    before, after = (document["pairs"][TASK_ROLE][k] for k in ("before", "after"))
+    assert after < before
+    assert document["proof"]["new_access"] == []
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_every_call_tighten_makes_is_in_the_policy_permissions_prints(
+    monkeypatch: pytest.MonkeyPatch, calls: list[str]
+) -> None:
+    from tests.test_permissions import actions_of, allowed
+
+    assert run("create").exit_code == 0
+    resources.push_image("questionbank", "1.4.2")
+    arn = resources.secret("questionbank/db")
+    register_document(api_with_secret(arn))
+    age(TASK_ROLE, 200)
+    answering(monkeypatch, [service("rds", None)])
+    calls.clear()
+    assert run("tighten").exit_code == ExitCode.OK
+    made = actions_of(calls)
+    assert "iam:GenerateServiceLastAccessedDetails" in made
+    assert "secretsmanager:DescribeSecret" in made
+    assert made <= allowed("tighten"), made - allowed("tighten")
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_a_task_role_younger_than_the_window_is_no_evidence_of_disuse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert run("create").exit_code == 0
+    resources.push_image("questionbank", "1.4.2")
+    register("ecr-awslogs-fargate.json")
+    age(TASK_ROLE, 30)
+    answering(monkeypatch, [service("rds", None)])
+    young = no_spec(run("tighten"))
+    assert "exists for 30 days, fewer than --usage-days 90" in young
+    assert "--usage-days 30" in young
+    assert "--keep-task-role" in young
+    judged = run("tighten", "--usage-days", "30")
+    assert judged.exit_code == ExitCode.OK, judged.stderr
+    assert '"rds:Describe*"' not in judged.stdout
+    assert '"ec2:DescribeSubnets"' in judged.stdout  # not in IAM's report: kept
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_no_task_definition_using_the_role_is_no_evidence_and_no_spec() -> None:
+    assert run("create").exit_code == 0
+    register(
+        "ecr-awslogs-fargate.json", executionRoleArn=f"arn:aws:iam::{resources.ACCOUNT}:role/Other"
+    )
+    said = no_spec(run("tighten", "--keep-task-role"))
+    assert "no task definition in " in said
+    assert "uses the execution role QuestionBank-ECS-TaskExecutionRole" in said
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_a_task_definition_naming_the_role_in_another_account_is_not_evidence() -> None:
+    assert run("create").exit_code == 0
+    resources.push_image("questionbank", "1.4.2")
+    other = str(TASKDEFS / "execution-role-other-account.json")
+    said = no_spec(run("tighten", "--keep-task-role", "--task-definition", other))
+    assert "not evidence, the whole-ARN rule" in said
+    assert "999999999999" in said
+    assert "no task definition among those given" in said
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_one_secret_named_by_name_and_by_arn_is_one_grant() -> None:
+    assert run("create").exit_code == 0
+    resources.push_image("questionbank", "1.4.2")
+    arn = resources.secret("questionbank/db")
+    partial = arn.rsplit("-", 1)[0]  # by name: the ARN without the suffix Secrets Manager adds
+    Path("by-name.json").write_text(json.dumps(api_with_secret(partial)))
+    Path("by-arn.json").write_text(json.dumps(api_with_secret(arn)))
+    result = run(
+        "-o", "json", "tighten", "--keep-task-role",
+        "--task-definition", "by-name.json", "--task-definition", "by-arn.json",
+    )  # fmt: skip
+    assert result.exit_code == ExitCode.OK, result.stderr
+    grants = json.loads(result.stdout)["grants"]
+    secrets = [g for g in grants if "secretsmanager:GetSecretValue" in g["actions"]]
+    assert [g["resources"] for g in secrets] == [[arn]]
+    assert secrets[0]["evidence"] == ["by-name.json, by-arn.json: inject DB_PASSWORD into api"]
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_a_task_definition_that_cannot_start_is_no_proof_and_no_spec() -> None:
+    assert run("create").exit_code == 0
+    resources.push_image("questionbank", "1.4.1")
+    register("ecr-awslogs-fargate.json")  # its image, 1.4.2, was never pushed
+    said = no_spec(run("tighten", "--keep-task-role"))
+    assert "proof: ecr-awslogs:1 cannot start with the tightened roles" in said
+    assert "the proof does not hold; no spec is offered" in said
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_write_keeps_the_users_comments_and_asks_off_a_terminal_for_yes() -> None:
+    assert run("create").exit_code == 0
+    assert run("init").exit_code == 0
+    resources.push_image("questionbank", "1.4.2")
+    register("ecr-awslogs-fargate.json")
+    mine = (
+        Path("qbroles.toml")
+        .read_text()
+        .replace('app = "QuestionBank"', '# our billing app\napp = "QuestionBank"')
+    )
+    Path("qbroles.toml").write_text(mine)
+    refused = run("tighten", "--keep-task-role", "--write")
+    assert refused.exit_code == ExitCode.SAFETY
+    assert "needs --yes" in refused.stderr
+    assert Path("qbroles.toml").read_text() == mine
+    done = run("tighten", "--keep-task-role", "--write", "--yes")
+    assert done.exit_code == ExitCode.OK, done.stderr
+    assert "+managed_policies = []" in done.stderr  # the diff, shown before
+    written = Path("qbroles.toml").read_text()
+    assert "# our billing app" in written
+    assert "ecr-awslogs:1: pull the image of api" in written
+    planned = run("plan", "--detailed-exitcode")  # the file is read, and differs from IAM
+    assert planned.exit_code == ExitCode.DIFFERENCES, planned.stderr  # changes pending
+    assert "put inline policy qbroles-execution" in planned.stdout
+
+
+@pytest.mark.e2e
+def test_the_guides_roles_tightened_from_three_live_task_definitions_then_applied(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The migration docs/tighten.md tells: tighten --write, plan, create --prune, verify."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", env["AWS_ENDPOINT_URL"])  # the test's own reads
+    assert qbroles(env, "create").returncode == 0
+    secret = resources.secret("questionbank/db")
+    resources.push_image("questionbank", "1.4.2")
+    resources.push_image("questionbank", "1.4.2", region="eu-west-1")
+    resources.log_group("/ecs/questionbank", region="eu-west-1")
+    api = json.loads((TASKDEFS / "questionbank.json").read_text())
+    api["containerDefinitions"][0]["secrets"][0]["valueFrom"] = f"{secret}:password::"
+    register_document(api)
+    register("ecr-awslogs-fargate.json")
+    worker = json.loads((TASKDEFS / "ecr-awslogs-fargate.json").read_text())
+    container = worker["containerDefinitions"][0]
+    container["image"] = container["image"].replace("us-east-1", "eu-west-1")
+    container["logConfiguration"]["options"] = {
+        "awslogs-group": "/ecs/questionbank",
+        "awslogs-region": "eu-west-1",
+        "awslogs-stream-prefix": "worker",
+    }
+    register_document({**worker, "family": "worker"}, region="eu-west-1")
+
+    tightened = qbroles(env, "tighten", "--write", "--yes")
+    assert tightened.returncode == 0, tightened.stderr
+    written = Path("qbroles.toml").read_text()
+    assert "# questionbank:1: inject DB_PASSWORD into api" in written
+    assert f'Resource = "{secret}"' in written
+    assert "arn:aws:ecr:eu-west-1:123456789012:repository/questionbank" in written
+    assert "proof: worker:1@eu-west-1 starts with the tightened roles" in tightened.stderr
+
+    planned = qbroles(env, "plan", "--prune", "--check-live-task-definitions")
+    assert planned.returncode == 0, planned.stderr
+    assert "AmazonECSTaskExecutionRolePolicy" in planned.stdout + planned.stderr
+    assert "cannot start" not in planned.stdout + planned.stderr
+    applied = qbroles(env, "create", "--prune", "--yes")
+    assert applied.returncode == 0, applied.stderr
+    verified = qbroles(env, "verify", "--live-task-definitions")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+    # The grant is exact: a task definition that reads a secret none of them read cannot start.
+    other = resources.secret("questionbank/other")
+    api["containerDefinitions"][0]["secrets"][0]["valueFrom"] = f"{other}:password::"
+    Path("other.json").write_text(json.dumps(api))
+    refused = qbroles(env, "verify", "--task-definition", "other.json")
+    assert refused.returncode == 1
+    assert "secretsmanager:GetSecretValue" in refused.stdout + refused.stderr
