@@ -399,6 +399,8 @@ DOCUMENTS = {
     "docs/spec-file.md": None,
     "docs/task-definitions.md": "create",
     "docs/many-accounts.md": None,
+    "README.md#To production: roles narrowed to what runs": "create",
+    "docs/tighten.md": "create",
 }
 
 
