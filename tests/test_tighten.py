@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
 from tests import resources
-from tests.conftest import TASK_ROLE
+from tests.conftest import EXEC_ROLE, TASK_ROLE
 from tests.servers import qbroles
 from tests.test_usage import JOB, report, service
 
@@ -89,14 +89,52 @@ def age(role: str, days: int) -> None:
     found.create_date = datetime.now(UTC) - timedelta(days=days)
 
 
+def one_live_task(task_role_age: int | None = None) -> None:
+    """The guide's roles, made; one live task definition using them, whose image exists;
+    the task role made ``task_role_age`` days ago."""
+    assert run("create").exit_code == 0
+    resources.push_image("questionbank", "1.4.2")
+    register("ecr-awslogs-fargate.json")
+    if task_role_age is not None:
+        age(TASK_ROLE, task_role_age)
+
+
+def put_inline(iam: Any, role: str, name: str, statement: dict[str, Any]) -> None:
+    """Put a one-statement inline policy on the role by hand (not in the spec)."""
+    document = {"Version": "2012-10-17", "Statement": [statement]}
+    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+
+
+def answer_service(
+    monkeypatch: pytest.MonkeyPatch, name: str, answers: dict[str, tuple[int, dict[str, Any]]]
+) -> None:
+    """Make every gateway's client of the service ``name`` meet these answers (status,
+    parsed body) for those operations; the rest go to moto."""
+    from qbroles.iam.gateway import Gateway
+
+    made = Gateway.service
+
+    def service(self: Gateway, wanted: str, region: str | None = None) -> Any:
+        client = made(self, wanted, region)
+        if wanted == name:
+            client.meta.events.register_last(
+                "before-call",
+                lambda model, **_: (
+                    (AWSResponse("", answers[model.name][0], {}, None), answers[model.name][1])
+                    if model.name in answers
+                    else None
+                ),
+            )
+        return client
+
+    monkeypatch.setattr(Gateway, "service", service)
+
+
 @pytest.mark.usefixtures("moto_iam")
 def test_the_task_role_loses_what_iam_shows_unused_and_keeps_what_it_cannot_judge(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert run("create").exit_code == 0
-    resources.push_image("questionbank", "1.4.2")
-    register("ecr-awslogs-fargate.json")
-    age(TASK_ROLE, 200)
+    one_live_task(task_role_age=200)
     now, long_ago = datetime.now(UTC), datetime.now(UTC) - timedelta(days=150)
     answering(
         monkeypatch,
@@ -155,10 +193,7 @@ def test_every_call_tighten_makes_is_in_the_policy_permissions_prints(
 def test_a_task_role_younger_than_the_window_is_no_evidence_of_disuse(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert run("create").exit_code == 0
-    resources.push_image("questionbank", "1.4.2")
-    register("ecr-awslogs-fargate.json")
-    age(TASK_ROLE, 30)
+    one_live_task(task_role_age=30)
     answering(monkeypatch, [service("rds", None)])
     young = no_spec(run("tighten"))
     assert "exists for 30 days, fewer than --usage-days 90" in young
@@ -297,3 +332,94 @@ def test_the_guides_roles_tightened_from_three_live_task_definitions_then_applie
     refused = qbroles(env, "verify", "--task-definition", "other.json")
     assert refused.returncode == 1
     assert "secretsmanager:GetSecretValue" in refused.stdout + refused.stderr
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_a_refused_secret_read_is_missing_evidence_and_keeps_todays_decrypt_grant(
+    monkeypatch: pytest.MonkeyPatch, iam: Any
+) -> None:
+    assert run("create").exit_code == 0
+    resources.push_image("questionbank", "1.4.2")
+    decrypt = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}
+    put_inline(iam, EXEC_ROLE, "keys", decrypt)
+    arn = resources.secret("questionbank/db")
+    Path("api.json").write_text(json.dumps(api_with_secret(arn.rsplit("-", 1)[0])))
+    denied = {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}
+    answer_service(monkeypatch, "secretsmanager", {"DescribeSecret": (400, denied)})
+    result = run("-o", "json", "tighten", "--keep-task-role", "--task-definition", "api.json")
+    document = json.loads(result.stdout)
+    assert any("secretsmanager:DescribeSecret" in line for line in document["missing"])
+    kept = [g for g in document["grants"] if "kms:Decrypt" in g["actions"]]
+    assert [g["resources"] for g in kept] == [["*"]]
+    assert any(
+        line.startswith("kept as today, the evidence is missing: api.json")
+        for line in kept[0]["evidence"]
+    )
+    # The secret itself is granted by its name's pattern, one character per unknown suffix one.
+    secrets = [g for g in document["grants"] if "secretsmanager:GetSecretValue" in g["actions"]]
+    assert secrets[0]["resources"] == [arn.rsplit("-", 1)[0] + "-??????"]
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_ecs_exec_is_evidence_for_the_task_role_and_findings_of_the_result_are_said(
+    monkeypatch: pytest.MonkeyPatch, iam: Any
+) -> None:
+    one_live_task(task_role_age=200)
+    exec_ = {"Effect": "Allow", "Action": "ssmmessages:*", "Resource": "*"}
+    put_inline(iam, TASK_ROLE, "exec", exec_)
+    answering(monkeypatch, [service("ssmmessages", None), service("rds", None)])
+    result = run("-o", "json", "tighten", "--exec")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    document = json.loads(result.stdout)
+    assert not any(line.startswith("ssmmessages:") for line in document["task_role"]["left_out"])
+    spec = tomllib.loads(document["spec"])
+    task = next(role for role in spec["role"] if role["kind"] == "task")
+    assert task["inline_policies"]["exec"]["Statement"] == [exec_]  # lost nothing: kept
+    findings = document["proof"]["findings"]
+    assert any("finding: broad policy AmazonSSMReadOnlyAccess" in f for f in findings), findings
+    assert "finding of the tightened roles: " in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--access-analyzer", "arn:aws:s3:::trail",
+         "--access-analyzer-role", "arn:aws:iam::123456789012:role/a"),
+        ("--access-analyzer", "arn:aws:cloudtrail:us-east-1:123456789012:trail/t"),
+    ],
+)  # fmt: skip
+def test_access_analyzer_options_are_checked_before_any_aws_call(
+    args: tuple[str, ...], calls: list[str]
+) -> None:
+    result = run("tighten", *args)
+    assert result.exit_code == ExitCode.USAGE
+    assert "--access-analyzer" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert calls == []
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_what_access_analyzer_saw_the_task_role_use_stays_whatever_last_accessed_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.test_usage import ACCESS, TRAIL, policy_job
+
+    one_live_task(task_role_age=200)
+    answering(monkeypatch, [service("rds", None), service("ec2", None)])
+    seen = {"Effect": "Allow", "Action": "rds:DescribeDBInstances", "Resource": "*"}
+    used = {"Version": "2012-10-17", "Statement": [seen]}
+    answers = {
+        "StartPolicyGeneration": (200, {"jobId": JOB}),
+        "GetGeneratedPolicy": (200, policy_job("SUCCEEDED", (used,))),
+    }
+    answer_service(monkeypatch, "accessanalyzer", answers)
+    result = run(
+        "-o", "json", "tighten", "--access-analyzer", TRAIL, "--access-analyzer-role", ACCESS
+    )
+    assert result.exit_code == ExitCode.OK, result.stderr
+    spec = tomllib.loads(json.loads(result.stdout)["spec"])
+    task = next(role for role in spec["role"] if role["kind"] == "task")
+    statements = task["inline_policies"]["qbroles-task"]["Statement"]
+    rds = [s for s in statements if "rds:Describe*" in s["Action"]]
+    assert rds, statements  # the pattern that covers what Access Analyzer saw stays
+    assert not any("ec2:DescribeSubnets" in s["Action"] for s in statements)  # ec2: unused

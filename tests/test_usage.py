@@ -4,6 +4,7 @@ of today's policies by it."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -187,3 +188,112 @@ def service_use(namespace: str, last: datetime | None, **tracked: datetime | Non
     from qbroles.reconcile.usage import ServiceUse
 
     return ServiceUse(namespace, last, dict(tracked) if tracked else None)
+
+
+TRAIL = "arn:aws:cloudtrail:us-east-1:123456789012:trail/management"
+ACCESS = "arn:aws:iam::123456789012:role/service-role/AccessAnalyzerMonitorServiceRole"
+
+
+def analyzer() -> tuple[Gateway, Stubber, list[float]]:
+    """A gateway whose Access Analyzer client is stubbed."""
+    client = boto3.client("accessanalyzer", region_name="us-east-1")
+    slept: list[float] = []
+    iam = boto3.client("iam", region_name="us-east-1")
+    gateway = Gateway(iam, region="us-east-1", clients=lambda *_: client, sleep=slept.append)
+    return gateway, Stubber(client), slept
+
+
+def policy_job(
+    status: str, policies: tuple[dict[str, Any], ...] = (), **error: str
+) -> dict[str, Any]:
+    """A GetGeneratedPolicy answer, as the Access Analyzer API reference shows it."""
+    details: dict[str, Any] = {"jobId": JOB, "status": status, "startedOn": NOW}
+    if error:
+        details["jobError"] = error
+    return {
+        "jobDetails": details,
+        "generatedPolicyResult": {
+            "properties": {"principalArn": ROLE, "isComplete": status == "SUCCEEDED"},
+            "generatedPolicies": [{"policy": json.dumps(p)} for p in policies],
+        },
+    }
+
+
+def test_a_generation_in_progress_is_polled_until_it_succeeds_and_its_actions_are_evidence() -> (
+    None
+):
+    from qbroles.reconcile.analyzer import generated
+
+    gateway, stub, slept = analyzer()
+    stub.add_response("start_policy_generation", {"jobId": JOB})
+    stub.add_response("get_generated_policy", policy_job("IN_PROGRESS"))
+    used = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["rds:DescribeDBInstances"], "Resource": "*"}],
+    }
+    stub.add_response("get_generated_policy", policy_job("SUCCEEDED", (used,)))
+    with stub:
+        seen = generated(gateway, ROLE, TRAIL, ACCESS, 400)
+    stub.assert_no_pending_responses()
+    assert seen.missing is None
+    assert len(slept) == 1
+    assert list(seen.actions) == ["rds:describedbinstances"]
+    assert "management by Access Analyzer (90 days)" in seen.actions["rds:describedbinstances"]
+
+
+def test_a_failed_generation_is_missing_evidence_named() -> None:
+    from qbroles.reconcile.analyzer import generated
+
+    gateway, stub, _ = analyzer()
+    stub.add_response("start_policy_generation", {"jobId": JOB})
+    stub.add_response(
+        "get_generated_policy",
+        policy_job("FAILED", code="AUTHORIZATION_ERROR", message="cannot read the trail"),
+    )
+    with stub:
+        seen = generated(gateway, ROLE, TRAIL, ACCESS, 90)
+    assert seen.actions == {}
+    assert seen.missing == "Access Analyzer's policy generation FAILED (cannot read the trail)"
+
+
+@pytest.mark.parametrize(
+    ("answer", "found"),
+    [
+        ({"result": "PASS", "message": "The policy grants no new access."}, []),
+        (
+            {
+                "result": "FAIL",
+                "message": "The modified permissions grant new access.",
+                "reasons": [{"description": "New access in the statement with index: 0."}],
+            },
+            ["r: CheckNoNewAccess: The modified permissions grant new access. New access in "
+             "the statement with index: 0."],
+        ),
+    ],
+)  # fmt: skip
+def test_check_no_new_access_is_asked_of_each_document_against_todays(
+    answer: dict[str, Any], found: list[str]
+) -> None:
+    from qbroles.reconcile.tightening import _check_no_new_access
+
+    gateway, stub, _ = analyzer()
+    new = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    }
+    before = [RDS.document, APP.document]
+    existing = {
+        "Version": "2012-10-17",
+        "Statement": [*RDS.document["Statement"], *APP.document["Statement"]],
+    }
+    stub.add_response(
+        "check_no_new_access",
+        answer,
+        {
+            "newPolicyDocument": json.dumps(new),
+            "existingPolicyDocument": json.dumps(existing),
+            "policyType": "IDENTITY_POLICY",
+        },
+    )
+    with stub:
+        assert _check_no_new_access(gateway, "r", before, new) == found

@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "permissions": ("files", "Print the IAM policy qbroles' caller needs; no AWS call."),
     "plan": ("change", "Show what create would change, as a diff per role."),
     "restore": ("undo", "Put back what a create or delete removed, from its backup."),
-    "tighten": ("tighten", "Narrow the execution role to what its task definitions need."),
+    "tighten": ("tighten", "Narrow both roles to what the tasks use, proven; read only."),
     "verify": ("look", "Compare the roles in IAM with the spec, check by check."),
 }
 
@@ -28,6 +28,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def summary(name: str) -> str:
     """Return a command's one-line summary, as qbroles --help shows it."""
     return COMMANDS[name][1]
+
+
+def exec_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --exec (verify, tighten): the tasks run with ECS Exec turned on."""
+    import click
+
+    return click.option(
+        "--exec",
+        "exec_",
+        is_flag=True,
+        help="The tasks run with ECS Exec turned on (it is switched on at run time, not in "
+        "the task definition): the task role needs its ssmmessages permissions.",
+    )(command)
 
 
 def live_regions_option(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from qbroles.commands import live_regions_option, summary
+from qbroles.commands import exec_option, live_regions_option, summary
 from qbroles.errors import ExitCode, InputError
 from qbroles.partitions import PARTITION
 from qbroles.session import Settings
@@ -47,13 +47,7 @@ TASK_REFERENCE = re.compile(
     "--live-regions), whose execution or task role is one of the spec's roles, one verdict "
     "each (ListTaskDefinitions, DescribeTaskDefinition), against the roles it names.",
 )
-@click.option(
-    "--exec",
-    "exec_",
-    is_flag=True,
-    help="The tasks run with ECS Exec turned on (it is switched on at run time, not in the "
-    "task definition): also check the task role's ssmmessages permissions.",
-)
+@exec_option
 @click.option(
     "--no-resources",
     is_flag=True,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from qbroles.commands import live_regions_option, summary
+from qbroles.commands import exec_option, live_regions_option, summary
 from qbroles.errors import ExitCode, SafetyError
 from qbroles.files import write_new
 from qbroles.model.report import plural
@@ -68,7 +68,22 @@ if TYPE_CHECKING:
     help="Also ask IAM Access Analyzer (CheckNoNewAccess, on a real account) that each "
     "tightened document grants nothing today's policies do not.",
 )
+@click.option(
+    "--access-analyzer",
+    "trail_arn",
+    metavar="TRAIL_ARN",
+    help="Also ask IAM Access Analyzer which actions the task role used, from this CloudTrail "
+    "trail (at most 90 days; evidence of use only: what it does not show is not taken as "
+    "unused). Needs --access-analyzer-role.",
+)
+@click.option(
+    "--access-analyzer-role",
+    "access_role",
+    metavar="ROLE_ARN",
+    help="The service role Access Analyzer reads the trail with.",
+)
 @click.option("--yes", "-y", is_flag=True, help="With --write: replace the file without asking.")
+@exec_option
 @live_regions_option
 @click.pass_obj
 def tighten(
@@ -81,34 +96,38 @@ def tighten(
     usage_days: int,
     keep_task_role: bool,
     check_no_new_access: bool,
+    trail_arn: str | None,
+    access_role: str | None,
     yes: bool,
+    exec_: bool,
     live_regions: tuple[str, ...],
 ) -> int:
-    """Narrow the execution role to what its task definitions need, and prove it. Read only.
+    """Narrow both roles to what the evidence shows they need, and prove it. Read only.
 
-    The evidence: the task definitions that use the spec's execution role. What each needs
-    (image pulls on its ECR repositories, its log groups, each secret and parameter by
-    full ARN, the customer KMS keys its secrets are encrypted with, its S3 objects) is
-    what verify --task-definition checks, read the same way. The result is a spec in the
-    format init writes, each statement under a comment naming its evidence, no managed
-    policy on the execution role, the task role kept as the spec has it with the
-    confused-deputy conditions in its trust.
+    The execution role: what the task definitions that use it need (image pulls on their
+    ECR repositories, their log groups, each secret and parameter by full ARN, the
+    customer KMS keys found under them, their S3 objects), as verify --task-definition
+    checks it, read the same way; one inline policy, no managed one. The task role:
+    today's statements, resources and conditions, less what IAM's last-accessed data
+    shows unused for --usage-days (services, and the actions IAM tracks). What IAM does
+    not track stays, marked unproven; what the task definitions show (FireLens, EFS, ECS
+    Exec with --exec) and what Access Analyzer saw (--access-analyzer) stay. Its trust
+    gains the confused-deputy conditions. Where a read is refused, the evidence is named
+    as missing and today's grant kept.
 
-    The spec is offered only when the proof holds: each evidence task definition starts
-    with the roles as the tightened spec would leave them, and the tightened role grants
-    nothing the current role does not. Else exit 1, naming the task definition or the
-    grant. No evidence is exit 1 too: a role granting nothing would stop every task.
-
-    The task role keeps today's statements, resources and conditions, less what IAM's
-    last-accessed data shows unused for --usage-days: services, and the actions IAM
-    tracks. What IAM does not track stays, marked unproven; the actions the task
-    definitions show the application needs (ECS Exec, FireLens, EFS) stay. Where a read
-    is refused, the evidence is named as missing and today's grant kept.
+    The result is a spec in the format init writes, each statement under a comment naming
+    its evidence, offered only when the proof holds: each evidence task definition starts
+    with the roles as create --prune would leave them, and the tightened roles grant
+    nothing today's do not. The findings of the result, the plan against IAM and the
+    difference from the active spec are shown on stderr. Else exit 1, naming the task
+    definition or the grant. No evidence is exit 1 too: a role granting nothing would stop
+    every task, and a role younger than --usage-days has not shown what it does not use.
 
     \b
     Examples:
       qbroles tighten --out tightened.toml
-      qbroles tighten --task-definition taskdef.json --no-live
+      qbroles tighten --write                 # replace ./qbroles.toml, after asking
+      qbroles tighten --task-definition taskdef.json --no-live --keep-task-role
       qbroles --spec tightened.toml plan --prune --check-live-task-definitions
     """
     from qbroles.reconcile.taskdef import load_task_definition
@@ -127,7 +146,12 @@ def tighten(
         usage_days=usage_days,
         keep_task_role=keep_task_role,
         check_no_new_access=check_no_new_access,
+        exec_=exec_,
+        trail_arn=_arn(trail_arn, "--access-analyzer", "cloudtrail", "trail/"),
+        access_role=_arn(access_role, "--access-analyzer-role", "iam", "role/"),
     )
+    if bool(trail_arn) != bool(access_role):
+        raise click.UsageError("--access-analyzer and --access-analyzer-role go together.")
 
     def run(gateway: Any, progress: Any) -> Tightened | str:
         from qbroles.reconcile.taskcheck import from_ecs
@@ -154,14 +178,17 @@ def tighten(
     if not result.proven:
         settings.say("qbroles tighten: the proof does not hold; no spec is offered.")
         return ExitCode.DIFFERENCES
-    where = ""
     if write:
         where = _write(settings, spec.source, result, yes)
-    elif out not in (None, "-"):
-        write_new(out, text, force=force)
-        where = f" (written to {out})"
-    elif settings.output != "json":
-        click.echo(text, nl=False)
+    else:
+        if not settings.quiet and settings.output != "json":
+            path, old = _active(settings)
+            _show_difference(old or commented_toml(spec, spec.source), text, path)
+        where = f" (written to {out})" if out not in (None, "-") else ""
+        if where:
+            write_new(str(out), text, force=force)
+        elif settings.output != "json":
+            click.echo(text, nl=False)
     counts = "; ".join(
         f"{role} from {before} to {after}" for role, (before, after) in result.pairs.items()
     )
@@ -173,6 +200,21 @@ def tighten(
     return ExitCode.OK
 
 
+def _arn(value: str | None, option: str, service: str, kind: str) -> str | None:
+    """Return the ARN given, checked before any AWS call (InputError names the option)."""
+    import re
+
+    from qbroles.errors import InputError
+
+    pattern = rf"arn:aws[a-z-]*:{service}:[a-z0-9-]*:\d{{12}}:{kind}.+"
+    if value is not None and not re.fullmatch(pattern, value):
+        raise InputError(
+            f"{option} {value} is not an ARN of the form arn:aws:{service}:…:{kind}NAME; "
+            "give the whole ARN."
+        )
+    return value
+
+
 def _next(where: str, out: str | None) -> str:
     spec = "" if where.startswith(" (written to ./") else f"--spec {out or 'FILE'} "
     return f"qbroles {spec}plan --prune --check-live-task-definitions"
@@ -181,18 +223,14 @@ def _next(where: str, out: str | None) -> str:
 def _write(settings: Settings, source: str, result: Tightened, yes: bool) -> str:
     """Replace the spec file with the tightened spec, after showing the difference and
     asking; return where it went. A preset (no file) is written as ./qbroles.toml."""
-    from pathlib import Path
-
-    from qbroles.catalog import DEFAULT_SPEC_FILE
     from qbroles.session import ask, interactive
     from qbroles.spec.edit import edited
 
-    path = settings.spec_path or DEFAULT_SPEC_FILE
-    old = Path(path).read_text() if Path(path).is_file() else ""
+    path, old = _active(settings)
     text, kept = edited(old, result.spec, result.notes, "qbroles tighten") if old else (
         commented_toml(result.spec, source, result.notes, writer="qbroles tighten"), False
     )  # fmt: skip
-    _show_difference(settings, old or commented_toml(settings.spec(), source), text, path)
+    _show_difference(old or commented_toml(settings.spec(), source), text, path)
     if old and not kept:
         settings.say(f"qbroles tighten: {path} is written whole (its layout could not be kept).")
     if not yes and not interactive():
@@ -207,7 +245,17 @@ def _write(settings: Settings, source: str, result: Tightened, yes: bool) -> str
     return f" (written to {'./' if '/' not in path else ''}{path})"
 
 
-def _show_difference(settings: Settings, old: str, new: str, path: str) -> None:
+def _active(settings: Settings) -> tuple[str, str]:
+    """Return the active spec's file (./qbroles.toml for a preset) and its text, if any."""
+    from pathlib import Path
+
+    from qbroles.catalog import DEFAULT_SPEC_FILE
+
+    path = settings.spec_path or DEFAULT_SPEC_FILE
+    return path, Path(path).read_text() if Path(path).is_file() else ""
+
+
+def _show_difference(old: str, new: str, path: str) -> None:
     """Show on stderr the tightened spec against the active one, as a unified diff."""
     import difflib
 
@@ -233,6 +281,7 @@ def _proof_lines(result: Tightened) -> list[str]:
         f"proof fails: the tightened role would grant what today's does not: {wider}"
         for wider in result.wider
     ]
+    lines += [f"finding of the tightened roles: {finding}" for finding in result.findings]
     return lines
 
 
@@ -254,6 +303,7 @@ def _document(result: Tightened, text: str | None) -> dict[str, Any]:
         "proof": {
             "task_definitions": [verdict.document() for verdict in result.starts],
             "new_access": list(result.wider),
+            "findings": list(result.findings),
         },
         "task_role": None
         if result.task is None

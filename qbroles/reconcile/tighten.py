@@ -84,6 +84,7 @@ class Tightened:
     starts: tuple[TaskVerdict, ...]  # proof 1: each evidence task definition, tightened
     wider: tuple[str, ...]  # proof 2: what a tightened role grants that today's does not
     pairs: Mapping[str, tuple[int, int]]  # role -> (action, resource) pairs before, after
+    findings: tuple[str, ...] = ()  # proof 3: the security findings of the tightened roles
     changes: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # role -> what create --prune does
 
     @property
@@ -105,6 +106,8 @@ def evidence(
     given: Sequence[tuple[str, TaskDefinition]],
     live: Sequence[tuple[str, TaskDefinition]],
     kms_key_arn: str | None,
+    *,
+    exec_: bool = False,
 ) -> tuple[list[Evidence], list[str]]:
     """Return the task definitions that are evidence for the execution role, each surveyed,
     and those given that are not (why): a task definition that names the role by an ARN of
@@ -116,7 +119,7 @@ def evidence(
         if named and (state is None or full_arn(named, here) != state.arn):
             skipped.append(f"{label} names {named}, not {state.arn if state else role.name}")
             continue
-        found.append(Evidence(label, task, survey_of(gateway, task, kms_key_arn)))
+        found.append(Evidence(label, task, survey_of(gateway, task, kms_key_arn, exec_=exec_)))
     return found, skipped
 
 
@@ -236,29 +239,49 @@ def _document(made: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": list(made)}
 
 
+def later(
+    observed: Mapping[str, RoleState | None], planned: Mapping[str, Any]
+) -> dict[str, RoleState | None]:
+    """Return each role as IAM would hold it once the planned actions are applied."""
+    return {
+        name: after(state, planned.get(name, ())) if state else None
+        for name, state in observed.items()
+    }
+
+
 def proof(
     gateway: Gateway,
     desired: Sequence[DesiredRole],
-    observed: Mapping[str, RoleState | None],
-    planned: Mapping[str, Any],
+    then: Mapping[str, RoleState | None],
     found: Sequence[Evidence],
     kms_key_arn: str | None,
 ) -> list[TaskVerdict]:
     """Return proof 1: each evidence task definition's verdict with the roles as the
-    tightened plan leaves them (the same evaluator as verify, the resource side included)."""
-    later = {
-        name: after(state, planned.get(name, ())) if state else None
-        for name, state in observed.items()
-    }
+    tightened plan leaves them (``then``; the same evaluator as verify, the resource side
+    included)."""
     documents: dict[str, Mapping[str, Any] | None] = {}
     verdicts = []
     for one in found:
-        then = task_checks(
-            gateway, desired, later, one.task, kms_key_arn,
+        checks = task_checks(
+            gateway, desired, then, one.task, kms_key_arn,
             surveyed=one.survey, documents=documents,
         )  # fmt: skip
-        verdicts.append(judge(one.label, [c for checks in then.values() for c in checks]))
+        verdicts.append(judge(one.label, [c for each in checks.values() for c in each]))
     return verdicts
+
+
+def result_findings(
+    desired: Sequence[DesiredRole], then: Mapping[str, RoleState | None], kms_key_arn: str | None
+) -> list[str]:
+    """Return the security findings of the tightened roles (proof 3: what is left to see)."""
+    from qbroles.reconcile.findings import findings
+
+    return [
+        f"{role.name}: {check.heading or check.check}: {check.message}"
+        for role in desired
+        if (state := then.get(role.name)) is not None
+        for check in findings(role.name, state, kms_key_arn=kms_key_arn, kind=role.kind)
+    ]
 
 
 def current_policies(gateway: Gateway, state: RoleState | None) -> list[Policy]:

@@ -25,8 +25,10 @@ from qbroles.reconcile.tighten import (
     current_policies,
     evidence,
     grants,
+    later,
     no_evidence,
     proof,
+    result_findings,
     tightened_spec,
 )
 from qbroles.reconcile.usage import Narrowed, last_accessed, narrow, window
@@ -41,7 +43,9 @@ class TightenOptions:
     usage_days: int = 90
     keep_task_role: bool = False
     check_no_new_access: bool = False
-    generated: Mapping[str, str] | None = None  # actions Access Analyzer saw used, and why
+    exec_: bool = False  # the tasks run with ECS Exec turned on
+    trail_arn: str | None = None  # Access Analyzer's policy generation from this trail
+    access_role: str | None = None  # the service role it reads the trail with
 
 
 def tighten(
@@ -63,7 +67,9 @@ def tighten(
     state = observed[execution.name]
     read = live_regions(gateway, options.regions) if options.live else []
     running = live_tasks(gateway, {execution.name: state}, read) if read and state else []
-    found, skipped = evidence(gateway, execution, state, given, running, options.kms_key_arn)
+    found, skipped = evidence(
+        gateway, execution, state, given, running, options.kms_key_arn, exec_=options.exec_
+    )
     if not found:
         return no_evidence(execution.name, read, len(given), skipped)
     held = {name: current_policies(gateway, one) for name, one in observed.items()}
@@ -84,7 +90,8 @@ def tighten(
         spec=narrow_spec, dry_run=True,
     )  # fmt: skip
     actions = {one.role: one.actions or one.would for one in plan.roles}
-    starts = proof(gateway, narrowed_roles, observed, actions, found, options.kms_key_arn)
+    then = later(observed, actions)
+    starts = proof(gateway, narrowed_roles, then, found, options.kms_key_arn)
     wider, counted = [], {}
     for role in narrowed_roles:
         before = [policy.document for policy in held.get(role.name, [])]
@@ -99,7 +106,8 @@ def tighten(
         counted[role.name] = (pairs(before), pairs(after))
     return Tightened(
         narrow_spec, made, task, tuple(found), tuple(skipped), tuple(missing), tuple(starts),
-        tuple(wider), counted, tuple((role, tuple(done)) for role, done in actions.items()),
+        tuple(wider), counted, tuple(result_findings(narrowed_roles, then, options.kms_key_arn)),
+        tuple((role, tuple(done)) for role, done in actions.items()),
     )  # fmt: skip
 
 
@@ -141,7 +149,15 @@ def _task(
         for need in one.survey.needs
         if need.kind is RoleKind.TASK
     }
-    shown |= {action.lower(): why for action, why in (options.generated or {}).items()}
+    if options.trail_arn and options.access_role:
+        from qbroles.reconcile.analyzer import generated
+
+        seen = generated(
+            gateway, state.arn, options.trail_arn, options.access_role, options.usage_days
+        )
+        if seen.missing:
+            missing.append(f"task role {state.name}: {seen.missing}")
+        shown = seen.actions | shown
     return narrow(held, usage, since, shown)
 
 
