@@ -396,7 +396,7 @@ def test_a_saved_plan_edited_anywhere_and_digested_again_never_ends_in_a_traceba
 ) -> None:
     """A plan file's digest catches an edit; one whose digest was made again (by hand, or
     by a tool) is still read field by field: exit 2 or 4 in one line, or the plan it says."""
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import HealthCheck, example, given, settings
     from hypothesis import strategies as st
 
     from qbroles.reconcile.saved import _digest
@@ -412,6 +412,7 @@ def test_a_saved_plan_edited_anywhere_and_digested_again_never_ends_in_a_traceba
 
     @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
     @given(where=st.sampled_from(paths), value=junk)
+    @example(where=("spec",), value={"": None})  # found by this test: a KeyError once
     def edited(where: tuple[Any, ...], value: Any) -> None:
         data = json.loads(json.dumps(original))
         parent = data

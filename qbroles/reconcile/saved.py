@@ -184,7 +184,7 @@ def load(file: str) -> SavedPlan:
             made=str(data["made"]),
             account=str(data["account"]),
             partition=str(data["partition"]),
-            spec={key: str(value) for key, value in data["spec"].items()},
+            spec={key: str(data["spec"][key]) for key in ("source", "app", "digest")},
             options=_options(data["options"], file),
             desired=desired,
             reads={name: _read(entry["read"], file) for name, entry in entries.items()},
