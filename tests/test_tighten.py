@@ -53,19 +53,21 @@ def api_with_secret(secret: str) -> dict[str, Any]:
     return document
 
 
-def answering(monkeypatch: pytest.MonkeyPatch, services: list[dict[str, Any]]) -> None:
+def answering(
+    monkeypatch: pytest.MonkeyPatch, services: list[dict[str, Any]], status: str = "COMPLETED"
+) -> None:
     """Make IAM's last-accessed calls of every gateway meet these answers (the API
     reference's shapes, as test_usage checks them against botocore's model): moto has none."""
     from qbroles.iam.gateway import Gateway
 
-    made = Gateway.__init__
+    made = getattr(Gateway.__init__, "unwrapped", Gateway.__init__)  # answered once
 
     def init(self: Gateway, client: Any, **options: Any) -> None:
         made(self, client, **options)
         answers = {
             "GenerateServiceLastAccessedDetails": {"JobId": JOB},
             "GetServiceLastAccessedDetails": report(
-                "COMPLETED", services, JobCompletionDate=datetime.now(UTC)
+                status, services, JobCompletionDate=datetime.now(UTC), Error={"Message": "busy"}
             ),
         }
         client.meta.events.register_last(  # after the calls fixture's recorder
@@ -77,6 +79,7 @@ def answering(monkeypatch: pytest.MonkeyPatch, services: list[dict[str, Any]]) -
             ),
         )
 
+    init.unwrapped = made  # type: ignore[attr-defined]
     monkeypatch.setattr(Gateway, "__init__", init)
 
 
@@ -199,6 +202,10 @@ def test_a_task_role_younger_than_the_window_is_no_evidence_of_disuse(
     assert "exists for 30 days, fewer than --usage-days 90" in young
     assert "--usage-days 30" in young
     assert "--keep-task-role" in young
+    answering(monkeypatch, [], status="FAILED")
+    failed = no_spec(run("tighten", "--usage-days", "30"))
+    assert "IAM's report job failed (busy) for the task role" in failed
+    answering(monkeypatch, [service("rds", None)])
     judged = run("tighten", "--usage-days", "30")
     assert judged.exit_code == ExitCode.OK, judged.stderr
     assert '"rds:Describe*"' not in judged.stdout
@@ -423,3 +430,27 @@ def test_what_access_analyzer_saw_the_task_role_use_stays_whatever_last_accessed
     rds = [s for s in statements if "rds:Describe*" in s["Action"]]
     assert rds, statements  # the pattern that covers what Access Analyzer saw stays
     assert not any("ec2:DescribeSubnets" in s["Action"] for s in statements)  # ec2: unused
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_parameters_and_the_customer_key_under_them_are_granted_exactly_and_nothing_new() -> None:
+    key = resources.customer_key()
+    narrow = ("--preset", "least-privilege", "--kms-key-arn", key)
+    assert run(*narrow, "create").exit_code == 0
+    resources.push_image("questionbank", "1.4.2")
+    resources.parameter("/questionbank/db-host", secure=True, key=key)
+    register("ssm-parameter.json")
+    result = run(*narrow, "-o", "json", "tighten", "--keep-task-role")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    document = json.loads(result.stdout)
+    granted = {(a, r) for g in document["grants"] for a in g["actions"] for r in g["resources"]}
+    parameter = f"arn:aws:ssm:us-east-1:{resources.ACCOUNT}:parameter/questionbank/db-host"
+    assert ("ssm:GetParameters", parameter) in granted
+    assert ("kms:Decrypt", key) in granted
+    assert not any(r == "*" for a, r in granted if a != "ecr:GetAuthorizationToken")
+    # An environment file today's role cannot read: granting it would be new access.
+    resources.s3_object("questionbank-config", "api.env", key=key)
+    register("environment-file-s3.json")
+    wider = no_spec(run(*narrow, "tighten", "--keep-task-role"))
+    assert "would grant what today's does not: QuestionBank-ECS-TaskExecutionRole: " in wider
+    assert "s3:GetObject on arn:aws:s3:::questionbank-config/api.env" in wider

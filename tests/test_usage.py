@@ -83,14 +83,18 @@ def test_a_report_in_progress_is_polled_with_the_pacer_until_completed_and_read_
 
 
 @pytest.mark.parametrize(
-    ("answer", "said"),
+    ("answer", "said", "pending"),
     [
-        ({"Error": {"Code": "ReportGenerationFailed", "Message": "throttled by ISP"}}, "failed"),
-        (None, "denied iam:GenerateServiceLastAccessedDetails"),
+        (
+            {"Error": {"Code": "ReportGenerationFailed", "Message": "throttled by ISP"}},
+            "failed",
+            True,
+        ),
+        (None, "denied iam:GenerateServiceLastAccessedDetails", False),
     ],
 )
 def test_a_failed_job_or_a_refusal_is_missing_evidence_named(
-    answer: dict[str, Any] | None, said: str
+    answer: dict[str, Any] | None, said: str, pending: bool
 ) -> None:
     gateway, stub, _ = stubbed()
     if answer is None:
@@ -105,6 +109,7 @@ def test_a_failed_job_or_a_refusal_is_missing_evidence_named(
     assert usage.services == {}
     assert usage.missing
     assert said in usage.missing
+    assert usage.pending is pending
 
 
 RDS = Policy(
@@ -297,3 +302,19 @@ def test_check_no_new_access_is_asked_of_each_document_against_todays(
     )
     with stub:
         assert _check_no_new_access(gateway, "r", before, new) == found
+
+
+def test_a_report_not_ready_in_time_is_pending_not_taken_as_nothing_used() -> None:
+    from qbroles.reconcile.usage import REPORT_PATIENCE
+
+    gateway, stub, slept = stubbed()
+    stub.add_response("generate_service_last_accessed_details", {"JobId": JOB})
+    for _ in range(3):
+        stub.add_response("get_service_last_accessed_details", report("IN_PROGRESS", []))
+    ticks = iter([0.0, 1.0, 50.0, REPORT_PATIENCE + 1])
+    with stub:
+        usage = last_accessed(gateway, ROLE, clock=lambda: next(ticks))
+    assert usage.pending
+    assert usage.services == {}
+    assert usage.missing == f"IAM's report was not ready after {REPORT_PATIENCE:.0f} s"
+    assert slept == [1.0, 2.0]

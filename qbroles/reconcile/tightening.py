@@ -132,6 +132,12 @@ def _task(
         return None
     usage = last_accessed(gateway, state.arn)
     since, age = window(usage, options.usage_days, _created(gateway, state.name))
+    if usage.pending:
+        return (
+            f"{usage.missing} for the task role {state.name}, so there is no evidence of what "
+            "it does not use; run tighten again later, or pass --keep-task-role to narrow the "
+            "execution role only."
+        )
     if usage.missing:
         missing.append(f"task role {state.name}: {usage.missing}; its grants are kept")
         return None

@@ -49,6 +49,9 @@ class Usage:
     services: Mapping[str, ServiceUse] = field(default_factory=dict)
     made: datetime | None = None  # when IAM made the report
     missing: str | None = None  # why the report could not be had: nothing is left out then
+    # True: IAM answered, but its report failed or was not ready (no evidence yet: exit 1);
+    # False with ``missing``: the read was refused or not answered (today's grants kept).
+    pending: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ def last_accessed(
     except AwsError as exc:  # refused, or not an answer: the evidence is missing, named
         return Usage(missing=f"IAM's last-accessed data could not be read: {str(exc).rstrip('.')}")
     if isinstance(found, str):
-        return Usage(missing=found)
+        return Usage(missing=found, pending=True)
     page, listed_ = found
     services = {
         str(one["ServiceNamespace"]).lower(): ServiceUse(
