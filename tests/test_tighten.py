@@ -383,7 +383,7 @@ def test_ecs_exec_is_evidence_for_the_task_role_and_findings_of_the_result_are_s
     task = next(role for role in spec["role"] if role["kind"] == "task")
     assert task["inline_policies"]["exec"]["Statement"] == [exec_]  # lost nothing: kept
     findings = document["proof"]["findings"]
-    assert any("finding: broad policy AmazonSSMReadOnlyAccess" in f for f in findings), findings
+    assert any("TaskRole: broad policy AmazonSSMReadOnlyAccess" in f for f in findings), findings
     assert "finding of the tightened roles: " in result.stderr
 
 

@@ -190,7 +190,8 @@ def tighten(
         elif settings.output != "json":
             click.echo(text, nl=False)
     counts = "; ".join(
-        f"{role} from {before} to {after}" for role, (before, after) in result.pairs.items()
+        f"{role} from {before} to {after}" if after is not None else f"{role} kept ({before})"
+        for role, (before, after) in result.pairs.items()
     )
     settings.say(
         f"qbroles tighten: (action, resource) pairs granted: {counts}{where}, proven on "

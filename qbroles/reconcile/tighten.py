@@ -83,7 +83,8 @@ class Tightened:
     missing: tuple[str, ...]  # evidence that could not be read: what it would have narrowed
     starts: tuple[TaskVerdict, ...]  # proof 1: each evidence task definition, tightened
     wider: tuple[str, ...]  # proof 2: what a tightened role grants that today's does not
-    pairs: Mapping[str, tuple[int, int]]  # role -> (action, resource) pairs before, after
+    # role -> (action, resource) pairs before, after (None: kept as it is)
+    pairs: Mapping[str, tuple[int, int | None]]
     findings: tuple[str, ...] = ()  # proof 3: the security findings of the tightened roles
     changes: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # role -> what create --prune does
 
@@ -157,12 +158,14 @@ def grants(found: Sequence[Evidence], current: Sequence[Policy]) -> tuple[Grant,
         service = acts[0].split(":")[0]
         base = "".join(part.capitalize() for part in re.split(r"[^a-z0-9]+", service) if part)
         names[base] = names.get(base, 0) + 1
+        merged: dict[str, list[str]] = {}  # one line per reason, its evidence together
+        for resource in resources:
+            for reason, labels in why[resource].items():
+                have = merged.setdefault(reason, [])
+                have += [label for label in labels if label not in have]
         reasons = tuple(
-            dict.fromkeys(
-                f"{', '.join(labels)}: {reason}" if labels else reason
-                for resource in resources
-                for reason, labels in why[resource].items()
-            )
+            f"{', '.join(labels)}: {reason}" if labels else reason
+            for reason, labels in merged.items()
         )
         made.append(Grant(f"{base}{names[base]}", acts, tuple(resources), reasons))
     return tuple(made)
@@ -274,10 +277,11 @@ def result_findings(
     desired: Sequence[DesiredRole], then: Mapping[str, RoleState | None], kms_key_arn: str | None
 ) -> list[str]:
     """Return the security findings of the tightened roles (proof 3: what is left to see)."""
+    from qbroles.model.checks import FINDING
     from qbroles.reconcile.findings import findings
 
     return [
-        f"{role.name}: {check.heading or check.check}: {check.message}"
+        f"{role.name}: {(check.heading or check.check).removeprefix(FINDING)}: {check.message}"
         for role in desired
         if (state := then.get(role.name)) is not None
         for check in findings(role.name, state, kms_key_arn=kms_key_arn, kind=role.kind)

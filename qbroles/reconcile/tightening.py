@@ -92,18 +92,21 @@ def tighten(
     actions = {one.role: one.actions or one.would for one in plan.roles}
     then = later(observed, actions)
     starts = proof(gateway, narrowed_roles, then, found, options.kms_key_arn)
-    wider, counted = [], {}
+    wider: list[str] = []
+    counted: dict[str, tuple[int, int | None]] = {}
     for role in narrowed_roles:
         before = [policy.document for policy in held.get(role.name, [])]
         after = list(role.inline_policies.values())
         if role.kind is RoleKind.TASK and task is None:
-            after = before  # kept as it is
-        else:
-            for document in after:
-                wider += [f"{role.name}: {line}" for line in new_access(held[role.name], document)]
-                if options.check_no_new_access:
-                    wider += _check_no_new_access(gateway, role.name, before, document)
-        counted[role.name] = (pairs(before), pairs(after))
+            counted[role.name] = (pairs(before), None)  # kept as it is
+            continue
+        for document in after:
+            wider += [f"{role.name}: {line}" for line in new_access(held[role.name], document)]
+            if options.check_no_new_access:
+                wider += _check_no_new_access(gateway, role.name, before, document)
+        still = [p.document for p in held[role.name] if task and role.kind is RoleKind.TASK
+                 and p.name in task.kept and p.name.startswith("arn:")]  # fmt: skip
+        counted[role.name] = (pairs(before), pairs([*after, *still]))
     return Tightened(
         narrow_spec, made, task, tuple(found), tuple(skipped), tuple(missing), tuple(starts),
         tuple(wider), counted, tuple(result_findings(narrowed_roles, then, options.kms_key_arn)),
