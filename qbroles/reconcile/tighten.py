@@ -1,4 +1,4 @@
-"""qbroles tighten: the narrowest execution role the evidence supports, proven first.
+"""tighten's evidence, grants and proof: the execution role from its task definitions.
 
 The evidence is the task definitions that use the spec's execution role: every ACTIVE
 one of every enabled region (live) and those given. What each needs comes from the same
@@ -9,8 +9,9 @@ written to IAM: the result is a spec, offered only when the proof holds.
 
 The proof: (1) every evidence task definition starts with the roles as the tightened
 spec would leave them (the same evaluator, the resource side included); (2) each
-(action, resource) the tightened role grants, the current role grants already (a local
-evaluation of its policies), so tightening never widens.
+(action, resource) the tightened roles grant, today's grant already (policy.subset), so
+tightening never widens; (3) the findings of the result. The task role's narrowing is
+reconcile.usage's; the run that puts it together, reconcile.tightening's.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from qbroles.catalog import RoleKind
 from qbroles.iam.gateway import Gateway
-from qbroles.model.checks import Check, Severity
+from qbroles.model.checks import Severity
 from qbroles.model.effects import after
 from qbroles.model.state import RoleState
 from qbroles.model.verdict import TaskVerdict, Verdict, judge
@@ -142,7 +143,7 @@ def grants(found: Sequence[Evidence], current: Sequence[Policy]) -> tuple[Grant,
             actions.setdefault(resource, set()).add(need.action)
             labels = why.setdefault(resource, {}).setdefault(need.why, [])
             labels += [] if one.label in labels else [one.label]
-    missing = [f"{one.label}: {check.message}" for one in found for check in unknown(one)]
+    missing = missing_evidence(found)
     if missing:
         for resource in _granted_now(current, "kms:Decrypt"):
             actions.setdefault(resource, set()).add("kms:Decrypt")
@@ -180,9 +181,14 @@ def grantable(resource: str) -> str:
     return f"{group}:*" if stream and ":logs:" in group else resource
 
 
-def unknown(one: Evidence) -> list[Check]:
-    """Return the reads of a task definition's resources that were refused or failed."""
-    return [check for check in one.survey.checks if check.severity is Severity.UNKNOWN]
+def missing_evidence(found: Sequence[Evidence]) -> list[str]:
+    """Return each read of the task definitions' resources that was refused or failed."""
+    return [
+        f"{one.label}: {check.message}"
+        for one in found
+        for check in one.survey.checks
+        if check.severity is Severity.UNKNOWN
+    ]
 
 
 def _granted_now(current: Sequence[Policy], action: str) -> list[str]:

@@ -26,6 +26,7 @@ from qbroles.reconcile.tighten import (
     evidence,
     grants,
     later,
+    missing_evidence,
     no_evidence,
     proof,
     result_findings,
@@ -74,7 +75,7 @@ def tighten(
         return no_evidence(execution.name, read, len(given), skipped)
     held = {name: current_policies(gateway, one) for name, one in observed.items()}
     made = grants(found, held[execution.name])
-    missing = [f"{one}" for one in _missing(found)]
+    missing = missing_evidence(found)
     task_role = roles.get(RoleKind.TASK)
     task: Narrowed | None = None
     if task_role is not None and not options.keep_task_role:
@@ -112,12 +113,6 @@ def tighten(
         tuple(wider), counted, tuple(result_findings(narrowed_roles, then, options.kms_key_arn)),
         tuple((role, tuple(done)) for role, done in actions.items()),
     )  # fmt: skip
-
-
-def _missing(found: Sequence[Evidence]) -> list[str]:
-    from qbroles.reconcile.tighten import unknown
-
-    return [f"{one.label}: {check.message}" for one in found for check in unknown(one)]
 
 
 def _task(
