@@ -194,3 +194,42 @@ def pass_role_note(spec: Spec, partition: str, account: str, commands: Iterable[
         f"{arns}, with the condition iam:PassedToService = ecs-tasks.amazonaws.com; "
         f"{itself}."
     )
+
+
+# A pipeline on GitHub Actions assumes its role with GitHub's OIDC token: the role trusts
+# the account's IAM OIDC provider for token.actions.githubusercontent.com, for the
+# audience sts.amazonaws.com (what aws-actions/configure-aws-credentials asks for), and
+# for the subject of one repository's branch or environment. AWS: "Configuring a role for
+# GitHub OIDC identity provider"
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-idp_oidc.html#idp_oidc_Create_GitHub);
+# GitHub: the subject's formats, repo:OWNER/REPO:ref:REF and
+# repo:OWNER/REPO:environment:NAME (https://docs.github.com/en/actions/reference/security/oidc).
+GITHUB_OIDC = "token.actions.githubusercontent.com"
+GITHUB_REPO = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}"
+
+
+def github_trust(
+    partition: str, account: str, repo: str, *, ref: str | None, environment: str | None
+) -> dict[str, Any]:
+    """Return the trust policy of a pipeline role assumed from one GitHub repository's
+    workflows on one branch or tag (``ref``) or in one environment."""
+    subject = f"repo:{repo}:environment:{environment}" if environment else f"repo:{repo}:ref:{ref}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "GitHubActions",
+                "Effect": "Allow",
+                "Principal": {
+                    "Federated": f"arn:{partition}:iam::{account}:oidc-provider/{GITHUB_OIDC}"
+                },
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{GITHUB_OIDC}:aud": "sts.amazonaws.com",
+                        f"{GITHUB_OIDC}:sub": subject,
+                    }
+                },
+            }
+        ],
+    }

@@ -292,3 +292,67 @@ def test_the_printed_policy_is_enough_on_an_iam_that_enforces_it_and_each_action
     pruned = run("create", "--prune")
     assert pruned.exit_code == ExitCode.AWS, pruned.stderr
     assert "iam:DetachRolePolicy" in pruned.stderr
+
+
+@pytest.mark.usefixtures("moto_iam")
+@pytest.mark.parametrize(
+    ("who", "subject"),
+    [
+        ((), "repo:octo-org/questionbank:ref:refs/heads/main"),
+        (("--environment", "production"), "repo:octo-org/questionbank:environment:production"),
+        (("--ref", "refs/tags/v1.4.2"), "repo:octo-org/questionbank:ref:refs/tags/v1.4.2"),
+    ],
+)
+def test_the_github_pipeline_role_trusts_one_repository_and_iam_takes_it(
+    iam: Any, who: tuple[str, ...], subject: str
+) -> None:
+    from qbroles.policy.trust import outside_principals, trust_problem
+
+    args = ("permissions", "create", "--ci", "github", "--repo", "octo-org/questionbank")
+    result = run(*args, "--account", "123456789012", *who)
+    assert result.exit_code == ExitCode.OK, result.stderr
+    printed = json.loads(result.stdout)
+    trust, permissions = printed["trust_policy"], printed["policy"]
+    assert permissions == json.loads(
+        run("permissions", "create", "--account", "123456789012").stdout
+    )
+    assert trust_problem(trust) is None
+    condition = trust["Statement"][0]["Condition"]["StringEquals"]
+    assert condition == {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": subject,
+    }
+    provider = iam.create_open_id_connect_provider(
+        Url="https://token.actions.githubusercontent.com", ClientIDList=["sts.amazonaws.com"]
+    )["OpenIDConnectProviderArn"]
+    assert trust["Statement"][0]["Principal"] == {"Federated": provider}
+    assert outside_principals(trust, "123456789012") == []
+    iam.create_role(RoleName="ci-deployer", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(
+        RoleName="ci-deployer", PolicyName="qbroles", PolicyDocument=json.dumps(permissions)
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--ci", "github", "--repo", "octo-org/qb"), "needs --account ID"),
+        (("--ci", "github", "--account", "123456789012"), "needs --repo OWNER/REPO"),
+        (("--ci", "github", "--account", "123456789012", "--repo", "no-slash"), "needs --repo"),
+        (("--ci", "github", "--account", "123456789012", "--repo", "o/r", "--ref", "main"),
+         "not a full branch or tag ref"),
+        (("--ci", "github", "--account", "123456789012", "--repo", "o/r", "--ref",
+          "refs/heads/*"), "no wildcards"),
+        (("--ci", "github", "--account", "123456789012", "--repo", "o/r", "--ref",
+          "refs/heads/main", "--environment", "prod"), "give one"),
+        (("--repo", "o/r"), "go with --ci github"),
+    ],
+)  # fmt: skip
+def test_a_github_trust_nobody_should_use_is_refused_in_one_line(
+    args: tuple[str, ...], said: str
+) -> None:
+    result = run("permissions", *args)
+    assert result.exit_code == ExitCode.USAGE
+    assert said in result.stderr
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr

@@ -135,8 +135,34 @@ def export(settings: Settings, form: str, out: str | None, force: bool) -> int:
     help="Scope the role ARNs to this account ID (default: *, which an identity policy can "
     "only ever use in its own account).",
 )
+@click.option(
+    "--ci",
+    type=click.Choice(["github"]),
+    help="Also print the trust policy of the pipeline role that runs qbroles: github, for "
+    "GitHub Actions' OIDC provider (with --repo, and --ref or --environment; needs --account).",
+)
+@click.option("--repo", metavar="OWNER/REPO", help="With --ci github: the repository.")
+@click.option(
+    "--ref",
+    metavar="REF",
+    help="With --ci github: the branch or tag whose workflows may assume the role "
+    "(default: refs/heads/main).",
+)
+@click.option(
+    "--environment",
+    metavar="NAME",
+    help="With --ci github: the environment whose jobs may assume the role, instead of --ref.",
+)
 @click.pass_obj
-def permissions(settings: Settings, command: str, account: str | None) -> int:
+def permissions(
+    settings: Settings,
+    command: str,
+    account: str | None,
+    ci: str | None,
+    repo: str | None,
+    ref: str | None,
+    environment: str | None,
+) -> int:
     """Print the IAM policy the caller of a command needs for the active spec, as JSON.
 
     COMMAND is create (plan and --prune included), verify, delete, restore, tighten (the
@@ -162,13 +188,52 @@ def permissions(settings: Settings, command: str, account: str | None) -> int:
 
     if account is not None and not (account.isdigit() and len(account) == 12):
         raise InputError(f"--account {account!r} is not a 12-digit AWS account ID.")
+    _check_ci(ci, account, repo, ref, environment)
     spec = settings.spec()
     region = settings.aws.region or os.environ.get("AWS_DEFAULT_REGION")
     partition = (partition_of(region) if region else None) or "aws"
     chosen = COMMANDS if command == "all" else (command,)
-    write_json(policy(spec, chosen, partition, account or "*"))
+    printed = policy(spec, chosen, partition, account or "*")
+    if ci == "github" and account and repo:
+        from qbroles.permissions import github_trust
+
+        trust = github_trust(
+            partition, account, repo, ref=ref or "refs/heads/main", environment=environment
+        )
+        printed = {"trust_policy": trust, "policy": printed}
+    write_json(printed)
     settings.say(pass_role_note(spec, partition, account or "*", chosen))
     return ExitCode.OK
+
+
+def _check_ci(
+    ci: str | None, account: str | None, repo: str | None, ref: str | None, env: str | None
+) -> None:
+    """Refuse a --ci request that would print a trust policy nobody should use."""
+    import re
+
+    from qbroles.permissions import GITHUB_REPO
+
+    if ci is None:
+        if repo or ref or env:
+            raise InputError("--repo, --ref and --environment go with --ci github.")
+        return
+    if not account:
+        raise InputError(
+            "--ci github needs --account ID: the trust policy names the account's OIDC "
+            "provider by ARN, which takes no wildcard."
+        )
+    if not repo or not re.fullmatch(GITHUB_REPO, repo):
+        raise InputError(f"--ci github needs --repo OWNER/REPO (got {repo!r}).")
+    if ref and env:
+        raise InputError("--ref and --environment each name who may assume the role: give one.")
+    if ref and not re.fullmatch(r"refs/(heads|tags)/[^\s*?]+", ref):
+        raise InputError(
+            f"--ref {ref!r} is not a full branch or tag ref such as refs/heads/main or "
+            "refs/tags/v1.2 (no wildcards: the subject must name one)."
+        )
+    if env is not None and not re.fullmatch(r"[^\s:*?]{1,255}", env):
+        raise InputError(f"--environment {env!r} is not an environment name.")
 
 
 @click.command(short_help=summary("outputs"))
