@@ -233,3 +233,33 @@ def github_trust(
             }
         ],
     }
+
+
+def check_ci(
+    ci: str | None, account: str | None, repo: str | None, ref: str | None, env: str | None
+) -> None:
+    """Refuse a --ci request that would print a trust policy nobody should use."""
+    import re
+
+    from qbroles.errors import InputError
+
+    if ci is None:
+        if repo or ref or env:
+            raise InputError("--repo, --ref and --environment go with --ci github.")
+        return
+    if not account:
+        raise InputError(
+            "--ci github needs --account ID: the trust policy names the account's OIDC "
+            "provider by ARN, which takes no wildcard."
+        )
+    if not repo or not re.fullmatch(GITHUB_REPO, repo):
+        raise InputError(f"--ci github needs --repo OWNER/REPO (got {repo!r}).")
+    if ref and env:
+        raise InputError("--ref and --environment each name who may assume the role: give one.")
+    if ref and not re.fullmatch(r"refs/(heads|tags)/[^\s*?]+", ref):
+        raise InputError(
+            f"--ref {ref!r} is not a full branch or tag ref such as refs/heads/main or "
+            "refs/tags/v1.2 (no wildcards: the subject must name one)."
+        )
+    if env is not None and not re.fullmatch(r"[^\s:*?]{1,255}", env):
+        raise InputError(f"--environment {env!r} is not an environment name.")

@@ -188,7 +188,9 @@ def permissions(
 
     if account is not None and not (account.isdigit() and len(account) == 12):
         raise InputError(f"--account {account!r} is not a 12-digit AWS account ID.")
-    _check_ci(ci, account, repo, ref, environment)
+    from qbroles.permissions import check_ci
+
+    check_ci(ci, account, repo, ref, environment)
     spec = settings.spec()
     region = settings.aws.region or os.environ.get("AWS_DEFAULT_REGION")
     partition = (partition_of(region) if region else None) or "aws"
@@ -204,36 +206,6 @@ def permissions(
     write_json(printed)
     settings.say(pass_role_note(spec, partition, account or "*", chosen))
     return ExitCode.OK
-
-
-def _check_ci(
-    ci: str | None, account: str | None, repo: str | None, ref: str | None, env: str | None
-) -> None:
-    """Refuse a --ci request that would print a trust policy nobody should use."""
-    import re
-
-    from qbroles.permissions import GITHUB_REPO
-
-    if ci is None:
-        if repo or ref or env:
-            raise InputError("--repo, --ref and --environment go with --ci github.")
-        return
-    if not account:
-        raise InputError(
-            "--ci github needs --account ID: the trust policy names the account's OIDC "
-            "provider by ARN, which takes no wildcard."
-        )
-    if not repo or not re.fullmatch(GITHUB_REPO, repo):
-        raise InputError(f"--ci github needs --repo OWNER/REPO (got {repo!r}).")
-    if ref and env:
-        raise InputError("--ref and --environment each name who may assume the role: give one.")
-    if ref and not re.fullmatch(r"refs/(heads|tags)/[^\s*?]+", ref):
-        raise InputError(
-            f"--ref {ref!r} is not a full branch or tag ref such as refs/heads/main or "
-            "refs/tags/v1.2 (no wildcards: the subject must name one)."
-        )
-    if env is not None and not re.fullmatch(r"[^\s:*?]{1,255}", env):
-        raise InputError(f"--environment {env!r} is not an environment name.")
 
 
 @click.command(short_help=summary("outputs"))

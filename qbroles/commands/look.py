@@ -1,4 +1,4 @@
-"""The commands that only look: verify, explain, and the demo."""
+"""The commands that only look: verify, explain, the demo, and check (offline)."""
 
 from __future__ import annotations
 
@@ -224,3 +224,81 @@ def demo(settings: Settings) -> int:
     code = run_demo(spec, record, announce=announce, workers=settings.workers)
     write_json({"command": "demo", "ok": code == ExitCode.OK, "steps": steps})
     return code
+
+
+@click.command(short_help=summary("check"))
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+def check(files: tuple[str, ...]) -> int:
+    """Check spec files and task definition files offline: no AWS call, no credentials.
+
+    FILES are *.toml spec files and *.json task definitions (as register- or
+    describe-task-definition has them); without FILES, the active spec (--spec, else
+    ./qbroles.toml, else the preset). Each problem is one line, FILE:LINE: what is wrong,
+    as a compiler says it, so editors and pre-commit can jump to it; exit 2 if there is
+    one, else 0. What only AWS can tell (does a secret exist, can the roles start the task)
+    is verify --task-definition's.
+
+    \b
+    Examples:
+      qbroles check
+      qbroles check qbroles.toml taskdef.json
+    """
+    settings: Settings = click.get_current_context().obj
+    problems = [problem for name in files for problem in _problems(name)] if files else []
+    if not files:
+        try:
+            settings.spec()
+        except InputError as exc:
+            source = settings.spec_path or "qbroles.toml"
+            problems.append(_located(source, str(exc)))
+    for problem in problems:
+        click.echo(problem, err=True)
+    checked = files or ("the active spec",)
+    if problems:
+        settings.say(f"qbroles check: {_count(problems)} in {_count(checked, 'file')}.")
+        return ExitCode.USAGE
+    settings.say(f"qbroles check: {_count(checked, 'file')} checked, no problem found.")
+    return ExitCode.OK
+
+
+def _count(items: Any, what: str = "problem") -> str:
+    from qbroles.model.report import plural
+
+    return plural(len(items), what)
+
+
+def _problems(name: str) -> list[str]:
+    """Return the problems of one file, each FILE:LINE: message."""
+    from qbroles.reconcile.taskdef import load_task_definition
+    from qbroles.spec.load import load_spec
+
+    try:
+        if name.endswith(".json"):
+            load_task_definition(name)
+        else:
+            load_spec(name)
+    except InputError as exc:
+        return [_located(name, str(exc))]
+    return []
+
+
+def _located(name: str, message: str) -> str:
+    """Return the message as FILE:LINE: what, the line found from what it names."""
+    from qbroles.spec.lines import json_line, toml_line
+
+    try:
+        with open(name, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return f"{name}: {message}"
+    said = message.removeprefix("spec file ").removeprefix("task definition ")
+    said = said.removeprefix(f"{name}: ").removeprefix(f"{name} is ").removeprefix(f"{name} ")
+    if not name.endswith(".json"):
+        line = toml_line(text, said)
+    elif found := re.search(r"\bline (\d+)", said):  # the JSON parser's own
+        line = int(found.group(1))
+    elif path := re.match(r"([A-Za-z]\w*(?:\[\d+\]|\.\w+)*) ", said):
+        line = json_line(text, path.group(1)) or json_line(text, f"taskDefinition.{path[1]}")
+    else:
+        line = None
+    return f"{name}:{line}: {said}" if line else f"{name}: {said}"
