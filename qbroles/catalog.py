@@ -10,7 +10,7 @@ from enum import StrEnum
 
 DEFAULT_APP = "QuestionBank"  # the application of the deployment guide
 PRESETS = ("workshop", "least-privilege")  # --preset
-OUTPUTS = ("table", "json")  # -o
+OUTPUTS = ("table", "json", "junit")  # -o; junit: verify and plan only
 OUTPUT_FORMATS = ("env", "shell", "json")  # qbroles outputs --format
 EXPORT_FORMATS = ("cloudformation", "terraform")  # qbroles export --format
 DEFAULT_SPEC_FILE = "qbroles.toml"  # init writes it; read when no --spec or --preset is given

@@ -116,7 +116,8 @@ Exit codes:
     type=click.Choice(OUTPUTS),
     default="table",
     show_default=True,
-    help="A table for people, or one JSON document on stdout for scripts.",
+    help="A table for people, one JSON document on stdout for scripts, or (verify and plan) "
+    "a JUnit XML report for CI, a test case per role and check.",
 )
 @click.option(
     "--no-color",
@@ -216,6 +217,12 @@ def cli(
     from qbroles.iam.connect import AwsOptions
     from qbroles.session import Settings
     from qbroles.spec.presets import Scope
+
+    if output == "junit" and ctx.invoked_subcommand not in (None, "verify", "plan"):
+        raise click.UsageError(
+            f"-o junit reports checks, for verify and plan; {ctx.invoked_subcommand} has "
+            "table and json."
+        )
 
     ctx.obj = Settings(
         aws=AwsOptions(

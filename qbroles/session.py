@@ -222,6 +222,10 @@ class Settings:
 
         if self.output == "json":
             write_json(report_document(report, figures))
+        elif self.output == "junit":
+            from qbroles.report.junit import junit
+
+            click.echo(junit(report), nl=False)
         elif not self.quiet:
             out = self.console()
             print_report(report, out, verbose=self.verbose, plan_shown=plan_shown)
