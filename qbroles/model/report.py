@@ -185,7 +185,8 @@ class Report:
         count = plural(sum(len(role.changes) for role in self.roles), "change")
         touched = plural(sum(1 for role in self.roles if role.changes), "role")
         # The plan file: saved there (plan --out), or the saved plan create applies.
-        filed = f" ({'saved in' if self.command == 'plan' else 'from'} {self.plan_file})"
+        # Said without brackets: the warnings' count may follow in its own.
+        filed = f"{', saved in' if self.command == 'plan' else ' from'} {self.plan_file}"
         filed = filed if self.plan_file else ""
         if self.dry_run:
             return (
