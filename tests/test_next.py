@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from qbroles.commands import COMMANDS
 from tests.conftest import EXEC_ROLE, MANAGED, TASK_ROLE, TRUST
 from tests.servers import tool
 from tests.test_e2e import aws, taskdef_without_roles
@@ -200,6 +201,20 @@ def _make_the_log_group(world: World) -> None:
     world.aws("logs", "create-log-group", "--log-group-name", "/ecs/questionbank-prod")
 
 
+def _hand_made_delete(world: World) -> list[str]:
+    world.hand_made()
+    return ["delete", "--dry-run"]
+
+
+def _delete_by_hand(world: World) -> None:
+    """The refusal's own words: delete it by hand (the policies detached first)."""
+    for role, policies in GUIDE.items():
+        for policy in policies:
+            world.aws("iam", "detach-role-policy", "--role-name", role,
+                      "--policy-arn", MANAGED + policy)  # fmt: skip
+        world.aws("iam", "delete-role", "--role-name", role)
+
+
 SCENARIOS = {
     "roles missing": Scenario(_missing),
     "a policy detached by hand": Scenario(_drifted),
@@ -216,6 +231,7 @@ SCENARIOS = {
     "a change that breaks a live task definition": Scenario(_breaks),
     "a need the spec does not grant": Scenario(_not_granted, _grant_the_secret),
     "a log group that does not exist": Scenario(_outside, _make_the_log_group),
+    "a delete of roles made by hand, dry run": Scenario(_hand_made_delete, _delete_by_hand),
 }
 REACHED: dict[str, str] = {}  # scenario: the step of report/steps.py its Next: was
 
@@ -256,7 +272,7 @@ def commands(step: str, first: list[str]) -> list[list[str]]:
     for part in step.split("qbroles ")[1:]:
         command, *words = part.split()
         command = command.rstrip(".,;)")
-        if not command.isalpha():
+        if command not in COMMANDS:  # prose: "so qbroles will not delete it"
             continue
         taken = [command]
         for word in words:

@@ -65,7 +65,12 @@ def delete(settings: Settings, yes: bool, dry_run: bool, adopt: bool, backup: st
     return settings.change(
         "qbroles: deleting",
         lambda gateway, progress: engine.delete_plan(
-            gateway, spec, adopt=adopt, workers=settings.workers, progress=progress
+            gateway,
+            spec,
+            adopt=adopt,
+            workers=settings.workers,
+            progress=progress,
+            dry_run=dry_run,
         ),
         yes=yes,
         dry_run=dry_run,

@@ -234,7 +234,8 @@ class Report:
         """Return what create would say of this plan: which roles it refuses (the run exits
         4), else what it asks a yes for first (--yes off a terminal)."""
         if self.refused:
-            return f"; create refuses {', '.join(role.name for role in self.refused)} (exit 4)"
+            refuses = "delete refuses" if self.command == "delete" else "create refuses"
+            return f"; {refuses} {', '.join(role.name for role in self.refused)} (exit 4)"
         if self.needs_yes:
             return f"; create asks first: {self.needs_yes} (--yes off a terminal)"
         return ""

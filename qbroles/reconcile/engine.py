@@ -135,11 +135,13 @@ def delete_plan(
     adopt: bool = False,
     workers: int = DEFAULT_WORKERS,
     progress: Progress | None = None,
+    dry_run: bool = False,
 ) -> path.Plan:
     """Return what removes the spec's roles that qbroles owns, in the order IAM requires.
 
     Refuses before any write if a role is not ours, or (unless ``adopt``) was made by
-    another spec.
+    another spec; a dry run shows every role, a refused one marked, and exits 4 after it,
+    as create's does.
     """
     progress = progress or Progress()
     observed = observe_all(gateway, spec.names, workers, progress, for_delete=True)
@@ -155,7 +157,8 @@ def delete_plan(
         return () if dry_run else verify_absent(plan.role, state)
 
     plans = tuple(replan(name, observed[name]) for name in spec.names)
-    refuse(plans)
+    if not dry_run:
+        refuse(plans)
     return path.Plan("delete", plans, observed, replan, assess, spec=_named(spec), for_delete=True)
 
 

@@ -19,6 +19,11 @@ def next_step(report: Report) -> str | None:
     without --prune and exits 1, so while something is kept the step names --prune.
     """
     flags = report.flags
+    if report.refused and report.command == "delete":
+        return (
+            "qbroles delete refuses (exit 4): do what Refused says, then run qbroles delete "
+            "--dry-run again."
+        )
     if report.refused:
         options = {role.allowed_by for role in report.refused}
         if options == {"--adopt"}:

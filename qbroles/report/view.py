@@ -52,7 +52,8 @@ def print_report(
     if report.refused:  # after the whole plan, as the issue of a refusal comes last
         _heading(out, "Refused")
         for role in report.refused:
-            _wrapped(out, f"x {role.name}: create refuses it (exit 4)", INDENT, hang=4, style="red")
+            refuses = f"{'delete' if report.command == 'delete' else 'create'} refuses it"
+            _wrapped(out, f"x {role.name}: {refuses} (exit 4)", INDENT, hang=4, style="red")
             _wrapped(out, str(role.refusal), INDENT * 3)
     sections = (
         ("Differences", _differences(report, tasks=False)),
