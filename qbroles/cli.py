@@ -9,6 +9,7 @@ import sys
 import click
 
 from qbroles import __version__
+from qbroles.accounts import DEFAULT_ROLE
 from qbroles.catalog import (
     DEFAULT_APP,
     DEFAULT_BUDGET,
@@ -167,6 +168,43 @@ Exit codes:
     "writes; fewer while AWS throttles, then more again.",
 )
 @click.option(
+    "--accounts",
+    metavar="ID,ID...",
+    help="verify and plan: read these accounts (12-digit IDs), each through --assume-role, "
+    "and report them together; the exit code is the worst account's.",
+)
+@click.option(
+    "--ou",
+    "ous",
+    metavar="OU,OU...",
+    help="verify and plan: read every active account of these organizational units and the "
+    "units under them (AWS Organizations, from the management or a delegated administrator "
+    "account).",
+)
+@click.option(
+    "--assume-role",
+    "assume_role",
+    metavar="NAME",
+    default=DEFAULT_ROLE,
+    show_default=True,
+    help="With --accounts or --ou: the role assumed in each account.",
+)
+@click.option(
+    "--assume-role-arn",
+    metavar="PATTERN",
+    help="With --accounts or --ou: the role to assume, as an ARN with {account} for the "
+    "account ID (arn:aws:iam::{account}:role/Auditor); instead of --assume-role.",
+)
+@click.option(
+    "--account-workers",
+    type=click.IntRange(1, 16),
+    metavar="N",
+    default=4,
+    show_default=True,
+    help="With --accounts or --ou: accounts read at the same time (each with its own retry "
+    "budget and pacing: IAM's quotas are per account).",
+)
+@click.option(
     "--debug",
     is_flag=True,
     help="Print each AWS request to stderr as it is answered: service, operation, role or "
@@ -192,6 +230,11 @@ def cli(
     retry_budget: float,
     max_attempts: int | None,
     workers: int,
+    accounts: str | None,
+    ous: str | None,
+    assume_role: str,
+    assume_role_arn: str | None,
+    account_workers: int,
     debug: bool,
 ) -> None:
     """Create, verify and delete the two IAM roles of an Amazon ECS / Fargate application.
@@ -214,10 +257,16 @@ def cli(
       qbroles -o json verify > state.json           # exit 0 in sync, 1 differences
       qbroles --endpoint-url http://127.0.0.1:5000 verify
     """
+    from qbroles.accounts import Targets, refuse_writes
     from qbroles.iam.connect import AwsOptions
     from qbroles.session import Settings
     from qbroles.spec.presets import Scope
 
+    def ids(value: str | None) -> tuple[str, ...]:
+        return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+    targets = Targets(ids(accounts), ids(ous), assume_role, assume_role_arn, account_workers)
+    refuse_writes(ctx.invoked_subcommand or "", targets)
     if output == "junit" and ctx.invoked_subcommand not in (None, "verify", "plan"):
         raise click.UsageError(
             f"-o junit reports checks, for verify and plan; {ctx.invoked_subcommand} has "
@@ -242,6 +291,7 @@ def cli(
         color=not no_color,
         verbose=verbose,
         quiet=quiet,
+        accounts=targets if targets.given else None,
     )
 
 

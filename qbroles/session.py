@@ -16,6 +16,7 @@ from qbroles.streams import settle
 if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
     from rich.console import Console
 
+    from qbroles.accounts import Targets
     from qbroles.iam.connect import AwsOptions
     from qbroles.iam.gateway import Gateway
     from qbroles.iam.pacing import Figures
@@ -44,6 +45,7 @@ class Settings:
     color: bool = True
     verbose: bool = False
     quiet: bool = False
+    accounts: Targets | None = None  # --accounts / --ou: many accounts read
 
     def spec(self, *, folder: bool = True) -> Spec:
         """Load and validate the spec (no AWS call, no boto3 import): --spec, else --preset,
@@ -69,6 +71,15 @@ class Settings:
                 "(--secret-arn, --ssm-path, --log-group, --kms-key-arn), or drop --spec."
             )
         return load_spec(self.spec_path, self.app)
+
+    def read(self, command: str, title: str, work: Callable[[Gateway, Progress], Report]) -> int:
+        """Run a read and show its report; with --accounts or --ou, in every account."""
+        if self.accounts is not None:
+            from qbroles import accounts
+
+            return accounts.show(self, command, accounts.each(self, command, title, work), False)
+        report, figures = self.run(title, work)
+        return self.show(report, figures)
 
     def run(self, title: str, work: Callable[[Gateway, Progress], T]) -> tuple[T, Figures]:
         """Connect, then do the work with progress shown on stderr if it is a terminal;
@@ -125,6 +136,16 @@ class Settings:
         ``save_to``: a dry run's plan is saved there (plan --out), unless create would
         refuse it; ``saved_from``: the plan file applied, which was the consent.
         """
+        if self.accounts is not None:  # plan only (refuse_writes): each account's report
+            from qbroles import accounts
+            from qbroles.reconcile import path
+
+            if save_to is not None:
+                raise InputError("plan --out saves one account's plan; drop --accounts/--ou.")
+            outcomes = accounts.each(
+                self, "plan", title, lambda g, p: path.report(make(g, p), dry_run=True)
+            )
+            return accounts.show(self, "plan", outcomes, detailed)
         from dataclasses import replace
 
         from qbroles.reconcile import backup as restore_file

@@ -96,7 +96,14 @@ LAYERS = (
     ),
     (
         "commands",
-        ("qbroles.session", "qbroles.commands", "qbroles.group", "qbroles.cli", "qbroles.__main__"),
+        (
+            "qbroles.session",
+            "qbroles.accounts",
+            "qbroles.commands",
+            "qbroles.group",
+            "qbroles.cli",
+            "qbroles.__main__",
+        ),
     ),
 )
 

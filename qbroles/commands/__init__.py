@@ -10,7 +10,7 @@ from typing import Any
 
 # name -> (module, summary); the function in the module has the command's name.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "check": ("look", "Check spec and task definition files offline; FILE:LINE: on a problem."),
+    "check": ("look", "Check spec and task definition files offline, no AWS call."),
     "create": ("change", "Create or repair every role of the spec, then verify it."),
     "delete": ("undo", "Delete the roles of the spec that qbroles owns."),
     "demo": ("look", "Run the whole story on a local AWS emulator; no account needed."),

@@ -119,7 +119,8 @@ def verify(
         task = load_task_definition(task_definition)
     elif task_definition:
         reference = task_definition  # read from ECS once connected
-    report, figures = settings.run(
+    return settings.read(
+        "verify",
         "qbroles: verifying",
         lambda gateway, progress: engine.verify(
             gateway,
@@ -137,7 +138,6 @@ def verify(
             progress=progress,
         ),
     )
-    return settings.show(report, figures)
 
 
 @click.command(short_help=summary("explain"))

@@ -39,6 +39,8 @@ class AwsOptions:
     retry_budget: float = DEFAULT_BUDGET  # seconds of waiting for retries, a run in all
     patience: float = 120.0  # seconds to keep retrying what IAM's eventual consistency causes
     debug: bool = False  # each request on stderr (--debug)
+    # An assumed role's (access key, secret key, session token): another account's run.
+    credentials: tuple[str, str, str] | None = None
 
     def validate(self, environ: Mapping[str, str] | None = None) -> None:
         """Reject malformed settings, from options or the environment, before anything is sent."""
@@ -119,6 +121,8 @@ def connect(options: AwsOptions, progress: Progress | None = None) -> Gateway:
         core.register_component("data_loader", data_loader())  # its data already read
         if options.region is not None:
             core.set_config_variable("region", options.region)
+        if options.credentials is not None:
+            core.set_credentials(*options.credentials)
         # Unless --max-attempts: AWS_MAX_ATTEMPTS or the profile's max_attempts, as botocore
         # reads them.
         configured = core.get_config_variable("max_attempts")

@@ -1,27 +1,56 @@
 """-o junit: a report as JUnit XML, the test report every CI system reads.
 
-One test suite for the run (the account's, named by the command and the spec), one test
-case per role and check: a failing check is a failure with its full message, a check
-qbroles could not decide (unknown) is skipped with what would settle it (a failure under
---strict), a warning passes with the warning as its output. The element and attribute
-names are the ones Jenkins, GitLab and GitHub's test reporters read (testsuites,
-testsuite, testcase, failure, skipped, system-out).
+One test suite per account (the one account, named by the command and the spec), one
+test case per role and check: a failing check is a failure with its full message, a
+check qbroles could not decide (unknown) is skipped with what would settle it (a failure
+under --strict), a warning passes with the warning as its output. An account that could
+not be read is a suite with one failing case. The element and attribute names are the
+ones Jenkins, GitLab and GitHub's test reporters read (testsuites, testsuite, testcase,
+failure, skipped, system-out).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from xml.etree import ElementTree
 
 from qbroles.model.checks import Severity
 from qbroles.model.report import Report
 
 
-def junit(report: Report, account: str | None = None) -> str:
-    """Return the report as a JUnit XML document."""
+def junit(report: Report) -> str:
+    """Return the report of one account as a JUnit XML document."""
+    suites = ElementTree.Element("testsuites", name="qbroles")
+    _suite(suites, report, None)
+    return _document(suites)
+
+
+def junit_accounts(outcomes: Sequence[tuple[str, Report | None, Exception | None]]) -> str:
+    """Return the reports of many accounts as one document, a suite per account."""
+    suites = ElementTree.Element("testsuites", name="qbroles")
+    for account, report, error in outcomes:
+        if report is not None:
+            _suite(suites, report, account)
+            continue
+        suite = ElementTree.SubElement(suites, "testsuite", name=f"qbroles {account}")
+        case = ElementTree.SubElement(suite, "testcase", classname=account, name="read")
+        ElementTree.SubElement(case, "failure", message=str(error), type="not read")
+        for key, value in (("tests", 1), ("failures", 1), ("skipped", 0)):
+            suite.set(key, str(value))
+    return _document(suites)
+
+
+def _document(suites: ElementTree.Element) -> str:
+    for key in ("tests", "failures", "skipped"):
+        suites.set(key, str(sum(int(s.get(key, "0")) for s in suites)))
+    ElementTree.indent(suites)
+    return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _suite(suites: ElementTree.Element, report: Report, account: str | None) -> None:
     name = f"qbroles {report.command}" + (f" {account}" if account else "")
     if report.spec_label:
         name += f" ({report.spec_label})"
-    suites = ElementTree.Element("testsuites", name="qbroles")
     suite = ElementTree.SubElement(suites, "testsuite", name=name)
     counts = {"tests": 0, "failures": 0, "skipped": 0}
     for role in report.roles:
@@ -39,7 +68,9 @@ def junit(report: Report, account: str | None = None) -> str:
                 failure = ElementTree.SubElement(
                     case, "failure", message=check.message, type=check.kind.value
                 )
-                failure.text = _detail(check.message, check.expected, check.actual)
+                failure.text = (
+                    f"{check.message}\nexpected: {check.expected}\nactual: {check.actual}"
+                )
             elif not check.ok:  # a warning
                 ElementTree.SubElement(case, "system-out").text = f"warning: {check.message}"
         if role.refusal:
@@ -49,10 +80,3 @@ def junit(report: Report, account: str | None = None) -> str:
             ElementTree.SubElement(case, "failure", message=role.refusal, type="refused")
     for key, value in counts.items():
         suite.set(key, str(value))
-        suites.set(key, str(value))
-    ElementTree.indent(suites)
-    return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
-
-
-def _detail(message: str, expected: object, actual: object) -> str:
-    return f"{message}\nexpected: {expected}\nactual: {actual}"

@@ -26,7 +26,12 @@ INDENT = "  "
 
 
 def print_report(
-    report: Report, out: Console, *, verbose: bool = False, plan_shown: bool = False
+    report: Report,
+    out: Console,
+    *,
+    verbose: bool = False,
+    plan_shown: bool = False,
+    steps: bool = True,
 ) -> None:
     """Print a report for people on ``out``.
 
@@ -65,7 +70,7 @@ def print_report(
             _heading(out, title)
             for names, check in _once(checks):
                 print_check(", ".join(names), check, out)
-    step = next_step(report)
+    step = next_step(report) if steps else None  # one account of many: no step of its own
     if step:
         out.print()
         _wrapped(out, f"Next: {step}", "", hang=4, style="bold")

@@ -1,0 +1,180 @@
+"""--accounts and --ou: verify and plan read every account of an Organization through the
+role assumed there, one report for all; writes refuse them (moto keeps each account's
+IAM apart, behind the credentials of the role assumed into it)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from xml.etree import ElementTree
+
+import boto3
+import pytest
+from click.testing import CliRunner
+
+from qbroles.cli import cli
+from qbroles.errors import ExitCode
+from tests.conftest import MANAGED, TASK_ROLE
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args))
+
+
+def into(account: str) -> dict[str, str]:
+    """The environment of the role Organizations made in the account, assumed."""
+    held = boto3.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+        RoleSessionName="test-setup",
+    )["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": held["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": held["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": held["SessionToken"],
+    }
+
+
+def session(environment: dict[str, str]) -> dict[str, str]:
+    """A boto3 session's arguments from an environment (boto3's default one is cached)."""
+    return {
+        "aws_access_key_id": environment["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": environment["AWS_SECRET_ACCESS_KEY"],
+        "aws_session_token": environment["AWS_SESSION_TOKEN"],
+        "region_name": "us-east-1",
+    }
+
+
+@pytest.fixture
+def organization(moto_iam: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """An Organization: OU prod with two member accounts and OU prod/eu under it with a
+    third; the guide's roles made in each, by qbroles create run in that account."""
+    org = boto3.client("organizations", region_name="us-east-1")
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    prod = org.create_organizational_unit(ParentId=root, Name="prod")["OrganizationalUnit"]["Id"]
+    eu = org.create_organizational_unit(ParentId=prod, Name="eu")["OrganizationalUnit"]["Id"]
+    accounts = []
+    for number, parent in enumerate((prod, prod, eu)):
+        made = org.create_account(AccountName=f"app{number}", Email=f"app{number}@example.com")
+        account = made["CreateAccountStatus"]["AccountId"]
+        org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=parent)
+        accounts.append(account)
+    for account in accounts:
+        with monkeypatch.context() as there:
+            for key, value in into(account).items():
+                there.setenv(key, value)
+            assert run("create").exit_code == 0
+    return {"ou": prod, "accounts": accounts}
+
+
+def test_verify_across_an_ou_names_the_one_account_that_drifted(
+    organization: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drifted = organization["accounts"][1]
+    with monkeypatch.context() as there:
+        for key, value in into(drifted).items():
+            there.setenv(key, value)
+        iam = boto3.Session(**session(into(drifted))).client("iam")
+        iam.attach_role_policy(RoleName=TASK_ROLE, PolicyArn=MANAGED + "AmazonS3ReadOnlyAccess")
+    result = run("-o", "json", "--ou", organization["ou"], "verify")
+    assert result.exit_code == ExitCode.DIFFERENCES, result.stderr
+    document = json.loads(result.stdout)
+    assert set(document["accounts"]) == set(organization["accounts"])
+    failing = {a for a, d in document["accounts"].items() if not d["ok"]}
+    assert failing == {drifted}
+    print(result.stderr)
+
+
+def refusing(monkeypatch: pytest.MonkeyPatch, account: str, seen: list[str]) -> None:
+    """Make STS refuse AssumeRole into ``account`` (as an account without the role, or
+    whose role does not trust the caller, answers); record every role asked for."""
+    from botocore.awsrequest import AWSResponse
+
+    from qbroles.iam.gateway import Gateway
+
+    made = Gateway.service
+    denied = {
+        "Error": {"Code": "AccessDenied", "Message": "not authorized to perform sts:AssumeRole"}
+    }
+
+    def service(self: Gateway, name: str, region: str | None = None) -> Any:
+        client = made(self, name, region)
+        if name == "sts":
+
+            def answer(model: Any, params: dict[str, Any], **_: Any) -> Any:
+                if model.name != "AssumeRole":
+                    return None
+                arn = params["body"]["RoleArn"]  # the query request, serialized
+                seen.append(arn)
+                if f":{account}:" in arn:
+                    return AWSResponse("", 403, {}, None), denied
+                return None
+
+            client.meta.events.register_last("before-call", answer, unique_id="refusing")
+        return client
+
+    monkeypatch.setattr(Gateway, "service", service)
+
+
+def test_an_account_that_cannot_be_assumed_is_reported_and_the_others_still_read(
+    organization: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second, third = organization["accounts"]
+    seen: list[str] = []
+    refusing(monkeypatch, second, seen)
+    pattern = "arn:aws:iam::{account}:role/Auditor"
+    listed = ",".join(organization["accounts"])
+    result = run("--accounts", listed, "--assume-role-arn", pattern, "verify")
+    assert result.exit_code == ExitCode.AWS, result.stderr
+    assert sorted(seen) == sorted(pattern.replace("{account}", a) for a in (first, second, third))
+    out = result.stdout
+    assert all(f"Account {account}" in out for account in (first, second, third))
+    assert f"qbroles verify {second}: not read: " in result.stderr
+    assert "sts:AssumeRole" in result.stderr
+    assert f"qbroles verify {first}: 2 roles match the spec" in result.stderr
+    assert f"qbroles verify {third}: 2 roles match the spec" in result.stderr
+
+
+def test_plan_and_junit_across_accounts(organization: dict[str, Any]) -> None:
+    ou = organization["ou"]
+    planned = run("--ou", ou, "plan", "--detailed-exitcode")
+    assert planned.exit_code == ExitCode.OK, planned.stderr
+    assert planned.stderr.count(": No changes. 2 roles in sync") == 3
+    report = ElementTree.fromstring(run("-o", "junit", "--ou", ou, "verify").stdout)
+    suites = report.findall("testsuite")
+    assert [s.get("name", "").split()[2] for s in suites] == organization["accounts"]
+    assert report.get("failures") == "0"
+    assert int(report.get("tests", "0")) == sum(int(s.get("tests", "0")) for s in suites) > 0
+
+
+@pytest.mark.parametrize(
+    "command", [("create",), ("delete", "--yes"), ("restore", "x.json"), ("tighten",), ("outputs",)]
+)
+def test_writes_refuse_many_accounts_before_any_call(
+    command: tuple[str, ...], calls: list[str]
+) -> None:
+    result = run("--accounts", "111111111111", *command)
+    assert result.exit_code == ExitCode.USAGE
+    assert "CloudFormation StackSets" in result.stderr
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--accounts", "1234"), "is not a 12-digit AWS account ID"),
+        (("--ou", "r-abcd"), "is not an organizational unit ID"),
+        (
+            ("--accounts", "111111111111", "--assume-role-arn", "arn:aws:iam::111111111111:role/x"),
+            "with {account}",
+        ),
+    ],
+)
+def test_malformed_targets_are_refused_before_any_call(
+    args: tuple[str, ...], said: str, calls: list[str]
+) -> None:
+    result = run(*args, "verify")
+    assert result.exit_code == ExitCode.USAGE
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr
+    assert calls == []
