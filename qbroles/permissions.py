@@ -122,7 +122,8 @@ NEEDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "tighten": {
         "role": (*READ_ROLES, "iam:GenerateServiceLastAccessedDetails"),
         "policy": READ_POLICIES,
-        "ecs": READ_TASKS,
+        # Which services turn ECS Exec on: their task role keeps what ECS Exec needs.
+        "ecs": (*READ_TASKS, "ecs:DescribeServices", "ecs:ListClusters", "ecs:ListServices"),
         "resources": READ_RESOURCES,
         "usage": READ_USAGE,
     },

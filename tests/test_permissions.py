@@ -20,7 +20,10 @@ from qbroles.policy.documents import policy_problem
 from tests.conftest import EXEC_ROLE, MANAGED, TASK_ROLE, error_response
 from tests.test_taskdefs import TASKDEFS
 
-ECS = {"DescribeTaskDefinition", "ListTaskDefinitions", "RegisterTaskDefinition"}
+ECS = {
+    "DescribeTaskDefinition", "ListTaskDefinitions", "RegisterTaskDefinition",
+    "ListClusters", "ListServices", "DescribeServices",
+}  # fmt: skip
 # The reads of what task definitions name, and the action that authorises each.
 RESOURCE_READS = {
     "DescribeSecret": "secretsmanager:DescribeSecret",

@@ -454,3 +454,36 @@ def test_parameters_and_the_customer_key_under_them_are_granted_exactly_and_noth
     wider = no_spec(run(*narrow, "tighten", "--keep-task-role"))
     assert "would grant what today's does not: QuestionBank-ECS-TaskExecutionRole: " in wider
     assert "s3:GetObject on arn:aws:s3:::questionbank-config/api.env" in wider
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_a_service_that_turns_ecs_exec_on_is_evidence_for_its_task_role(
+    monkeypatch: pytest.MonkeyPatch, iam: Any
+) -> None:
+    """ECS Exec is switched on per service, not in the task definition: tighten reads the
+    services, and the task role of a task definition run with it keeps ssmmessages."""
+    one_live_task(task_role_age=200)
+    put_inline(
+        iam, TASK_ROLE, "exec", {"Effect": "Allow", "Action": "ssmmessages:*", "Resource": "*"}
+    )
+    ecs = boto3.client("ecs", region_name="us-east-1")
+    ecs.create_cluster(clusterName="prod")
+    answering(monkeypatch, [service("ssmmessages", None), service("rds", None)])
+    without = json.loads(run("-o", "json", "tighten", "--live-regions", "us-east-1").stdout)
+    assert any(
+        line.startswith("ssmmessages: not used") for line in without["task_role"]["left_out"]
+    )
+    ecs.create_service(
+        cluster="prod", serviceName="api", taskDefinition="ecr-awslogs:1", desiredCount=1,
+        enableExecuteCommand=True,
+    )  # fmt: skip
+    # moto keeps the service but leaves enableExecuteCommand out of DescribeServices: the
+    # answer as the ECS API reference has it.
+    arn = f"arn:aws:ecs:us-east-1:{resources.ACCOUNT}:task-definition/ecr-awslogs:1"
+    described = {"services": [{"serviceName": "api", "taskDefinition": arn,
+                               "enableExecuteCommand": True}], "failures": []}  # fmt: skip
+    answer_service(monkeypatch, "ecs", {"DescribeServices": (200, described)})
+    with_exec = json.loads(run("-o", "json", "tighten", "--live-regions", "us-east-1").stdout)
+    assert not any(line.startswith("ssmmessages:") for line in with_exec["task_role"]["left_out"])
+    task = next(r for r in tomllib.loads(with_exec["spec"])["role"] if r["kind"] == "task")
+    assert "exec" in task["inline_policies"]  # lost nothing: kept as it is

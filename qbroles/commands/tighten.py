@@ -110,10 +110,10 @@ def tighten(
     checks it, read the same way; one inline policy, no managed one. The task role:
     today's statements, resources and conditions, less what IAM's last-accessed data
     shows unused for --usage-days (services, and the actions IAM tracks). What IAM does
-    not track stays, marked unproven; what the task definitions show (FireLens, EFS, ECS
-    Exec with --exec) and what Access Analyzer saw (--access-analyzer) stay. Its trust
-    gains the confused-deputy conditions. Where a read is refused, the evidence is named
-    as missing and today's grant kept.
+    not track stays, marked unproven; what the task definitions show (FireLens, EFS; ECS
+    Exec where a service turns it on, or --exec) and what Access Analyzer saw
+    (--access-analyzer) stay. Its trust gains the confused-deputy conditions. Where a
+    read is refused, the evidence is named as missing and today's grant kept.
 
     The result is a spec in the format init writes, each statement under a comment naming
     its evidence, offered only when the proof holds: each evidence task definition starts

@@ -73,3 +73,33 @@ def live_task_definitions(gateway: Gateway, regions: Sequence[str]) -> list[dict
         [partial(task_definition, gateway, arn, region) for region, arn in arns]
     )
     return [document for document in found if document is not None]
+
+
+def exec_task_definitions(gateway: Gateway, regions: Sequence[str]) -> set[str]:
+    """Return the task definition ARNs of the services, in the regions, that run with ECS
+    Exec turned on (DescribeServices' enableExecuteCommand: ECS Exec is switched on per
+    service or task, not in the task definition:
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html)."""
+
+    def of(region: str) -> set[str]:
+        ecs = gateway.service("ecs", region)
+        found: set[str] = set()
+        with gateway.translating(
+            "DescribeServices", f"of {region}", subject="services", service="ecs", client=ecs
+        ):
+            for page in ecs.get_paginator("list_clusters").paginate():
+                for cluster in page.get("clusterArns") or []:
+                    for listed in ecs.get_paginator("list_services").paginate(cluster=cluster):
+                        arns = list(listed.get("serviceArns") or [])
+                        for start in range(0, len(arns), 10):  # at most 10 a call
+                            answer = ecs.describe_services(
+                                cluster=cluster, services=arns[start : start + 10]
+                            )
+                            found |= {
+                                str(service.get("taskDefinition"))
+                                for service in answer.get("services") or []
+                                if service.get("enableExecuteCommand")
+                            }
+        return found
+
+    return set().union(*gateway.together([partial(of, region) for region in regions]))

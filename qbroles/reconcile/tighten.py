@@ -109,11 +109,12 @@ def evidence(
     live: Sequence[tuple[str, TaskDefinition]],
     kms_key_arn: str | None,
     *,
-    exec_: bool = False,
+    exec_: bool | set[str] = False,
 ) -> tuple[list[Evidence], list[str]]:
     """Return the task definitions that are evidence for the execution role, each surveyed,
     and those given that are not (why): a task definition that names the role by an ARN of
-    another account or path is another role's (the whole-ARN rule of verify)."""
+    another account or path is another role's (the whole-ARN rule of verify). ``exec_``:
+    all run with ECS Exec, or the ARNs of those whose services turn it on."""
     here = gateway.source_scope(TASK_SCOPED)
     found, skipped = [], []
     for label, task in [*given, *live]:
@@ -121,7 +122,8 @@ def evidence(
         if named and (state is None or full_arn(named, here) != state.arn):
             skipped.append(f"{label} names {named}, not {state.arn if state else role.name}")
             continue
-        found.append(Evidence(label, task, survey_of(gateway, task, kms_key_arn, exec_=exec_)))
+        runs_exec = exec_ if isinstance(exec_, bool) else task.source in exec_
+        found.append(Evidence(label, task, survey_of(gateway, task, kms_key_arn, exec_=runs_exec)))
     return found, skipped
 
 

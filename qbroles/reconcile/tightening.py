@@ -68,14 +68,16 @@ def tighten(
     state = observed[execution.name]
     read = live_regions(gateway, options.regions) if options.live else []
     running = live_tasks(gateway, {execution.name: state}, read) if read and state else []
+    missing: list[str] = []
+    exec_ = options.exec_ or _exec_services(gateway, read, missing)
     found, skipped = evidence(
-        gateway, execution, state, given, running, options.kms_key_arn, exec_=options.exec_
+        gateway, execution, state, given, running, options.kms_key_arn, exec_=exec_
     )
     if not found:
         return no_evidence(execution.name, read, len(given), skipped)
     held = {name: current_policies(gateway, one) for name, one in observed.items()}
     made = grants(found, held[execution.name])
-    missing = missing_evidence(found)
+    missing += missing_evidence(found)
     task_role = roles.get(RoleKind.TASK)
     task: Narrowed | None = None
     if task_role is not None and not options.keep_task_role:
@@ -163,6 +165,22 @@ def _task(
             missing.append(f"task role {state.name}: {seen.missing}")
         shown = seen.actions | shown
     return narrow(held, usage, since, shown)
+
+
+def _exec_services(gateway: Gateway, regions: Sequence[str], missing: list[str]) -> bool | set[str]:
+    """Return the task definitions whose services turn ECS Exec on, read from ECS; where
+    the services cannot be read, every task definition is taken to use it (its grants
+    kept, the side that cannot break a shell someone relies on), and that is said."""
+    from qbroles.errors import AwsError
+    from qbroles.iam.ecs import exec_task_definitions
+
+    if not regions:
+        return False
+    try:
+        return exec_task_definitions(gateway, regions)
+    except AwsError as exc:
+        missing.append(f"which services run ECS Exec: {exc}; its grants are kept")
+        return True
 
 
 def _created(gateway: Gateway, name: str) -> Any:
