@@ -9,6 +9,7 @@ import shlex
 import subprocess
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 import yaml
@@ -90,3 +91,41 @@ def test_the_pre_commit_hook_runs_its_entry_on_the_files_it_matches(tmp_path: Pa
     )  # fmt: skip
     assert done.returncode == ExitCode.USAGE, done.stderr
     assert done.stderr.startswith("deploy/api-task-def.json: has no containerDefinitions")
+
+
+@pytest.mark.e2e
+def test_the_workflow_of_docs_ci_runs_its_qbroles_steps_as_written(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """docs/ci.md's workflow: each qbroles step, in bash as a runner has it, against the
+    moto server standing in for the account the OIDC role is in; the report it publishes
+    is JUnit a reader takes."""
+    from tests.test_e2e import aws, taskdef_without_roles
+
+    text = (ROOT / "docs" / "ci.md").read_text()
+    workflow = yaml.safe_load(text.split("```yaml\n", 1)[1].split("```", 1)[0])
+    steps = workflow["jobs"]["verify"]["steps"]
+    runs = [step["run"] for step in steps if "run" in step and "qbroles " in step["run"]]
+    assert [run.split()[1] for run in runs] == ["check", "-o"]
+    assert workflow["permissions"]["id-token"] == "write"
+    shell = {**env, "PATH": f"{Path(tool('qbroles')).parent}:{env['PATH']}"}
+    for command in (["create"], ["init"]):
+        assert subprocess.run([tool("qbroles"), *command], env=env, cwd=tmp_path).returncode == 0
+    task = taskdef_without_roles(env, tmp_path)
+    for key, role in (("executionRoleArn", "TaskExecutionRole"), ("taskRoleArn", "TaskRole")):
+        task[key] = f"arn:aws:iam::123456789012:role/QuestionBank-ECS-{role}"
+    (tmp_path / "taskdef.json").write_text(json.dumps(task))
+    # Registered: a live task definition, as in the account.
+    aws(env, "ecs", "register-task-definition", "--cli-input-json",
+        f"file://{tmp_path / 'taskdef.json'}")  # fmt: skip
+    for run in runs:
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", run],
+            env=shell, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, f"{run}\n{done.stderr}"
+    report = ElementTree.fromstring((tmp_path / "qbroles-report.xml").read_text())
+    assert report.tag == "testsuites"
+    assert int(report.get("tests", "0")) > 0
+    assert report.get("failures") == "0"
+    assert "live questionbank:1" in (tmp_path / "qbroles-report.xml").read_text()

@@ -401,6 +401,7 @@ DOCUMENTS = {
     "docs/many-accounts.md": None,
     "README.md#To production: roles narrowed to what runs": "create",
     "docs/tighten.md": "create",
+    "docs/ci.md": "create",
 }
 
 
