@@ -83,8 +83,8 @@ class Outcome:
 
 def refuse_writes(command: str, targets: Targets | None) -> None:
     """Refuse --accounts and --ou for what they cannot serve: writes go through StackSets."""
-    if targets is None or not targets.given or command in READS:
-        return
+    if targets is None or not targets.given or command in (*READS, "permissions"):
+        return  # permissions: the policy the caller of a many-account read needs too
     raise InputError(
         f"{command} works on one account; --accounts and --ou are for {' and '.join(READS)}. "
         "To write the roles in many accounts, deploy qbroles export's template with "

@@ -10,9 +10,12 @@ against the calls the commands really make.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qbroles.spec.model import Spec
+
+if TYPE_CHECKING:
+    from qbroles.accounts import Targets
 
 # A role's reads: GetRole and the listings go out together; GetRolePolicy per inline policy.
 READ_ROLES = (
@@ -264,3 +267,29 @@ def check_ci(
         )
     if env is not None and not re.fullmatch(r"[^\s:*?]{1,255}", env):
         raise InputError(f"--environment {env!r} is not an environment name.")
+
+
+def caller_policy(targets: Targets, partition: str) -> dict[str, Any]:
+    """Return what the caller of a many-account read needs in its own account: to assume
+    the role of each account (by ARN; any account's, for --ou, whose accounts are listed
+    at run time), and, for --ou, Organizations' two listings. Those listings are granted
+    on "*": they are read-only, and the side that cannot break a run."""
+    accounts = list(targets.accounts) + (["*"] if targets.ous else [])
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "QbrolesAssumeIntoAccounts",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole"],
+            "Resource": [targets.role(account, partition) for account in accounts],
+        }
+    ]
+    if targets.ous:
+        statements.append(
+            {
+                "Sid": "QbrolesListOrganizationalUnits",
+                "Effect": "Allow",
+                "Action": ["organizations:ListAccountsForParent", "organizations:ListChildren"],
+                "Resource": "*",
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}

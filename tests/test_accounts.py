@@ -178,3 +178,30 @@ def test_malformed_targets_are_refused_before_any_call(
     assert said in result.stderr
     assert "Traceback" not in result.stderr
     assert calls == []
+
+
+def test_permissions_prints_what_the_caller_of_a_many_account_read_needs(
+    organization: dict[str, Any], monkeypatch: pytest.MonkeyPatch, calls: list[str]
+) -> None:
+    from qbroles.policy.evaluate import Outcome, Policy, evaluate
+
+    seen: list[str] = []
+    refusing(monkeypatch, "000000000000", seen)  # refuses none of these: records the asks
+    targets = ("--ou", organization["ou"], "--assume-role", "Auditor")
+    assert run(*targets, "verify").exit_code == ExitCode.OK
+    calls.clear()
+    printed = json.loads(run(*targets, "permissions", "verify").stdout)
+    assert calls == []  # no AWS call, as ever
+    caller = Policy("caller", printed["caller_policy"])
+    assert len(seen) == 3
+    for arn in seen:
+        assert evaluate([caller], "sts:AssumeRole", arn).outcome is Outcome.ALLOWED, arn
+    for action in ("organizations:ListAccountsForParent", "organizations:ListChildren"):
+        assert evaluate([caller], action, "*").outcome is Outcome.ALLOWED
+    alone = json.loads(run("permissions", "verify").stdout)
+    assert printed["policy"] == alone  # what the role assumed in each account needs
+    named = json.loads(run("--accounts", organization["accounts"][0], "permissions").stdout)
+    (statement,) = named["caller_policy"]["Statement"]
+    assert statement["Resource"] == [
+        f"arn:aws:iam::{organization['accounts'][0]}:role/OrganizationAccountAccessRole"
+    ]

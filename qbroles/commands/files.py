@@ -166,10 +166,12 @@ def permissions(
     """Print the IAM policy the caller of a command needs for the active spec, as JSON.
 
     COMMAND is create (plan and --prune included), verify, delete, restore, tighten (the
-    last-accessed report, and CheckNoNewAccess), or all (the default). Role actions are
-    scoped to the spec's roles by ARN; iam:TagRole is included because CreateRole with
-    tags needs it. Reading policy documents and task definitions (the task-definition
-    checks) is included for create, verify and tighten. The partition follows
+    last-accessed report, and CheckNoNewAccess), or all (the default). With --accounts or
+    --ou: {"caller_policy", "policy"}, what the caller needs (sts:AssumeRole into each
+    account; Organizations' listings for --ou) and what the role assumed there needs.
+    Role actions are scoped to the spec's roles by ARN; iam:TagRole is included because
+    CreateRole with tags needs it. Reading policy documents and task definitions (the
+    task-definition checks) is included for create, verify and tighten. The partition follows
     --region. qbroles never passes the roles: whoever registers the task definition needs
     iam:PassRole on them, which is said on stderr. No AWS call.
 
@@ -196,14 +198,18 @@ def permissions(
     partition = (partition_of(region) if region else None) or "aws"
     chosen = COMMANDS if command == "all" else (command,)
     printed = policy(spec, chosen, partition, account or "*")
+    beside: dict[str, object] = {}  # what else the pipeline or the caller needs
     if ci == "github" and account and repo:
         from qbroles.permissions import github_trust
 
-        trust = github_trust(
+        beside["trust_policy"] = github_trust(
             partition, account, repo, ref=ref or "refs/heads/main", environment=environment
         )
-        printed = {"trust_policy": trust, "policy": printed}
-    write_json(printed)
+    if settings.accounts is not None:  # a many-account read: its caller, beside each role
+        from qbroles.permissions import caller_policy
+
+        beside["caller_policy"] = caller_policy(settings.accounts, partition)
+    write_json({**beside, "policy": printed} if beside else printed)
     settings.say(pass_role_note(spec, partition, account or "*", chosen))
     return ExitCode.OK
 
