@@ -9,13 +9,10 @@ against the calls the commands really make.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from qbroles.spec.model import Spec
-
-if TYPE_CHECKING:
-    from qbroles.accounts import Targets
 
 # A role's reads: GetRole and the listings go out together; GetRolePolicy per inline policy.
 READ_ROLES = (
@@ -269,21 +266,20 @@ def check_ci(
         raise InputError(f"--environment {env!r} is not an environment name.")
 
 
-def caller_policy(targets: Targets, partition: str) -> dict[str, Any]:
+def caller_policy(roles: Sequence[str], ous: bool) -> dict[str, Any]:
     """Return what the caller of a many-account read needs in its own account: to assume
-    the role of each account (by ARN; any account's, for --ou, whose accounts are listed
-    at run time), and, for --ou, Organizations' two listings. Those listings are granted
-    on "*": they are read-only, and the side that cannot break a run."""
-    accounts = list(targets.accounts) + (["*"] if targets.ous else [])
+    the ``roles`` (one per account by ARN; any account's, for --ou, whose accounts are
+    listed at run time), and, for --ou, Organizations' two listings. Those listings are
+    granted on "*": they are read-only, and the side that cannot break a run."""
     statements: list[dict[str, Any]] = [
         {
             "Sid": "QbrolesAssumeIntoAccounts",
             "Effect": "Allow",
             "Action": ["sts:AssumeRole"],
-            "Resource": [targets.role(account, partition) for account in accounts],
+            "Resource": list(roles),
         }
     ]
-    if targets.ous:
+    if ous:
         statements.append(
             {
                 "Sid": "QbrolesListOrganizationalUnits",

@@ -208,7 +208,10 @@ def permissions(
     if settings.accounts is not None:  # a many-account read: its caller, beside each role
         from qbroles.permissions import caller_policy
 
-        beside["caller_policy"] = caller_policy(settings.accounts, partition)
+        targets = settings.accounts  # any account's role, for --ou: listed at run time
+        accounts = [*targets.accounts, *(["*"] if targets.ous else [])]
+        roles = [targets.role(one, partition) for one in accounts]
+        beside["caller_policy"] = caller_policy(roles, bool(targets.ous))
     write_json({**beside, "policy": printed} if beside else printed)
     settings.say(pass_role_note(spec, partition, account or "*", chosen))
     return ExitCode.OK
