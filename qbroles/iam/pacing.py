@@ -36,12 +36,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from qbroles.catalog import DEFAULT_BUDGET
 from qbroles.model.events import Progress
 from qbroles.model.report import plural
 
+T = TypeVar("T")
 MAX_BACKOFF = 20.0  # seconds: the cap AWS SDKs put on one wait
 THROTTLING_BASE = 1.0
 OTHER_BASE = 0.05
@@ -243,6 +244,25 @@ class Pacer:
     def gave_up(self) -> GaveUp | None:
         """Return why this thread's last call was not retried further, if a limit stopped it."""
         return getattr(self._calls, "gave_up", None)
+
+    def poll(
+        self, what: str, answer: Callable[[], T | None], patience: float,
+        clock: Callable[[], float], *, first: float, longest: float,
+    ) -> T | None:  # fmt: skip
+        """Ask ``answer`` until it has one (a job AWS runs: IAM's last-accessed report, a
+        policy generation): the waits between asks from ``first`` seconds, doubling up to
+        ``longest``, each shown and shrunk by the run's scale, for at most ``patience``
+        seconds (shrunk alike); None if it never had one."""
+        deadline, wait = clock() + patience * self.scale, first
+        while True:
+            found = answer()
+            if found is not None:
+                return found
+            if clock() >= deadline:
+                return None
+            self.progress.waiting(what, wait)
+            self.sleep(wait * self.scale)
+            wait = min(wait * 2, longest)
 
     # --- the workers
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from qbroles.iam.gateway import Gateway
 from qbroles.policy.documents import listed, statements
@@ -48,42 +49,42 @@ def generated(
     """Return what Access Analyzer's policy generation says the role used over the last
     ``days`` (at most 90), polled with the run's pacer; a refusal or a failed job is
     missing evidence, named."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from qbroles.errors import AwsError
 
     client = gateway.service("accessanalyzer")
     end = datetime.now().astimezone()
     window = min(days, MAX_DAYS)
+
+    def done() -> dict[str, Any] | None:
+        answer: dict[str, Any] = client.get_generated_policy(
+            jobId=job, includeResourcePlaceholders=False, includeServiceLevelTemplate=False
+        )
+        return None if answer["jobDetails"]["status"] == "IN_PROGRESS" else answer
+
     try:
-        job = client.start_policy_generation(
-            policyGenerationDetails={"principalArn": role_arn},
-            cloudTrailDetails={
-                "trails": [{"cloudTrailArn": trail_arn, "allRegions": True}],
-                "accessRole": access_role,
-                "startTime": end - timedelta(days=window),
-                "endTime": end,
-            },
-        )["jobId"]
-        deadline, wait = clock() + PATIENCE * gateway.pacer.scale, 2.0
-        while True:
-            answer = client.get_generated_policy(
-                jobId=job, includeResourcePlaceholders=False, includeServiceLevelTemplate=False
-            )
-            status = answer["jobDetails"]["status"]
-            if status in ("FAILED", "CANCELED"):
-                error = answer["jobDetails"].get("jobError") or {}
-                why = error.get("message") or error.get("code") or status
-                return Generated({}, f"Access Analyzer's policy generation {status} ({why})")
-            if status == "SUCCEEDED":
-                break
-            if clock() >= deadline:
-                return Generated(
-                    {}, f"Access Analyzer's policy generation not done in {PATIENCE:.0f} s"
-                )
-            gateway.pacer.progress.waiting("Access Analyzer is reading the trail", wait)
-            gateway.pacer.sleep(wait * gateway.pacer.scale)
-            wait = min(wait * 2, 30.0)
-    except (ClientError, BotoCoreError) as exc:
+        with gateway.translating(
+            "StartPolicyGeneration", role_arn, service="access-analyzer", client=client
+        ):
+            job = client.start_policy_generation(
+                policyGenerationDetails={"principalArn": role_arn},
+                cloudTrailDetails={
+                    "trails": [{"cloudTrailArn": trail_arn, "allRegions": True}],
+                    "accessRole": access_role,
+                    "startTime": end - timedelta(days=window),
+                    "endTime": end,
+                },
+            )["jobId"]
+            waited = "Access Analyzer is reading the trail"
+            answer = gateway.pacer.poll(waited, done, PATIENCE, clock, first=2.0, longest=30.0)
+    except AwsError as exc:  # refused, or not an answer: the evidence is missing, named
         return Generated({}, f"Access Analyzer's policy generation could not run ({exc})")
+    if answer is None:
+        return Generated({}, f"Access Analyzer's policy generation not done in {PATIENCE:.0f} s")
+    status = answer["jobDetails"]["status"]
+    if status != "SUCCEEDED":  # FAILED or CANCELED
+        error = answer["jobDetails"].get("jobError") or {}
+        why = error.get("message") or error.get("code") or status
+        return Generated({}, f"Access Analyzer's policy generation {status} ({why})")
     seen = f"seen in {trail_arn.rsplit('/', 1)[-1]} by Access Analyzer ({window} days)"
     found: dict[str, str] = {}
     for policy in answer.get("generatedPolicyResult", {}).get("generatedPolicies", []):

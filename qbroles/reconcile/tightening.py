@@ -194,18 +194,21 @@ def _check_no_new_access(
     """Return what IAM Access Analyzer's CheckNoNewAccess finds new in the document against
     today's policies, as one document (a real account's check; it does not evaluate
     conditions either: https://docs.aws.amazon.com/access-analyzer/latest/APIReference/API_CheckNoNewAccess.html)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
+    from qbroles.errors import AwsError
     from qbroles.policy.documents import statements
 
     existing = {"Version": "2012-10-17", "Statement": [s for d in before for s in statements(d)]}
+    client = gateway.service("accessanalyzer")
     try:
-        answer = gateway.service("accessanalyzer").check_no_new_access(
-            newPolicyDocument=json.dumps(new),
-            existingPolicyDocument=json.dumps(existing),
-            policyType="IDENTITY_POLICY",
-        )
-    except (ClientError, BotoCoreError) as exc:
+        with gateway.translating(
+            "CheckNoNewAccess", role, service="access-analyzer", client=client
+        ):
+            answer = client.check_no_new_access(
+                newPolicyDocument=json.dumps(new),
+                existingPolicyDocument=json.dumps(existing),
+                policyType="IDENTITY_POLICY",
+            )
+    except AwsError as exc:
         return [f"{role}: Access Analyzer's CheckNoNewAccess could not run ({exc})"]
     if answer.get("result") == "PASS":
         return []

@@ -105,20 +105,18 @@ def _report(
     """Return the report job's last page and every service it lists, or why there is none."""
     client = gateway.client
     job = client.generate_service_last_accessed_details(Arn=role_arn, Granularity="ACTION_LEVEL")
-    deadline, wait = clock() + REPORT_PATIENCE * gateway.pacer.scale, 1.0
-    while True:
-        page = client.get_service_last_accessed_details(JobId=job["JobId"])
-        status = page.get("JobStatus")
-        if status == "FAILED":
-            error = page.get("Error") or {}
-            return f"IAM's report job failed ({error.get('Message', status)})"
-        if status == "COMPLETED":
-            break
-        if clock() >= deadline:
-            return f"IAM's report was not ready after {REPORT_PATIENCE:.0f} s"
-        gateway.pacer.progress.waiting("IAM is making the last-accessed report", wait)
-        gateway.pacer.sleep(wait * gateway.pacer.scale)
-        wait = min(wait * 2, 8.0)
+
+    def done() -> Mapping[str, Any] | None:
+        page: Mapping[str, Any] = client.get_service_last_accessed_details(JobId=job["JobId"])
+        return page if page.get("JobStatus") in ("COMPLETED", "FAILED") else None
+
+    waited = "IAM is making the last-accessed report"
+    page = gateway.pacer.poll(waited, done, REPORT_PATIENCE, clock, first=1.0, longest=8.0)
+    if page is None:
+        return f"IAM's report was not ready after {REPORT_PATIENCE:.0f} s"
+    if page.get("JobStatus") == "FAILED":
+        error = page.get("Error") or {}
+        return f"IAM's report job failed ({error.get('Message', 'FAILED')})"
     found = list(page.get("ServicesLastAccessed") or [])
     while page.get("IsTruncated"):
         page = client.get_service_last_accessed_details(JobId=job["JobId"], Marker=page["Marker"])
