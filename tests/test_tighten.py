@@ -487,3 +487,14 @@ def test_a_service_that_turns_ecs_exec_on_is_evidence_for_its_task_role(
     assert not any(line.startswith("ssmmessages:") for line in with_exec["task_role"]["left_out"])
     task = next(r for r in tomllib.loads(with_exec["spec"])["role"] if r["kind"] == "task")
     assert "exec" in task["inline_policies"]  # lost nothing: kept as it is
+
+
+def test_a_task_definition_file_that_is_not_there_is_refused_before_any_call(
+    calls: list[str],
+) -> None:
+    """As verify reads --task-definition: a name that is no file and no family is a file."""
+    result = run("tighten", "--task-definition", "taskdf.json")
+    assert result.exit_code == ExitCode.USAGE
+    assert "taskdf.json" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert calls == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -10,18 +9,10 @@ import click
 
 from qbroles.commands import exec_option, live_regions_option, summary
 from qbroles.errors import ExitCode, InputError
-from qbroles.partitions import PARTITION
 from qbroles.session import Settings
 
 if TYPE_CHECKING:  # imported where used, so that --help and usage errors stay instant
     from qbroles.model.report import Report
-
-
-# A task definition in ECS: family, family:revision, or its ARN (RegisterTaskDefinition:
-# a family is up to 255 letters, digits, hyphens and underscores).
-TASK_REFERENCE = re.compile(
-    rf"(arn:{PARTITION}:ecs:[a-z0-9-]+:\d{{12}}:task-definition/)?[A-Za-z0-9_-]{{1,255}}(:\d+)?"
-)
 
 
 @click.command(short_help=summary("verify"))
@@ -102,7 +93,7 @@ def verify(
       if qbroles -o json verify > state.json; then echo in sync; fi
     """
     from qbroles.reconcile import engine
-    from qbroles.reconcile.taskdef import load_task_definition
+    from qbroles.reconcile.taskdef import file_or_reference
 
     if simulate and not (task_definition or live_task_definitions):
         raise InputError(
@@ -112,13 +103,7 @@ def verify(
     if live_regions and not live_task_definitions:
         raise InputError("--live-regions goes with --live-task-definitions; drop it, or add that.")
     spec = settings.spec()
-    task, reference = None, None
-    if task_definition and (
-        os.path.exists(task_definition) or not TASK_REFERENCE.fullmatch(task_definition)
-    ):
-        task = load_task_definition(task_definition)
-    elif task_definition:
-        reference = task_definition  # read from ECS once connected
+    task, reference = file_or_reference(task_definition) if task_definition else (None, None)
     return settings.read(
         "verify",
         "qbroles: verifying",

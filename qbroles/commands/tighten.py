@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -130,15 +129,14 @@ def tighten(
       qbroles tighten --task-definition taskdef.json --no-live --keep-task-role
       qbroles --spec tightened.toml plan --prune --check-live-task-definitions
     """
-    from qbroles.reconcile.taskdef import load_task_definition
+    from qbroles.reconcile.taskdef import file_or_reference
     from qbroles.reconcile.tightening import TightenOptions
     from qbroles.reconcile.tightening import tighten as work
 
     spec = settings.spec()
-    files = [
-        (name, load_task_definition(name)) for name in task_definitions if os.path.exists(name)
-    ]
-    references = [name for name in task_definitions if not os.path.exists(name)]
+    read = {name: file_or_reference(name) for name in task_definitions}
+    files = [(name, task) for name, (task, _) in read.items() if task is not None]
+    references = [reference for _, reference in read.values() if reference is not None]
     options = TightenOptions(
         live=live if live is not None else not task_definitions,
         regions=live_regions,

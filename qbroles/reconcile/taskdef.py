@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +11,7 @@ from typing import Any
 from qbroles.catalog import ECR_IMAGE, RoleKind
 from qbroles.errors import InputError
 from qbroles.files import parse_json, read_input
-from qbroles.partitions import arn_field
+from qbroles.partitions import PARTITION, arn_field
 from qbroles.policy.documents import too_deep
 
 
@@ -68,6 +70,23 @@ class TaskDefinition:
         """Return the role ARNs the task definition names, by kind."""
         arns = {kind: self.document.get(kind.task_definition_key) for kind in RoleKind}
         return {kind.value: str(arn) for kind, arn in arns.items() if arn}
+
+
+# A task definition in ECS: family, family:revision, or its ARN (RegisterTaskDefinition:
+# a family is up to 255 letters, digits, hyphens and underscores).
+TASK_REFERENCE = re.compile(
+    rf"(arn:{PARTITION}:ecs:[a-z0-9-]+:\d{{12}}:task-definition/)?[A-Za-z0-9_-]{{1,255}}(:\d+)?"
+)
+
+
+def file_or_reference(given: str) -> tuple[TaskDefinition | None, str | None]:
+    """Return a --task-definition value read as a file, or, when no such file exists and it
+    has a task definition's name, the reference to read from ECS once connected. A value
+    that is neither ("taskdf.json") is read as a file, so its error comes before any AWS
+    call."""
+    if os.path.exists(given) or not TASK_REFERENCE.fullmatch(given):
+        return load_task_definition(given), None
+    return None, given
 
 
 def load_task_definition(path: str) -> TaskDefinition:
