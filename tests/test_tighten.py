@@ -264,7 +264,9 @@ def test_a_task_definition_that_cannot_start_is_no_proof_and_no_spec() -> None:
 
 
 @pytest.mark.usefixtures("moto_iam")
-def test_write_keeps_the_users_comments_and_asks_off_a_terminal_for_yes() -> None:
+def test_write_keeps_the_users_comments_and_asks_off_a_terminal_for_yes(
+    calls: list[str],
+) -> None:
     assert run("create").exit_code == 0
     assert run("init").exit_code == 0
     resources.push_image("questionbank", "1.4.2")
@@ -275,10 +277,12 @@ def test_write_keeps_the_users_comments_and_asks_off_a_terminal_for_yes() -> Non
         .replace('app = "QuestionBank"', '# our billing app\napp = "QuestionBank"')
     )
     Path("qbroles.toml").write_text(mine)
+    calls.clear()
     refused = run("tighten", "--keep-task-role", "--write")
     assert refused.exit_code == ExitCode.SAFETY
     assert "needs --yes" in refused.stderr
     assert Path("qbroles.toml").read_text() == mine
+    assert calls == []  # refused before the evidence is read: nobody could answer
     done = run("tighten", "--keep-task-role", "--write", "--yes")
     assert done.exit_code == ExitCode.OK, done.stderr
     assert "+managed_policies = []" in done.stderr  # the diff, shown before

@@ -11,7 +11,7 @@ from qbroles.errors import ExitCode, SafetyError
 from qbroles.files import write_new
 from qbroles.model.report import plural
 from qbroles.report.render import write_json
-from qbroles.session import Settings
+from qbroles.session import Settings, ask, interactive
 from qbroles.spec.write import commented_toml
 
 if TYPE_CHECKING:
@@ -159,6 +159,11 @@ def tighten(
 
     if write and out is not None:
         raise click.UsageError("--write replaces the spec file; --out writes another: give one.")
+    path, old = _active(settings)
+    if write and not yes and not interactive():  # before the run: nobody can answer
+        raise SafetyError(
+            f"--write replaces {path}; off a terminal that needs --yes; nothing was written."
+        )
     result, _ = settings.run("qbroles: reading the evidence", run)
     if isinstance(result, str):
         settings.say(f"qbroles tighten: {result}")
@@ -176,12 +181,12 @@ def tighten(
     if not result.proven:
         settings.say("qbroles tighten: the proof does not hold; no spec is offered.")
         return ExitCode.DIFFERENCES
+    shown = old or commented_toml(spec, spec.source)  # the active spec, as a file
     if write:
-        where = _write(settings, spec.source, result, yes)
+        where = _write(settings, path, old, shown, result, text, yes)
     else:
         if not settings.quiet and settings.output != "json":
-            path, old = _active(settings)
-            _show_difference(old or commented_toml(spec, spec.source), text, path)
+            _show_difference(shown, text, path)
         where = f" (written to {out})" if out not in (None, "-") else ""
         if where:
             write_new(str(out), text, force=force)
@@ -219,28 +224,25 @@ def _next(where: str, out: str | None) -> str:
     return f"qbroles {spec}plan --prune --check-live-task-definitions"
 
 
-def _write(settings: Settings, source: str, result: Tightened, yes: bool) -> str:
-    """Replace the spec file with the tightened spec, after showing the difference and
-    asking; return where it went. A preset (no file) is written as ./qbroles.toml."""
-    from qbroles.session import ask, interactive
+def _write(
+    settings: Settings, path: str, old: str, shown: str, result: Tightened, text: str, yes: bool
+) -> str:
+    """Replace the spec file ``path`` (its text ``old``; none for a preset, then written as
+    ./qbroles.toml) with the tightened spec, edited in place where its layout allows, after
+    showing the difference from the active spec (``shown``) and asking; return where."""
     from qbroles.spec.edit import edited
 
-    path, old = _active(settings)
-    text, kept = edited(old, result.spec, result.notes, "qbroles tighten") if old else (
-        commented_toml(result.spec, source, result.notes, writer="qbroles tighten"), False
+    written, kept = edited(old, result.spec, result.notes, "qbroles tighten") if old else (
+        text, False
     )  # fmt: skip
-    _show_difference(old or commented_toml(settings.spec(), source), text, path)
+    _show_difference(shown, written, path)
     if old and not kept:
         settings.say(f"qbroles tighten: {path} is written whole (its layout could not be kept).")
-    if not yes and not interactive():
-        raise SafetyError(
-            f"--write replaces {path}; off a terminal that needs --yes; nothing was written."
-        )
     if not yes and not ask(
         f"replace {path} with the tightened spec", settings.console(stderr=True)
     ):
         raise SafetyError(f"{path} was not replaced.")
-    write_new(path, text, force=True)
+    write_new(path, written, force=True)
     return f" (written to {'./' if '/' not in path else ''}{path})"
 
 
