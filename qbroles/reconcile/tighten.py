@@ -127,14 +127,16 @@ def evidence(
     return found, skipped
 
 
-def grants(found: Sequence[Evidence], current: Sequence[Policy]) -> tuple[Grant, ...]:
+def grants(
+    found: Sequence[Evidence], current: Sequence[Policy], missing: Sequence[str]
+) -> tuple[Grant, ...]:
     """Return the statements that grant exactly what the evidence needs of the execution
     role: each resource with the actions it needs, resources that need the same actions in
     one statement. A secret named without its suffix keeps IAM's ``?`` wildcard, one
     character each (Secrets Manager's own advice for an ARN whose suffix is not known:
     https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_examples.html).
-    Where a read was refused (the evidence is missing: which customer key a secret is
-    under), today's ``kms:Decrypt`` grant is kept, marked."""
+    Where a read was refused (``missing``, from missing_evidence: which customer key a
+    secret is under is not known), today's ``kms:Decrypt`` grant is kept, marked."""
     actions: dict[str, set[str]] = {}
     why: dict[str, dict[str, list[str]]] = {}  # resource -> reason -> the evidence
     for one in found:
@@ -145,7 +147,6 @@ def grants(found: Sequence[Evidence], current: Sequence[Policy]) -> tuple[Grant,
             actions.setdefault(resource, set()).add(need.action)
             labels = why.setdefault(resource, {}).setdefault(need.why, [])
             labels += [] if one.label in labels else [one.label]
-    missing = missing_evidence(found)
     if missing:
         for resource in _granted_now(current, "kms:Decrypt"):
             actions.setdefault(resource, set()).add("kms:Decrypt")

@@ -76,8 +76,9 @@ def tighten(
     if not found:
         return no_evidence(execution.name, read, len(given), skipped)
     held = {name: current_policies(gateway, one) for name, one in observed.items()}
-    made = grants(found, held[execution.name])
-    missing += missing_evidence(found)
+    unread = missing_evidence(found)  # the resource reads refused: today's key grant stays
+    missing += unread
+    made = grants(found, held[execution.name], unread)
     task_role = roles.get(RoleKind.TASK)
     task: Narrowed | None = None
     if task_role is not None and not options.keep_task_role:
@@ -107,9 +108,8 @@ def tighten(
             wider += [f"{role.name}: {line}" for line in new_access(held[role.name], document)]
             if options.check_no_new_access:
                 wider += _check_no_new_access(gateway, role.name, before, document)
-        still = [p.document for p in held[role.name] if task and role.kind is RoleKind.TASK
-                 and p.name in task.kept and p.name.startswith("arn:")]  # fmt: skip
-        counted[role.name] = (pairs(before), pairs([*after, *still]))
+        attached = [p.document for p in held[role.name] if p.name in role.managed_policies]
+        counted[role.name] = (pairs(before), pairs([*after, *attached]))
     return Tightened(
         narrow_spec, made, task, tuple(found), tuple(skipped), tuple(missing), tuple(starts),
         tuple(wider), counted, tuple(result_findings(narrowed_roles, then, options.kms_key_arn)),
