@@ -201,7 +201,7 @@ def show(settings: Settings, command: str, outcomes: Sequence[Outcome], detailed
         said = (
             f"not read: {outcome.error}"
             if outcome.error is not None
-            else outcome.result.summary(with_failures=settings.output != "table").removeprefix(
+            else outcome.result.summary(with_failures=settings.output == "json").removeprefix(
                 f"qbroles {command}: "
             )
         )
