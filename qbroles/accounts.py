@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from qbroles.catalog import ASSUME_ROLE
 from qbroles.errors import ExitCode, InputError, QbrolesError
 
 if TYPE_CHECKING:
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from qbroles.session import Settings
 
 T = TypeVar("T")
-DEFAULT_ROLE = "OrganizationAccountAccessRole"
 READS = ("verify", "plan")  # the commands that take --accounts and --ou
 _ACCOUNT = re.compile(r"\d{12}")
 _OU = re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}")
@@ -40,7 +39,7 @@ class Targets:
 
     accounts: tuple[str, ...] = ()
     ous: tuple[str, ...] = ()
-    role_name: str = DEFAULT_ROLE
+    role_name: str = ASSUME_ROLE
     role_arn: str | None = None  # a pattern with {account}
     workers: int = 4
 
@@ -97,6 +96,8 @@ def each(
 ) -> list[Outcome]:
     """Run ``work`` in every account the targets name, at the same time; an account that
     cannot be listed or assumed is an Outcome with its error, the others still run."""
+    from concurrent.futures import ThreadPoolExecutor  # only when many accounts are read
+
     from qbroles.iam.connect import connect
 
     targets = settings.accounts

@@ -10,6 +10,8 @@ from enum import StrEnum
 
 DEFAULT_APP = "QuestionBank"  # the application of the deployment guide
 PRESETS = ("workshop", "least-privilege")  # --preset
+# --assume-role: the role AWS Organizations makes in the accounts it creates.
+ASSUME_ROLE = "OrganizationAccountAccessRole"
 OUTPUTS = ("table", "json", "junit")  # -o; junit: verify and plan only
 OUTPUT_FORMATS = ("env", "shell", "json")  # qbroles outputs --format
 EXPORT_FORMATS = ("cloudformation", "terraform")  # qbroles export --format

@@ -9,8 +9,8 @@ import sys
 import click
 
 from qbroles import __version__
-from qbroles.accounts import DEFAULT_ROLE
 from qbroles.catalog import (
+    ASSUME_ROLE,
     DEFAULT_APP,
     DEFAULT_BUDGET,
     DEFAULT_SPEC_FILE,
@@ -185,7 +185,7 @@ Exit codes:
     "--assume-role",
     "assume_role",
     metavar="NAME",
-    default=DEFAULT_ROLE,
+    default=ASSUME_ROLE,
     show_default=True,
     help="With --accounts or --ou: the role assumed in each account.",
 )
@@ -257,16 +257,19 @@ def cli(
       qbroles -o json verify > state.json           # exit 0 in sync, 1 differences
       qbroles --endpoint-url http://127.0.0.1:5000 verify
     """
-    from qbroles.accounts import Targets, refuse_writes
     from qbroles.iam.connect import AwsOptions
     from qbroles.session import Settings
     from qbroles.spec.presets import Scope
 
-    def ids(value: str | None) -> tuple[str, ...]:
-        return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+    targets = None
+    if accounts or ous or assume_role_arn:  # the accounts module only when asked for
+        from qbroles.accounts import Targets, refuse_writes
 
-    targets = Targets(ids(accounts), ids(ous), assume_role, assume_role_arn, account_workers)
-    refuse_writes(ctx.invoked_subcommand or "", targets)
+        def ids(value: str | None) -> tuple[str, ...]:
+            return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+        targets = Targets(ids(accounts), ids(ous), assume_role, assume_role_arn, account_workers)
+        refuse_writes(ctx.invoked_subcommand or "", targets)
     if output == "junit" and ctx.invoked_subcommand not in (None, "verify", "plan"):
         raise click.UsageError(
             f"-o junit reports checks, for verify and plan; {ctx.invoked_subcommand} has "
@@ -291,7 +294,7 @@ def cli(
         color=not no_color,
         verbose=verbose,
         quiet=quiet,
-        accounts=targets if targets.given else None,
+        accounts=targets if targets is not None and targets.given else None,
     )
 
 
