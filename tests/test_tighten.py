@@ -502,3 +502,23 @@ def test_a_task_definition_file_that_is_not_there_is_refused_before_any_call(
     assert "taskdf.json" in result.stderr
     assert "Traceback" not in result.stderr
     assert calls == []
+
+
+@pytest.mark.usefixtures("moto_iam")
+def test_roles_another_tool_owns_leave_nothing_to_prove_and_are_refused(iam: Any) -> None:
+    """The tightened spec could not be applied to them (create refuses another tool's
+    role), so no proof is taken on roles left as they are: exit 4, create's reason."""
+    trust = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+         "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]}
+    )  # fmt: skip
+    for role in (EXEC_ROLE, TASK_ROLE):
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust,
+                        Tags=[{"Key": "ManagedBy", "Value": "Terraform"}])  # fmt: skip
+    resources.push_image("questionbank", "1.4.2")
+    register("ecr-awslogs-fargate.json")
+    result = run("tighten", "--keep-task-role", "--out", "t.toml")
+    assert result.exit_code == ExitCode.SAFETY, result.stderr
+    assert "managed by Terraform" in result.stderr
+    assert "proof: " not in result.stderr
+    assert not Path("t.toml").exists()

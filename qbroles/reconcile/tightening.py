@@ -58,6 +58,7 @@ def tighten(
     from qbroles.reconcile.engine import plan_create, resolve_spec
     from qbroles.reconcile.executor import observe_all
     from qbroles.reconcile.live import live_regions, live_tasks
+    from qbroles.reconcile.preflight import refuse
 
     desired = resolve_spec(gateway, spec)
     observed = observe_all(gateway, spec.names, workers, progress)
@@ -93,6 +94,9 @@ def tighten(
         gateway, "plan", narrowed_roles, observed, CreateOptions(adopt=True, prune=True),
         spec=narrow_spec, dry_run=True,
     )  # fmt: skip
+    # A role the tightened spec could not be applied to (another tool's, at another path)
+    # leaves nothing to prove: refused as create would refuse it (exit 4, its remedy said).
+    refuse(plan.roles)
     actions = {one.role: one.actions or one.would for one in plan.roles}
     then = later(observed, actions)
     starts = proof(gateway, narrowed_roles, then, found, options.kms_key_arn)
