@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from qbroles.catalog import ASSUME_ROLE
+from qbroles.catalog import ASSUME_ROLE, CHECK_OUTPUTS
 from qbroles.errors import ExitCode, InputError, QbrolesError
 
 if TYPE_CHECKING:
@@ -177,12 +177,13 @@ def show(settings: Settings, command: str, outcomes: Sequence[Outcome], detailed
                 },
             }
         )
-    elif settings.output == "junit":
+    elif settings.output in CHECK_OUTPUTS:
         import click
 
-        from qbroles.report.junit import junit_accounts
+        from qbroles.report.ci import ci_report
 
-        click.echo(junit_accounts([(o.account, o.result, o.error) for o in outcomes]), nl=False)
+        done = [(o.account, o.result, o.error) for o in outcomes]
+        click.echo(ci_report(settings.output, done), nl=False)
     elif not settings.quiet:
         out = settings.console()
         for outcome in outcomes:

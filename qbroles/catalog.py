@@ -12,7 +12,9 @@ DEFAULT_APP = "QuestionBank"  # the application of the deployment guide
 PRESETS = ("workshop", "least-privilege")  # --preset
 # --assume-role: the role AWS Organizations makes in the accounts it creates.
 ASSUME_ROLE = "OrganizationAccountAccessRole"
-OUTPUTS = ("table", "json", "junit")  # -o; junit: verify and plan only
+# -o for verify and plan only: reports of their checks for CI (report.junit, report.sarif).
+CHECK_OUTPUTS = ("junit", "sarif")
+OUTPUTS = ("table", "json", *CHECK_OUTPUTS)  # -o
 OUTPUT_FORMATS = ("env", "shell", "json")  # qbroles outputs --format
 EXPORT_FORMATS = ("cloudformation", "terraform")  # qbroles export --format
 DEFAULT_SPEC_FILE = "qbroles.toml"  # init writes it; read when no --spec or --preset is given

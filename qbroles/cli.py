@@ -11,6 +11,7 @@ import click
 from qbroles import __version__
 from qbroles.catalog import (
     ASSUME_ROLE,
+    CHECK_OUTPUTS,
     DEFAULT_APP,
     DEFAULT_BUDGET,
     DEFAULT_SPEC_FILE,
@@ -118,7 +119,9 @@ Exit codes:
     default="table",
     show_default=True,
     help="A table for people, one JSON document on stdout for scripts, or (verify and plan) "
-    "a JUnit XML report for CI, a test case per role and check.",
+    "a report for CI: junit, a test case per role and check; sarif (2.1.0, for code "
+    "scanning), a result per difference, warning or unknown, on the line of the spec "
+    "file or task definition file it comes from.",
 )
 @click.option(
     "--no-color",
@@ -270,9 +273,9 @@ def cli(
 
         targets = Targets(ids(accounts), ids(ous), assume_role, assume_role_arn, account_workers)
         refuse_writes(ctx.invoked_subcommand or "", targets)
-    if output == "junit" and ctx.invoked_subcommand not in (None, "verify", "plan"):
+    if output in CHECK_OUTPUTS and ctx.invoked_subcommand not in (None, "verify", "plan"):
         raise click.UsageError(
-            f"-o junit reports checks, for verify and plan; {ctx.invoked_subcommand} has "
+            f"-o {output} reports checks, for verify and plan; {ctx.invoked_subcommand} has "
             "table and json."
         )
 

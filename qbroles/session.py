@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from qbroles.catalog import CHECK_OUTPUTS
 from qbroles.errors import InputError, Interrupted, SafetyError
 from qbroles.streams import settle
 
@@ -243,10 +244,10 @@ class Settings:
 
         if self.output == "json":
             write_json(report_document(report, figures))
-        elif self.output == "junit":
-            from qbroles.report.junit import junit
+        elif self.output in CHECK_OUTPUTS:
+            from qbroles.report.ci import ci_report
 
-            click.echo(junit(report), nl=False)
+            click.echo(ci_report(self.output, [(None, report, None)]), nl=False)
         elif not self.quiet:
             out = self.console()
             print_report(report, out, verbose=self.verbose, plan_shown=plan_shown)

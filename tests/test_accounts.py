@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
 from tests.conftest import MANAGED, TASK_ROLE
+from tests.test_sarif import log_of
 
 
 def run(*args: str) -> Any:
@@ -145,6 +146,14 @@ def test_plan_and_junit_across_accounts(organization: dict[str, Any]) -> None:
     assert [s.get("name", "").split()[2] for s in suites] == organization["accounts"]
     assert report.get("failures") == "0"
     assert int(report.get("tests", "0")) == sum(int(s.get("tests", "0")) for s in suites) > 0
+    sarif = log_of(run("-o", "sarif", "--ou", ou, "verify").stdout)
+    (one_run,) = sarif["runs"]  # GitHub takes 20 runs a file: the accounts share one
+    named = {r["properties"]["account"] for r in one_run["results"]}
+    assert named == set(organization["accounts"])  # the guide's findings, in each
+    assert all(
+        r["message"]["text"].startswith(r["properties"]["account"] + ": ")
+        for r in one_run["results"]
+    )
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from xml.etree import ElementTree
 import pytest
 from click.testing import CliRunner
 
+from qbroles.catalog import CHECK_OUTPUTS
 from qbroles.cli import cli
 from qbroles.errors import ExitCode
 from tests.conftest import MANAGED, TASK_ROLE
@@ -51,13 +52,19 @@ def test_verify_as_junit_has_a_case_per_check_and_fails_the_ones_json_fails(iam:
 
 
 @pytest.mark.usefixtures("moto_iam")
-def test_plan_as_junit_and_junit_refused_where_there_are_no_checks(calls: list[str]) -> None:
+def test_plan_as_junit() -> None:
     planned = run("-o", "junit", "plan")
     assert planned.exit_code == ExitCode.OK, planned.stderr
     assert ElementTree.fromstring(planned.stdout).tag == "testsuites"
-    calls.clear()
+
+
+@pytest.mark.usefixtures("moto_iam")
+@pytest.mark.parametrize("output", CHECK_OUTPUTS)
+def test_the_reports_of_checks_are_refused_where_there_are_no_checks(
+    output: str, calls: list[str]
+) -> None:
     for command in ("create", "delete", "outputs"):
-        refused = run("-o", "junit", command)
+        refused = run("-o", output, command)
         assert refused.exit_code == ExitCode.USAGE
-        assert "-o junit reports checks, for verify and plan" in refused.stderr
+        assert f"-o {output} reports checks, for verify and plan" in refused.stderr
     assert calls == []

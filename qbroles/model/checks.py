@@ -57,6 +57,9 @@ class Check:
     # What a failing or warning check is read as, where its name says what holds when it
     # passes ("owned by qbroles" fails as "no tag ManagedBy=qbroles"); None: its name.
     heading: str | None = None
+    # Where in the task definition the check comes from, as a JSON path
+    # ("containerDefinitions[0]"): what the CI reports anchor it to; None: the role.
+    at: str | None = None
 
     @property
     def failed(self) -> bool:

@@ -267,6 +267,11 @@ class Report:
         return clause + (f" ({plural(len(warned), 'warning')})" if warned else "")
 
 
+# One account's result, for the reports of many: its ID (None: the one account of a run),
+# and its report, or why it could not be read.
+AccountReport = tuple[str | None, Report | None, Exception | None]
+
+
 def plural(number: int, noun: str) -> str:
     """Return "1 role", "2 roles": a count and its noun."""
     return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -45,8 +45,8 @@ def task_role_needs(
     task: TaskDefinition, here: SourceScope, *, exec_: bool
 ) -> Iterator[Requirement]:
     """Yield what the task definition shows the task role will need at run time."""
-    for container in task.document["containerDefinitions"]:
-        name = container.get("name", "?")
+    for index, container in enumerate(task.document["containerDefinitions"]):
+        name, at = container.get("name", "?"), f"containerDefinitions[{index}]"
         logging = container.get("logConfiguration") or {}
         options = logging.get("options") or {}
         plugin = _FIRELENS.get(str(options.get("Name", "")).lower())
@@ -63,11 +63,11 @@ def task_role_needs(
                 }[service]
                 why = f"deliver the logs of {name} through FireLens to {_DESTINATIONS[service]}"
                 for action in actions:
-                    yield Requirement(RoleKind.TASK, action, resource, why, at_start=False)
+                    yield Requirement(RoleKind.TASK, action, resource, why, at_start=False, at=at)
                 if service == "logs" and str(options.get("auto_create_group")).lower() == "true":
                     group = f"{head}:log-group:{target}:*"
                     yield Requirement(
-                        RoleKind.TASK, "logs:CreateLogGroup", group, why, at_start=False
+                        RoleKind.TASK, "logs:CreateLogGroup", group, why, at_start=False, at=at
                     )
     yield from _efs_needs(task, here)
     if exec_:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from qbroles.catalog import ECR_IMAGE, RoleKind, has_secret_suffix
@@ -41,6 +41,8 @@ class Requirement:
     within: str | None = None
     # False: the running task needs it (a FireLens output, ECS Exec); ECS starts it anyway.
     at_start: bool = True
+    # Where in the task definition it comes from, as a JSON path ("containerDefinitions[0]").
+    at: str | None = None
 
     @property
     def probe(self) -> str:
@@ -74,62 +76,71 @@ def _needs(
     authentication, secrets, environment files, FireLens configuration from S3):
     https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html
     """
-    for container in task.document["containerDefinitions"]:
-        name = container.get("name", "?")
-        image = ECR_IMAGE.match(str(container.get("image", "")))
-        if image:
-            rest = str(container["image"])[image.end() :]
-            ref = rest[1:] if rest[:1] in (":", "@") else "latest"
+    for index, container in enumerate(task.document["containerDefinitions"]):
+        at = f"containerDefinitions[{index}]"
+        for need in _container_needs(container, here, kms_key_arn):
+            yield replace(need, at=at)
+
+
+def _container_needs(
+    container: Mapping[str, Any], here: SourceScope, kms_key_arn: str | None
+) -> Iterator[Requirement]:
+    """Yield what the execution role needs for one container."""
+    name = container.get("name", "?")
+    image = ECR_IMAGE.match(str(container.get("image", "")))
+    if image:
+        rest = str(container["image"])[image.end() :]
+        ref = rest[1:] if rest[:1] in (":", "@") else "latest"
+        yield Requirement(
+            RoleKind.EXECUTION, "ecr:GetAuthorizationToken", "*", f"log in to ECR for {name}"
+        )
+        region = image["region"]
+        repository = (
+            f"arn:{partition_of(region)}:ecr:{region}:{image['account']}:repository/"
+            f"{image['repository']}"
+        )
+        for action in (
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:GetDownloadUrlForLayer",
+            "ecr:BatchGetImage",
+        ):
             yield Requirement(
-                RoleKind.EXECUTION, "ecr:GetAuthorizationToken", "*", f"log in to ECR for {name}"
+                RoleKind.EXECUTION, action, repository, f"pull the image of {name}", within=ref
             )
-            region = image["region"]
-            repository = (
-                f"arn:{partition_of(region)}:ecr:{region}:{image['account']}:repository/"
-                f"{image['repository']}"
-            )
-            for action in (
-                "ecr:BatchCheckLayerAvailability",
-                "ecr:GetDownloadUrlForLayer",
-                "ecr:BatchGetImage",
-            ):
-                yield Requirement(
-                    RoleKind.EXECUTION, action, repository, f"pull the image of {name}", within=ref
-                )
-        credentials = (container.get("repositoryCredentials") or {}).get("credentialsParameter")
-        # Another service's ARN there is no secret ECS could read (taskdef.cannot_start).
-        if credentials and str(credentials).split(":")[2:3] in ([], ["secretsmanager"]):
-            # Always a Secrets Manager secret: its full ARN or, in the task's region, its
-            # name (API RepositoryCredentials: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RepositoryCredentials.html).
-            yield from _secret(
-                str(credentials),
-                here,
-                f"log in to the registry of {name}",
-                kms_key_arn,
-                names_are="secret",
-            )
-        logging = container.get("logConfiguration") or {}
-        options = logging.get("options") or {}
-        if logging.get("logDriver") == "awslogs":
-            yield from _awslogs(options, here, name)
-        for secret in [*(container.get("secrets") or []), *(logging.get("secretOptions") or [])]:
-            yield from _secret(
-                secret["valueFrom"],
-                here,
-                f"inject {secret['name']} into {name}",
-                kms_key_arn,
-                names_are="parameter",
-            )
-        for file in container.get("environmentFiles") or []:
-            if isinstance(file, Mapping) and file.get("type") == "s3":
-                yield from _s3_object(str(file.get("value", "")), f"read the environment of {name}")
-        yield from _credential_specs(container, name)
-        firelens = (container.get("firelensConfiguration") or {}).get("options") or {}
-        if firelens.get("config-file-type") == "s3":
-            yield from _s3_object(
-                str(firelens.get("config-file-value", "")),
-                f"read the FireLens configuration of {name}",
-            )
+    credentials = (container.get("repositoryCredentials") or {}).get("credentialsParameter")
+    # Another service's ARN there is no secret ECS could read (taskdef.cannot_start).
+    if credentials and str(credentials).split(":")[2:3] in ([], ["secretsmanager"]):
+        # Always a Secrets Manager secret: its full ARN or, in the task's region, its
+        # name (API RepositoryCredentials: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RepositoryCredentials.html).
+        yield from _secret(
+            str(credentials),
+            here,
+            f"log in to the registry of {name}",
+            kms_key_arn,
+            names_are="secret",
+        )
+    logging = container.get("logConfiguration") or {}
+    options = logging.get("options") or {}
+    if logging.get("logDriver") == "awslogs":
+        yield from _awslogs(options, here, name)
+    for secret in [*(container.get("secrets") or []), *(logging.get("secretOptions") or [])]:
+        yield from _secret(
+            secret["valueFrom"],
+            here,
+            f"inject {secret['name']} into {name}",
+            kms_key_arn,
+            names_are="parameter",
+        )
+    for file in container.get("environmentFiles") or []:
+        if isinstance(file, Mapping) and file.get("type") == "s3":
+            yield from _s3_object(str(file.get("value", "")), f"read the environment of {name}")
+    yield from _credential_specs(container, name)
+    firelens = (container.get("firelensConfiguration") or {}).get("options") or {}
+    if firelens.get("config-file-type") == "s3":
+        yield from _s3_object(
+            str(firelens.get("config-file-value", "")),
+            f"read the FireLens configuration of {name}",
+        )
 
 
 def _credential_specs(container: Mapping[str, Any], name: str) -> Iterator[Requirement]:

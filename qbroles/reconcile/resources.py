@@ -102,7 +102,7 @@ def survey(gateway: Gateway, needs: Sequence[Requirement], here: SourceScope) ->
             continue
         for item in judge(need, seen, seen_keys, here):
             if isinstance(item, Check):
-                checks.append(item)
+                checks.append(replace(item, at=item.at or need.at))
             elif isinstance(item, Requirement):
                 completed.append(item)
             else:

@@ -87,8 +87,15 @@ def task_checks(
         can.extend(_named_role(task, role.kind, state, here))
         if role.kind is RoleKind.EXECUTION:  # it fetches them: where ECS stops, said on it
             can.extend(
-                _task(check, False, "a name ECS can fetch", value, f"ECS cannot start it: {why}")
-                for check, value, why in cannot_start(task)
+                _task(
+                    check,
+                    False,
+                    "a name ECS can fetch",
+                    value,
+                    f"ECS cannot start it: {why}",
+                    at=at,
+                )
+                for check, value, why, at in cannot_start(task)
             )
             can.extend(found.checks)
         checks[role.name] = tuple(can)
@@ -172,13 +179,14 @@ def _named_role(
     https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html).
     """
     check = f"task definition {kind}RoleArn"
+    field = partial(_task, at=f"{kind}RoleArn")  # the field the reports anchor it to
     named = task.role_arns.get(kind)
     if named is None:
         if kind is not RoleKind.EXECUTION:
             return
         always, fargate = needs_without_execution_role(task)
         if always or (fargate and task.on_fargate):
-            yield _task(
+            yield field(
                 check,
                 False,
                 state.arn,
@@ -188,7 +196,7 @@ def _named_role(
                 f"executionRoleArn to {state.arn}",
             )
         elif fargate:
-            yield _task(
+            yield field(
                 check,
                 False,
                 state.arn,
@@ -201,9 +209,9 @@ def _named_role(
         return
     arn = full_arn(named, here)
     if arn == state.arn:
-        yield _task(check, True, state.arn, named, "names this role")
+        yield field(check, True, state.arn, named, "names this role")
         return
-    yield _task(
+    yield field(
         check,
         False,
         state.arn,
@@ -271,4 +279,5 @@ def _can(role: str, need: Requirement, decision: Decision) -> Check:
         message,
         severity,
         kind=CheckKind.TASK if need.at_start else CheckKind.APP,
+        at=need.at,
     )

@@ -246,11 +246,11 @@ def _secrets(value: Any, at: str) -> str | None:
 _PATTERN_CHARACTERS = ("*", "?")
 
 
-def cannot_start(task: TaskDefinition) -> Iterator[tuple[str, str, str]]:
-    """Yield (check, value, why) for what in the task definition itself keeps ECS from
-    starting it, whatever its roles grant."""
-    for container in task.document["containerDefinitions"]:
-        name = container.get("name", "?")
+def cannot_start(task: TaskDefinition) -> Iterator[tuple[str, str, str, str]]:
+    """Yield (check, value, why, where: a JSON path) for what in the task definition
+    itself keeps ECS from starting it, whatever its roles grant."""
+    for index, container in enumerate(task.document["containerDefinitions"]):
+        name, at = container.get("name", "?"), f"containerDefinitions[{index}]"
         logging = container.get("logConfiguration") or {}
         named = [
             (str(secret["valueFrom"]), f"{secret['name']} of {name}")
@@ -272,6 +272,7 @@ def cannot_start(task: TaskDefinition) -> Iterator[tuple[str, str, str]]:
                     value,
                     f"the registry credentials of {name} must be a Secrets Manager secret, "
                     f"and {value} is a {service} ARN",
+                    at,
                 )
         for value, what in named:
             if any(mark in _name_in(value) for mark in _PATTERN_CHARACTERS):
@@ -280,6 +281,7 @@ def cannot_start(task: TaskDefinition) -> Iterator[tuple[str, str, str]]:
                     value,
                     f"{what} is {value!r}, and no secret or parameter name holds * or ?: "
                     "ECS fetches it by name, not by pattern",
+                    at,
                 )
 
 

@@ -15,25 +15,19 @@ from collections.abc import Sequence
 from xml.etree import ElementTree
 
 from qbroles.model.checks import Severity
-from qbroles.model.report import Report
+from qbroles.model.report import AccountReport, Report
 
 
-def junit(report: Report) -> str:
-    """Return the report of one account as a JUnit XML document."""
-    suites = ElementTree.Element("testsuites", name="qbroles")
-    _suite(suites, report, None)
-    return _document(suites)
-
-
-def junit_accounts(outcomes: Sequence[tuple[str, Report | None, Exception | None]]) -> str:
-    """Return the reports of many accounts as one document, a suite per account."""
+def junit(outcomes: Sequence[AccountReport]) -> str:
+    """Return the reports of one account (None: the one account) or many as one JUnit XML
+    document, a suite per account."""
     suites = ElementTree.Element("testsuites", name="qbroles")
     for account, report, error in outcomes:
         if report is not None:
             _suite(suites, report, account)
             continue
         suite = ElementTree.SubElement(suites, "testsuite", name=f"qbroles {account}")
-        case = ElementTree.SubElement(suite, "testcase", classname=account, name="read")
+        case = ElementTree.SubElement(suite, "testcase", classname=str(account), name="read")
         ElementTree.SubElement(case, "failure", message=str(error), type="not read")
         for key, value in (("tests", 1), ("failures", 1), ("skipped", 0)):
             suite.set(key, str(value))
