@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from qbroles.session import Settings
 
 T = TypeVar("T")
-READS = ("verify", "plan")  # the commands that take --accounts and --ou
+READS = ("verify", "plan", "outputs")  # the commands that take --accounts and --ou
 _ACCOUNT = re.compile(r"\d{12}")
 _OU = re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}")
 
@@ -85,7 +85,8 @@ def refuse_writes(command: str, targets: Targets | None) -> None:
     if targets is None or not targets.given or command in (*READS, "permissions"):
         return  # permissions: the policy the caller of a many-account read needs too
     raise InputError(
-        f"{command} works on one account; --accounts and --ou are for {' and '.join(READS)}. "
+        f"{command} works on one account; --accounts and --ou are for "
+        f"{', '.join(READS[:-1])} and {READS[-1]}. "
         "To write the roles in many accounts, deploy qbroles export's template with "
         "CloudFormation StackSets (docs/many-accounts.md)."
     )
@@ -151,6 +152,40 @@ def listed(base: Gateway, ous: Sequence[str]) -> list[str]:
             ):
                 pending += [child["Id"] for child in page["Children"]]
     return found
+
+
+def show_outputs(
+    settings: Settings, form: str | None, merge: str | None, roles: Any, made_by: str
+) -> int:
+    """qbroles --accounts/--ou outputs: each account's role ARNs, as one JSON document keyed
+    by account ({"executionRoleArn", "taskRoleArn"}, or the account's error and exit code);
+    return the worst account's exit code."""
+    import json
+
+    import click
+
+    from qbroles.outputs import arns_text, role_arns
+
+    if merge or form not in (None, "json"):
+        raise InputError(
+            "with --accounts or --ou, outputs prints each account's ARNs as one JSON document; "
+            "drop --merge and --format env/shell, or name one account's credentials instead."
+        )
+    outcomes = each(
+        settings, "outputs", "qbroles: reading",
+        lambda gateway, _: role_arns(gateway, roles, made_by, settings.workers),
+    )  # fmt: skip
+    document = {
+        o.account: {"error": str(o.error), "exit_code": int(o.error.exit_code)}
+        if o.error is not None
+        else json.loads(arns_text(o.result, "json"))
+        for o in outcomes
+    }
+    click.echo(json.dumps(document, indent=2))
+    failed = [o for o in outcomes if o.error is not None]
+    for outcome in failed:
+        settings.say(f"qbroles outputs: account {outcome.account}: {outcome.error}")
+    return max((int(o.error.exit_code) for o in failed if o.error), default=ExitCode.OK)
 
 
 def show(settings: Settings, command: str, outcomes: Sequence[Outcome], detailed: bool) -> int:

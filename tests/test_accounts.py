@@ -157,7 +157,7 @@ def test_plan_and_junit_across_accounts(organization: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", [("create",), ("delete", "--yes"), ("restore", "x.json"), ("tighten",), ("outputs",)]
+    "command", [("create",), ("delete", "--yes"), ("restore", "x.json"), ("tighten",)]
 )
 def test_writes_refuse_many_accounts_before_any_call(
     command: tuple[str, ...], calls: list[str]
@@ -165,6 +165,37 @@ def test_writes_refuse_many_accounts_before_any_call(
     result = run("--accounts", "111111111111", *command)
     assert result.exit_code == ExitCode.USAGE
     assert "CloudFormation StackSets" in result.stderr
+    assert calls == []
+
+
+def test_outputs_across_an_ou_prints_each_accounts_arns_and_names_the_one_without(
+    organization: dict[str, Any], monkeypatch: pytest.MonkeyPatch, calls: list[str]
+) -> None:
+    ou, accounts = organization["ou"], organization["accounts"]
+    result = run("--ou", ou, "outputs")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    document = json.loads(result.stdout)
+    assert list(document) == accounts
+    for account, arns in document.items():
+        assert arns == {
+            "executionRoleArn": f"arn:aws:iam::{account}:role/QuestionBank-ECS-TaskExecutionRole",
+            "taskRoleArn": f"arn:aws:iam::{account}:role/QuestionBank-ECS-TaskRole",
+        }
+    with monkeypatch.context() as there:
+        for key, value in into(accounts[2]).items():
+            there.setenv(key, value)
+        assert run("delete", "--yes").exit_code == ExitCode.OK
+    result = run("--ou", ou, "outputs")
+    assert result.exit_code == ExitCode.DIFFERENCES
+    document = json.loads(result.stdout)
+    assert document[accounts[2]]["exit_code"] == ExitCode.DIFFERENCES
+    assert "taskRoleArn" in document[accounts[0]]
+    assert f"account {accounts[2]}:" in result.stderr
+    calls.clear()
+    for refused in (("--format", "env"), ("--merge", "taskdef.json")):
+        said = run("--ou", ou, "outputs", *refused)
+        assert said.exit_code == ExitCode.USAGE
+        assert "each account's ARNs as one JSON document" in said.stderr
     assert calls == []
 
 

@@ -272,6 +272,7 @@ def outputs(
       eval "$(qbroles outputs --format shell)"
       qbroles outputs --format json > roles.json
       qbroles outputs --merge taskdef.json --out taskdef-with-roles.json
+      qbroles --ou ou-ab12-cdef3456 outputs       # JSON: each account's two ARNs
     """
     from qbroles.catalog import RoleKind
     from qbroles.outputs import arns_text, role_arns, roles_by_kind
@@ -284,6 +285,10 @@ def outputs(
         raise InputError("--merge prints a task definition; drop --format.")
     spec = settings.spec()
     roles = roles_by_kind(spec)
+    if settings.accounts is not None:
+        from qbroles.accounts import show_outputs
+
+        return show_outputs(settings, form, merge, roles, spec.identity)
     task = None
     if merge:
         from qbroles.reconcile.taskdef import load_task_definition
