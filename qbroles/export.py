@@ -89,13 +89,16 @@ def cloudformation(spec: Spec) -> dict[str, Any]:
             "MaxSessionDuration": role.max_session_duration,
             "AssumeRolePolicyDocument": _cfn(trust),
         }
-        if managed:
-            properties["ManagedPolicyArns"] = _cfn(managed)
-        if role.inline_policies:
-            properties["Policies"] = [
-                {"PolicyName": name, "PolicyDocument": _cfn(document)}
-                for name, document in role.inline_policies
-            ]
+        # Written even when empty: CloudFormation's drift detection checks only the
+        # properties a template sets ("Only resource properties explicitly defined in the
+        # stack template are checked for drift", StackResourceDrift:
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackResourceDrift.html),
+        # so a policy attached or put by hand is drift only where the list is written.
+        properties["ManagedPolicyArns"] = _cfn(managed)
+        properties["Policies"] = [
+            {"PolicyName": name, "PolicyDocument": _cfn(document)}
+            for name, document in role.inline_policies
+        ]
         if boundary:
             properties["PermissionsBoundary"] = _cfn(boundary)
         # The spec's tags, and whose the role is: the stack's, so qbroles leaves it alone.

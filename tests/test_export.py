@@ -123,8 +123,9 @@ def test_the_cloudformation_template_resolves_to_the_spec_in_any_account(tmp_pat
             got = evaluate(resource["Properties"])
             assert got["RoleName"] == wanted.name
             assert got["AssumeRolePolicyDocument"] == wanted.trust
-            assert got.get("ManagedPolicyArns", []) == list(wanted.managed_policies)
-            assert {p["PolicyName"]: p["PolicyDocument"] for p in got.get("Policies", [])} == dict(
+            # Both written, empty too: CloudFormation's drift detection sees only these.
+            assert got["ManagedPolicyArns"] == list(wanted.managed_policies)
+            assert {p["PolicyName"]: p["PolicyDocument"] for p in got["Policies"]} == dict(
                 wanted.inline_policies
             )
             assert got.get("PermissionsBoundary") == wanted.permissions_boundary
