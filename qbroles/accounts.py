@@ -84,11 +84,15 @@ def refuse_writes(command: str, targets: Targets | None) -> None:
     """Refuse --accounts and --ou for what they cannot serve: writes go through StackSets."""
     if targets is None or not targets.given or command in (*READS, "permissions"):
         return  # permissions: the policy the caller of a many-account read needs too
+    if command == "stackset":
+        raise InputError(
+            "qbroles stackset takes its targets after the subcommand, as in qbroles stackset "
+            "deploy --name NAME --ou OU; drop the --accounts or --ou before stackset."
+        )
     raise InputError(
         f"{command} works on one account; --accounts and --ou are for "
-        f"{', '.join(READS[:-1])} and {READS[-1]}. "
-        "To write the roles in many accounts, deploy qbroles export's template with "
-        "CloudFormation StackSets (docs/many-accounts.md)."
+        f"{', '.join(READS[:-1])} and {READS[-1]}. To write the roles in many accounts, "
+        "use qbroles stackset deploy, a CloudFormation stack set (docs/many-accounts.md)."
     )
 
 
@@ -188,30 +192,56 @@ def show_outputs(
     return max((int(o.error.exit_code) for o in failed if o.error), default=ExitCode.OK)
 
 
+def code(outcome: Outcome, detailed: bool = False) -> int:
+    """Return the exit code one account's outcome means."""
+    if outcome.error is not None:
+        return int(outcome.error.exit_code)
+    return int(outcome.result.exit_code(detailed=detailed))
+
+
+def document(outcomes: Sequence[Outcome], detailed: bool = False) -> dict[str, Any]:
+    """Return the accounts' part of the JSON document: ok, and each account's report (or
+    its error and exit code)."""
+    from qbroles.report.render import report_document
+
+    return {
+        "ok": all(code(o, detailed) == 0 for o in outcomes),
+        "accounts": {
+            o.account: {"error": str(o.error), "exit_code": code(o, detailed)}
+            if o.error is not None
+            else report_document(o.result, o.figures)
+            for o in outcomes
+        },
+    }
+
+
+def print_accounts(settings: Settings, outcomes: Sequence[Outcome], detailed: bool = False) -> None:
+    """Print each account's roles and differences under its ID, for people."""
+    from qbroles.report.view import print_report
+
+    out = settings.console()
+    for outcome in outcomes:
+        out.print(f"Account {outcome.account}", style="bold", markup=False)
+        if outcome.error is not None:
+            out.print(f"  x not read: {outcome.error}", markup=False)
+        else:
+            print_report(outcome.result, out, verbose=settings.verbose, steps=False)
+        out.print("")
+    if any(code(o, detailed) for o in outcomes):
+        out.print(
+            "An account's roles are mended in that account (with its credentials: qbroles "
+            "plan, then create) or through the stack set that deploys them.",
+            markup=False,
+        )
+
+
 def show(settings: Settings, command: str, outcomes: Sequence[Outcome], detailed: bool) -> int:
     """Render the accounts' reports as one: JSON keyed by account, or each account's
     roles and differences under its ID, then a summary line each; return the worst code."""
-    from qbroles.report.render import report_document, write_json
-    from qbroles.report.view import print_report
-
-    def code(outcome: Outcome) -> int:
-        if outcome.error is not None:
-            return int(outcome.error.exit_code)
-        return int(outcome.result.exit_code(detailed=detailed))
+    from qbroles.report.render import write_json
 
     if settings.output == "json":
-        write_json(
-            {
-                "command": command,
-                "ok": all(code(o) == 0 for o in outcomes),
-                "accounts": {
-                    o.account: {"error": str(o.error), "exit_code": code(o)}
-                    if o.error is not None
-                    else report_document(o.result, o.figures)
-                    for o in outcomes
-                },
-            }
-        )
+        write_json({"command": command, **document(outcomes, detailed)})
     elif settings.output in CHECK_OUTPUTS:
         import click
 
@@ -220,20 +250,7 @@ def show(settings: Settings, command: str, outcomes: Sequence[Outcome], detailed
         done = [(o.account, o.result, o.error) for o in outcomes]
         click.echo(ci_report(settings.output, done), nl=False)
     elif not settings.quiet:
-        out = settings.console()
-        for outcome in outcomes:
-            out.print(f"Account {outcome.account}", style="bold", markup=False)
-            if outcome.error is not None:
-                out.print(f"  x not read: {outcome.error}", markup=False)
-            else:
-                print_report(outcome.result, out, verbose=settings.verbose, steps=False)
-            out.print("")
-        if any(code(o) for o in outcomes):
-            out.print(
-                "An account's roles are mended in that account (with its credentials: qbroles "
-                "plan, then create) or through the stack set that deploys them.",
-                markup=False,
-            )
+        print_accounts(settings, outcomes, detailed)
     for outcome in outcomes:
         said = (
             f"not read: {outcome.error}"
@@ -243,4 +260,4 @@ def show(settings: Settings, command: str, outcomes: Sequence[Outcome], detailed
             )
         )
         settings.say(f"qbroles {command} {outcome.account}: {said}")
-    return max((code(o) for o in outcomes), default=int(ExitCode.OK))
+    return max((code(o, detailed) for o in outcomes), default=int(ExitCode.OK))

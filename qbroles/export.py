@@ -48,6 +48,21 @@ def fixed_accounts(spec: Spec) -> dict[str, list[str]]:
     return found
 
 
+def one_account_warnings(spec: Spec, command: str) -> list[str]:
+    """Return a warning for each account the spec names literally (``fixed_accounts``)."""
+    warnings = []
+    for account, arns in fixed_accounts(spec).items():
+        more = f" and {len(arns) - 1} more" if len(arns) > 1 else ""
+        warnings.append(
+            f"qbroles {command}: warning: the spec names account {account} in {arns[0]}{more}, "
+            "so in every account the template is deployed to, the roles are granted that "
+            "account's resource; unless it is shared from there, deploy the template to "
+            "that account only, or write the ARN with {account} and {region} in a spec "
+            "(qbroles init writes one)."
+        )
+    return warnings
+
+
 def _documents(role: RoleSpec) -> tuple[dict[str, Any], list[str], str | None]:
     """Return the role's trust, managed policy ARNs and boundary with placeholders left in."""
     source = _PLACEHOLDERS if role.source_conditions else None

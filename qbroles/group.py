@@ -69,7 +69,12 @@ class QbrolesGroup(click.Group):
         if at is None:
             return args
         command = self.get_command(ctx, args[at])
-        own = {name for param in command.params for name in param.opts} if command else set()
+        # A group's (stackset's) own are its subcommands' too: --ou after stackset deploy is
+        # the stack set's target, not the global --ou.
+        commands = [command] if command else []
+        if isinstance(command, click.Group):
+            commands += list(command.commands.values())
+        own = {name for each in commands for param in each.params for name in param.opts}
         before, after = list(args[:at]), []
         rest = iter(args[at + 1 :])
         for word in rest:

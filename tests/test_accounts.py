@@ -45,10 +45,9 @@ def session(environment: dict[str, str]) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def organization(moto_iam: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def three_accounts() -> dict[str, Any]:
     """An Organization: OU prod with two member accounts and OU prod/eu under it with a
-    third; the guide's roles made in each, by qbroles create run in that account."""
+    third; no roles in them yet."""
     org = boto3.client("organizations", region_name="us-east-1")
     org.create_organization(FeatureSet="ALL")
     root = org.list_roots()["Roots"][0]["Id"]
@@ -60,12 +59,19 @@ def organization(moto_iam: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, A
         account = made["CreateAccountStatus"]["AccountId"]
         org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=parent)
         accounts.append(account)
-    for account in accounts:
+    return {"ou": prod, "accounts": accounts}
+
+
+@pytest.fixture
+def organization(moto_iam: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """three_accounts, with the guide's roles made in each by qbroles create run there."""
+    made = three_accounts()
+    for account in made["accounts"]:
         with monkeypatch.context() as there:
             for key, value in into(account).items():
                 there.setenv(key, value)
             assert run("create").exit_code == 0
-    return {"ou": prod, "accounts": accounts}
+    return made
 
 
 def test_verify_across_an_ou_names_the_one_account_that_drifted(
@@ -164,7 +170,7 @@ def test_writes_refuse_many_accounts_before_any_call(
 ) -> None:
     result = run("--accounts", "111111111111", *command)
     assert result.exit_code == ExitCode.USAGE
-    assert "CloudFormation StackSets" in result.stderr
+    assert "use qbroles stackset deploy" in result.stderr
     assert calls == []
 
 

@@ -92,6 +92,7 @@ LAYERS = (
             "qbroles.outputs",
             "qbroles.permissions",
             "qbroles.demo",
+            "qbroles.stackset",
         ),
     ),
     (

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "outputs": ("files", "Print the role ARNs for the next deployment step."),
     "permissions": ("files", "Print the IAM policy qbroles' caller needs; no AWS call."),
     "plan": ("change", "Show what create would change, as a diff per role."),
+    "stackset": ("stackset", "Deploy, check or delete the roles in many accounts (StackSets)."),
     "restore": ("undo", "Put back what a create or delete removed, from its backup."),
     "tighten": ("tighten", "Narrow both roles to what the tasks use, proven; read only."),
     "verify": ("look", "Compare the roles in IAM with the spec, check by check."),

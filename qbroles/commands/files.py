@@ -88,19 +88,12 @@ def export(settings: Settings, form: str, out: str | None, force: bool) -> int:
       qbroles --preset least-privilege export --out roles.json
       qbroles export --format terraform --out qbroles.tf.json
     """
-    from qbroles.export import cloudformation, fixed_accounts, template_text, terraform
+    from qbroles.export import cloudformation, one_account_warnings, template_text, terraform
     from qbroles.files import write_new
 
     spec = settings.spec()
-    for account, arns in fixed_accounts(spec).items():
-        more = f" and {len(arns) - 1} more" if len(arns) > 1 else ""
-        settings.say(
-            f"qbroles export: warning: the spec names account {account} in {arns[0]}{more}, "
-            "so in every account the template is deployed to, the roles are granted that "
-            "account's resource; unless it is shared from there, deploy the template to "
-            "that account only, or write the ARN with {account} and {region} in a spec "
-            "(qbroles init writes one)."
-        )
+    for warning in one_account_warnings(spec, "export"):
+        settings.say(warning)
     if form == "terraform":
         if out not in (None, "-") and not str(out).endswith(".tf.json"):
             raise InputError(

@@ -1,0 +1,1 @@
+"""qbroles stackset: the roles in many accounts, through a CloudFormation stack set."""

@@ -1,0 +1,320 @@
+"""qbroles stackset: the roles in every account of an OU through a service-managed stack
+set, on moto's CloudFormation and Organizations (each member account's IAM apart), and
+CloudFormation's answers moto does not give (a failed instance, drift) as the API
+reference has them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from click.testing import CliRunner
+
+from qbroles.cli import cli
+from qbroles.errors import ExitCode
+from qbroles.iam.gateway import Gateway
+from tests.conftest import MANAGED, TASK_ROLE
+from tests.test_accounts import into, session, three_accounts
+
+NAME = "questionbank-roles"
+EXECUTION_ROLE = "QuestionBank-ECS-TaskExecutionRole"
+WORKSHOP = {  # the guide's managed policies, by role
+    EXECUTION_ROLE: [
+        "service-role/AmazonECSTaskExecutionRolePolicy",
+        "AmazonEC2ContainerRegistryReadOnly",
+        "CloudWatchLogsFullAccess",
+        "SecretsManagerReadWrite",
+    ],
+    TASK_ROLE: [
+        "AmazonRDSReadOnlyAccess",
+        "AmazonSSMReadOnlyAccess",
+        "CloudWatchLogsFullAccess",
+        "SecretsManagerReadWrite",
+    ],
+}
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args))
+
+
+def iam_of(account: str) -> Any:
+    return boto3.Session(**session(into(account))).client("iam")
+
+
+@pytest.fixture
+def organization(moto_iam: None) -> dict[str, Any]:
+    """OU prod with two member accounts and prod/eu under it with a third; no roles yet."""
+    return three_accounts()
+
+
+Answer = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
+@pytest.fixture
+def cloudformation(monkeypatch: pytest.MonkeyPatch, organization: dict[str, Any]) -> dict[str, Any]:
+    """Record every CloudFormation call qbroles makes (its parameters, as given), answer
+    those the test names as CloudFormation would, and mend one moto gap: moto's
+    DeleteStackInstances ignores DeploymentTargets (AWS addresses a service-managed stack
+    set's instances by OU), so moto is handed the OU's accounts, as AWS resolves them."""
+    from botocore.awsrequest import AWSResponse
+
+    made = Gateway.service
+    state: dict[str, Any] = {"calls": [], "answers": {}}
+
+    def given(params: dict[str, Any], model: Any, **_: Any) -> None:
+        state["calls"].append((model.name, dict(params)))
+        targets = params.get("DeploymentTargets")
+        if model.name == "DeleteStackInstances" and targets:
+            del params["DeploymentTargets"]
+            params["Accounts"] = list(organization["accounts"])
+
+    def answer(model: Any, params: dict[str, Any], **_: Any) -> Any:
+        chosen = state["answers"].get(model.name)
+        found = chosen(params["body"]) if chosen else None
+        if found is None:
+            return None
+        return AWSResponse("", 400 if "Error" in found else 200, {}, None), found
+
+    def service(self: Gateway, name: str, region: str | None = None) -> Any:
+        client = made(self, name, region)
+        if name == "cloudformation":
+            events = client.meta.events
+            events.register_last("before-parameter-build.cloudformation", given, unique_id="rec")
+            events.register_last("before-call.cloudformation", answer, unique_id="answers")
+        return client
+
+    monkeypatch.setattr(Gateway, "service", service)
+    return state
+
+
+def named(state: dict[str, Any], operation: str) -> list[dict[str, Any]]:
+    return [params for name, params in state["calls"] if name == operation]
+
+
+WRITES = ("CreateStackSet", "UpdateStackSet", "CreateStackInstances", "DeleteStackInstances",
+          "DeleteStackSet")  # fmt: skip
+
+
+def test_deploy_to_an_ou_makes_the_roles_in_each_account_then_update_status_and_delete(
+    organization: dict[str, Any], cloudformation: dict[str, Any]
+) -> None:
+    ou, accounts = organization["ou"], organization["accounts"]
+    target = ("--name", NAME, "--ou", ou)
+    planned = run("-o", "json", "stackset", "plan", *target)
+    assert planned.exit_code == ExitCode.OK, planned.stderr
+    document = json.loads(planned.stdout)
+    assert document["create"] is True
+    assert {g["account"] for g in document["gains"]} == set(accounts)  # prod/eu's too
+    refused = run("stackset", "deploy", *target)  # off a terminal, without --yes
+    assert refused.exit_code == ExitCode.SAFETY
+    assert "give --yes" in refused.stderr
+    assert not any(named(cloudformation, write) for write in WRITES)
+
+    deployed = run("-o", "json", "stackset", "deploy", *target, "--yes")
+    assert deployed.exit_code == ExitCode.OK, deployed.stderr
+    document = json.loads(deployed.stdout)
+    assert document["ok"] is True
+    assert {(i["account"], i["status"]) for i in document["instances"]} == {
+        (account, "CURRENT") for account in accounts
+    }
+    (created,) = named(cloudformation, "CreateStackSet")
+    assert created["PermissionModel"] == "SERVICE_MANAGED"
+    assert created["AutoDeployment"] == {"Enabled": True, "RetainStacksOnAccountRemoval": False}
+    assert created["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
+    assert created["Tags"] == [
+        {"Key": "qbroles:stackset", "Value": "preset=workshop app=QuestionBank"}
+    ]
+    (instances,) = named(cloudformation, "CreateStackInstances")
+    assert instances["DeploymentTargets"] == {"OrganizationalUnitIds": [ou]}
+    assert instances["OperationPreferences"] == {
+        "MaxConcurrentPercentage": 25, "FailureTolerancePercentage": 0,
+    }  # fmt: skip
+    for account in accounts:  # the stacks made the roles in each member account
+        role = iam_of(account).get_role(RoleName=TASK_ROLE)["Role"]
+        assert role["Arn"] == f"arn:aws:iam::{account}:role/{TASK_ROLE}"
+        assert {"Key": "ManagedBy", "Value": "CloudFormation"} in role["Tags"]
+
+    cloudformation["calls"].clear()
+    again = run("stackset", "deploy", *target, "--yes")
+    assert again.exit_code == ExitCode.OK
+    assert "no changes" in again.stderr
+    assert not any(named(cloudformation, write) for write in WRITES)
+
+    # status: moto's CloudFormation does not attach a role's ManagedPolicyArns (AWS does):
+    # attached here as CloudFormation would, then one policy added by hand in one account.
+    for account in accounts:
+        iam = iam_of(account)
+        for role, policies in WORKSHOP.items():
+            for policy in policies:
+                iam.attach_role_policy(RoleName=role, PolicyArn=MANAGED + policy)
+    iam_of(accounts[1]).attach_role_policy(
+        RoleName=TASK_ROLE, PolicyArn=MANAGED + "AmazonS3ReadOnlyAccess"
+    )
+    unavailable = {"Error": {"Code": "ValidationError", "Message": "drift is not available"}}
+    cloudformation["answers"]["DetectStackSetDrift"] = lambda _: unavailable
+    status = run("-o", "json", "stackset", "status", "--name", NAME)
+    assert status.exit_code == ExitCode.DIFFERENCES, status.stderr
+    document = json.loads(status.stdout)
+    assert "drift is not available" in document["drift_unknown"]  # unknown, not "in sync"
+    failing = {a for a, report in document["accounts"].items() if not report["ok"]}
+    assert failing == {accounts[1]}
+    assert f"verify fails in {accounts[1]}" in status.stderr
+
+    update = ("--preset", "least-privilege", "stackset")
+    pending = run(*update, "plan", *target, "--detailed-exitcode")
+    assert pending.exit_code == ExitCode.DIFFERENCES
+    assert "the template changes, in every instance" in pending.stdout
+    assert run(*update, "deploy", *target, "--yes").exit_code == ExitCode.OK
+    (updated,) = named(cloudformation, "UpdateStackSet")
+    assert "preset least-privilege" in updated["TemplateBody"]
+    cfn = boto3.client("cloudformation", region_name="us-east-1")
+    body = cfn.describe_stack_set(StackSetName=NAME)["StackSet"]["TemplateBody"]
+    assert json.loads(body) == json.loads(updated["TemplateBody"])
+
+    assert run("stackset", "delete", "--name", NAME).exit_code == ExitCode.SAFETY  # no --yes
+    for account in accounts:  # what CloudFormation detaches as it deletes (moto does not)
+        iam = iam_of(account)
+        for role in WORKSHOP:
+            for policy in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+                iam.detach_role_policy(RoleName=role, PolicyArn=policy["PolicyArn"])
+    gone = run("stackset", "delete", "--name", NAME, "--yes")
+    assert gone.exit_code == ExitCode.OK, gone.stderr
+    (removed,) = named(cloudformation, "DeleteStackInstances")
+    assert removed["RetainStacks"] is False
+    order = [name for name, _ in cloudformation["calls"] if name in WRITES]
+    assert order[-2:] == ["DeleteStackInstances", "DeleteStackSet"]  # instances first
+    with pytest.raises(cfn.exceptions.StackSetNotFoundException):
+        cfn.describe_stack_set(StackSetName=NAME)
+    for account in accounts:  # the stacks went, and the roles with them
+        iam = iam_of(account)
+        with pytest.raises(iam.exceptions.NoSuchEntityException):
+            iam.get_role(RoleName=TASK_ROLE)
+
+
+def test_an_account_that_fails_is_reported_with_cloudformations_reason(
+    organization: dict[str, Any], cloudformation: dict[str, Any]
+) -> None:
+    failed_account = organization["accounts"][0]
+    reason = "Account should have 'AWSCloudFormationStackSetExecutionRole' role with trust"
+
+    def operation(body: dict[str, Any]) -> dict[str, Any] | None:
+        op = {"OperationId": body["OperationId"], "Action": "CREATE", "Status": "FAILED"}
+        return {"StackSetOperation": op}
+
+    def results(body: dict[str, Any]) -> dict[str, Any] | None:
+        return {
+            "Summaries": [
+                {"Account": a, "Region": "us-east-1", "Status": "SUCCEEDED"}
+                for a in organization["accounts"][1:]
+            ]
+            + [{"Account": failed_account, "Region": "us-east-1", "Status": "FAILED",
+                "StatusReason": reason}]
+        }  # fmt: skip
+
+    cloudformation["answers"].update(
+        DescribeStackSetOperation=operation, ListStackSetOperationResults=results
+    )
+    result = run("-o", "json", "stackset", "deploy", "--name", NAME, "--ou", organization["ou"],
+                 "--yes")  # fmt: skip
+    assert result.exit_code == ExitCode.DIFFERENCES, result.stderr
+    document = json.loads(result.stdout)
+    assert document["ok"] is False
+    (failed,) = [r for r in document["results"] if r["status"] == "FAILED"]
+    assert (failed["account"], failed["reason"]) == (failed_account, reason)
+    assert "1 failed" in result.stderr
+
+
+def test_a_stack_set_qbroles_did_not_create_is_refused(
+    organization: dict[str, Any], cloudformation: dict[str, Any]
+) -> None:
+    boto3.client("cloudformation", region_name="us-east-1").create_stack_set(
+        StackSetName=NAME, TemplateBody='{"Resources": {}}', PermissionModel="SERVICE_MANAGED",
+        AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
+    )  # fmt: skip
+    for command in (("plan",), ("deploy", "--yes"), ("delete", "--yes")):
+        where = ("--ou", organization["ou"]) if command[0] != "delete" else ()
+        result = run("stackset", *command, "--name", NAME, *where)
+        assert result.exit_code == ExitCode.SAFETY, result.stderr
+        assert "qbroles did not create it" in result.stdout + result.stderr
+    assert not any(named(cloudformation, write) for write in WRITES)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("deploy", "--name", "1roles", "--ou", "ou-ab12-cdef3456"), "a stack set's name is"),
+        (("deploy", "--name", NAME), "give --ou"),
+        (("deploy", "--name", NAME, "--accounts", "111111111111"), "go with --self-managed"),
+        (("plan", "--name", NAME, "--self-managed", "--ou", "ou-ab12-cdef3456"), "not --ou"),
+        (("plan", "--name", NAME, "--self-managed"), "needs --accounts"),
+    ],
+)
+def test_targets_that_do_not_fit_are_refused_before_any_call(
+    args: tuple[str, ...], said: str, calls: list[str]
+) -> None:
+    result = run("stackset", *args)
+    assert result.exit_code == ExitCode.USAGE
+    assert said in result.stderr
+    assert calls == []
+    before = run("--ou", "ou-ab12-cdef3456", "stackset", "plan", "--name", NAME)
+    assert before.exit_code == ExitCode.USAGE
+    assert "takes its targets after the subcommand" in before.stderr
+
+
+def test_drift_detection_is_waited_on_and_each_instances_drift_read() -> None:
+    """DetectStackSetDrift is not in moto: the Stubber answers as the API reference has it."""
+    from qbroles.stackset.cloud import drift
+    from qbroles.stackset.model import Target
+
+    client = boto3.client("cloudformation", region_name="us-east-1")
+    slept: list[float] = []
+    iam = boto3.client("iam", region_name="us-east-1")
+    gateway = Gateway(iam, region="us-east-1", clients=lambda *_: client, sleep=slept.append)
+    target = Target(NAME, ("us-east-1",), ous=("ou-ab12-cdef3456",))
+    stub = Stubber(client)
+    common = {"StackSetName": NAME, "CallAs": "SELF"}
+    stub.add_response(
+        "detect_stack_set_drift", {"OperationId": "drift-1"},
+        {**common, "OperationPreferences": target.preferences()},
+    )  # fmt: skip
+    for status in ("RUNNING", "SUCCEEDED"):
+        stub.add_response(
+            "describe_stack_set_operation",
+            {"StackSetOperation": {"OperationId": "drift-1", "Status": status}},
+            {**common, "OperationId": "drift-1"},
+        )
+    stub.add_response(
+        "list_stack_set_operation_results", {"Summaries": []}, {**common, "OperationId": "drift-1"}
+    )
+    stub.add_response(
+        "describe_stack_set",
+        {"StackSet": {"StackSetName": NAME, "Status": "ACTIVE", "TemplateBody": "{}",
+                      "PermissionModel": "SERVICE_MANAGED",
+                      "Tags": [{"Key": "qbroles:stackset", "Value": "preset=workshop"}]}},
+        common,
+    )  # fmt: skip
+    checked = datetime(2026, 12, 3, tzinfo=UTC)
+    stub.add_response(
+        "list_stack_instances",
+        {"Summaries": [
+            {"Account": "111111111111", "Region": "us-east-1", "Status": "CURRENT",
+             "DriftStatus": "DRIFTED", "LastDriftCheckTimestamp": checked},
+            {"Account": "222222222222", "Region": "us-east-1", "Status": "CURRENT",
+             "DriftStatus": "IN_SYNC", "LastDriftCheckTimestamp": checked},
+        ]},
+        common,
+    )  # fmt: skip
+    with stub:
+        found = drift(gateway, target)
+    stub.assert_no_pending_responses()
+    assert found == {
+        ("111111111111", "us-east-1"): "DRIFTED",
+        ("222222222222", "us-east-1"): "IN_SYNC",
+    }
+    assert len(slept) == 1  # one wait while the operation ran
