@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from qbroles.catalog import ASSUME_ROLE, CHECK_OUTPUTS
 from qbroles.errors import ExitCode, InputError, QbrolesError
+from qbroles.streams import settle
 
 if TYPE_CHECKING:
     from qbroles.iam.gateway import Gateway
@@ -126,7 +127,9 @@ def each(
             return Outcome(account, error=exc)
 
     with ThreadPoolExecutor(max_workers=targets.workers) as pool:
-        return list(pool.map(one, accounts))
+        outcomes = list(pool.map(one, accounts))
+    settle()  # every account read: a signal from now on does not change the answer
+    return outcomes
 
 
 def assume(base: Gateway, role_arn: str, command: str) -> tuple[str, str, str]:

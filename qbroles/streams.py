@@ -20,9 +20,14 @@ def interrupt(signum: int, frame: object) -> None:
 def settle() -> None:
     """Say the command's work is done: a signal from now on does not change the answer,
     so SIGINT and SIGTERM are ignored while the result is written (where ``interrupt``
-    handles them: the console script, not a test's runner)."""
+    handles them: the console script, not a test's runner). Only the main thread says so:
+    one account's work ending in a worker (--accounts, --ou) is not the command's end, and
+    Python lets no other thread set a handler."""
     import signal
+    import threading
 
+    if threading.current_thread() is not threading.main_thread():
+        return
     for signum in (signal.SIGTERM, signal.SIGINT):
         if signal.getsignal(signum) is interrupt:
             signal.signal(signum, signal.SIG_IGN)

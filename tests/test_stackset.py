@@ -318,3 +318,54 @@ def test_drift_detection_is_waited_on_and_each_instances_drift_read() -> None:
         ("222222222222", "us-east-1"): "IN_SYNC",
     }
     assert len(slept) == 1  # one wait while the operation ran
+
+
+@pytest.mark.e2e
+def test_the_installed_qbroles_reads_an_ou_and_deploys_a_stack_set(env: dict[str, str]) -> None:
+    """As a user runs it, in its own process (where each account's read runs in a worker
+    thread and signals are qbroles' own): --ou verify names the account that drifted, and
+    a stack set deploys to the same OU, against the moto server."""
+    from tests.servers import qbroles
+
+    def client(service: str, environment: dict[str, str]) -> Any:
+        keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+        given = {key.lower(): environment[key] for key in keys if key in environment}
+        return boto3.client(service, endpoint_url=env["AWS_ENDPOINT_URL"],
+                            region_name="us-east-1", **given)  # fmt: skip
+
+    org = client("organizations", env)
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    ou = org.create_organizational_unit(ParentId=root, Name="prod")["OrganizationalUnit"]["Id"]
+    accounts = []
+    for number in range(3):
+        made = org.create_account(AccountName=f"app{number}", Email=f"app{number}@example.com")
+        accounts.append(made["CreateAccountStatus"]["AccountId"])
+        org.move_account(AccountId=accounts[-1], SourceParentId=root, DestinationParentId=ou)
+    for account in accounts:
+        held = client("sts", env).assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+            RoleSessionName="test-setup",
+        )["Credentials"]
+        there = {**env, "AWS_ACCESS_KEY_ID": held["AccessKeyId"],
+                 "AWS_SECRET_ACCESS_KEY": held["SecretAccessKey"],
+                 "AWS_SESSION_TOKEN": held["SessionToken"]}  # fmt: skip
+        assert qbroles(there, "create").returncode == ExitCode.OK
+        if account == accounts[1]:
+            client("iam", there).attach_role_policy(
+                RoleName=TASK_ROLE, PolicyArn=MANAGED + "AmazonS3ReadOnlyAccess"
+            )
+    read = qbroles(env, "--ou", ou, "verify")
+    assert read.returncode == ExitCode.DIFFERENCES, read.stderr
+    assert "Traceback" not in read.stderr
+    for account in accounts:
+        assert f"Account {account}" in read.stdout
+    (drifted,) = [line for line in read.stderr.splitlines() if "difference" in line]
+    assert drifted.startswith(f"qbroles verify {accounts[1]}: ")
+
+    deployed = qbroles(env, "--app", "Billing", "stackset", "deploy", "--name", "billing-roles",
+                       "--ou", ou, "--yes")  # fmt: skip
+    assert deployed.returncode == ExitCode.OK, deployed.stderr
+    for account in accounts:
+        assert f"ok {account} us-east-1 CURRENT" in deployed.stdout
+    assert "3 instances current" in deployed.stderr
