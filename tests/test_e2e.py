@@ -393,12 +393,13 @@ def taskdef_without_roles(env: dict[str, str], tmp_path: Path) -> dict[str, Any]
 
 
 # Each document's recipes, and what the world holds before them (what the text before the
-# first block says the reader has): None, or the qbroles command run first.
+# first block says the reader has): None, the qbroles command run first, or "organization":
+# an Organization whose OU prod holds two member accounts.
 DOCUMENTS = {
     "README.md#From nothing to a task definition": None,
     "docs/spec-file.md": None,
     "docs/task-definitions.md": "create",
-    "docs/many-accounts.md": None,
+    "docs/many-accounts.md": "organization",
     "README.md#To production: roles narrowed to what runs": "create",
     "docs/tighten.md": "create",
     "docs/ci.md": "create",
@@ -425,7 +426,18 @@ def test_every_recipe_of_the_docs_runs_as_written(
     aws(env, "kms", "create-alias", "--region", "eu-west-1", "--alias-name",
         "alias/questionbank", "--target-key-id", key)  # fmt: skip
     before = DOCUMENTS[document]
-    if before:
+    if before == "organization":
+        aws(env, "organizations", "create-organization", "--feature-set", "ALL")
+        root = aws(env, "organizations", "list-roots")["Roots"][0]["Id"]
+        ou = aws(env, "organizations", "create-organizational-unit", "--parent-id", root,
+                 "--name", "prod")["OrganizationalUnit"]["Id"]  # fmt: skip
+        for number in range(2):
+            made = aws(env, "organizations", "create-account", "--account-name", f"app{number}",
+                       "--email", f"app{number}@example.com")  # fmt: skip
+            aws(env, "organizations", "move-account", "--account-id",
+                made["CreateAccountStatus"]["AccountId"], "--source-parent-id", root,
+                "--destination-parent-id", ou)  # fmt: skip
+    elif before:
         done = subprocess.run([tool("qbroles"), before], env=env, cwd=tmp_path, capture_output=True)
         assert done.returncode == 0, done.stderr
     run_blocks(blocks, env, tmp_path)

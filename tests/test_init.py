@@ -145,7 +145,7 @@ def test_completion_offers_commands_options_presets_and_formats() -> None:
     assert {"create", "verify", "delete", "plan", "outputs", "init"} <= set(complete("qbroles "))
     assert set(complete("qbroles --pr")) == {"--profile", "--preset"}
     assert complete("qbroles --preset ") == ["workshop", "least-privilege"]
-    assert complete("qbroles -o ") == ["table", "json", "junit"]
+    assert complete("qbroles -o ") == ["table", "json", "junit", "sarif"]
     assert complete("qbroles outputs --format ") == ["env", "shell", "json"]
     assert "--detailed-exitcode" in complete("qbroles plan --")
 

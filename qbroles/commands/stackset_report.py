@@ -164,8 +164,10 @@ def show_status(
     failing = [o for o, c in zip(outcomes, codes, strict=True) if c]
     if failing:
         parts.append("verify fails in " + ", ".join(o.account for o in failing))
-    said = "; ".join(p for p in parts if p) or "every instance current and in sync"
-    settings.say(
-        f"qbroles stackset status: {name}: {said}" + (" (drift unknown)" if unknown else "") + "."
+    said = "; ".join(p for p in parts if p) or "every instance current" + (
+        " and in sync" if isinstance(drifted, dict) else ""
     )
+    if unknown:
+        said += "; drift unknown"
+    settings.say(f"qbroles stackset status: {name}: {said}.")
     return code
