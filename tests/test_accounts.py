@@ -59,7 +59,9 @@ def three_accounts() -> dict[str, Any]:
         account = made["CreateAccountStatus"]["AccountId"]
         org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=parent)
         accounts.append(account)
-    return {"ou": prod, "accounts": accounts}
+    # Each account's OUs, its own first, then those above it.
+    ous = dict(zip(accounts, ([prod], [prod], [eu, prod]), strict=True))
+    return {"ou": prod, "eu": eu, "accounts": accounts, "ous": ous}
 
 
 @pytest.fixture

@@ -59,20 +59,33 @@ Answer = Callable[[dict[str, Any]], dict[str, Any] | None]
 @pytest.fixture
 def cloudformation(monkeypatch: pytest.MonkeyPatch, organization: dict[str, Any]) -> dict[str, Any]:
     """Record every CloudFormation call qbroles makes (its parameters, as given), answer
-    those the test names as CloudFormation would, and mend one moto gap: moto's
-    DeleteStackInstances ignores DeploymentTargets (AWS addresses a service-managed stack
-    set's instances by OU), so moto is handed the OU's accounts, as AWS resolves them."""
+    those the test names as CloudFormation would, and mend two moto gaps as AWS documents
+    them: moto's ListStackInstances names no OrganizationalUnitId (AWS gives the OU the
+    instance was deployed through, for a service-managed stack set), and its
+    DeleteStackInstances ignores DeploymentTargets, so moto is handed the accounts they
+    select (INTERSECTION: those named; else every account in or under the OUs)."""
     from botocore.awsrequest import AWSResponse
 
     made = Gateway.service
     state: dict[str, Any] = {"calls": [], "answers": {}}
+    ous_of, targeted = organization["ous"], []
 
     def given(params: dict[str, Any], model: Any, **_: Any) -> None:
         state["calls"].append((model.name, dict(params)))
         targets = params.get("DeploymentTargets")
+        if model.name == "CreateStackInstances" and targets:
+            targeted.extend(targets["OrganizationalUnitIds"])
         if model.name == "DeleteStackInstances" and targets:
             del params["DeploymentTargets"]
-            params["Accounts"] = list(organization["accounts"])
+            ous = set(targets["OrganizationalUnitIds"])
+            chosen = targets.get("Accounts") if targets.get("AccountFilterType") else None
+            params["Accounts"] = chosen or [a for a, its in ous_of.items() if ous & set(its)]
+
+    def placed(parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name == "ListStackInstances":
+            for summary in parsed.get("Summaries", []):
+                through = [ou for ou in ous_of.get(summary["Account"], []) if ou in targeted]
+                summary.setdefault("OrganizationalUnitId", (through or [None])[0])
 
     def answer(model: Any, params: dict[str, Any], **_: Any) -> Any:
         chosen = state["answers"].get(model.name)
@@ -87,6 +100,7 @@ def cloudformation(monkeypatch: pytest.MonkeyPatch, organization: dict[str, Any]
             events = client.meta.events
             events.register_last("before-parameter-build.cloudformation", given, unique_id="rec")
             events.register_last("before-call.cloudformation", answer, unique_id="answers")
+            events.register_last("after-call.cloudformation", placed, unique_id="placed")
         return client
 
     monkeypatch.setattr(Gateway, "service", service)
@@ -369,3 +383,54 @@ def test_the_installed_qbroles_reads_an_ou_and_deploys_a_stack_set(env: dict[str
     for account in accounts:
         assert f"ok {account} us-east-1 CURRENT" in deployed.stdout
     assert "3 instances current" in deployed.stderr
+
+
+def test_deploy_prunes_only_the_instances_outside_the_targets_and_only_with_prune(
+    organization: dict[str, Any], cloudformation: dict[str, Any]
+) -> None:
+    first, second, nested = organization["accounts"]
+    assert (
+        run("stackset", "deploy", "--name", NAME, "--ou", organization["ou"], "--yes").exit_code
+        == 0
+    )
+    narrower = ("--name", NAME, "--ou", organization["eu"])
+    planned = run("-o", "json", "stackset", "plan", *narrower)
+    document = json.loads(planned.stdout)
+    assert (document["gains"], document["changes"]) == ([], False)
+    assert {i["account"] for i in document["loses"]} == {first, second}
+    kept = run("stackset", "deploy", *narrower, "--yes")  # without --prune: nothing removed
+    assert kept.exit_code == ExitCode.OK
+    assert "kept (outside the targets; --prune removes it)" in kept.stderr
+    assert not named(cloudformation, "DeleteStackInstances")
+    pruned = run("stackset", "deploy", *narrower, "--prune", "--yes")
+    assert pruned.exit_code == ExitCode.OK, pruned.stderr
+    (removed,) = named(cloudformation, "DeleteStackInstances")
+    assert removed["DeploymentTargets"] == {
+        "OrganizationalUnitIds": [organization["ou"]],  # the OU they were deployed through
+        "Accounts": sorted([first, second]),
+        "AccountFilterType": "INTERSECTION",  # only these; without it, every account of it
+    }
+    assert removed["RetainStacks"] is False
+    for account, stays in ((first, False), (second, False), (nested, True)):
+        iam = iam_of(account)
+        names = {role["RoleName"] for role in iam.list_roles()["Roles"]}
+        assert (TASK_ROLE in names) is stays, account
+
+
+def test_self_managed_deploys_to_the_accounts_through_the_roles_given(
+    organization: dict[str, Any], cloudformation: dict[str, Any]
+) -> None:
+    first, second, other = organization["accounts"]
+    admin = "arn:aws:iam::123456789012:role/AWSCloudFormationStackSetAdministrationRole"
+    result = run("stackset", "deploy", "--name", NAME, "--self-managed", "--accounts",
+                 f"{first},{second}", "--admin-role-arn", admin, "--yes")  # fmt: skip
+    assert result.exit_code == ExitCode.OK, result.stderr
+    (created,) = named(cloudformation, "CreateStackSet")
+    assert (created["PermissionModel"], created["AdministrationRoleARN"]) == ("SELF_MANAGED", admin)
+    assert "AutoDeployment" not in created
+    (instances,) = named(cloudformation, "CreateStackInstances")
+    assert instances["Accounts"] == sorted([first, second])
+    assert all("CallAs" not in params for _, params in cloudformation["calls"])
+    for account, has in ((first, True), (second, True), (other, False)):
+        names = {role["RoleName"] for role in iam_of(account).list_roles()["Roles"]}
+        assert (TASK_ROLE in names) is has, account

@@ -85,6 +85,13 @@ def apply(gateway: Gateway, the_plan: StackSetPlan, owner: str) -> Done:
         """Delete instances (their stacks and roles), a region at a time."""
         for region in sorted({i.region for i in instances}):
             there = [i for i in instances if i.region == region]
+            unplaced = [i for i in there if not i.ou and not target.self_managed]
+            if unplaced:  # a service-managed instance is addressed through its OU
+                raise SafetyError(
+                    f"stack set {target.name}: CloudFormation names no OU for the instance "
+                    f"in {unplaced[0].account} ({region}), so it cannot be removed alone; "
+                    "nothing more was removed: see qbroles stackset status."
+                )
             ous = sorted({i.ou for i in there if i.ou})
             where = target.where(ous, sorted({i.account for i in there}))
             options = {"RetainStacks": False, "OperationPreferences": target.preferences()}
@@ -122,13 +129,16 @@ def apply(gateway: Gateway, the_plan: StackSetPlan, owner: str) -> Done:
             OperationPreferences=target.preferences(),
         )
     if the_plan.gains:
+        # Service-managed: the whole OUs, as CloudFormation reads them (the units under them
+        # too); the instances they have already stay as they are. Self-managed: the accounts.
         accounts = sorted({account for account, _ in the_plan.gains})
+        where = target.where(accounts=accounts) if target.self_managed else target.where()
         call(
             "CreateStackInstances",
             "add instances",
             Regions=list(target.regions),
             OperationPreferences=target.preferences(),
-            **target.where(accounts=accounts),
+            **where,
         )
     if the_plan.prune and the_plan.loses:
         remove(the_plan.loses, "remove instances outside the targets")

@@ -67,10 +67,20 @@ class Target:
     def where(
         self, ous: Sequence[str] | None = None, accounts: Sequence[str] = ()
     ) -> dict[str, Any]:
-        """Return the instances a call is about: OUs (service-managed), else accounts."""
+        """Return the instances a call is about: self-managed, the accounts; service-managed,
+        the OUs (None: the targets'), and with ``accounts`` only those accounts of them.
+
+        Both given, AccountFilterType INTERSECTION says "only these accounts of these OUs";
+        without it CloudFormation takes their UNION, every account of the OUs (and a create
+        refuses both without a filter): DeploymentTargets,
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeploymentTargets.html
+        """
         if self.self_managed:
             return {"Accounts": list(accounts or self.accounts)}
-        return {"DeploymentTargets": {"OrganizationalUnitIds": list(ous or self.ous)}}
+        targets: dict[str, Any] = {"OrganizationalUnitIds": list(self.ous if ous is None else ous)}
+        if accounts:
+            targets |= {"Accounts": list(accounts), "AccountFilterType": "INTERSECTION"}
+        return {"DeploymentTargets": targets}
 
 
 @dataclass(frozen=True)
