@@ -267,6 +267,18 @@ def test_a_stack_set_qbroles_did_not_create_is_refused(
         (("deploy", "--name", NAME, "--accounts", "111111111111"), "go with --self-managed"),
         (("plan", "--name", NAME, "--self-managed", "--ou", "ou-ab12-cdef3456"), "not --ou"),
         (("plan", "--name", NAME, "--self-managed"), "needs --accounts"),
+        (
+            (
+                "deploy",
+                "--name",
+                NAME,
+                "--ou",
+                "ou-ab12-cdef3456",
+                "--regions",
+                "us-east-1,eu-west-1",
+            ),
+            "IAM roles are global",
+        ),
     ],
 )
 def test_targets_that_do_not_fit_are_refused_before_any_call(

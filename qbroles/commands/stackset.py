@@ -36,9 +36,9 @@ def _targets(command: Callable[..., Any]) -> Callable[..., Any]:
             help="The accounts that get the roles (with --self-managed).",
         ),
         click.option(
-            "--regions", metavar="REGION[,REGION]", callback=_ids,
-            help="Where the stacks are made (default: the run's region). IAM roles are global: "
-            "one region is enough; a role named in two regions' stacks collides.",
+            "--regions", metavar="REGION", callback=_ids,
+            help="The region the stacks are made in (default: the run's region); one, as IAM "
+            "roles are global and named: a second region's stack would collide.",
         ),
         click.option(
             "--self-managed", is_flag=True,
@@ -98,6 +98,12 @@ def _check(given: dict[str, Any], *, delete: bool = False) -> None:
         raise InputError(
             f"--name {given['name']!r}: a stack set's name is a letter, then letters, digits "
             "and hyphens, at most 128 (CreateStackSet, StackSetName)."
+        )
+    if len(given["regions"]) > 1:
+        raise InputError(
+            f"--regions {','.join(given['regions'])}: IAM roles are global and the template "
+            "names them, so a second region's stack in the same account fails (already "
+            "exists); give one region."
         )
     if given["self_managed"]:
         if given["ous"]:
