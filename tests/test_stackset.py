@@ -446,3 +446,11 @@ def test_self_managed_deploys_to_the_accounts_through_the_roles_given(
     for account, has in ((first, True), (second, True), (other, False)):
         names = {role["RoleName"] for role in iam_of(account).list_roles()["Roles"]}
         assert (TASK_ROLE in names) is has, account
+    # delete takes the model the stack set has: no --self-managed needed to remove it.
+    gone = run("stackset", "delete", "--name", NAME, "--yes")
+    assert gone.exit_code == ExitCode.OK, gone.stderr
+    (removed,) = named(cloudformation, "DeleteStackInstances")
+    assert removed["Accounts"] == sorted([first, second])
+    for account in (first, second):
+        names = {role["RoleName"] for role in iam_of(account).list_roles()["Roles"]}
+        assert TASK_ROLE not in names, account

@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 # The stack set's tag: qbroles made it, from this spec. Not ManagedBy: CloudFormation
@@ -190,12 +190,14 @@ def plan(
             "it is managed now."
         )
         return StackSetPlan(target, text, refusal=why, seen=seen)
+    if delete:  # whatever its model: the instances are addressed as it has them
+        if deployed.template is None:
+            return StackSetPlan(target, text, seen=seen)
+        return replace(base, target=replace(target, self_managed=deployed.self_managed))
     if deployed.template is not None and deployed.self_managed != target.self_managed:
         model = "self-managed" if deployed.self_managed else "service-managed"
         why = f"stack set {target.name} has {model} permissions; give the same model."
         return StackSetPlan(target, text, refusal=why, seen=seen)
-    if delete:
-        return base if deployed.template is not None else StackSetPlan(target, text, seen=seen)
     have = {(i.account, i.region) for i in deployed.instances}
     wanted = [(a, r) for a in accounts for r in target.regions]
     gains = tuple(pair for pair in wanted if pair not in have)
