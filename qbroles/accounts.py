@@ -45,14 +45,7 @@ class Targets:
     workers: int = 4
 
     def __post_init__(self) -> None:
-        for account in self.accounts:
-            if not _ACCOUNT.fullmatch(account):
-                raise InputError(f"--accounts: {account!r} is not a 12-digit AWS account ID.")
-        for ou in self.ous:
-            if not _OU.fullmatch(ou):
-                raise InputError(
-                    f"--ou: {ou!r} is not an organizational unit ID such as ou-ab12-cdef3456."
-                )
+        check_ids(self.accounts, self.ous)
         if self.role_arn is not None and not re.fullmatch(
             r"arn:aws[a-z-]*:iam::\{account\}:role/[\w+=,.@/-]{1,512}", self.role_arn
         ):
@@ -79,6 +72,19 @@ class Outcome:
     result: Any = None
     figures: Figures | None = None
     error: QbrolesError | None = None
+
+
+def check_ids(accounts: Sequence[str], ous: Sequence[str]) -> None:
+    """Refuse, before any call, --accounts that are not account IDs and --ou that are not
+    organizational unit IDs (the global options, and qbroles stackset's)."""
+    for account in accounts:
+        if not _ACCOUNT.fullmatch(account):
+            raise InputError(f"--accounts: {account!r} is not a 12-digit AWS account ID.")
+    for ou in ous:
+        if not _OU.fullmatch(ou):
+            raise InputError(
+                f"--ou: {ou!r} is not an organizational unit ID such as ou-ab12-cdef3456."
+            )
 
 
 def refuse_writes(command: str, targets: Targets | None) -> None:

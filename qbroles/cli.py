@@ -267,11 +267,10 @@ def cli(
     targets = None
     if accounts or ous or assume_role_arn:  # the accounts module only when asked for
         from qbroles.accounts import Targets, refuse_writes
+        from qbroles.commands import comma_list
 
-        def ids(value: str | None) -> tuple[str, ...]:
-            return tuple(part.strip() for part in (value or "").split(",") if part.strip())
-
-        targets = Targets(ids(accounts), ids(ous), assume_role, assume_role_arn, account_workers)
+        ids = (comma_list(accounts), comma_list(ous))
+        targets = Targets(*ids, assume_role, assume_role_arn, account_workers)
         refuse_writes(ctx.invoked_subcommand or "", targets)
     if output in CHECK_OUTPUTS and ctx.invoked_subcommand not in (None, "verify", "plan"):
         raise click.UsageError(

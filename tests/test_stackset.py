@@ -267,6 +267,8 @@ def test_a_stack_set_qbroles_did_not_create_is_refused(
         (("deploy", "--name", NAME, "--accounts", "111111111111"), "go with --self-managed"),
         (("plan", "--name", NAME, "--self-managed", "--ou", "ou-ab12-cdef3456"), "not --ou"),
         (("plan", "--name", NAME, "--self-managed"), "needs --accounts"),
+        (("deploy", "--name", NAME, "--ou", "r-abcd"), "is not an organizational unit ID"),
+        (("plan", "--name", NAME, "--self-managed", "--accounts", "1234"), "12-digit"),
         (
             (
                 "deploy",

@@ -45,6 +45,11 @@ def exec_option(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+def comma_list(value: str | None) -> tuple[str, ...]:
+    """Return the items of an option given as A,B,C, each stripped, the empty ones left out."""
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
 def live_regions_option(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add --live-regions (verify, plan, create): where live task definitions are read."""
     import click
@@ -54,7 +59,7 @@ def live_regions_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
         from qbroles.partitions import partition_of
 
-        given = tuple(part.strip() for part in (value or "").split(",") if part.strip())
+        given = comma_list(value)
         for region in given:
             if not re.fullmatch(r"[a-z]{2}(-[a-z0-9]+)+-\d+", region) or not partition_of(region):
                 raise click.BadParameter(

@@ -9,7 +9,7 @@ import click
 
 from qbroles import session
 from qbroles.catalog import ASSUME_ROLE
-from qbroles.commands import summary
+from qbroles.commands import comma_list, summary
 from qbroles.errors import ExitCode, InputError, SafetyError
 from qbroles.session import Settings
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def _ids(_: Any, __: Any, value: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+    return comma_list(value)
 
 
 def _targets(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -94,6 +94,9 @@ def _check(given: dict[str, Any], *, delete: bool = False) -> None:
     """Refuse, before any AWS call, targets that do not fit the permission model."""
     import re
 
+    from qbroles.accounts import check_ids
+
+    check_ids(given["accounts"], given["ous"])
     if not re.fullmatch(r"[a-zA-Z][-a-zA-Z0-9]{0,127}", given["name"]):
         raise InputError(
             f"--name {given['name']!r}: a stack set's name is a letter, then letters, digits "
