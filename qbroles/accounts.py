@@ -189,16 +189,14 @@ def show_outputs(
         lambda gateway, _: role_arns(gateway, roles, made_by, settings.workers),
     )  # fmt: skip
     document = {
-        o.account: {"error": str(o.error), "exit_code": int(o.error.exit_code)}
-        if o.error is not None
-        else json.loads(arns_text(o.result, "json"))
+        o.account: _not_read(o) if o.error is not None else json.loads(arns_text(o.result, "json"))
         for o in outcomes
     }
     click.echo(json.dumps(document, indent=2))
     failed = [o for o in outcomes if o.error is not None]
     for outcome in failed:
         settings.say(f"qbroles outputs: account {outcome.account}: {outcome.error}")
-    return max((int(o.error.exit_code) for o in failed if o.error), default=ExitCode.OK)
+    return max((code(o) for o in failed), default=ExitCode.OK)
 
 
 def code(outcome: Outcome, detailed: bool = False) -> int:
@@ -216,12 +214,15 @@ def document(outcomes: Sequence[Outcome], detailed: bool = False) -> dict[str, A
     return {
         "ok": all(code(o, detailed) == 0 for o in outcomes),
         "accounts": {
-            o.account: {"error": str(o.error), "exit_code": code(o, detailed)}
-            if o.error is not None
-            else report_document(o.result, o.figures)
+            o.account: _not_read(o) if o.error is not None else report_document(o.result, o.figures)
             for o in outcomes
         },
     }
+
+
+def _not_read(outcome: Outcome) -> dict[str, Any]:
+    """Return what the JSON says of an account that could not be read: why, and its code."""
+    return {"error": str(outcome.error), "exit_code": code(outcome)}
 
 
 def print_accounts(settings: Settings, outcomes: Sequence[Outcome], detailed: bool = False) -> None:

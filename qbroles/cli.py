@@ -173,16 +173,16 @@ Exit codes:
 @click.option(
     "--accounts",
     metavar="ID,ID...",
-    help="verify and plan: read these accounts (12-digit IDs), each through --assume-role, "
-    "and report them together; the exit code is the worst account's.",
+    help="verify, plan and outputs: read these accounts (12-digit IDs), each through "
+    "--assume-role, and report them together; the exit code is the worst account's.",
 )
 @click.option(
     "--ou",
     "ous",
     metavar="OU,OU...",
-    help="verify and plan: read every active account of these organizational units and the "
-    "units under them (AWS Organizations, from the management or a delegated administrator "
-    "account).",
+    help="verify, plan and outputs: read every active account of these organizational units "
+    "and the units under them (AWS Organizations, from the management or a delegated "
+    "administrator account).",
 )
 @click.option(
     "--assume-role",

@@ -301,9 +301,8 @@ def status(
         outcomes = accounts.each(
             there, "verify", "qbroles: verifying",
             lambda gateway, progress: engine.verify(
-                gateway, spec, strict=False, kms_key_arn=settings.scope.kms_key_arn, task=None,
-                task_reference=None, live=True, exec_=False, resources=True, live_regions=(),
-                simulate=False, workers=settings.workers, progress=progress,
+                gateway, spec, kms_key_arn=settings.scope.kms_key_arn, live=True,
+                workers=settings.workers, progress=progress,
             ),
         )  # fmt: skip
     return show_status(settings, name, deployed, drifted, outcomes)
