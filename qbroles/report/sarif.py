@@ -234,6 +234,7 @@ def sarif(outcomes: Sequence[AccountReport]) -> str:
     """Return the reports of one account (None: the one account) or many as one SARIF log."""
     rules: dict[str, Rule] = {}
     results: list[dict[str, Any]] = []
+    anchors: dict[tuple[str, tuple[str, ...]], _Files] = {}
     for account, report, error in outcomes:
         if report is None:
             rule = Rule("", "account-not-read", "an account could not be read")
@@ -241,7 +242,11 @@ def sarif(outcomes: Sequence[AccountReport]) -> str:
             where = {"logicalLocations": [{"name": account, "kind": "module"}]}
             results.append(_result(rule, "error", str(error), account, "", None, where))
             continue
-        files = _Files.of(report)
+        # Every account's report is of the same files: each is read and parsed once.
+        key = (str(report.spec), tuple(t.task for t in report.tasks))
+        if key not in anchors:
+            anchors[key] = _Files.of(report)
+        files = anchors[key]
         for role in report.roles:
             for check in role.checks:
                 if check.ok:
