@@ -156,7 +156,9 @@ def _planned(
         target = _target(gateway, given)
         deployed = observe(gateway, target)
         accounts = list(target.accounts) or listed(gateway, target.ous)
-        return plan(deployed, target, cloudformation(spec), accounts, prune=prune, delete=delete)
+        template = cloudformation(spec)
+        owner = spec.identity
+        return plan(deployed, target, template, accounts, owner=owner, prune=prune, delete=delete)
 
     found, _ = settings.run("qbroles: reading the stack set", work)
     return found
@@ -228,10 +230,7 @@ def _apply(settings: Settings, found: StackSetPlan, yes: bool, command: str) -> 
             )
         if not session.ask(question, settings.console(stderr=True)):
             raise SafetyError(f"stackset {command} not confirmed; nothing was changed.")
-    spec = settings.spec()
-    done, _ = settings.run(
-        f"qbroles: {command}", lambda gateway, _: apply(gateway, found, spec.identity)
-    )
+    done, _ = settings.run(f"qbroles: {command}", lambda gateway, _: apply(gateway, found))
     show_done(settings, found, done, command)
     return ExitCode.OK if done.ok else ExitCode.DIFFERENCES
 

@@ -62,10 +62,10 @@ def _instance(summary: dict[str, Any]) -> Instance:
     )
 
 
-def apply(gateway: Gateway, the_plan: StackSetPlan, owner: str) -> Done:
-    """Make the plan's changes, each operation waited on; ``owner``: the spec's identity,
-    recorded in the stack set's tag. The stack set is read again first: if it changed since
-    the plan was made, nothing is written (SafetyError, exit 4)."""
+def apply(gateway: Gateway, the_plan: StackSetPlan) -> Done:
+    """Make the plan's changes, each operation waited on; a stack set created carries the
+    plan's owner (the spec's identity) in its tag. The stack set is read again first: if
+    it changed since the plan was made, nothing is written (SafetyError, exit 4)."""
     target = the_plan.target
     now = observe(gateway, target)
     if now.template != the_plan.seen or (now.template is not None and now.owner is None):
@@ -115,8 +115,9 @@ def apply(gateway: Gateway, the_plan: StackSetPlan, owner: str) -> Done:
             "create the stack set",
             TemplateBody=the_plan.template,
             Capabilities=CAPABILITIES,
-            Tags=[{"Key": TAG, "Value": owner}],
-            Description=f"The IAM roles of an ECS application, deployed by qbroles ({owner}).",
+            Tags=[{"Key": TAG, "Value": the_plan.owner}],
+            Description="The IAM roles of an ECS application, deployed by qbroles "
+            f"({the_plan.owner}).",
             **target.model(),
         )
         done.operations.append(("create the stack set", "", "SUCCEEDED"))

@@ -126,6 +126,7 @@ class StackSetPlan:
     delete: bool = False  # delete every instance, then the stack set
     refusal: str | None = None
     seen: str | None = None  # the deployed template the plan was made from (None: none)
+    owner: str = ""  # the spec's identity: the stack set's TAG, when it is created
 
     @property
     def changes(self) -> bool:
@@ -175,37 +176,39 @@ def plan(
     template: dict[str, Any],
     accounts: Sequence[str],
     *,
+    owner: str,
     prune: bool = False,
     delete: bool = False,
 ) -> StackSetPlan:
     """Return what deploy (``delete``: delete) would do to the stack set: ``accounts`` are
-    those the targets hold now (an OU's, from Organizations; the given ones)."""
+    those the targets hold now (an OU's, from Organizations; the given ones); ``owner``,
+    the spec's identity, which the stack set's tag records."""
     text = json.dumps(template, indent=2, sort_keys=True) + "\n"
-    seen = deployed.template
-    base = StackSetPlan(target, text, prune=prune, delete=delete, seen=seen)
+    plain = StackSetPlan(target, text, seen=deployed.template, owner=owner)
     if deployed.template is not None and deployed.owner is None:
         why = (
             f"stack set {target.name} has no {TAG} tag: qbroles did not create it, so it "
             "neither changes nor deletes it; deploy under another --name, or manage it as "
             "it is managed now."
         )
-        return StackSetPlan(target, text, refusal=why, seen=seen)
+        return replace(plain, refusal=why)
     if delete:  # whatever its model: the instances are addressed as it has them
         if deployed.template is None:
-            return StackSetPlan(target, text, seen=seen)
-        return replace(base, target=replace(target, self_managed=deployed.self_managed))
+            return plain
+        as_deployed = replace(target, self_managed=deployed.self_managed)
+        return replace(plain, target=as_deployed, delete=True)
     if deployed.template is not None and deployed.self_managed != target.self_managed:
         model = "self-managed" if deployed.self_managed else "service-managed"
         why = f"stack set {target.name} has {model} permissions; give the same model."
-        return StackSetPlan(target, text, refusal=why, seen=seen)
+        return replace(plain, refusal=why)
     have = {(i.account, i.region) for i in deployed.instances}
     wanted = [(a, r) for a in accounts for r in target.regions]
     gains = tuple(pair for pair in wanted if pair not in have)
-    loses = tuple(i for i in deployed.instances if (i.account, i.region) not in set(wanted))
     if deployed.template is None:
-        return StackSetPlan(target, text, create=True, gains=gains, prune=prune)
+        return replace(plain, create=True, gains=gains, prune=prune)
+    loses = tuple(i for i in deployed.instances if (i.account, i.region) not in set(wanted))
     diff = template_diff(deployed.template, text)
-    return StackSetPlan(target, text, diff=diff, gains=gains, loses=loses, prune=prune, seen=seen)
+    return replace(plain, diff=diff, gains=gains, loses=loses, prune=prune)
 
 
 def template_diff(deployed: str, text: str) -> tuple[str, ...]:
