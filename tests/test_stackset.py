@@ -456,3 +456,33 @@ def test_self_managed_deploys_to_the_accounts_through_the_roles_given(
     for account in (first, second):
         names = {role["RoleName"] for role in iam_of(account).list_roles()["Roles"]}
         assert TASK_ROLE not in names, account
+
+
+def test_a_stack_set_changed_between_the_question_and_the_write_is_not_written(
+    organization: dict[str, Any], cloudformation: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A colleague updates the stack set's template while the question is asked: the fresh
+    read before the first write sees it, and nothing is written (exit 4)."""
+    from qbroles import session as session_module
+
+    target = ("--name", NAME, "--ou", organization["ou"])
+    assert run("stackset", "deploy", *target, "--yes").exit_code == ExitCode.OK
+    cfn = boto3.client("cloudformation", region_name="us-east-1")
+
+    def colleague_edits_then_yes(question: str, out: Any) -> bool:
+        cfn.update_stack_set(
+            StackSetName=NAME,
+            TemplateBody='{"Resources": {}}',
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+        )
+        return True
+
+    monkeypatch.setattr(session_module, "interactive", lambda: True)
+    monkeypatch.setattr(session_module, "ask", colleague_edits_then_yes)
+    cloudformation["calls"].clear()
+    result = run("--preset", "least-privilege", "stackset", "deploy", *target)
+    assert result.exit_code == ExitCode.SAFETY, result.stderr
+    assert "changed since the plan was made" in result.stderr
+    assert not any(named(cloudformation, write) for write in WRITES)
+    body = cfn.describe_stack_set(StackSetName=NAME)["StackSet"]["TemplateBody"]
+    assert body == '{"Resources": {}}'  # the colleague's, not overwritten
