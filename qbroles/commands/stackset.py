@@ -216,9 +216,9 @@ def _apply(settings: Settings, found: StackSetPlan, yes: bool, command: str) -> 
     from qbroles.commands.stackset_report import show_done, show_plan
     from qbroles.stackset.cloud import apply
 
-    show_plan(settings, found, err=True)
-    if found.refusal:
+    if found.refusal:  # said once, as the error
         raise SafetyError(found.refusal)
+    show_plan(settings, found, err=True)
     if not found.changes:
         return ExitCode.OK
     question = f"{command} stack set {found.target.name} as shown"
