@@ -15,7 +15,10 @@ from typing import Any
 # propagates a stack set's tags to the stacks and resources it creates ("The key-value
 # pairs to associate with this StackSet and the stacks created from it", CreateStackSet,
 # Tags: https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackSet.html),
-# and the roles are the stacks' (ManagedBy=CloudFormation), not qbroles'.
+# and the roles are the stacks' (ManagedBy=CloudFormation), not qbroles'. Read exactly:
+# tag keys are case sensitive ("Tag keys and values are case sensitive", Tagging your AWS
+# resources: https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html), so a
+# QBROLES:STACKSET tag is someone else's and the stack set is refused.
 TAG = "qbroles:stackset"
 
 
